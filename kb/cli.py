@@ -1,0 +1,374 @@
+"""`kb`: a thin command line over the library. Commands parse arguments, call one function,
+format the output, and turn the documented errors (kb.errors) into one-line messages.
+
+Heavy modules are imported inside the commands that need them so `kb --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from kb.errors import ConfigError, KbError, SourceFailed
+
+if TYPE_CHECKING:
+    from kb.pipeline import RunReport
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="kb",
+    help="""Outage knowledge base: status pages → normalized incident timelines.
+
+Examples:
+
+  kb update --from data/samples      # offline: import the bundled sample
+
+  kb scrape anthropic openai         # fetch live status pages
+
+  kb ingest ../archive/ --provider github
+
+  kb incidents --provider anthropic --since 2026-09-01
+
+  kb show anthropic/6304r9jjhj34 --json
+
+Settings: KB_HOME (default ./data), KB_DATABASE_URL, KB_SOURCES, KB_CONFIG (kb.toml).
+Exit codes: 0 ok, 1 error, 2 config, 3 not found, 4 schema, 5 some sources failed, 6 busy.""",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema: status and explicit upgrades.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _date(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{option}: not a date (use YYYY-MM-DD or ISO 8601): {value!r}") from None
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+@contextmanager
+def _line(*, write: bool = True, quiet: bool = False):  # type: ignore[no-untyped-def]
+    """The configured store, archive and sources, wired into a pipeline Line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from kb.config import load_settings, load_sources
+    from kb.pipeline import Line
+    from kb.store import Store
+    from scrapers.archive import Archive
+
+    settings = load_settings()
+    sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
+    store, note = Store.open(settings.database_url, write=write)
+    if note:
+        err.print(f"kb: {note}")
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}", style="dim"), console=err, transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+    task = progress.add_task("payloads", total=None, label="")
+
+    def advance(label: str) -> None:
+        progress.update(task, advance=1, label=label[-60:])
+
+    try:
+        with progress:
+            yield Line(store, Archive(settings.raw_dir), sources, progress=advance), settings
+    finally:
+        store.close()
+
+
+def _finish(report: RunReport, as_json: bool) -> None:
+    """Print the run summary; exit 5 when any source failed."""
+    if as_json:
+        import json
+
+        out.print_json(json.dumps({
+            "sources": {name: vars(s) for name, s in sorted(report.sources.items())},
+            "ignored": report.ignored,
+            "notes": report.notes,
+        }))
+    else:
+        from rich.table import Table
+
+        table = Table(title="Run summary", title_justify="left")
+        for column in ("source", "payloads", "already stored", "304", "new", "updated",
+                       "unchanged", "edits", "failed"):
+            table.add_column(column, justify="left" if column == "source" else "right")
+        for name, s in sorted(report.sources.items()):
+            table.add_row(name, str(s.docs), str(s.skipped_docs), str(s.not_modified),
+                          str(s.new), str(s.updated), str(s.unchanged), str(s.revisions),
+                          str(len(s.failed)), style="red" if s.failed else None)
+        out.print(table)
+        for note in report.notes:
+            err.print(f"kb: {note}")
+        if report.ignored:
+            err.print(f"kb: ignored {len(report.ignored)} file(s) that are no status payload, "
+                      f"e.g. {report.ignored[0]}")
+        for name, s in sorted(report.sources.items()):
+            for warning in s.warnings[:5]:
+                err.print(f"warning: {warning}")
+            if len(s.warnings) > 5:
+                err.print(f"warning: {name}: {len(s.warnings) - 5} more warnings")
+    for line in report.failures:
+        err.print(f"error: {line}", style="red", markup=False)
+    if report.failures:
+        raise SourceFailed(f"{len(report.failures)} source(s) failed; the others completed")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of recorded payloads.")],
+    provider: Annotated[str | None, typer.Option(help="Provider slug when the payload's host is not in sources.toml.")] = None,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Import recorded payloads (Statuspage JSON, Atom/RSS feeds, archiver wrappers).
+
+    Formats are detected by content. Re-importing the same files changes nothing.
+
+    Example: kb ingest ../shared/corpus/statuspage_json/anthropic
+    """
+    from kb.pipeline import ingest as run
+
+    with _line() as (line, _settings):
+        report = run(line, paths, provider=provider)
+    _finish(report, as_json)
+
+
+@app.command()
+def scrape(
+    providers: Annotated[list[str] | None, typer.Argument(help="Provider slugs (default: all enabled).")] = None,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch the configured status pages (conditional GET, retries, politeness) and store them.
+
+    Example: kb scrape anthropic openai
+    """
+    report = _scrape(providers or [])
+    _finish(report, as_json)
+
+
+def _scrape(providers: list[str]) -> RunReport:
+    from kb.config import load_settings, load_sources
+    from kb.pipeline import scrape as run
+    from scrapers.fetch import Fetcher, FetchSettings
+
+    settings = load_settings()
+    sources = load_sources(settings.sources_path)
+    chosen = [s for s in sources if (s.slug in providers if providers else s.enabled)]
+    unknown = sorted(set(providers) - {s.slug for s in sources})
+    if unknown:
+        raise ConfigError(f"not in {settings.sources_path}: {', '.join(unknown)}")
+    known_fields = set(FetchSettings.__dataclass_fields__)
+    bad = sorted(set(settings.fetch) - known_fields)
+    if bad:
+        raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
+    with _line() as (line, _settings), Fetcher(FetchSettings(**settings.fetch)) as fetcher:
+        return run(line, fetcher, chosen)
+
+
+@app.command()
+def update(
+    from_dir: Annotated[Path | None, typer.Option("--from", help="Run on recorded payloads in this folder instead of the network.")] = None,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the whole job: scrape (or import --from DIR), normalize, store.
+
+    Example: kb update --from data/samples
+    """
+    from kb.pipeline import StageContext, run_later_stages
+
+    if from_dir is not None:
+        from kb.pipeline import ingest as run
+
+        with _line() as (line, _settings):
+            report = run(line, [from_dir])
+    else:
+        report = _scrape([])
+    with _line() as (line, settings):
+        run_later_stages(StageContext(line.store, settings, report))
+    _finish(report, as_json)
+
+
+@app.command()
+def reparse(as_json: JsonFlag = False) -> None:
+    """Rebuild the normalized tables from the raw archive alone (offline)."""
+    from kb.pipeline import reparse as run
+
+    with _line() as (line, _settings):
+        report = run(line)
+    _finish(report, as_json)
+
+
+@contextmanager
+def _store():  # type: ignore[no-untyped-def]
+    from kb.config import load_settings
+    from kb.store import Store
+
+    store, _ = Store.open(load_settings().database_url, write=False)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@app.command()
+def incidents(
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
+    kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List incidents, newest first.
+
+    Example: kb incidents --provider github --since 2023-01-01 --limit 20
+    """
+    from kb.present import incident_rows, print_incident_table
+
+    with _store() as store:
+        found = list(store.incidents(provider=provider, since=_date(since, "--since"),
+                                     until=_date(until, "--until"), kind=kind,
+                                     newest_first=True, limit=limit))
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(incident_rows(found)))
+    else:
+        print_incident_table(out, found)
+
+
+@app.command()
+def show(
+    key: Annotated[str, typer.Argument(help="PROVIDER/ID, e.g. anthropic/6304r9jjhj34")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one incident's timeline.
+
+    Example: kb show github/zzm4nczlpjyy --json
+    """
+    from kb.present import print_incident
+    from kb.serialize import incident_to_dict
+
+    with _store() as store:
+        incident = store.get(key)
+        revisions = store.revisions(key)
+    if as_json:
+        import json
+
+        out.print(json.dumps(incident_to_dict(incident), ensure_ascii=False, indent=2),
+                  markup=False)
+    else:
+        print_incident(out, incident, revisions)
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,  # noqa: E501
+) -> None:
+    """Export every incident in a stable order (two exports of the same data are identical).
+
+    Example: kb export --format csv -o incidents.csv
+    """
+    from kb.present import write_export
+
+    if fmt not in ("jsonl", "csv"):
+        raise ConfigError(f"--format must be jsonl or csv, not {fmt!r}")
+    with _store() as store:
+        if output is None:
+            write_export(store.incidents(), fmt, sys.stdout)
+        else:
+            tmp = output.with_name(output.name + ".tmp")
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                count = write_export(store.incidents(), fmt, handle)
+            tmp.replace(output)
+            err.print(f"kb: wrote {count} incidents to {output}")
+
+
+@app.command()
+def stats(as_json: JsonFlag = False) -> None:
+    """Incidents per provider, date range, phase coverage, sources and last fetch."""
+    from kb.present import print_stats, stats_rows
+
+    with _store() as store:
+        rows = store.stats()
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(stats_rows(rows)))
+    else:
+        print_stats(out, rows)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Print the database URL and its schema revision against this program's."""
+    from kb.config import load_settings
+    from kb.store.db import current_revisions, head_revisions, make_engine
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    current = ", ".join(sorted(current_revisions(engine))) or "none (empty)"
+    out.print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    out.print(f"schema:   {current}; this program: {', '.join(sorted(head_revisions()))}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade an older one in place (SQLite: after a backup copy)."""
+    from kb.config import load_settings
+    from kb.store.db import ensure_schema, make_engine
+
+    note = ensure_schema(make_engine(load_settings().database_url), upgrade=True)
+    out.print(f"kb: {note or 'schema already current'}")
+
+
+def _register_feature_commands() -> None:
+    """Feature packages add their commands in kb/commands/<feature>.py, each module exposing
+    `register(app)`. Those modules import their heavy dependencies inside the commands."""
+    import importlib
+    import pkgutil
+
+    import kb.commands
+
+    for info in sorted(pkgutil.iter_modules(kb.commands.__path__), key=lambda i: i.name):
+        importlib.import_module(f"kb.commands.{info.name}").register(app)
+
+
+_register_feature_commands()
+
+
+def main() -> None:
+    """Console entry point: run the app, mapping kb errors to one line and an exit code."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except KbError as exc:
+        err.print(f"kb: {exc}", style="red", markup=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("kb: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,143 @@
+"""Paths and settings, from environment variables over an optional TOML file over defaults.
+
+| setting        | environment        | kb.toml key    | default                     |
+|----------------|--------------------|----------------|-----------------------------|
+| home folder    | KB_HOME            | -              | ./data                      |
+| settings file  | KB_CONFIG          | -              | $KB_HOME/kb.toml (optional) |
+| database       | KB_DATABASE_URL    | database_url   | sqlite:///$KB_HOME/kb.db    |
+| sources        | KB_SOURCES         | sources        | $KB_HOME/sources.toml       |
+| raw archive    | KB_RAW_DIR         | raw_dir        | $KB_HOME/raw                |
+| fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from kb.errors import ConfigError
+from scrapers.registry import PLATFORMS
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One provider's status page as configured in sources.toml."""
+
+    slug: str
+    name: str
+    url: str  # base URL of the status page
+    platform: str = "statuspage"
+    aliases: tuple[str, ...] = ()  # other hosts (and, later, names) that mean this provider
+    enabled: bool = True
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        own = urlsplit(self.url).netloc.lower()
+        return (own, *(a.lower() for a in self.aliases if "." in a and " " not in a))
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    sources_path: Path
+    raw_dir: Path
+    fetch: Mapping[str, Any] = field(default_factory=dict)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (`os.environ` by default) and the optional kb.toml."""
+    env = os.environ if env is None else env
+    home = Path(env.get("KB_HOME") or "data").expanduser()
+    config_path = Path(env["KB_CONFIG"]) if env.get("KB_CONFIG") else home / "kb.toml"
+    file_settings: dict[str, Any] = {}
+    if config_path.is_file():
+        file_settings = _read_toml(config_path)
+    elif env.get("KB_CONFIG"):
+        raise ConfigError(f"{config_path}: settings file not found")
+    database_url = (
+        env.get("KB_DATABASE_URL")
+        or file_settings.get("database_url")
+        or f"sqlite:///{(home / 'kb.db').as_posix()}"
+    )
+    sources = env.get("KB_SOURCES") or file_settings.get("sources") or home / "sources.toml"
+    raw_dir = env.get("KB_RAW_DIR") or file_settings.get("raw_dir") or home / "raw"
+    fetch = file_settings.get("fetch", {})
+    if not isinstance(fetch, dict):
+        raise ConfigError(f"{config_path}: [fetch] must be a table")
+    return Settings(
+        home=home,
+        database_url=str(database_url),
+        sources_path=Path(sources),
+        raw_dir=Path(raw_dir),
+        fetch=fetch,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
+
+
+def load_sources(path: Path) -> list[SourceConfig]:
+    """The [[source]] entries of sources.toml, validated."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: sources file not found (set KB_SOURCES or KB_HOME)")
+    data = _read_toml(path)
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: [[source]] must be an array of tables")
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries, 1):
+        where = f"{path}: source #{index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: not a table")
+        slug = entry.get("slug")
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise ConfigError(f"{where}: slug must be lower-case letters, digits and dashes")
+        if slug in seen:
+            raise ConfigError(f"{where}: duplicate slug {slug!r}")
+        seen.add(slug)
+        url = entry.get("url")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise ConfigError(f"{where} ({slug}): url must be an http(s) URL")
+        platform = entry.get("platform", "statuspage")
+        if platform not in PLATFORMS:
+            known = ", ".join(sorted(PLATFORMS))
+            raise ConfigError(f"{where} ({slug}): unknown platform {platform!r} (known: {known})")
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError(f"{where} ({slug}): aliases must be a list of strings")
+        sources.append(
+            SourceConfig(
+                slug=slug,
+                name=str(entry.get("name") or slug),
+                url=url.rstrip("/"),
+                platform=platform,
+                aliases=tuple(aliases),
+                enabled=bool(entry.get("enabled", True)),
+            )
+        )
+    return sources
+
+
+def slug_for_host(host: str) -> str:
+    """A provider slug derived from a status page host when sources.toml does not name it:
+    status.streamyard.com → streamyard, www.githubstatus.com → github."""
+    labels = [label for label in host.lower().split(":")[0].split(".") if label]
+    core = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "unknown")
+    if core.endswith("status") and len(core) > len("status"):
+        core = core[: -len("status")]
+    core = re.sub(r"[^a-z0-9-]+", "-", core).strip("-")
+    return core or "unknown"

@@ -1,0 +1,154 @@
+"""Records → canonical incident timelines.
+
+`normalize_incident(provider, records)` is a pure function of the records it is given: the
+same records in any order give the same Incident, which is what makes re-runs byte-stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kb.model import (
+    Component,
+    Incident,
+    Kind,
+    Lifecycle,
+    Phase,
+    Severity,
+    SourcedRecord,
+    SourceRef,
+    StatusChange,
+    Update,
+)
+from kb.normalize.impact import find_impact_window
+from kb.normalize.merge import MergedUpdate, merge_updates, select_current
+from kb.normalize.vocabulary import default_phase, phase_for_label, severity_for
+
+__all__ = ["SourcedRecord", "normalize_incident"]
+
+
+def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incident:
+    """Merge every record known for one incident into its canonical timeline."""
+    all_records = list(records)
+    current = select_current(all_records)
+    if not current:
+        raise ValueError("no records to normalize")
+    primary = current[0].record
+    kind = Kind.MAINTENANCE if any(r.record.kind == "maintenance" for r in current) else Kind(
+        primary.kind
+    )
+    merged = merge_updates(current)
+    updates = _phased(merged, kind)
+    components = _components(current, merged)
+    statuses = [c.new_status for comp in components for c in comp.changes]
+    statuses += [c.old_status for comp in components for c in comp.changes]
+    impact = _first(r.record.impact for r in current)
+    severity = Severity.NONE if kind is Kind.MAINTENANCE else severity_for(impact, statuses)
+    freshest = max(current, key=lambda r: (_last_update(r), -current.index(r)))
+    return Incident(
+        provider=provider,
+        native_id=primary.native_id,
+        title=_first(r.record.title for r in current) or "(untitled)",
+        kind=kind,
+        status=(freshest.record.status or (updates[-1].phase.value if updates else "unknown")),
+        severity=severity,
+        impact=impact,
+        url=_first(r.record.url for r in current),
+        components=components,
+        lifecycle=_lifecycle(current, updates),
+        impact_window=find_impact_window([(u.at, u.text) for u in updates])
+        if kind is Kind.INCIDENT
+        else None,
+        updates=tuple(updates),
+        sources=_sources(all_records),
+        scheduled_for=_first(r.record.scheduled_for for r in current),
+        scheduled_until=_first(r.record.scheduled_until for r in current),
+        updates_complete=any(r.record.updates_complete for r in current),
+    )
+
+
+def _first(values: Iterable):  # type: ignore[no-untyped-def]
+    for value in values:
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _last_update(item: SourcedRecord):  # type: ignore[no-untyped-def]
+    return max((u.at for u in item.record.updates), default=item.source.fetched_at)
+
+
+def _phased(merged: list[MergedUpdate], kind: Kind) -> list[Update]:
+    """Canonical phases: a stated label wins; "Update" and unknown labels carry the previous
+    phase (or the kind's default, flagged as inferred)."""
+    result: list[Update] = []
+    previous: Phase | None = None
+    for item in merged:
+        stated = phase_for_label(item.update.label)
+        phase = stated or previous or default_phase(kind)
+        result.append(
+            Update(
+                at=item.update.at,
+                phase=phase,
+                label=item.update.label,
+                body=item.update.body,
+                text=item.text,
+                phase_inferred=stated is None and previous is None,
+                native_id=item.update.native_id,
+                channels=tuple(sorted(item.channels)),
+            )
+        )
+        previous = phase
+    return result
+
+
+def _lifecycle(current: list[SourcedRecord], updates: list[Update]) -> Lifecycle:
+    def first(*phases: Phase):  # type: ignore[no-untyped-def]
+        return next((u.at for u in updates if u.phase in phases), None)
+
+    complete = any(r.record.updates_complete for r in current)
+    first_post = updates[0].at if updates else None
+    created = _first(r.record.created_at for r in current)
+    if not complete and created is not None and (first_post is None or created < first_post):
+        # only a latest-state feed was seen: its creation time is the best first-post time
+        first_post = created
+    return Lifecycle(
+        first_post_at=first_post or created,
+        identified_at=first(Phase.IDENTIFIED),
+        monitoring_at=first(Phase.MONITORING, Phase.VERIFYING),
+        resolved_at=first(Phase.RESOLVED, Phase.COMPLETED),
+        vendor_created_at=created,
+        vendor_started_at=_first(r.record.started_at for r in current),
+        vendor_resolved_at=_first(r.record.resolved_at for r in current),
+    )
+
+
+def _components(current: list[SourcedRecord], merged: list[MergedUpdate]) -> tuple[Component, ...]:
+    """Affected components in order of first appearance, with their status changes."""
+    names: dict[str, tuple[str, str | None]] = {}
+    changes: dict[str, list[StatusChange]] = {}
+
+    def ident(name: str, code: str | None) -> str:
+        return code or name.strip().casefold()
+
+    for item in merged:
+        for change in item.update.components:
+            key = ident(change.name, change.code)
+            names.setdefault(key, (change.name, change.code))
+            entry = StatusChange(item.update.at, change.old_status, change.new_status)
+            if entry not in changes.setdefault(key, []):
+                changes[key].append(entry)
+    for record in current:
+        for comp in record.record.components:
+            key = ident(comp.name, comp.code)
+            if key not in names and not any(n == comp.name for n, _ in names.values()):
+                names[key] = (comp.name, comp.code)
+    return tuple(
+        Component(name=name, code=code, changes=tuple(changes.get(key, ())))
+        for key, (name, code) in names.items()
+    )
+
+
+def _sources(records: list[SourcedRecord]) -> tuple[SourceRef, ...]:
+    unique = {(r.source.sha256, r.source.url): r.source for r in records}
+    return tuple(sorted(unique.values(), key=lambda s: (s.fetched_at, s.url, s.sha256)))

@@ -1,0 +1,421 @@
+"""The impact window stated in status-update prose: "Impact occurred from 17:34 to 18:52 UTC".
+
+Lifecycle timestamps say when a page was edited; engineers want when users were affected,
+which the prose states separately (sometimes hours before the incident was opened).
+
+How a sentence is read (each rule answers something the corpus does):
+
+* Times: ``16:55``, ``9:02am``, ``5 PM``, ``11:07a``; U+2236 RATIO is a colon, en/em dashes are
+  hyphens. The zone follows the time (``08:02UTC``, ``PT``, ``US/Pacific``, ``Pacific Time``);
+  a zone-less time borrows it across a range ("13:57 to 14:20 UTC") or from the update's
+  "All Times X" note. Otherwise it is never placed: guessing UTC for GitHub's "down from
+  3:50-3:59 pm" (Pacific) would be 7 hours wrong.
+* Local and UTC together ("2:05pm PT / 21:05 UTC"): only UTC counts. Pages get conversions
+  wrong ("1:26 PT / 21:26 UTC") and say PST in July.
+* A range (-, to, until, through; "between A and B") is a window. since / starting / beginning /
+  began / from / "Incident Start:" / "at A, X experienced" open one; until / ended /
+  "Incident End:", or as of / at / by / since next to a recovery word ("operating normally
+  since 14:59", "mitigated at 14:36") close one. A bare "at 12:30" or "around 5:45am" is nothing.
+* Future cues before the time (next update, "update by", scheduled, planned, maintenance,
+  tonight, tomorrow, will, ETA) void the sentence.
+
+Dates: explicit ones win ("on October 6", "Oct 6", "2026-10-06", "6 October"; a year-less one
+takes the year nearest before the post); a postmortem's date carries to its later sentences. A
+date-less time takes the post's local date, a day earlier if that puts a start more than SLACK
+after the post (SLACK tolerates backdated ``display_at``); an end before its start is the next
+day. Windows over MAX_WINDOW long, ending after the post, or starting over MAX_WINDOW before the
+incident's first post are dropped rather than guessed.
+
+Across updates the latest statement wins (resolved and postmortem posts come last): the latest
+closed window, else the latest open start closed by an end in the same or a later update, else
+that start alone (end=None).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from kb.model import ImpactWindow
+from scrapers.zones import ZONE_ABBREVIATIONS, infer_year, local_to_utc, zone_for
+
+__all__ = ["MAX_WINDOW", "SLACK", "find_impact_window", "sentences"]
+
+MAX_WINDOW = timedelta(days=7)
+SLACK = timedelta(hours=1)  # how far after its post a stated time may fall (backdated posts)
+_DAY = timedelta(days=1)
+
+# 1:1 character map, so offsets in the normalized text are offsets in the original (evidence).
+_NORMALIZE = str.maketrans(
+    {"\u2236": ":", "\uff1a": ":", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+     "*": " "} | dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")
+)
+
+_SPLIT = re.compile(r"\s*\n\s*|(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_NO_BREAK = re.compile(
+    r"\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|approx|e\.g|i\.e|vs|[ap]\.m)\.$", re.I
+)
+_TIME = re.compile(
+    r"(?<![\w:.])(?:(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::[0-5]\d)?"
+    r"|(?P<hb>1[0-2]|0?[1-9])(?=\s?[aApP]\.?[mM]\b))"
+    r"(?:\s?(?P<ap>[aApP])(?:\.?[mM]\.?|\b))?(?![\d:]|[a-z])"  # "08:02UTC" is fine
+)
+_ABBREVIATIONS = sorted(
+    (k for k in ZONE_ABBREVIATIONS if k.isalpha() and k not in {"Z", "PACIFIC"}), key=len,
+    reverse=True,
+)
+_ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?)|"
+               + "|".join(_ABBREVIATIONS))
+_ZONE_AFTER = re.compile(rf"[ \t]*(?P<z>{_ZONE_WORDS})(?![A-Za-z])")
+_ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
+_MONTH = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+          r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
+_WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Wednes|Thu|Thurs|Fri|Sat|Satur|Sun)(?:day)?\.?,?\s+"
+_DATE = re.compile(  # "on" and a weekday belong to the date: both are blanked with it
+    rf"(?<![\w:.-])(?:[Oo]n\s+)?(?:{_WEEKDAY})?(?:"
+    r"(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?![\d-])"
+    rf"|(?P<mn>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?\b(?:\s*,?\s*(?P<my>\d{{4}})\b)?"
+    rf"|(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})\b\.?(?:,?\s*(?P<dy>\d{{4}})\b)?)"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_OWN_DATE_GAP = re.compile(r"[ \t]*,?[ \t]*(?:(?:on|of)[ \t]+)?")  # "18:40 PT on October 6"
+_OWN_DATE_BEFORE = re.compile(r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about)[ \t]+)?")
+_RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\s,()/]*", re.I)
+_CUE = re.compile(
+    r"\b(?P<w>since|starting|beginning|began|begun|started|start|from|between|until|till"
+    r"|ended|end|as\s+of|at|by)\b(?:\s+(?:at|on|from|of|around|approximately|about|roughly))*"
+    r"[^\w]*$", re.I)
+_START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
+                          "start", "from", "between"})
+_RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable"
+                       r"|baseline|mitigat\w*|operational|ended|fixed)\b", re.I)
+_PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
+                      r"|remaining)\b", re.I)
+_EXPERIENCED = re.compile(r"[^.;]*?\bexperienc(?:ed|ing)\b", re.I)
+_FUTURE = re.compile(
+    r"\b(?:scheduled|planned|maintenance|tonight|tomorrow|next\s+update|updates?\s+(?:by|at|in)"
+    r"|(?:provide|post|share)\s+(?:an?\s+|more\s+|additional\s+|further\s+|another\s+)?"
+    r"(?:update|information|details)|will|we'll|going\s+(?:down|to)|expect(?:ed|s)?\s+to|ETA"
+    r"|estimated)\b", re.I)
+
+_Date = tuple[int | None, int, int]  # (year or None, month, day)
+
+
+@dataclass(slots=True)
+class _Mention:
+    """One time of day in a sentence, with what the text around it says."""
+
+    lo: int
+    hi: int  # span of the time and its zone in the sentence
+    hour: int
+    minute: int
+    ap: str | None  # "a"/"p" when a 12-hour clock was used
+    zone: ZoneInfo | None
+    date: _Date | None = None  # attached: "00:11 Aug 15", "25 May 2022 10:34"
+    inherited: _Date | None = None  # an earlier date in the same sentence: "On Oct 6 from ..."
+
+    @property
+    def hour24(self) -> int:
+        return self.hour if self.ap is None else self.hour % 12 + (12 if self.ap in "pP" else 0)
+
+
+@dataclass(slots=True)
+class _Statement:
+    """What one sentence says: a closed window, an open start, or an end only."""
+
+    kind: str  # "window" | "start" | "end"
+    start: datetime  # for an end-only statement: the end as read on its own
+    end: datetime | None
+    mention: _Mention | None  # for an end-only statement: re-read against the start it closes
+    evidence: str
+    posted: datetime
+    update: int  # index of the update it came from
+    order: int  # position of the sentence in that update
+
+
+def sentences(text: str) -> list[str]:
+    """Split plain text into trimmed sentences (lines and ``. `` breaks; "Oct. 6" is kept whole)."""
+    return [_clean(text[lo:hi]) for lo, hi in _sentence_spans(text.translate(_NORMALIZE))]
+
+
+def _clean(sentence: str) -> str:
+    """A sentence as evidence: trimmed, without a leading Markdown bullet or heading mark."""
+    return sentence.strip().lstrip("#>-* \t").strip()
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    lo = 0
+    for m in _SPLIT.finditer(text):
+        if "\n" not in m.group() and _NO_BREAK.search(text, lo, m.start()):
+            continue  # "Oct. 6", "1 p.m. PT": an abbreviation, not a sentence end
+        spans.append((lo, m.start()))
+        lo = m.end()
+    spans.append((lo, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _zone(token: str) -> ZoneInfo | None:
+    word = " ".join(token.split()).upper()
+    return zone_for("PT" if word.startswith("PACIFIC") else word)
+
+
+def _date_of(m: re.Match[str]) -> _Date | None:
+    if m.group("iy"):
+        return int(m.group("iy")), int(m.group("im")), int(m.group("id"))
+    name, day, year = ((m.group("mn"), m.group("md"), m.group("my")) if m.group("mn")
+                       else (m.group("dm"), m.group("dd"), m.group("dy")))
+    return (int(year) if year else None), _MONTHS[name[:3].lower()], int(day)
+
+
+def _mentions(s: str, default_zone: ZoneInfo | None,
+              context: _Date | None) -> tuple[list[_Mention], str]:
+    """Times in sentence `s`, zones and dates attached; also `s` with date spans blanked.
+
+    `context` is the last date an earlier sentence of the update stated: a postmortem says
+    "On 20 May 2022 ..." once, then "from 13:47 to 14:07" in later sentences.
+    """
+    dates = [(m.start(), m.end(), _date_of(m)) for m in _DATE.finditer(s)]
+    chars = list(s)
+    for lo, hi, _ in dates:
+        chars[lo:hi] = " " * (hi - lo)
+    b = "".join(chars)
+    out: list[_Mention] = []
+    for m in _TIME.finditer(b):
+        hour = int(m.group("h") or m.group("hb"))
+        mention = _Mention(m.start(), m.end(), hour, int(m.group("mi") or 0), m.group("ap"), None,
+                           inherited=context)
+        z = _ZONE_AFTER.match(b, m.end())
+        if z:
+            mention.zone, mention.hi = _zone(z.group("z")), z.end()
+        for lo, hi, d in dates:
+            before = hi <= m.start() and _OWN_DATE_BEFORE.fullmatch(s, hi, m.start())
+            after = lo >= m.end() and (_OWN_DATE_GAP.fullmatch(b, m.end(), lo)
+                                       or _OWN_DATE_GAP.fullmatch(b, mention.hi, lo))
+            if before or after:
+                mention.date = d
+            elif hi <= m.start():
+                mention.inherited = d
+        out.append(mention)
+    # Borrow zone and am/pm across a range connector: "13:57 to 14:20 UTC", "3:50-3:59 pm".
+    # Only a time with no zone of its own shares the next one's suffixes ("04:50 UTC through
+    # 00:36am PT" must not make 04:50 an am/pm time).
+    for first, second in pairwise(out):
+        if first.zone is None and _RANGE.fullmatch(b, first.hi, second.lo):
+            first.zone = second.zone
+            if first.ap is None and second.ap is not None and first.hour <= 12:
+                first.ap = second.ap
+                if first.hour24 > second.hour24 and second.ap in "pP":
+                    first.ap = "a"  # "11:30-1:15pm" is 11:30am
+    if any(x.zone is None for x in out) and default_zone is not None:
+        for x in out:
+            x.zone = x.zone or default_zone
+    return out, b
+
+
+def _at(day: date, m: _Mention) -> datetime:
+    assert m.zone is not None
+    return local_to_utc(datetime.combine(day, time(m.hour24, m.minute)), m.zone)
+
+
+def _explicit(d: _Date, m: _Mention, posted: datetime) -> datetime:
+    year, month, day = d
+    if year is None:
+        assert m.zone is not None
+        return infer_year(month, day, m.hour24, m.minute, m.zone, posted)
+    return _at(date(year, month, day), m)
+
+
+def _anchored(m: _Mention, posted: datetime) -> datetime:
+    """A date-less time on the post's local date, moved back a day if it would follow the post."""
+    assert m.zone is not None
+    day = posted.astimezone(m.zone).date()
+    instant = _at(day, m)
+    return _at(day - _DAY, m) if instant > posted + SLACK else instant
+
+
+def _start(m: _Mention, posted: datetime, end: _Mention | None = None) -> datetime:
+    if stated := m.date or m.inherited:
+        return _explicit(stated, m, posted)
+    if end is not None and end.date:  # "between 20:36 UTC and 20 Sep 00:06 UTC": its date
+        assert m.zone is not None
+        hint = _explicit(end.date, end, posted)
+        day = hint.astimezone(m.zone).date()
+        instant = _at(day, m)
+        return _at(day - _DAY, m) if instant > hint else instant
+    return _anchored(m, posted)
+
+
+def _end(m: _Mention, posted: datetime, start: datetime) -> datetime:
+    if m.date:
+        return _explicit(m.date, m, posted)
+    assert m.zone is not None
+    day = start.astimezone(m.zone).date()
+    instant = _at(day, m)
+    return _at(day + _DAY, m) if instant < start else instant  # crosses midnight
+
+
+def _valid(start: datetime, end: datetime | None, posted: datetime) -> bool:
+    """A stated window lies before its post and lasts at most MAX_WINDOW."""
+    if start > posted + SLACK:
+        return False
+    return end is None or (start <= end <= start + MAX_WINDOW and end <= posted + SLACK)
+
+
+def _roles(s: str, b: str, kept: list[_Mention]) -> list[str | None]:
+    """For each kept time, the cue word before it: a start word, "end", or None."""
+    roles: list[str | None] = []
+    for i, m in enumerate(kept):
+        lo = kept[i - 1].hi if i else 0
+        cue = _CUE.search(b, lo, m.lo)
+        if cue is None:
+            roles.append(None)
+            continue
+        word = " ".join(cue.group("w").lower().split())
+        clause = re.split(r"[,;:(]", b[lo:cue.start()])[-1]  # "operating normally since"
+        if word in _START_WORDS:
+            # "operating normally since 14:59" ends impact; "restore data updated since" doesn't
+            recovered = _RECOVERY.search(" ".join(clause.split()[-3:]))
+            roles.append("end" if word == "since" and recovered else word)
+        elif word in {"until", "till", "ended", "end"}:
+            roles.append("end")
+        elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
+            roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
+        elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
+            roles.append("end")
+        else:  # GCP reports: "On 20 May 2022 at 13:47 US/Pacific, Networking experienced ..."
+            after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
+            roles.append("start" if word == "at" and _EXPERIENCED.match(after) else None)
+    return roles
+
+
+_Read = tuple[str, datetime, datetime | None, _Mention | None]
+
+
+def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
+          context: _Date | None) -> _Read | None:
+    """What sentence `s` (normalized) states: (kind, start, end, end mention) or None."""
+    found, b = _mentions(s, default_zone, context)
+    utc = [m for m in found if m.zone is not None and m.zone.key == "UTC"]
+    kept = utc or [m for m in found if m.zone is not None]
+    if not kept or _FUTURE.search(s, 0, kept[-1].hi):
+        return None
+    chars = list(b)
+    for m in found:
+        if m not in kept:  # a local time shadowed by its UTC twin, or a zone-less one
+            chars[m.lo:m.hi] = " " * (m.hi - m.lo)
+    b = "".join(chars)
+    roles = _roles(s, b, kept)
+    windows: list[tuple[datetime, datetime]] = []
+    starts: list[_Mention] = []
+    ends: list[_Mention] = []
+    i = 0
+    while i < len(kept):
+        gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
+        if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
+            start = _start(kept[i], posted, kept[i + 1])
+            if _valid(start, end := _end(kept[i + 1], posted, start), posted):
+                windows.append((start, end))
+            i += 2
+            continue
+        if roles[i] in _START_WORDS:
+            starts.append(kept[i])
+        elif roles[i] == "end":
+            ends.append(kept[i])
+        i += 1
+    if windows:  # several ("08:02 to 08:12 and again from 08:35 to 08:43"): their envelope
+        return "window", min(w[0] for w in windows), max(w[1] for w in windows), None
+    if starts:  # "The errors that began at 14:00 UTC were mitigated at 14:36 UTC"
+        start = _start(starts[0], posted)
+        for e in ends:
+            if e.lo > starts[0].lo and _valid(start, end := _end(e, posted, start), posted):
+                return "window", start, end, None
+        return ("start", start, None, None) if start <= posted + SLACK else None
+    if ends:
+        stated = ends[-1].date or ends[-1].inherited
+        end = _explicit(stated, ends[-1], posted) if stated else _anchored(ends[-1], posted)
+        return "end", end, None, ends[-1]
+    return None
+
+
+def _close(start: datetime, e: _Statement) -> datetime | None:
+    """The end that statement `e` gives a window opened at `start`, or None if it cannot."""
+    m, end = e.mention, e.start
+    assert m is not None and m.zone is not None
+    if m.date is None and m.inherited is not None and end < start:
+        try:  # a date carried over from an earlier sentence: the end may be the next day
+            end = _at(end.astimezone(m.zone).date() + _DAY, m)
+        except (ValueError, OverflowError):
+            return None
+    return end if start < end <= start + MAX_WINDOW and end <= e.posted + SLACK else None
+
+
+def _utc(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
+    out: list[_Statement] = []
+    for index, (stamp, text) in enumerate(updates):
+        posted = _utc(stamp)
+        norm = text.translate(_NORMALIZE)
+        note = _ALL_TIMES.search(norm)
+        default_zone = _zone(note.group("z")) if note else None
+        context: _Date | None = None  # the last date stated so far in this update
+        for order, (lo, hi) in enumerate(_sentence_spans(norm)):
+            if _TIME.search(norm, lo, hi):  # cheap pre-filter: most sentences state no time
+                try:
+                    read = _read(norm[lo:hi], posted, default_zone, context)
+                except (ValueError, OverflowError):  # "Feb 30", dates beyond datetime's range
+                    read = None
+                if read is not None:
+                    out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
+            for d in _DATE.finditer(norm, lo, hi):
+                context = _date_of(d)
+    return out
+
+
+def find_impact_window(updates: Sequence[tuple[datetime, str]]) -> ImpactWindow | None:
+    """updates: (posted_at UTC, plain text) oldest first.
+
+    Returns the window the prose states, or None. Evidence is the sentence the window came
+    from; when an open start ("since 17:00 UTC") is closed by another sentence ("resolved as
+    of 18:40 UTC"), both joined by " … ".
+    """
+    found = _statements(updates)
+    try:
+        return _choose(found, min(_utc(stamp) for stamp, _ in updates)) if found else None
+    except OverflowError:  # posts within a week of datetime.min/max: nothing sensible to say
+        return None
+
+
+def _choose(found: list[_Statement], first_post: datetime) -> ImpactWindow | None:
+    """The most authoritative window among the statements of one incident's updates."""
+    # Nothing users felt starts more than MAX_WINDOW before the incident's first post; vendors'
+    # typos ("27 June" in a July incident) would otherwise pass as windows.
+    earliest = first_post - MAX_WINDOW
+    # (update index, -sentence order, window): the latest update wins, then its first sentence.
+    closed = [(s.update, -s.order, ImpactWindow(s.start, s.end, s.evidence))
+              for s in found if s.kind == "window" and s.start >= earliest]
+    ends = sorted((s for s in found if s.kind == "end"), key=lambda s: (-s.update, s.order))
+    opens = sorted((s for s in found if s.kind == "start" and s.start >= earliest),
+                   key=lambda s: (s.update, -s.order), reverse=True)
+    for opening in opens:  # the latest stated start that makes a sensible window
+        closing = next(((e, end) for e in ends if e.update >= opening.update
+                        and (end := _close(opening.start, e)) is not None), None)
+        if closing is not None:
+            e, end = closing
+            order = opening.order if e.update == opening.update else e.order
+            evidence = f"{opening.evidence} … {e.evidence}"
+            closed.append((e.update, -order, ImpactWindow(opening.start, end, evidence)))
+        elif opening.posted - opening.start > MAX_WINDOW:
+            continue  # too old to be still open: try the start stated before it
+        elif not closed:
+            return ImpactWindow(opening.start, None, opening.evidence)
+        break
+    return max(closed, key=lambda c: c[:2])[2] if closed else None

@@ -1,0 +1,388 @@
+"""The order of the stages: payload → archive → parse → normalize → store. Nothing else.
+
+Every payload is archived before it is parsed; a payload whose bytes were already stored is
+skipped (work keyed by content hash); each failure is one line naming its source, and the run
+goes on for everything else. Batches are written in one transaction each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from kb.config import Settings, SourceConfig, slug_for_host
+from kb.errors import KbError
+from kb.model import SourcedRecord, SourceRef
+from kb.normalize import normalize_incident
+from kb.normalize.merge import select_current
+from kb.serialize import incident_to_dict
+from kb.store.repo import DocMark, IncidentWrite, Revision, Store
+from scrapers import registry
+from scrapers.archive import Archive
+from scrapers.errors import FetchError, ParseError, UnknownFormat
+from scrapers.files import expand, read_recorded
+from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
+
+BATCH_DOCS = 400  # payloads per transaction: bounds memory and the work a crash can undo
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source (a provider, or a file when the provider is unknown)."""
+
+    name: str
+    docs: int = 0
+    skipped_docs: int = 0  # already stored, byte for byte
+    not_modified: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    revisions: int = 0
+    failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    sources: dict[str, SourceReport] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # files in folders that are no payload
+    notes: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # incident keys new or updated this run
+    changed_new: list[str] = field(default_factory=list)  # of those, the ones new this run
+
+    def source(self, name: str) -> SourceReport:
+        return self.sources.setdefault(name, SourceReport(name))
+
+    @property
+    def failures(self) -> list[str]:
+        return [line for s in self.sources.values() for line in s.failed]
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(s, attribute) for s in self.sources.values())
+
+
+Progress = Callable[[str], None]  # called once per payload handled, with a short label
+
+
+@dataclass
+class _Pending:
+    doc: RawDoc
+    module: ModuleType
+    parsed: ParsedDoc
+    provider: str
+
+
+class Line:
+    """One run of the line over a set of payloads, against one store and archive."""
+
+    def __init__(
+        self,
+        store: Store,
+        archive: Archive,
+        sources: Sequence[SourceConfig],
+        *,
+        report: RunReport | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.sources = list(sources)
+        self.report = report or RunReport()
+        self.progress = progress or (lambda _label: None)
+        self._hosts = {host: s.slug for s in self.sources for host in s.hosts}
+        self._pending: list[_Pending] = []
+        self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
+
+    # -- entry points ------------------------------------------------------------------
+
+    def feed(
+        self, doc: RawDoc, *, provider: str | None, label: str, strict: bool = True,
+        archive_source: str | None = None, archived: bool = False,
+    ) -> None:
+        """Handle one payload. `strict=False` (files found in folders): a payload no parser
+        recognises is listed as ignored rather than failed."""
+        try:
+            module = registry.detect(doc.body, doc.url)
+        except UnknownFormat as exc:
+            if not archived and strict:
+                self.archive.put(doc, source=archive_source or provider or "import")
+            if strict:
+                self.report.source(provider or label).failed.append(str(exc))
+            else:
+                self.report.ignored.append(str(exc))
+            self.progress(label)
+            return
+        if not archived:
+            self.archive.put(doc, source=archive_source or provider or "import")
+        known = [
+            (slug, count) for slug, count in self._known.get(doc.sha256, ())
+            if provider is None or slug == provider
+        ]
+        if known:
+            entry = self.report.source(provider or known[0][0])
+            entry.docs += 1
+            entry.skipped_docs += 1
+            entry.unchanged += known[0][1]
+            self.progress(label)
+            return
+        try:
+            parsed = module.parse(doc)
+        except ParseError as exc:
+            self.report.source(provider or label).failed.append(str(exc))
+            self.progress(label)
+            return
+        slug = provider or self._provider_of(parsed)
+        if slug is None:
+            self.report.source(label).failed.append(
+                f"{doc.url}: cannot tell which provider this is; pass --provider SLUG"
+            )
+            self.progress(label)
+            return
+        entry = self.report.source(slug)
+        entry.docs += 1
+        entry.warnings.extend(parsed.warnings)
+        self._pending.append(_Pending(doc, module, parsed, slug))
+        self.progress(label)
+        if len(self._pending) >= BATCH_DOCS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Normalize and store everything fed since the last flush, in one transaction."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        by_key: dict[str, list[SourcedRecord]] = {}
+        providers: dict[str, str] = {}
+        for item in pending:
+            ref = SourceRef(item.doc.url, item.doc.fetched_at, item.doc.sha256, item.module.NAME)
+            for record in item.parsed.incidents:
+                key = f"{item.provider}/{record.native_id}"
+                by_key.setdefault(key, []).append(SourcedRecord(record, ref, item.parsed.as_of))
+                providers[key] = item.provider
+        self._remember_providers(pending)
+        keys = sorted(by_key)
+        stored = self.store.current_records(keys)
+        stored_sources = self.store.sources_of(keys)
+        writes = []
+        for key in keys:
+            writes.append(
+                _incident_write(key, providers[key], stored.get(key, []), by_key[key],
+                                stored_sources.get(key, []))
+            )
+        # The same bytes can arrive twice in one batch (two URLs, two files): one mark each.
+        docs = list({
+            (p.doc.sha256, p.provider): DocMark(
+                sha256=p.doc.sha256, provider=p.provider, format=p.module.NAME,
+                parser_version=p.module.VERSION, url=p.doc.url, fetched_at=p.doc.fetched_at,
+                as_of=p.parsed.as_of, incidents=len(p.parsed.incidents),
+            )
+            for p in pending
+        }.values())
+        self.archive.sync()  # raw payloads are durable before rows that refer to them
+        result = self.store.write_batch(writes, docs)
+        for doc in docs:
+            self._known.setdefault(doc.sha256, []).append((doc.provider, doc.incidents))
+        # An incident first stored by an earlier batch of this run stays "new" for the run,
+        # even when a later batch (a feed after the JSON) merges more into it.
+        fresh = set(self.report.changed_new)
+        self.report.changed_new.extend(result.new)
+        self.report.changed.extend(k for k in result.new + result.updated if k not in fresh)
+        for outcome in ("new", "updated", "unchanged"):
+            for key in getattr(result, outcome):
+                if key in fresh:
+                    continue
+                entry = self.report.source(providers[key])
+                setattr(entry, outcome, getattr(entry, outcome) + 1)
+        for write in writes:
+            self.report.source(write.incident.provider).revisions += len(write.revisions)
+
+    def forget_known_docs(self) -> None:
+        """After the derived tables were cleared, every payload must be parsed again."""
+        self._known = {}
+
+    # -- provider identity -------------------------------------------------------------
+
+    def _provider_of(self, parsed: ParsedDoc) -> str | None:
+        urls = [parsed.page.url if parsed.page else None]
+        urls += [r.page_url for r in parsed.incidents[:1]]
+        for url in urls:
+            host = urlsplit(url or "").netloc.lower()
+            if host:
+                return self._hosts.get(host) or self._hosts.get(host.removeprefix("www.")) or (
+                    parsed.provider_hint or slug_for_host(host)
+                )
+        return parsed.provider_hint
+
+    def _remember_providers(self, pending: list[_Pending]) -> None:
+        """One provider row per provider seen in the batch (name, page URL, components)."""
+        seen: dict[str, tuple[str | None, str | None, list[str]]] = {}
+        for item in pending:
+            page = item.parsed.page
+            name, url, components = seen.get(item.provider, (None, None, []))
+            name = name or (page.name if page else None)
+            url = url or (page.url if page else None)
+            components = [c.name for c in item.parsed.components] or components
+            seen[item.provider] = (name, url, components)
+        configured = {s.slug: s for s in self.sources}
+        for slug, (name, url, components) in sorted(seen.items()):
+            if slug in configured:
+                name, url = configured[slug].name, configured[slug].url
+            self.store.upsert_provider(slug, name, url, components)
+
+
+def _incident_write(
+    key: str,
+    provider: str,
+    stored: list[SourcedRecord],
+    incoming: list[SourcedRecord],
+    stored_sources: list[SourceRef],
+) -> IncidentWrite:
+    current = select_current(stored + incoming)
+    revisions = []
+    by_channel = {r.record.channel: r for r in stored}
+    for record in current:
+        old = by_channel.get(record.record.channel)
+        if old is not None and old.source.sha256 != record.source.sha256:
+            summary = revision_summary(old.record, record.record)
+            if summary:
+                revisions.append(Revision(key, record.record.channel, old, record, summary))
+    incident = normalize_incident(provider, current)
+    sources = {(s.sha256, s.url): s for s in [*stored_sources, *incident.sources]}
+    for item in incoming:
+        sources[(item.source.sha256, item.source.url)] = item.source
+    incident = replace(
+        incident,
+        sources=tuple(sorted(sources.values(), key=lambda s: (s.fetched_at, s.url, s.sha256))),
+    )
+    return IncidentWrite(incident, content_hash(incident), current, revisions)
+
+
+def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
+    text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_EDITABLE = ("title", "impact", "created_at", "started_at", "resolved_at", "scheduled_for",
+             "scheduled_until", "kind")
+
+
+def revision_summary(old: IncidentRecord, new: IncidentRecord) -> str | None:
+    """What a vendor changed between two payloads of one channel, or None when the newer one
+    only adds (new updates are progress, not an edit)."""
+    changes = [name for name in _EDITABLE if getattr(old, name) != getattr(new, name)]
+    old_updates = {(u.at, u.label): u.body for u in old.updates}
+    new_updates = {(u.at, u.label): u.body for u in new.updates}
+    removed = [k for k in old_updates if k not in new_updates]
+    edited = [k for k in old_updates if k in new_updates and old_updates[k] != new_updates[k]]
+    if removed:
+        changes.append(f"{len(removed)} update(s) removed")
+    if edited:
+        changes.append(f"{len(edited)} update body(ies) edited")
+    if not changes:
+        return None
+    return "; ".join(changes)
+
+
+# -- later stages ----------------------------------------------------------------------------
+
+
+@dataclass
+class StageContext:
+    """What a later stage (embed, link, site, ...) gets after the store stage."""
+
+    store: Store
+    settings: Settings
+    report: RunReport
+
+
+# A stage returns a one-line note for the run summary, or None. It must be idempotent and
+# keyed by content hash: `kb update` runs every stage on every run, also when nothing changed.
+Stage = Callable[[StageContext], str | None]
+
+# The order of the stages after fetch → parse → normalize → store. Features append here.
+LATER_STAGES: list[tuple[str, Stage]] = []
+
+
+def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -> None:
+    """Run the later stages in order; a failing stage is reported and the next ones still run."""
+    for name, stage in LATER_STAGES:
+        if only is not None and name not in only:
+            continue
+        try:
+            note = stage(context)
+        except KbError as exc:
+            context.report.source(f"stage:{name}").failed.append(f"{name}: {exc}")
+            continue
+        if note:
+            context.report.notes.append(f"{name}: {note}")
+
+
+# -- the jobs the CLI runs --------------------------------------------------------------------
+
+
+def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) -> RunReport:
+    """Import recorded payloads (files, or folders of them), detected by content."""
+    for root in paths:
+        if not root.exists():
+            line.report.source(provider or str(root)).failed.append(f"{root}: no such file")
+            continue
+        strict = not root.is_dir()
+        for path in expand([root]):
+            try:
+                doc = read_recorded(path)
+            except OSError as exc:
+                line.report.source(provider or str(path)).failed.append(
+                    f"{path}: cannot read ({exc.strerror or exc})"
+                )
+                continue
+            line.feed(doc, provider=provider, label=str(path), strict=strict,
+                      archive_source=provider or "import")
+    line.flush()
+    return line.report
+
+
+def reparse(line: Line) -> RunReport:
+    """Rebuild every normalized table from the raw archive alone, offline."""
+    line.store.clear_derived()
+    line.forget_known_docs()
+    for entry in line.archive.entries():
+        try:
+            doc = line.archive.load(entry)
+        except (KeyError, ValueError, OSError) as exc:
+            line.report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
+            continue
+        provider = None if entry.source in ("import", "") else entry.source
+        line.feed(doc, provider=provider, label=entry.url, strict=False, archived=True)
+    line.flush()
+    return line.report
+
+
+def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
+    """Fetch each configured source's endpoints; a failing one never stops the others."""
+    for source in sources:
+        platform = registry.PLATFORMS[source.platform]
+        entry = line.report.source(source.slug)
+        for path in platform.paths:
+            url = source.url + path
+            try:
+                outcome = fetcher.get(url, line.archive.validators(url))
+            except FetchError as exc:
+                entry.failed.append(str(exc))
+                line.store.log_fetch(source.slug, url, "failed", error=str(exc))
+                line.progress(url)
+                continue
+            if outcome.not_modified or outcome.doc is None:
+                entry.not_modified += 1
+                line.store.log_fetch(source.slug, url, "not_modified", status=outcome.status)
+                line.progress(url)
+                continue
+            line.store.log_fetch(source.slug, url, "fetched", status=outcome.status,
+                                 sha256=outcome.doc.sha256)
+            line.feed(outcome.doc, provider=source.slug, label=url, strict=True)
+        line.flush()
+    return line.report

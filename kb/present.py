@@ -1,0 +1,157 @@
+"""Formatting incidents for people (rich tables) and for files (JSONL, CSV exports)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from kb.model import Incident
+from kb.serialize import incident_to_dict, stamp
+
+CSV_COLUMNS = (
+    "key", "provider", "native_id", "title", "url", "kind", "status", "impact", "severity",
+    "components", "first_post_at", "identified_at", "monitoring_at", "resolved_at",
+    "vendor_created_at", "vendor_started_at", "vendor_resolved_at", "impact_start",
+    "impact_end", "impact_evidence", "updates",
+)
+
+
+def _short(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    if not start or not end or end < start:
+        return "-"
+    minutes = int((end - start).total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
+    """The short JSON form of `kb incidents --json`."""
+    return [
+        {
+            "key": i.key, "title": i.title, "kind": i.kind.value, "status": i.status,
+            "severity": i.severity.value, "first_post_at": stamp(i.lifecycle.first_post_at),
+            "resolved_at": stamp(i.lifecycle.resolved_at), "updates": len(i.updates),
+            "url": i.url,
+        }
+        for i in incidents
+    ]
+
+
+def print_incident_table(console: Console, incidents: Sequence[Incident]) -> None:
+    table = Table(title=f"{len(incidents)} incidents", title_justify="left")
+    for column in ("first post (UTC)", "key", "title", "severity", "status", "duration"):
+        table.add_column(column)
+    for i in incidents:
+        table.add_row(_short(i.lifecycle.first_post_at), i.key, i.title, i.severity.value,
+                      i.status, duration(i.lifecycle.first_post_at, i.lifecycle.resolved_at))
+    console.print(table)
+
+
+def print_incident(
+    console: Console, incident: Incident, revisions: Sequence[tuple[datetime, str, str]] = ()
+) -> None:
+    life = incident.lifecycle
+    console.print(f"[bold]{incident.title}[/bold]  ({incident.key})", markup=True)
+    console.print(f"{incident.kind.value} · severity {incident.severity.value} "
+                  f"(vendor impact: {incident.impact or '-'}) · status {incident.status}")
+    if incident.url:
+        console.print(incident.url, markup=False)
+    if incident.components:
+        console.print("components: " + ", ".join(c.name for c in incident.components),
+                      markup=False)
+    console.print(
+        f"first post {_short(life.first_post_at)} · identified {_short(life.identified_at)} · "
+        f"monitoring {_short(life.monitoring_at)} · resolved {_short(life.resolved_at)} "
+        f"({duration(life.first_post_at, life.resolved_at)})"
+    )
+    console.print(f"vendor: created {_short(life.vendor_created_at)} · started "
+                  f"{_short(life.vendor_started_at)} · resolved {_short(life.vendor_resolved_at)}")
+    window = incident.impact_window
+    if window:
+        console.print(f"impact window {_short(window.start)} → {_short(window.end)} "
+                      f"({duration(window.start, window.end)}): “{window.evidence}”", markup=False)
+    table = Table(title="Timeline (UTC)", title_justify="left", show_lines=True)
+    for column in ("at", "phase", "label", "text"):
+        table.add_column(column, overflow="fold")
+    for u in incident.updates:
+        phase = u.phase.value + (" (inferred)" if u.phase_inferred else "")
+        table.add_row(u.at.strftime("%Y-%m-%d %H:%M:%S"), phase, u.label, u.text)
+    console.print(table)
+    if not incident.updates_complete:
+        console.print("note: only the latest state was published; the update list is partial")
+    for seen, channel, summary in revisions:
+        console.print(f"vendor edit seen {_short(seen)} in {channel}: {summary}", markup=False)
+    for s in incident.sources:
+        console.print(f"source: {s.url} (fetched {_short(s.fetched_at)}, {s.format}, "
+                      f"sha256 {s.sha256[:12]})", markup=False)
+
+
+def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> int:
+    """Write every incident as JSONL (the `kb show --json` object) or CSV. Returns the count."""
+    count = 0
+    if fmt == "jsonl":
+        for incident in incidents:
+            handle.write(json.dumps(incident_to_dict(incident), ensure_ascii=False,
+                                    separators=(",", ":")) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for i in incidents:
+        d = incident_to_dict(i)
+        life, window = d["lifecycle"], d["impact_window"] or {}
+        writer.writerow([
+            d["key"], d["provider"], d["native_id"], d["title"], d["url"], d["kind"],
+            d["status"], d["impact"], d["severity"], "; ".join(c["name"] for c in d["components"]),
+            life["first_post_at"], life["identified_at"], life["monitoring_at"],
+            life["resolved_at"], life["vendor_created_at"], life["vendor_started_at"],
+            life["vendor_resolved_at"], window.get("start"), window.get("end"),
+            window.get("evidence"), len(d["updates"]),
+        ])
+        count += 1
+    return count
+
+
+def stats_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": r.provider, "name": r.name, "incidents": r.incidents,
+            "maintenances": r.maintenances, "first": stamp(r.first), "last": stamp(r.last),
+            "phase_coverage": {
+                "identified": r.with_identified, "monitoring": r.with_monitoring,
+                "resolved": r.with_resolved, "impact_window": r.with_impact_window,
+            },
+            "complete_update_lists": r.complete_updates, "payloads": r.sources,
+            "last_fetch": stamp(r.last_fetch), "last_fetch_outcome": r.last_fetch_outcome,
+        }
+        for r in rows
+    ]
+
+
+def print_stats(console: Console, rows: Sequence[Any]) -> None:
+    table = Table(title="Knowledge base", title_justify="left")
+    for column in ("provider", "incidents", "maint.", "from", "to", "identified", "monitoring",
+                   "resolved", "impact window", "payloads", "last fetch"):
+        table.add_column(column)
+
+    def share(part: int, whole: int) -> str:
+        return f"{part} ({100 * part // whole}%)" if whole else "0"
+
+    for r in rows:
+        total = r.incidents + r.maintenances
+        table.add_row(
+            r.provider, str(r.incidents), str(r.maintenances), _short(r.first)[:10],
+            _short(r.last)[:10], share(r.with_identified, total), share(r.with_monitoring, total),
+            share(r.with_resolved, total), share(r.with_impact_window, total), str(r.sources),
+            f"{_short(r.last_fetch)} {r.last_fetch_outcome or ''}".strip(),
+        )
+    console.print(table)

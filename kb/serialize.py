@@ -1,0 +1,153 @@
+"""Incident ↔ the JSON object of `kb show --json` and `kb export` (a documented contract).
+
+Times are ISO-8601 UTC with a trailing Z. Key order is fixed so exports are byte-stable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kb.model import (
+    Component,
+    ImpactWindow,
+    Incident,
+    Kind,
+    Lifecycle,
+    Phase,
+    Severity,
+    SourceRef,
+    StatusChange,
+    Update,
+)
+
+SCHEMA = "outage-kb/incident@1"
+
+
+def stamp(value: datetime | None) -> str | None:
+    """2026-04-28T17:34:00Z (milliseconds kept when the source had them)."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    spec = "milliseconds" if value.microsecond else "seconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def incident_to_dict(incident: Incident) -> dict[str, Any]:
+    life = incident.lifecycle
+    window = incident.impact_window
+    return {
+        "key": incident.key,
+        "provider": incident.provider,
+        "native_id": incident.native_id,
+        "title": incident.title,
+        "url": incident.url,
+        "kind": incident.kind.value,
+        "status": incident.status,
+        "impact": incident.impact,
+        "severity": incident.severity.value,
+        "components": [
+            {
+                "name": c.name,
+                "code": c.code,
+                "changes": [
+                    {"at": stamp(s.at), "old_status": s.old_status, "new_status": s.new_status}
+                    for s in c.changes
+                ],
+            }
+            for c in incident.components
+        ],
+        "lifecycle": {
+            "first_post_at": stamp(life.first_post_at),
+            "identified_at": stamp(life.identified_at),
+            "monitoring_at": stamp(life.monitoring_at),
+            "resolved_at": stamp(life.resolved_at),
+            "vendor_created_at": stamp(life.vendor_created_at),
+            "vendor_started_at": stamp(life.vendor_started_at),
+            "vendor_resolved_at": stamp(life.vendor_resolved_at),
+        },
+        "impact_window": None
+        if window is None
+        else {"start": stamp(window.start), "end": stamp(window.end), "evidence": window.evidence},
+        "scheduled_for": stamp(incident.scheduled_for),
+        "scheduled_until": stamp(incident.scheduled_until),
+        "updates_complete": incident.updates_complete,
+        "updates": [
+            {
+                "at": stamp(u.at),
+                "phase": u.phase.value,
+                "label": u.label,
+                "phase_inferred": u.phase_inferred,
+                "body": u.body,
+                "text": u.text,
+                "native_id": u.native_id,
+                "channels": list(u.channels),
+            }
+            for u in incident.updates
+        ],
+        "sources": [
+            {
+                "url": s.url,
+                "fetched_at": stamp(s.fetched_at),
+                "sha256": s.sha256,
+                "format": s.format,
+            }
+            for s in incident.sources
+        ],
+    }
+
+
+def incident_from_dict(data: dict[str, Any]) -> Incident:
+    life = data["lifecycle"]
+    window = data.get("impact_window")
+    return Incident(
+        provider=data["provider"],
+        native_id=data["native_id"],
+        title=data["title"],
+        kind=Kind(data["kind"]),
+        status=data["status"],
+        severity=Severity(data["severity"]),
+        impact=data.get("impact"),
+        url=data.get("url"),
+        components=tuple(
+            Component(
+                name=c["name"],
+                code=c.get("code"),
+                changes=tuple(
+                    StatusChange(_time(s["at"]), s["old_status"], s["new_status"])  # type: ignore[arg-type]
+                    for s in c.get("changes", ())
+                ),
+            )
+            for c in data.get("components", ())
+        ),
+        lifecycle=Lifecycle(**{k: _time(v) for k, v in life.items()}),
+        impact_window=None
+        if window is None
+        else ImpactWindow(_time(window["start"]), _time(window["end"]), window["evidence"]),  # type: ignore[arg-type]
+        updates=tuple(
+            Update(
+                at=_time(u["at"]),  # type: ignore[arg-type]
+                phase=Phase(u["phase"]),
+                label=u["label"],
+                body=u["body"],
+                text=u["text"],
+                phase_inferred=u.get("phase_inferred", False),
+                native_id=u.get("native_id"),
+                channels=tuple(u.get("channels", ())),
+            )
+            for u in data.get("updates", ())
+        ),
+        sources=tuple(
+            SourceRef(s["url"], _time(s["fetched_at"]), s["sha256"], s["format"])  # type: ignore[arg-type]
+            for s in data.get("sources", ())
+        ),
+        scheduled_for=_time(data.get("scheduled_for")),
+        scheduled_until=_time(data.get("scheduled_until")),
+        updates_complete=data.get("updates_complete", True),
+    )

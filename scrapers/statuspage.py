@@ -1,0 +1,218 @@
+"""Atlassian Statuspage public API v2 JSON (and incident.io pages that mimic it).
+
+Accepted shapes, detected by their keys:
+- `/api/v2/incidents.json` and `/api/v2/summary.json`: {"page", "incidents", ...}
+- `/api/v2/incidents/<code>.json`: {"page", "incident"}
+- `/api/v2/scheduled-maintenances.json`: {"page", "scheduled_maintenances"}
+- `/api/v2/components.json`: {"page", "components"} (components only, no incidents)
+- archiver wrappers: {"_meta": {...}, "incidents": [...]} (junxit/ai-status-archive)
+- a bare list of incident objects
+
+incident.io's compatible API (status.openai.com) leaves out shortlink, started_at,
+monitoring_at and components, and uses ULID ids: all of these are optional here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapers.errors import ParseError
+from scrapers.jsondoc import head_text, list_field, load_json, parse_time, text_field, time_field
+from scrapers.records import (
+    ComponentChange,
+    ComponentRecord,
+    IncidentRecord,
+    PageInfo,
+    ParsedDoc,
+    RawDoc,
+    UpdateRecord,
+)
+
+NAME = "statuspage"
+VERSION = 1
+CHANNEL = "statuspage_json"
+
+MAINTENANCE_STATUSES = frozenset({"scheduled", "in_progress", "verifying", "completed"})
+_SNIFF_KEYS = ('"incident_updates"', '"incidents"', '"incident"', '"scheduled_maintenances"')
+
+
+def sniff(body: bytes) -> bool:
+    """A JSON object or list that speaks Statuspage's vocabulary."""
+    head = head_text(body).lstrip()
+    if not head.startswith(("{", "[")):
+        return False
+    if any(key in head for key in _SNIFF_KEYS):
+        return True
+    # components.json: a page object followed by components
+    return '"page"' in head and '"components"' in head
+
+
+def parse(doc: RawDoc) -> ParsedDoc:
+    data = load_json(doc.body, doc.url)
+    warnings: list[str] = []
+    page = None
+    meta: dict[str, Any] = {}
+    if isinstance(data, list):
+        incidents_raw, maintenances_raw, components_raw = data, [], []
+    elif isinstance(data, dict):
+        if isinstance(data.get("_meta"), dict):
+            meta = data["_meta"]
+        if isinstance(data.get("page"), dict):
+            page = _page(data["page"])
+        incidents_raw = list_field(data, "incidents")
+        if isinstance(data.get("incident"), dict):
+            incidents_raw = [data["incident"], *incidents_raw]
+        maintenances_raw = list_field(data, "scheduled_maintenances")
+        components_raw = list_field(data, "components")
+        known = {"incidents", "incident", "scheduled_maintenances", "components"}
+        if not known & data.keys():
+            raise ParseError(doc.url, "JSON object has none of the Statuspage keys")
+    else:
+        raise ParseError(doc.url, f"expected a JSON object or list, got {type(data).__name__}")
+
+    page_url = _base_url(page.url if page else None) or _base_url(text_field(meta, "source_url"))
+    if page is None and page_url:
+        page = PageInfo(name=text_field(meta, "provider_name"), url=page_url)
+
+    records: list[IncidentRecord] = []
+    for raw, is_maintenance in [(i, False) for i in incidents_raw] + [
+        (m, True) for m in maintenances_raw
+    ]:
+        if not isinstance(raw, dict):
+            warnings.append(f"{doc.url}: skipped a non-object incident entry")
+            continue
+        try:
+            records.append(_incident(raw, is_maintenance, page_url))
+        except ValueError as exc:
+            ident = text_field(raw, "id") or "?"
+            warnings.append(f"{doc.url}: incident {ident}: {exc}")
+    components = tuple(c for c in (_component(x) for x in components_raw) if c is not None)
+    as_of = (
+        time_field(meta, "retrieved_at")
+        or (parse_time(meta_page_updated) if (meta_page_updated := _page_updated(data)) else None)
+    )
+    return ParsedDoc(
+        format=NAME,
+        incidents=tuple(records),
+        page=page,
+        components=components,
+        as_of=as_of,
+        provider_hint=text_field(meta, "provider"),
+        warnings=tuple(warnings),
+    )
+
+
+def _page_updated(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("page"), dict):
+        return text_field(data["page"], "updated_at")
+    return None
+
+
+def _page(raw: dict[str, Any]) -> PageInfo:
+    return PageInfo(
+        name=text_field(raw, "name"),
+        url=_base_url(text_field(raw, "url")),
+        page_id=text_field(raw, "id"),
+        time_zone=text_field(raw, "time_zone"),
+    )
+
+
+def _base_url(url: str | None) -> str | None:
+    """scheme://host of a page or API URL."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _component(raw: Any) -> ComponentRecord | None:
+    if not isinstance(raw, dict):
+        return None
+    name = text_field(raw, "name")
+    if not name:
+        return None
+    return ComponentRecord(
+        name=name, code=text_field(raw, "id") or text_field(raw, "code"),
+        status=text_field(raw, "status"),
+    )
+
+
+def _incident(raw: dict[str, Any], is_maintenance: bool, page_url: str | None) -> IncidentRecord:
+    native_id = text_field(raw, "id")
+    if not native_id or "/" in native_id or len(native_id) > 64:
+        raise ValueError("missing or invalid id")
+    title = (text_field(raw, "name") or "").strip() or "(untitled)"
+    updates: list[UpdateRecord] = []
+    skipped = 0
+    for item in list_field(raw, "incident_updates"):
+        update = _update(item) if isinstance(item, dict) else None
+        if update is None:
+            skipped += 1
+        else:
+            updates.append(update)
+    if skipped and not updates:
+        raise ValueError(f"all {skipped} updates unreadable")
+    statuses = {u.label for u in updates}
+    impact = text_field(raw, "impact")
+    kind = (
+        "maintenance"
+        if is_maintenance
+        or impact == "maintenance"
+        or raw.get("scheduled_for")
+        or (statuses and statuses <= MAINTENANCE_STATUSES)
+        else "incident"
+    )
+    return IncidentRecord(
+        native_id=native_id,
+        title=title,
+        channel=CHANNEL,
+        kind=kind,
+        url=f"{page_url}/incidents/{native_id}" if page_url else None,
+        page_url=page_url,
+        status=text_field(raw, "status"),
+        impact=impact,
+        created_at=time_field(raw, "created_at"),
+        started_at=time_field(raw, "started_at"),
+        monitoring_at=time_field(raw, "monitoring_at"),
+        resolved_at=time_field(raw, "resolved_at"),
+        updated_at=time_field(raw, "updated_at"),
+        scheduled_for=time_field(raw, "scheduled_for"),
+        scheduled_until=time_field(raw, "scheduled_until"),
+        shortlink=text_field(raw, "shortlink"),
+        components=tuple(
+            c for c in (_component(x) for x in list_field(raw, "components")) if c is not None
+        ),
+        updates=tuple(updates),
+        updates_complete=skipped == 0,
+    )
+
+
+def _update(raw: dict[str, Any]) -> UpdateRecord | None:
+    created = time_field(raw, "created_at")
+    at = time_field(raw, "display_at") or created
+    label = text_field(raw, "status")
+    if at is None or not label:
+        return None
+    changes = []
+    for item in list_field(raw, "affected_components"):
+        if isinstance(item, dict) and text_field(item, "name"):
+            changes.append(
+                ComponentChange(
+                    name=text_field(item, "name") or "",
+                    code=text_field(item, "code"),
+                    old_status=text_field(item, "old_status"),
+                    new_status=text_field(item, "new_status"),
+                )
+            )
+    return UpdateRecord(
+        at=at,
+        label=label,
+        body=text_field(raw, "body") or "",
+        body_format="text",
+        native_id=text_field(raw, "id"),
+        created_at=created if created != at else None,
+        components=tuple(changes),
+    )
