@@ -7,7 +7,7 @@ Heavy modules are imported inside the commands that need them so `kb --help` sta
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,7 +18,8 @@ from rich.console import Console
 from kb.errors import ConfigError, KbError, SourceFailed
 
 if TYPE_CHECKING:
-    from kb.pipeline import RunReport
+    from kb.config import Settings
+    from kb.pipeline import Line, RunReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -63,35 +64,40 @@ def _date(value: str | None, option: str) -> datetime | None:
 
 
 @contextmanager
-def _line(*, write: bool = True, quiet: bool = False):  # type: ignore[no-untyped-def]
-    """The configured store, archive and sources, wired into a pipeline Line."""
+def _line(*, write: bool = True):  # type: ignore[no-untyped-def]
+    """The configured store, archive and sources wired into a pipeline Line, with a progress
+    bar on stderr. Writers hold the KB_HOME writer lock for the whole block."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from kb.config import load_settings, load_sources
+    from kb.lock import writer_lock
     from kb.pipeline import Line
     from kb.store import Store
     from scrapers.archive import Archive
 
     settings = load_settings()
     sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
-    store, note = Store.open(settings.database_url, write=write)
-    if note:
-        err.print(f"kb: {note}")
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[label]}", style="dim"), console=err, transient=True,
-        disable=quiet or not err.is_terminal,
-    )
-    task = progress.add_task("payloads", total=None, label="")
+    with ExitStack() as stack:
+        if write:
+            stack.enter_context(writer_lock(
+                settings.home, timeout=settings.lock_timeout,
+                on_wait=lambda message: err.print(f"kb: {message}"),
+            ))
+        store, note = Store.open(settings.database_url, write=write)
+        stack.callback(store.close)
+        if note:
+            err.print(f"kb: {note}")
+        progress = stack.enter_context(Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[label]}", style="dim"), console=err, transient=True,
+            disable=not err.is_terminal,
+        ))
+        task = progress.add_task("payloads", total=None, label="")
 
-    def advance(label: str) -> None:
-        progress.update(task, advance=1, label=label[-60:])
+        def advance(label: str) -> None:
+            progress.update(task, advance=1, label=label[-60:])
 
-    try:
-        with progress:
-            yield Line(store, Archive(settings.raw_dir), sources, progress=advance), settings
-    finally:
-        store.close()
+        yield Line(store, Archive(settings.raw_dir), sources, progress=advance), settings
 
 
 def _finish(report: RunReport, as_json: bool) -> None:
@@ -160,26 +166,23 @@ def scrape(
 
     Example: kb scrape anthropic openai
     """
-    report = _scrape(providers or [])
+    with _line() as (line, settings):
+        report = _scrape(line, settings, providers or [])
     _finish(report, as_json)
 
 
-def _scrape(providers: list[str]) -> RunReport:
-    from kb.config import load_settings, load_sources
+def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
     from kb.pipeline import scrape as run
     from scrapers.fetch import Fetcher, FetchSettings
 
-    settings = load_settings()
-    sources = load_sources(settings.sources_path)
-    chosen = [s for s in sources if (s.slug in providers if providers else s.enabled)]
-    unknown = sorted(set(providers) - {s.slug for s in sources})
+    chosen = [s for s in line.sources if (s.slug in providers if providers else s.enabled)]
+    unknown = sorted(set(providers) - {s.slug for s in line.sources})
     if unknown:
         raise ConfigError(f"not in {settings.sources_path}: {', '.join(unknown)}")
-    known_fields = set(FetchSettings.__dataclass_fields__)
-    bad = sorted(set(settings.fetch) - known_fields)
+    bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
     if bad:
         raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
-    with _line() as (line, _settings), Fetcher(FetchSettings(**settings.fetch)) as fetcher:
+    with Fetcher(FetchSettings(**settings.fetch)) as fetcher:
         return run(line, fetcher, chosen)
 
 
@@ -188,20 +191,15 @@ def update(
     from_dir: Annotated[Path | None, typer.Option("--from", help="Run on recorded payloads in this folder instead of the network.")] = None,  # noqa: E501
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the whole job: scrape (or import --from DIR), normalize, store.
+    """Run the whole job: scrape (or import --from DIR), normalize, store, then every later
+    stage (embedding, linking, site, ...), holding the writer lock throughout.
 
     Example: kb update --from data/samples
     """
-    from kb.pipeline import StageContext, run_later_stages
+    from kb.pipeline import StageContext, ingest, run_later_stages
 
-    if from_dir is not None:
-        from kb.pipeline import ingest as run
-
-        with _line() as (line, _settings):
-            report = run(line, [from_dir])
-    else:
-        report = _scrape([])
     with _line() as (line, settings):
+        report = ingest(line, [from_dir]) if from_dir is not None else _scrape(line, settings, [])
         run_later_stages(StageContext(line.store, settings, report))
     _finish(report, as_json)
 

@@ -8,6 +8,7 @@
 | sources        | KB_SOURCES         | sources        | $KB_HOME/sources.toml       |
 | raw archive    | KB_RAW_DIR         | raw_dir        | $KB_HOME/raw                |
 | fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
+| writer wait    | KB_LOCK_TIMEOUT    | lock_timeout   | 600 s                       |
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Settings:
     sources_path: Path
     raw_dir: Path
     fetch: Mapping[str, Any] = field(default_factory=dict)
+    lock_timeout: float = 600.0  # seconds a writer waits for another writer (KB_LOCK_TIMEOUT)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -73,7 +75,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     fetch = file_settings.get("fetch", {})
     if not isinstance(fetch, dict):
         raise ConfigError(f"{config_path}: [fetch] must be a table")
+    try:
+        lock_timeout = float(env.get("KB_LOCK_TIMEOUT") or file_settings.get("lock_timeout", 600))
+    except ValueError:
+        raise ConfigError("KB_LOCK_TIMEOUT must be a number of seconds") from None
     return Settings(
+        lock_timeout=lock_timeout,
         home=home,
         database_url=str(database_url),
         sources_path=Path(sources),
