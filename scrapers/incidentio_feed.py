@@ -25,7 +25,8 @@ from scrapers.records import (
     RawDoc,
     UpdateRecord,
 )
-from scrapers.statuspage_feed import load_feed, node_time, page_origin
+from scrapers.statuspage_feed import load_feed, node_time
+from scrapers.urls import page_origin
 
 NAME = "incidentio_feed"
 VERSION = 1

@@ -10,21 +10,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 
 _MAX_DEPTH = 64  # real status payloads nest < 10 deep; deeper is hostile
-
-
-def head_text(body: bytes, size: int = 4096) -> str:
-    """The first `size` bytes decoded for sniffing (UTF-8, or UTF-16/32 by BOM or NUL pattern)."""
-    chunk = body[:size]
-    if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return chunk.decode("utf-16", errors="ignore")
-    if len(chunk) > 1 and chunk[0] == 0 and chunk[1] != 0:
-        return chunk.decode("utf-16-be", errors="ignore")
-    if len(chunk) > 1 and chunk[1] == 0 and chunk[0] != 0:
-        return chunk.decode("utf-16-le", errors="ignore")
-    return chunk.decode("utf-8-sig", errors="ignore")
 
 
 def _depth_ok(value: Any, limit: int = _MAX_DEPTH) -> bool:

@@ -15,10 +15,10 @@ monitoring_at and components, and uses ULID ids: all of these are optional here.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
+from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import head_text, list_field, load_json, parse_time, text_field, time_field
+from scrapers.jsondoc import list_field, load_json, parse_time, text_field, time_field
 from scrapers.records import (
     ComponentChange,
     ComponentRecord,
@@ -28,6 +28,7 @@ from scrapers.records import (
     RawDoc,
     UpdateRecord,
 )
+from scrapers.urls import page_origin
 
 NAME = "statuspage"
 VERSION = 1
@@ -71,7 +72,9 @@ def parse(doc: RawDoc) -> ParsedDoc:
     else:
         raise ParseError(doc.url, f"expected a JSON object or list, got {type(data).__name__}")
 
-    page_url = _base_url(page.url if page else None) or _base_url(text_field(meta, "source_url"))
+    page_url = page_origin(page.url if page else None) or page_origin(
+        text_field(meta, "source_url")
+    )
     if page is None and page_url:
         page = PageInfo(name=text_field(meta, "provider_name"), url=page_url)
 
@@ -112,20 +115,10 @@ def _page_updated(data: Any) -> str | None:
 def _page(raw: dict[str, Any]) -> PageInfo:
     return PageInfo(
         name=text_field(raw, "name"),
-        url=_base_url(text_field(raw, "url")),
+        url=page_origin(text_field(raw, "url")),
         page_id=text_field(raw, "id"),
         time_zone=text_field(raw, "time_zone"),
     )
-
-
-def _base_url(url: str | None) -> str | None:
-    """scheme://host of a page or API URL."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _component(raw: Any) -> ComponentRecord | None:

@@ -13,7 +13,7 @@ tree: bodies contain unclosed `<li>` (Symantec), and lxml re-nests the following
 inside them, while the header itself is machine-written and rigid. Bodies are kept as the
 HTML that was published.
 
-The small feed helpers (`load_feed`, `feed_time`, `node_time`, `page_origin`) are shared with
+The small feed helpers (`load_feed`, `feed_time`, `node_time`) are shared with
 `scrapers.incidentio_feed`.
 """
 
@@ -31,9 +31,11 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 
+from scrapers.encoding import utf8_xml
 from scrapers.errors import ParseError
 from scrapers.markup import html_to_text
 from scrapers.records import IncidentRecord, PageInfo, ParsedDoc, RawDoc, UpdateRecord
+from scrapers.urls import page_origin
 from scrapers.zones import infer_year, local_to_utc, zone_for
 
 NAME = "statuspage_feed"
@@ -134,7 +136,7 @@ def load_feed(doc: RawDoc) -> tuple[Any, list[str]]:
         # looks like a URL or a path as something to fetch or open. HTML sanitizing and URI
         # rewriting are off so bodies stay as published; `markup`/`kb` clean them later.
         feed = feedparser.parse(
-            io.BytesIO(doc.body), sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(utf8_xml(doc.body)), sanitize_html=False, resolve_relative_uris=False
         )
     except Exception as error:
         raise ParseError(doc.url, f"feedparser failed: {_one_line(error)}") from error
@@ -183,16 +185,6 @@ def node_time(node: dict[str, Any], key: str) -> datetime | None:
     """`feed_time` of a feed or entry field ("updated", "published"), read as stored: plain
     dict access skips feedparser's deprecated updated→published aliasing."""
     return feed_time(dict.get(node, key), dict.get(node, f"{key}_parsed"))
-
-
-def page_origin(url: str | None) -> str | None:
-    """scheme://host of a URL (the status page's base), or None."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _alternate_link(meta: Mapping[str, Any]) -> str | None:

@@ -157,6 +157,7 @@ def test_schema_refuses_foreign_and_newer_databases(tmp_path: Path) -> None:
     newer = tmp_path / "newer.db"
     Store.open(f"sqlite:///{newer}", write=True)
     with sqlite3.connect(newer) as conn:
-        conn.execute("update alembic_version set version_num = 'zz99'")
+        conn.execute("delete from alembic_version")
+        conn.execute("insert into alembic_version values ('zz99')")
     with pytest.raises(SchemaError, match="newer than this program"):
         Store.open(f"sqlite:///{newer}", write=True)
