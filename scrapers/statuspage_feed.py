@@ -89,7 +89,10 @@ def sniff(body: bytes) -> bool:
         return False
     if "<generator>incident.io" in head or "//incidents/" in head:
         return False
-    return "incident history" in head or ",2005:incident/" in head or "/incidents/" in head
+    # Every Statuspage feed in the corpus (2013–2026) titles itself "<Page> - Incident History"
+    # and its Atom ids read "tag:<host>,2005:Incident/<n>". A bare "/incidents/" link is not
+    # enough: other vendors' feeds (Google Cloud's) link to /incidents/ too.
+    return "incident history" in head or ",2005:incident/" in head
 
 
 def parse(doc: RawDoc) -> ParsedDoc:
