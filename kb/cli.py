@@ -51,6 +51,9 @@ db_app = typer.Typer(help="Database schema: status and explicit upgrades.", no_a
 app.add_typer(db_app, name="db")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+EmbedFlag = Annotated[
+    bool, typer.Option("--embed", help="Embed new or changed incidents at the end (kb embed).")
+]
 
 
 def _date(value: str | None, option: str) -> datetime | None:
@@ -142,32 +145,44 @@ def _finish(report: RunReport, as_json: bool) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of recorded payloads.")],
     provider: Annotated[str | None, typer.Option(help="Provider slug when the payload's host is not in sources.toml.")] = None,  # noqa: E501
+    embed: EmbedFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import recorded payloads (Statuspage JSON, Atom/RSS feeds, archiver wrappers).
 
     Formats are detected by content. Re-importing the same files changes nothing.
 
-    Example: kb ingest ../shared/corpus/statuspage_json/anthropic
+    Example: kb ingest ../shared/corpus/statuspage_json/anthropic --embed
     """
     from kb.pipeline import ingest as run
 
-    with _line() as (line, _settings):
+    with _line() as (line, settings):
         report = run(line, paths, provider=provider)
+        _embed_after(line, settings, report, embed)
     _finish(report, as_json)
+
+
+def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool) -> None:
+    """Run the embed stage after storing, when --embed asked for it."""
+    if embed:
+        from kb.pipeline import StageContext, run_later_stages
+
+        run_later_stages(StageContext(line.store, settings, report), only=["embed"])
 
 
 @app.command()
 def scrape(
     providers: Annotated[list[str] | None, typer.Argument(help="Provider slugs (default: all enabled).")] = None,  # noqa: E501
+    embed: EmbedFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Fetch the configured status pages (conditional GET, retries, politeness) and store them.
 
-    Example: kb scrape anthropic openai
+    Example: kb scrape anthropic openai --embed
     """
     with _line() as (line, settings):
         report = _scrape(line, settings, providers or [])
+        _embed_after(line, settings, report, embed)
     _finish(report, as_json)
 
 
@@ -258,23 +273,26 @@ def show(
     key: Annotated[str, typer.Argument(help="PROVIDER/ID, e.g. anthropic/6304r9jjhj34")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one incident's timeline.
+    """Show one incident's timeline, with the news and forum threads linked to it.
 
     Example: kb show github/zzm4nczlpjyy --json
     """
     from kb.present import print_incident
     from kb.serialize import incident_to_dict
+    from kb.signals.figures import incident_signals, print_signals, signals_json
 
     with _store() as store:
         incident = store.get(key)
         revisions = store.revisions(key)
+        linked = incident_signals(store, incident)
     if as_json:
         import json
 
-        out.print(json.dumps(incident_to_dict(incident), ensure_ascii=False, indent=2),
-                  markup=False)
+        data = {**incident_to_dict(incident), **signals_json(linked)}
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
     else:
         print_incident(out, incident, revisions)
+        print_signals(out, linked)
 
 
 @app.command()

@@ -8,6 +8,7 @@ goes on for everything else. Batches are written in one transaction each.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
 from kb.serialize import incident_to_dict
+from kb.signals.ingest import store_doc_signals
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
 from scrapers import registry
 from scrapers.archive import Archive
@@ -164,7 +166,10 @@ class Line:
                 key = f"{item.provider}/{record.native_id}"
                 by_key.setdefault(key, []).append(SourcedRecord(record, ref, item.parsed.as_of))
                 providers[key] = item.provider
-        self._remember_providers(pending)
+        # Signal payloads (forum threads, news) are stored under pseudo-providers such as
+        # "signals-hackernews": no status page, so no provider row.
+        self._remember_providers([p for p in pending if p.parsed.incidents
+                                  or not p.parsed.signals])
         keys = sorted(by_key)
         stored = self.store.current_records(keys)
         stored_sources = self.store.sources_of(keys)
@@ -184,6 +189,11 @@ class Line:
             for p in pending
         }.values())
         self.archive.sync()  # raw payloads are durable before rows that refer to them
+        for slug, counts in store_doc_signals(
+                self.store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
+            entry = self.report.source(slug)  # signal items: kb.signals
+            entry.new, entry.updated = entry.new + counts.new, entry.updated + counts.updated
+            entry.unchanged += counts.unchanged
         result = self.store.write_batch(writes, docs)
         for doc in docs:
             self._known.setdefault(doc.sha256, []).append((doc.provider, doc.incidents))
@@ -304,8 +314,26 @@ class StageContext:
 # keyed by content hash: `kb update` runs every stage on every run, also when nothing changed.
 Stage = Callable[[StageContext], str | None]
 
+def _lazy(target: str) -> Stage:
+    """A stage imported only when it runs ("module:function"), so `kb` commands that do not
+    run it never import its heavy dependencies (torch for embedding, mkdocs for the site)."""
+    module_name, _, attribute = target.partition(":")
+
+    def run(context: StageContext) -> str | None:
+        stage: Stage = getattr(importlib.import_module(module_name), attribute)
+        return stage(context)
+
+    run.__name__ = attribute
+    return run
+
+
 # The order of the stages after fetch → parse → normalize → store. Features append here.
-LATER_STAGES: list[tuple[str, Stage]] = []
+LATER_STAGES: list[tuple[str, Stage]] = [
+    ("link", _lazy("kb.signals.stage:link_stage")),  # news and forum threads ↔ incidents
+    ("embed", _lazy("kb.embed.stage:embed_stage")),  # vectors for similar-incident search
+    ("analysis", _lazy("kb.analysis.stage:analysis_stage")),  # cause tags (may use vectors)
+    ("site", _lazy("kb.render.stage:site_stage")),  # last: renders everything above
+]
 
 
 def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -> None:
@@ -367,8 +395,7 @@ def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  
     for source in sources:
         platform = registry.PLATFORMS[source.platform]
         entry = line.report.source(source.slug)
-        for path in platform.paths:
-            url = source.url + path
+        for url in platform.urls(source.url):
             try:
                 outcome = fetcher.get(url, line.archive.validators(url))
             except FetchError as exc:

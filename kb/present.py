@@ -132,6 +132,11 @@ def stats_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
             },
             "complete_update_lists": r.complete_updates, "payloads": r.sources,
             "last_fetch": stamp(r.last_fetch), "last_fetch_outcome": r.last_fetch_outcome,
+            "coverage": {
+                "from": stamp(r.first), "to": stamp(r.last), "months": r.months_spanned,
+                "gap_months": list(r.gap_months),
+                "full_update_share": round(r.complete_share, 4),
+            },
         }
         for r in rows
     ]
@@ -139,8 +144,9 @@ def stats_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
 
 def print_stats(console: Console, rows: Sequence[Any]) -> None:
     table = Table(title="Knowledge base", title_justify="left")
-    for column in ("provider", "incidents", "maint.", "from", "to", "identified", "monitoring",
-                   "resolved", "impact window", "payloads", "last fetch"):
+    for column in ("provider", "incidents", "maint.", "from", "to", "months (gaps)",
+                   "full updates", "identified", "monitoring", "resolved", "impact window",
+                   "payloads", "last fetch"):
         table.add_column(column)
 
     def share(part: int, whole: int) -> str:
@@ -150,8 +156,21 @@ def print_stats(console: Console, rows: Sequence[Any]) -> None:
         total = r.incidents + r.maintenances
         table.add_row(
             r.provider, str(r.incidents), str(r.maintenances), _short(r.first)[:10],
-            _short(r.last)[:10], share(r.with_identified, total), share(r.with_monitoring, total),
+            _short(r.last)[:10], _gaps(r.months_spanned, r.gap_months),
+            share(r.complete_updates, total),
+            share(r.with_identified, total), share(r.with_monitoring, total),
             share(r.with_resolved, total), share(r.with_impact_window, total), str(r.sources),
             f"{_short(r.last_fetch)} {r.last_fetch_outcome or ''}".strip(),
         )
     console.print(table)
+    gapped = [r for r in rows if r.gap_months]
+    for r in gapped:
+        shown = ", ".join(r.gap_months[:12]) + (" …" if len(r.gap_months) > 12 else "")
+        console.print(f"{r.provider}: months with nothing held: {shown}", markup=False)
+
+
+def _gaps(months: int, gaps: Sequence[str]) -> str:
+    """Months spanned from first to last post, and how many hold nothing: "43 (2 gaps)"."""
+    if not months:
+        return "-"
+    return f"{months} ({len(gaps)} gap{'s' if len(gaps) != 1 else ''})" if gaps else str(months)

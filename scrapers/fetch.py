@@ -23,13 +23,15 @@ A `Fetcher` is not thread-safe; use one per thread.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 import httpx
 from tenacity import (
@@ -286,6 +288,46 @@ class Fetcher:
             if validators.last_modified:
                 headers["If-Modified-Since"] = validators.last_modified
 
+        return self._retrying(url, host, lambda n: self._attempt(url, headers, n))
+
+    def post_json(
+        self, url: str, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST `payload` as JSON and return the JSON object the server answered.
+
+        Same timeouts, size cap, politeness and retry rules as `get` (a POST is retried only
+        on the same transient failures; callers use it for idempotent requests such as a
+        chat completion). Raises `FetchError(url, reason)` on any failure, including an
+        answer that is not a JSON object. `headers` (e.g. Authorization) never appear in
+        errors.
+        """
+        try:
+            host = httpx.URL(url).host.lower()
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise FetchError(str(url), _one_line(f"invalid URL ({exc})")) from None
+        try:
+            content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise FetchError(url, _one_line(f"payload is not JSON ({exc})")) from None
+        sent = {"Content-Type": "application/json", "Accept": "application/json",
+                **(headers or {})}
+        outcome = self._retrying(
+            url, host, lambda n: self._attempt(url, sent, n, method="POST", content=content)
+        )
+        if outcome.doc is None:
+            raise FetchError(url, f"unexpected HTTP {outcome.status} without a body")
+        try:
+            data = json.loads(outcome.doc.body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise FetchError(url, _one_line(f"answer is not JSON ({exc})")) from None
+        if not isinstance(data, dict):
+            raise FetchError(url, f"answer is a JSON {type(data).__name__}, not an object")
+        return data
+
+    def _retrying(
+        self, url: str, host: str, one: Callable[[int], FetchOutcome]
+    ) -> FetchOutcome:
+        """Run `one(attempt_no)` with politeness and retries; failures become FetchError."""
         attempts = 0
 
         def attempt() -> FetchOutcome:
@@ -293,7 +335,7 @@ class Fetcher:
             attempts += 1
             self._wait_for_host(host)
             try:
-                return self._attempt(url, headers, attempts)
+                return one(attempts)
             finally:
                 self._last_request[host] = self._clock()
 
@@ -327,11 +369,14 @@ class Fetcher:
         if remaining > 0:
             self._sleep(remaining)
 
-    def _attempt(self, url: str, headers: dict[str, str], attempt_no: int) -> FetchOutcome:
+    def _attempt(
+        self, url: str, headers: dict[str, str], attempt_no: int, *, method: str = "GET",
+        content: bytes | None = None,
+    ) -> FetchOutcome:
         """One request (redirects included). Raises `_Transient` or `_Fatal`."""
         started = self._clock()
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream(method, url, headers=headers, content=content) as response:
                 return self._read(url, response, headers, started, attempt_no)
         except _TRANSIENT_ERRORS as exc:
             raise _Transient(_transport_reason(exc)) from exc

@@ -49,6 +49,18 @@ class ComponentChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentImpact:
+    """A period the vendor itself says one component was impaired (incident.io's
+    `component_impacts`): a machine-stated impact window, better evidence than prose."""
+
+    name: str  # display name, or the component id where the payload names none
+    start: datetime  # UTC
+    end: datetime | None = None  # None: still impaired when the payload was made
+    code: str | None = None
+    status: str | None = None  # raw: degraded_performance, partial_outage, full_outage, ...
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateRecord:
     """One update posted on an incident, as published."""
 
@@ -85,6 +97,7 @@ class IncidentRecord:
     components: tuple[ComponentRecord, ...] = ()
     updates: tuple[UpdateRecord, ...] = ()  # any order; the normalizer sorts
     updates_complete: bool = True  # False where the source shows only the latest state
+    impacts: tuple[ComponentImpact, ...] = ()  # vendor-stated component impact periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,30 @@ class PageInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """A community or press item that may be about an outage: a forum thread, a news article.
+
+    Which provider and incident it concerns is decided later (kb.signals); a parser only says
+    what the item is. `source` + `native_id` identify it within its source.
+    """
+
+    source: str  # "hackernews", "reddit", "lobsters", "news"
+    native_id: str  # HN objectID, reddit fullname, a feed entry's id, an article's URL
+    title: str
+    url: str | None = None  # what the item points at (article, status page); None for text posts
+    discussion_url: str | None = None  # the thread itself (HN item page, reddit comments page)
+    created_at: datetime | None = None  # UTC; for articles the published time
+    author: str | None = None
+    points: int | None = None
+    comments: int | None = None
+    text: str = ""  # plain text: story text, feed summary or the article's lead paragraphs
+    top_comments: tuple[str, ...] = ()  # plain text of the thread's leading comments
+    site: str | None = None  # publisher or feed name ("The Register")
+    feed_url: str | None = None  # the feed or search the item was listed in
+    notes: tuple[str, ...] = ()  # what could not be read, one line each ("paywalled: ...")
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDoc:
     """Everything one payload yielded."""
 
@@ -108,6 +145,7 @@ class ParsedDoc:
     as_of: datetime | None = None  # the payload's own timestamp (feed <updated>, retrieved_at, ...)
     provider_hint: str | None = None  # a provider slug the payload names (archiver wrappers)
     warnings: tuple[str, ...] = ()  # entries skipped, one line each with the reason
+    signals: tuple[SignalRecord, ...] = ()  # forum threads and news items about outages
 
 
 def _time_out(value: datetime | None) -> str | None:
@@ -144,6 +182,9 @@ def record_to_dict(record: IncidentRecord) -> dict:
         }
         for u in record.updates
     ]
+    data["impacts"] = [
+        [i.name, i.code, i.status, i.start.isoformat(), _time_out(i.end)] for i in record.impacts
+    ]
     return data
 
 
@@ -171,5 +212,10 @@ def record_from_dict(data: dict) -> IncidentRecord:
             at_precision=u["at_precision"],
         )
         for u in fields.get("updates", ())
+    )
+    fields["impacts"] = tuple(
+        ComponentImpact(name=name, code=code, status=status, start=datetime.fromisoformat(start),
+                        end=_time_in(end))
+        for name, code, status, start, end in fields.get("impacts", ())
     )
     return IncidentRecord(**fields)

@@ -8,14 +8,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from urllib.parse import urlsplit
 
-from scrapers import incidentio_feed, statuspage, statuspage_feed
+from scrapers import (
+    aws_json,
+    aws_rss,
+    betterstack,
+    gcp,
+    generic_feed,
+    hackernews,
+    incidentio,
+    incidentio_feed,
+    instatus,
+    news,
+    reddit,
+    slack,
+    statuspage,
+    statuspage_feed,
+    statuspage_history,
+)
+from scrapers.encoding import head_text
 from scrapers.errors import UnknownFormat
-from scrapers.jsondoc import head_text
 
 # Order matters: the first module whose sniff() accepts a payload parses it, so the more
 # specific formats come first (incident.io's Atom before the generic Statuspage feed).
-FORMATS: tuple[ModuleType, ...] = (statuspage, incidentio_feed, statuspage_feed)
+# Signal formats go last: `news` takes any RSS/Atom feed or article page that no status
+# format claimed.
+# Slack, Instatus, Better Stack, incident.io's own API and Statuspage's history index come
+# before `statuspage`, whose sniff would also accept their JSON ("incident", "incidents").
+# Google's and AWS's JSON and AWS's RSS are recognised by keys and marks of their own.
+# `generic_feed` is the last status format (a fallback that refuses feeds without status
+# vocabulary) and must stay after every status feed format and before the signal formats.
+FORMATS: tuple[ModuleType, ...] = (slack, instatus, betterstack, incidentio, statuspage_history,
+                                   gcp, aws_json,
+                                   statuspage, incidentio_feed, statuspage_feed, aws_rss,
+                                   generic_feed,
+                                   hackernews, reddit, news)
 
 
 @dataclass(frozen=True)
@@ -24,6 +52,11 @@ class Platform:
 
     name: str
     paths: tuple[str, ...]
+
+    def urls(self, base_url: str) -> list[str]:
+        """The absolute URLs to fetch for a page at `base_url` ("{host}" → its host)."""
+        host = urlsplit(base_url).netloc
+        return [base_url.rstrip("/") + path.replace("{host}", host) for path in self.paths]
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -38,6 +71,23 @@ PLATFORMS: dict[str, Platform] = {
     ),
     # incident.io pages answer the Statuspage-compatible incidents.json and an Atom feed
     "incidentio": Platform("incidentio", ("/api/v2/incidents.json", "/history.atom")),
+    # incident.io's own API, the one its status page reads; `{host}` is the page's host
+    # (Platform.urls fills it in). Its history carries component impact windows.
+    "incidentio_native": Platform(
+        "incidentio_native", ("/proxy/{host}", "/proxy/{host}/incidents", "/history.atom")
+    ),
+    "slack": Platform("slack", ("/api/v2.0.0/current", "/api/v2.0.0/history")),
+    "instatus": Platform("instatus", ("/v3/summary.json", "/v3/components.json")),
+    "betterstack": Platform("betterstack", ("/index.json",)),
+    # Google Cloud (status.cloud.google.com) and Google Workspace
+    # (www.google.com/appsstatus/dashboard) publish the same incidents.json
+    "gcp": Platform("gcp", ("/incidents.json",)),
+    # AWS Health Dashboard (health.aws.amazon.com): open events, UTF-16 JSON
+    "aws": Platform("aws", ("/public/currentevents",)),
+    # AWS's legacy host still serves the RSS feeds (all.rss: every service)
+    "aws_rss": Platform("aws_rss", ("/rss/all.rss",)),
+    # Azure status (azure.status.microsoft): RSS of the open incidents
+    "azure": Platform("azure", ("/en-us/status/feed/",)),
 }
 
 

@@ -129,3 +129,15 @@ def test_json_summary_of_a_run(home: Path) -> None:
 def test_unknown_provider_to_scrape_is_a_config_error(home: Path) -> None:
     result = kb(home, "scrape", "no-such-provider")
     assert result.returncode == 2 and "no-such-provider" in result.stderr
+
+
+def test_ingest_embed_flag_runs_the_embed_stage(tmp_path: Path) -> None:
+    env_home = tmp_path / "embed"  # KB_EMBED_MODEL=fake-hash: the deterministic test encoder
+    result = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", str(FIX / "github_zzm4nczlpjyy.json"), "--embed"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, KB_HOME=str(env_home), KB_EMBED_MODEL="fake-hash",
+                 KB_SOURCES=str(ROOT / "data" / "sources.toml")),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "embed: embedded 1 incident(s) with fake-hash" in result.stderr

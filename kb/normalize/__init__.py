@@ -20,9 +20,11 @@ from kb.model import (
     StatusChange,
     Update,
 )
+from kb.normalize.component_impacts import window_from_impacts
 from kb.normalize.impact import find_impact_window
+from kb.normalize.infer import infer_phase
 from kb.normalize.merge import MergedUpdate, merge_updates, select_current
-from kb.normalize.vocabulary import default_phase, phase_for_label, severity_for
+from kb.normalize.vocabulary import NO_CHANGE, default_phase, phase_for_label, severity_for
 
 __all__ = ["SourcedRecord", "normalize_incident"]
 
@@ -42,6 +44,7 @@ def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incid
     components = _components(current, merged)
     statuses = [c.new_status for comp in components for c in comp.changes]
     statuses += [c.old_status for comp in components for c in comp.changes]
+    statuses += [i.status for r in current for i in r.record.impacts]
     impact = _first(r.record.impact for r in current)
     severity = Severity.NONE if kind is Kind.MAINTENANCE else severity_for(impact, statuses)
     freshest = max(current, key=lambda r: (_last_update(r), -current.index(r)))
@@ -50,13 +53,15 @@ def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incid
         native_id=primary.native_id,
         title=_first(r.record.title for r in current) or "(untitled)",
         kind=kind,
-        status=(freshest.record.status or (updates[-1].phase.value if updates else "unknown")),
+        status=_status(freshest.record.status, updates),
         severity=severity,
         impact=impact,
         url=_first(r.record.url for r in current),
         components=components,
         lifecycle=_lifecycle(current, updates),
-        impact_window=find_impact_window([(u.at, u.text) for u in updates])
+        # the vendor's own component impact times, where given, beat the prose
+        impact_window=(window_from_impacts(current)
+                       or find_impact_window([(u.at, u.text) for u in updates]))
         if kind is Kind.INCIDENT
         else None,
         updates=tuple(updates),
@@ -65,6 +70,14 @@ def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incid
         scheduled_until=_first(r.record.scheduled_until for r in current),
         updates_complete=any(r.record.updates_complete for r in current),
     )
+
+
+def _status(raw: str | None, updates: list[Update]) -> str:
+    """The vendor's current status; where it names no phase (a feed's newest label "Update"),
+    the phase the timeline reached instead."""
+    if raw and (phase_for_label(raw) is not None or raw.strip().lower() not in NO_CHANGE):
+        return raw
+    return updates[-1].phase.value if updates else (raw or "unknown")
 
 
 def _first(values: Iterable):  # type: ignore[no-untyped-def]
@@ -79,13 +92,21 @@ def _last_update(item: SourcedRecord):  # type: ignore[no-untyped-def]
 
 
 def _phased(merged: list[MergedUpdate], kind: Kind) -> list[Update]:
-    """Canonical phases: a stated label wins; "Update" and unknown labels carry the previous
-    phase (or the kind's default, flagged as inferred)."""
+    """Canonical phases: a stated label wins; "Update" carries the previous phase (or the
+    kind's default, flagged as inferred). Any other label states no phase (Google's
+    SERVICE_DISRUPTION, AWS's empty labels, a plain feed's nothing): the phase is read from
+    the text (kb.normalize.infer), else carried over, and flagged as inferred either way."""
     result: list[Update] = []
     previous: Phase | None = None
     for item in merged:
         stated = phase_for_label(item.update.label)
-        phase = stated or previous or default_phase(kind)
+        guessed = None
+        if stated is None and item.update.label.strip().lower() not in NO_CHANGE:
+            guessed = infer_phase(item.text, item.update.label)
+        phase = stated or guessed or previous or default_phase(kind)
+        inferred = stated is None and (
+            previous is None or item.update.label.strip().lower() not in NO_CHANGE
+        )
         result.append(
             Update(
                 at=item.update.at,
@@ -93,7 +114,7 @@ def _phased(merged: list[MergedUpdate], kind: Kind) -> list[Update]:
                 label=item.update.label,
                 body=item.update.body,
                 text=item.text,
-                phase_inferred=stated is None and previous is None,
+                phase_inferred=inferred,
                 native_id=item.update.native_id,
                 channels=tuple(sorted(item.channels)),
             )

@@ -25,6 +25,18 @@ CHANNEL_PRIORITY: dict[str, int] = {
     "statuspage_json": 0,
     "statuspage_feed": 50,
     "incidentio_feed": 90,
+    # incident.io's own API: the same updates as its Statuspage-compatible copy, plus
+    # component statuses and impact windows, so it is the base where both are held
+    "incidentio_api": -10,
+    "slack_api": 0,
+    "betterstack_json": 0,
+    "instatus_json": 60,  # the summary lists open items without update text
+    # complete histories of Google's dashboards and AWS's JSON; AWS's RSS and other feeds
+    # show a window of recent posts (a plain feed often only the latest state)
+    "gcp_json": 0,
+    "aws_json": 0,
+    "aws_rss": 60,
+    "generic_feed": 95,
 }
 _HTML_HINT = re.compile(r"<\s*(?:p|br|ul|ol|li|strong|b|i|em|a|div|span|small|code|pre)\b", re.I)
 _NON_WORD = re.compile(r"\W+")

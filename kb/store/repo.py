@@ -100,6 +100,32 @@ class ProviderStats:
     sources: int
     last_fetch: datetime | None
     last_fetch_outcome: str | None
+    # Coverage: calendar months from `first` to `last` (inclusive) and, of those, the months in
+    # which nothing (incident or maintenance) was first posted, as "YYYY-MM". A gap is either
+    # a quiet month or a hole in what was collected; `kb backfill` fills the holes.
+    months_spanned: int = 0
+    gap_months: tuple[str, ...] = ()
+
+    @property
+    def complete_share(self) -> float:
+        """Share of held incidents and maintenances whose full update list was seen."""
+        total = self.incidents + self.maintenances
+        return self.complete_updates / total if total else 0.0
+
+
+def month_coverage(stamps: Sequence[datetime]) -> tuple[int, tuple[str, ...]]:
+    """(months spanned, months with no stamp) of the range from the earliest to the latest."""
+    held = {(s.year, s.month) for s in stamps}
+    if not held:
+        return 0, ()
+    (year, month), last = min(held), max(held)
+    spanned, gaps = 0, []
+    while (year, month) <= last:
+        spanned += 1
+        if (year, month) not in held:
+            gaps.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return spanned, tuple(gaps)
 
 
 def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
@@ -463,11 +489,19 @@ class Store:
                 r.provider: (r.fetched_at, r.outcome)
                 for r in conn.execute(select(T_FETCH).order_by(T_FETCH.c.id))
             }
+            posted: dict[str, list[datetime]] = {}
+            for provider, first_post in conn.execute(
+                select(c.provider, c.first_post_at).where(c.first_post_at.is_not(None))
+            ):
+                stamp = _utc(first_post)
+                if stamp is not None:
+                    posted.setdefault(provider, []).append(stamp)
         names = self.provider_names()
         result = []
         for row in rows:
             total, maint = row[1], row[2] or 0
             fetched = fetches.get(row[0], (None, None))
+            spanned, gaps = month_coverage(posted.get(row[0], []))
             result.append(
                 ProviderStats(
                     provider=row[0], name=names.get(row[0]), incidents=total - maint,
@@ -475,7 +509,7 @@ class Store:
                     with_identified=row[5], with_monitoring=row[6], with_resolved=row[7],
                     with_impact_window=row[8], complete_updates=row[9] or 0,
                     sources=sources.get(row[0], 0), last_fetch=fetched[0],
-                    last_fetch_outcome=fetched[1],
+                    last_fetch_outcome=fetched[1], months_spanned=spanned, gap_months=gaps,
                 )
             )
         return result

@@ -1,0 +1,341 @@
+"""Contributing-factor tags for incidents, from rules over the prose, with evidence.
+
+Every tag keeps the sentence it was read from and how it was made:
+
+* ``rule``: a phrase rule (its id in `detail`, e.g. ``dns.word``) matched a sentence of the
+  title or the updates. ``stated_as`` is ``cause`` when that sentence states causation
+  ("caused by", "due to", "root cause", "rolled back") and ``symptom`` otherwise: status
+  pages mostly describe what users saw ("unable to log in"), which is still what kind of
+  failure it was, but a reader should know which is which.
+* ``embedding``: no rule fired, and the incident's closest sentence is near a labeled example
+  sentence (kb.analysis.similar; only when kb.embed and its model are available).
+* ``none``: the single tag ``unknown`` when nothing matched.
+
+A match preceded in its clause by a negation ("no data loss", "not a security incident",
+"ruled out DNS") does not count. Rules are deliberately phrase-level rather than single
+words where a word is ambiguous on status pages: GitHub's "Pages deploys" is a product, not a
+deploy gone wrong; "deployed a fix" is the remedy; "memory leak" is not a security leak;
+"dependency graph" is a GitHub feature. Precision and recall per tag are measured by
+bench/eval_causes.py (docs/analysis.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kb.model import Incident
+from kb.normalize.impact import sentences
+
+RULES_VERSION = 2
+MAX_EVIDENCE = 400  # characters of a sentence kept as evidence
+
+
+class Cause(StrEnum):
+    AUTH = "auth"
+    DNS = "dns"
+    TLS = "tls"
+    CONFIG = "config-deploy"
+    CAPACITY = "capacity"
+    DEPENDENCY = "dependency"
+    NETWORK = "network"
+    STORAGE = "database-storage"
+    DATA_LOSS = "data-loss"
+    SECURITY = "security"
+    HARDWARE = "hardware-power"
+    RATE_LIMIT = "rate-limiting"
+    MODEL = "model-quality"
+    UNKNOWN = "unknown"
+
+
+LABELS: dict[Cause, str] = {
+    Cause.AUTH: "authentication/identity",
+    Cause.DNS: "DNS",
+    Cause.TLS: "TLS/certificates",
+    Cause.CONFIG: "configuration change/deploy",
+    Cause.CAPACITY: "capacity/overload",
+    Cause.DEPENDENCY: "dependency/upstream provider",
+    Cause.NETWORK: "network",
+    Cause.STORAGE: "database/storage",
+    Cause.DATA_LOSS: "data loss",
+    Cause.SECURITY: "security",
+    Cause.HARDWARE: "hardware/power",
+    Cause.RATE_LIMIT: "rate limiting",
+    Cause.MODEL: "model/inference quality",
+    Cause.UNKNOWN: "unknown",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CauseTag:
+    """One contributing-factor tag with its evidence and provenance."""
+
+    tag: Cause
+    method: str  # "rule", "embedding" or "none"
+    evidence: str  # the sentence it was read from ("" for unknown)
+    detail: str  # rule id, nearest labeled example, or why nothing matched
+    stated_as: str = "symptom"  # "cause" when the sentence states causation
+    score: float | None = None  # cosine similarity for embedding tags
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    tag: Cause
+    pattern: re.Pattern[str]
+    veto: re.Pattern[str] | None = None  # the clause before the match must not end like this
+    # Lower-case substrings every match contains one of: a sentence holding none of them
+    # skips the regex. Most status sentences match no rule, and 17 regexes per sentence cost
+    # 250 µs (100k incidents: minutes); tests check the needles against every rule match.
+    needles: tuple[str, ...] = ()
+    prefilter: re.Pattern[str] | None = None  # the needles as one literal alternation
+
+
+def _rule(rule_id: str, tag: Cause, needles: str, pattern: str, flags: int = re.IGNORECASE,
+          veto: str | None = None) -> Rule:
+    words = tuple(needles.split("|"))
+    return Rule(rule_id, tag, re.compile(pattern, flags),
+                re.compile(veto + r"\s*$", re.IGNORECASE) if veto else None, words,
+                re.compile("|".join(map(re.escape, words))))
+
+
+_VENDORS = (r"AWS|Amazon Web Services|Azure|Microsoft|Google Cloud|GCP|Cloudflare|Fastly"
+            r"|Akamai|Stripe|Twilio|SendGrid|Okta|Auth0|Heroku|DigitalOcean|Oracle Cloud"
+            r"|Let'?s Encrypt|Apple|Slack|Zendesk|PagerDuty|Datadog")
+_TROUBLE = r"(?:outage|incident|issue|problem|degradation|disruption|failure|errors?)s?"
+_CHANGE = (r"(?:deploy(?:ment)?|code change|change|config(?:uration)? change|update|release"
+           r"|rollout|upgrade|migration)")
+
+RULES: tuple[Rule, ...] = (
+    # authentication / identity
+    _rule("auth.word", Cause.AUTH,
+          "auth|log|sign|sso|saml|oauth|oidc|2fa|factor|mfa|identity|idp|token|credential|"
+          "password|scim",
+          r"\b(?:authenticat\w*|authori[sz]ation (?:errors?|failures?|issues?)|log ?ins?|"
+          r"logg(?:ing|ed) (?:in|into|on)|"
+          r"sign(?:ing)?[- ]?(?:in|on)s?|single sign-on|SSO|SAML|OAuth|OIDC|2FA|two[- ]factor|"
+          r"MFA|identity provider|IdP|session tokens?|access tokens?|credentials?|"
+          r"password resets?|SCIM)\b"),
+    # DNS
+    _rule("dns.word", Cause.DNS,
+          "dns|name|resol",
+          r"\b(?:DNS|DNSSEC|name ?servers?|name resolution|domain resolution|resolv\w+ "
+          r"(?:host ?names?|domains?))\b"),
+    # TLS / certificates
+    _rule("tls.word", Cause.TLS,
+          "tls|ssl|cert|handshake|hsts|ocsp",
+          r"\b(?:TLS|SSL|(?:TLS|SSL|x\.?509|expired|invalid|intermediate|root|server|wildcard) "
+          r"cert(?:ificate)?s?|certificates? (?:expir\w+|renew\w*|rotation|chain|errors?|"
+          r"issues?|validation)|handshake (?:errors?|failures?)|HSTS|OCSP)\b"),
+    # configuration change / deploy
+    _rule("config.change", Cause.CONFIG,
+          "config|flag|migration",
+          r"\b(?:config(?:uration)?\s+(?:changes?|updates?|push(?:es)?|errors?|issues?|"
+          r"problems?|rollouts?|drift|reloads?)|misconfigur\w*|mis-configur\w*|feature flags?|"
+          r"(?:incorrect|invalid|bad|faulty|erroneous|broken) config(?:uration)?s?|"
+          r"(?:schema|database) migrations?)\b"),
+    _rule("config.rollback", Cause.CONFIG,
+          "roll|revert|backed out",
+          r"\b(?:roll(?:ed|ing)?[- ]?back|rollbacks?|revert(?:ed|ing)?|backed out)\b"),
+    _rule("config.caused", Cause.CONFIG,
+          "deploy|change|update|release|rollout|upgrade|migration",
+          r"\b(?:(?:recent|new|latest|faulty|bad|problematic|erroneous|earlier|previous|"
+          rf"routine)\s+(?:\w+\s+)?{_CHANGE}s?(?!\s+(?:to|of)\s+(?:mitigate|fix|resolve|address))"
+          rf"|(?:(?:caused|introduced|triggered|resulted)\s+(?:by|from)|due\s+to|because\s+of)"
+          rf"\s+(?:a|an|the|our)?\s*"
+          rf"(?:recent\s+)?(?:\w+\s+)?{_CHANGE}s?"
+          rf"|{_CHANGE}s?\s+(?:that\s+|which\s+)?(?:caused|introduced|triggered|broke|led to|"
+          r"resulted in)"
+          r"|(?:after|following)\s+(?:a|an|the)\s+(?:recent\s+)?(?:\w+\s+)?"
+          rf"{_CHANGE}s?)\b"),
+    # capacity / overload
+    _rule("capacity.word", Cause.CAPACITY,
+          "capacity|overload|over-load|spike|surge|increase|load|demand|traffic|usage|exhaust|"
+          "saturat|memory|oom|herd|scal|pool",
+          r"\b(?:capacity|overload\w*|over-?loaded|(?:load|traffic|demand|usage|request) "
+          r"(?:spikes?|surges?|increases?)|(?:spike|surge|increase)s? in (?:traffic|load|demand|"
+          r"usage|requests)|(?:high|heavy|heavily|increased|elevated|unprecedented|unexpected) "
+          r"(?:load(?:ed)?|demand|traffic|usage)|resource exhaustion|exhaust(?:ed|ion)|"
+          r"saturat\w*|out of memory|OOM|memory (?:pressure|exhaustion|leak)|thundering herd|"
+          r"(?:auto)?scal(?:ing|ed) (?:issues?|limits?)|(?:connection|thread) pool)\b"),
+    # dependency / upstream provider
+    _rule("dependency.provider", Cause.DEPENDENCY,
+          "party|upstream|provider|vendor|external|partner|dependen|connector",
+          r"\b(?:third[- ]party|3rd[- ]party|upstream(?! changes?)|"
+          r"(?:cloud|infrastructure|hosting|service|network|DNS|CDN|payments?|email|SMS|"
+          r"identity|model|telecom|an external|external|a|our) (?:providers?|vendors?)|"
+          r"external (?:dependenc(?:y|ies)|services?)|partner (?:outage|issue|incident)|"
+          r"dependent service|downstream dependenc(?:y|ies)|connectors?)\b",
+          # "working with our upstream providers to mitigate a DDoS": help, not the cause
+          veto=r"\b(?:working|work|partnering|coordinating)\s+(?:closely\s+)?with\s+(?:our\s+)?"),
+    _rule("dependency.vendor", Cause.DEPENDENCY,
+          "aws|amazon|azure|microsoft|google|gcp|cloudflare|fastly|akamai|stripe|twilio|"
+          "sendgrid|okta|auth0|heroku|digitalocean|oracle|encrypt|apple|slack|zendesk|pagerduty|"
+          "datadog",
+          rf"\b(?:(?:{_VENDORS})(?:'s)?\s+(?:\w+\s+){{0,3}}{_TROUBLE}|"
+          rf"{_TROUBLE}\s+(?:at|with|in|from|affecting)\s+(?:our\s+)?(?:{_VENDORS}))\b"),
+    _rule("dependency.escalated", Cause.DEPENDENCY,
+          "reported|escalated",
+          r"\b(?:reported|escalated) (?:this |it |the issue )?to (?-i:[A-Z][\w.]+)"
+          r"(?: and they| who)"),
+    # network
+    _rule("network.word", Cause.NETWORK,
+          "network|connect|packet|bgp|rout|switch|fib|peering|transit|balancer|cdn|edge|isp|"
+          "latency",
+          r"\b(?:network(?:ing)?(?! (?:of|effects?)\b)|connectivity|connection (?:issues|"
+          r"problems|errors|failures|resets|timeouts|drops)|packet loss|BGP|rout(?:ing|er)s?|"
+          r"(?:network )?switch(?:es)? (?:failure|issue)s?|fib(?:er|re) (?:cut|issue)s?|peering|"
+          r"transit provider|load[- ]balancers?|CDN|edge (?:nodes?|network|servers?)|ISP|"
+          r"latency between)\b"),
+    # database / storage
+    _rule("storage.word", Cause.STORAGE,
+          "database|db|sql|postgres|redis|memcache|elasticsearch|mongo|cassandra|dynamo|spanner|"
+          "bigtable|storage|disk|replica|file|shard|s3|ebs|index",
+          r"\b(?:databases?|DB|MySQL|Postgres(?:QL)?|Redis|Memcached?|Elasticsearch|"
+          r"MongoDB|Cassandra|DynamoDB|Spanner|Bigtable|SQL|(?:data|object|blob|file|block|"
+          r"backend) ?storage|storage (?:layer|backend|system|cluster|nodes?|servers?|"
+          r"issues?|capacity)|disks?|replica(?:s|tion)?|file ?servers?|file ?systems?|"
+          r"(?:database|DB|storage) failover|shards?|sharding|S3|EBS|index(?:ing)? "
+          r"(?:cluster|nodes?))\b"),
+    # data loss
+    _rule("data_loss.word", Cause.DATA_LOSS,
+          "data|loss|lost|corrupt|permanently|recoverab|recovered|backfill|saved|stored|"
+          "persisted|recorded|dropped|deleted",
+          r"\b(?:data loss|loss of data|lost data|data (?:was|were|has been|have been|may "
+          r"have been) (?:lost|deleted|corrupted|overwritten)|(?:data|file|database|index|"
+          r"repository) corruption|corrupt(?:ed|ion)|permanently (?:lost|deleted|removed)|"
+          r"(?:un|ir)recoverabl[ey]|could not be recovered|cannot be recovered|"
+          r"(?:messages|files|records|data|repositories|events) (?:were|was|have been) "
+          r"(?:lost|dropped|deleted)|(?:will|could|can) not be backfilled|(?:may|might) not "
+          r"have been (?:saved|stored|persisted|recorded)|(?:were|was) not (?:saved|persisted))"
+          r"\b"),
+    # security
+    _rule("security.word", Cause.SECURITY,
+          "security|vulnerab|breach|unauthori|attack|malicious|dos|denial|compromis|exploit|"
+          "leak|exposed|phishing|malware|ransomware|abus",
+          r"\b(?:security (?:incident|issue|vulnerabilit(?:y|ies)|breach|event|"
+          r"researcher)|vulnerabilit(?:y|ies)|breach(?:ed)?|unauthori[sz]ed (?:access|"
+          r"actors?|part(?:y|ies)|requests?)|attack(?:s|ers?|ed)?|malicious|DDoS|DoS attack|"
+          r"denial[- ]of[- ]service|compromis(?:e|ed)|exploit(?:s|ed)?|"
+          r"(?<!memory )leak(?:ed|s)? (?:credentials|tokens?|secrets?|keys?|data)|"
+          r"(?:credentials|tokens?|secrets?|keys?) (?:were |was )?(?:leaked|exposed)|"
+          r"phishing|malware|ransomware|abus(?:e|ive) (?:traffic|activity))\b"),
+    # hardware / power
+    _rule("hardware.word", Cause.HARDWARE,
+          "power|electrical|generator|ups|cooling|overheat|thermal|data|failure|hardware|faulty|"
+          "failing|failed|defective|bad|non-functioning|fire",
+          r"\b(?:power (?:outage|failure|loss|issue|event|supply|disruption|"
+          r"interruption|problem)s?|lost power|loss of power|power(?:ed)? (?:off|down)|"
+          r"electrical|(?:backup|diesel|power) generators?|(?-i:UPS)|cooling (?:system|unit|"
+          r"failure|issue)s?|overheat\w*|thermal (?:event|issue|shutdown)s?|data ?cent(?:er|re) "
+          r"(?:issue|outage|failure|event|incident|problem)s?|(?:disk|drive|host|server|node|"
+          r"rack|NIC|memory|GPU) failures?|hardware (?:failure|fault|malfunction|issue|problem|"
+          r"error|degradation)s?|(?:faulty|failing|failed|defective|bad|non-functioning) "
+          r"(?:disks?|drives?|hosts?|servers?|nodes?|racks?|hardware|devices?)|fire)\b"),
+    # rate limiting
+    _rule("rate_limit.word", Cause.RATE_LIMIT,
+          "rate|throttl|429|too many|quota|limit|credit|insufficient",
+          r"\b(?:rate[- ]?limit\w*|throttl\w*|429s?|too many requests|quotas?|"
+          r"(?:usage|billing) limits?|spend(?:ing)? limits?|credit balance|insufficient "
+          r"(?:credits?|balance|funds|quota))\b"),
+    # model / inference quality
+    _rule("model.quality", Cause.MODEL,
+          "quality|degradation|regression|degraded|lower|reduced|poor|incorrect|wrong|"
+          "unexpected|malformed|garbled|truncated|empty|nonsensical|low|hallucinat|gibberish|"
+          "tokeni|sampling",
+          r"\b(?:(?:model|response|output|answer|generation|inference) (?:quality|"
+          r"degradation|regression)|(?:degraded|lower|reduced|poor)[- ](?:quality|"
+          r"responses|outputs?|answers)|quality (?:issues?|degradation|regression)|"
+          r"(?:incorrect|wrong|unexpected|malformed|garbled|truncated|empty|nonsensical|"
+          r"low[- ]quality) (?:responses|outputs?|answers|results|completions)|"
+          r"hallucinat\w*|gibberish|tokeni[sz]er|sampling (?:bug|issue|error))\b"),
+)
+
+_CAUSAL = re.compile(
+    r"\b(?:caused by|due to|root cause|result(?:ed|ing)? (?:of|from)|as a result of|triggered"
+    r" by|because|stemm\w* from|attributed to|traced (?:back )?to|was the cause|contribut\w*"
+    r"|introduced by|led to|roll(?:ed|ing)? ?back|revert(?:ed|ing)?|the cause)\b", re.I)
+# A negation in the same clause, at most a few words before the match.
+_NEGATION = re.compile(
+    r"\b(?:no|not(?! (?:be )?able)|never|without|ruled out|rule out|unrelated to|"
+    r"isn't|wasn't|aren't|weren't|no evidence of|nor)\b(?:\s+[\w'/-]+){0,6}\s*[\w'/-]*$", re.I)
+_CLAUSE = re.compile(r"[,;:()—]|\b(?:but|and|while|whereas)\b", re.I)
+
+
+def prose_of(incident: Incident) -> list[str]:
+    """The sentences rules read: the title, then every update's text, without repeats
+    (Statuspage feeds repeat "This incident has been resolved." a thousand times)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for text in (incident.title, *(u.text for u in incident.updates)):
+        for sentence in sentences(text or ""):
+            if sentence and sentence not in seen:
+                seen.add(sentence)
+                out.append(sentence)
+    return out
+
+
+_LOOKBACK = 200  # characters before a match that negations and vetoes may sit in
+
+
+def _negated(sentence: str, start: int) -> bool:
+    # Only the nearby text: a hostile sentence of 100k negated matches must stay linear.
+    before = sentence[max(0, start - _LOOKBACK):start]
+    clause = _CLAUSE.split(before)[-1]
+    return bool(_NEGATION.search(clause))
+
+
+def _evidence(sentence: str) -> str:
+    text = " ".join(sentence.split())
+    return text if len(text) <= MAX_EVIDENCE else text[: MAX_EVIDENCE - 1] + "…"
+
+
+def tag_sentences(prose: Sequence[str]) -> list[CauseTag]:
+    """Rule tags for a list of sentences: one per cause, its evidence the first sentence
+    stating it as a cause, else the first sentence mentioning it. [unknown] when none."""
+    best: dict[Cause, CauseTag] = {}
+    for sentence in prose:
+        causal = bool(_CAUSAL.search(sentence))
+        lower = sentence.lower()
+        for rule in RULES:
+            held = best.get(rule.tag)
+            if held is not None and (held.stated_as == "cause" or not causal):
+                continue
+            if rule.prefilter is not None and not rule.prefilter.search(lower):
+                continue
+            for match in rule.pattern.finditer(sentence):
+                if not _negated(sentence, match.start()) and not (
+                        rule.veto and rule.veto.search(
+                            sentence[max(0, match.start() - _LOOKBACK):match.start()])):
+                    best[rule.tag] = CauseTag(rule.tag, "rule", _evidence(sentence),
+                                              f"{rule.id}: {match.group(0)!r}",
+                                              "cause" if causal else "symptom")
+                    break
+    if not best:
+        return [unknown()]
+    return [best[c] for c in Cause if c in best]
+
+
+def unknown(detail: str = "no rule matched") -> CauseTag:
+    return CauseTag(Cause.UNKNOWN, "none", "", detail, "")
+
+
+def tag_incident(incident: Incident) -> list[CauseTag]:
+    """Rule tags of one incident (see module docstring)."""
+    return tag_sentences(prose_of(incident))
+
+
+def tag_text(text: str) -> list[CauseTag]:
+    """Rule tags of free text (a postmortem, a news summary)."""
+    return tag_sentences([s for s in sentences(text) if s])
+
+
+def counts(tags: Iterable[Iterable[CauseTag]]) -> dict[str, int]:
+    """How many incidents carry each tag, most common first."""
+    tally: dict[str, int] = {}
+    for incident_tags in tags:
+        for tag in {t.tag.value for t in incident_tags}:
+            tally[tag] = tally.get(tag, 0) + 1
+    return dict(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,116 @@
+"""Cause tags made and stored: the "analysis" stage of `kb update`, and `kb causes --refresh`.
+
+Tags are keyed by the incident's content hash and the tagger's id (rules version, and the
+embedding model and examples when that step runs), so a run tags only incidents that are new,
+changed, or tagged by another tagger; an unchanged KB is a no-op that writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from kb.analysis.causes import RULES_VERSION, Cause, CauseTag, prose_of, tag_sentences, unknown
+from kb.analysis.similar import SimilarityTagger, expected_name, load_similarity
+from kb.errors import KbError
+from kb.model import Incident
+from kb.store.analysis import (
+    CauseRecord,
+    incident_hashes,
+    stale_cause_keys,
+    stored_causes,
+    write_causes,
+)
+from kb.store.repo import Store
+
+RULES_ID = f"rules-v{RULES_VERSION}"
+
+
+def tagger_id(similarity: SimilarityTagger | None) -> str:
+    return RULES_ID if similarity is None else f"{RULES_ID}+{similarity.name}"
+
+
+def tag_one(incident: Incident, similarity: SimilarityTagger | None = None) -> list[CauseTag]:
+    """Rules first; the embedding step only where the rules found nothing."""
+    prose = prose_of(incident)
+    tags = tag_sentences(prose)
+    if similarity is None or tags[0].tag is not Cause.UNKNOWN:
+        return tags
+    found = similarity.tag(prose)
+    return found or [unknown("no rule matched; no example sentence close enough")]
+
+
+def to_record(tag: CauseTag) -> CauseRecord:
+    return CauseRecord(tag.tag.value, tag.method, tag.evidence, tag.detail, tag.stated_as,
+                       tag.score)
+
+
+def from_record(record: CauseRecord) -> CauseTag:
+    return CauseTag(Cause(record.tag), record.method, record.evidence, record.detail,
+                    record.stated_as, record.score)
+
+
+def refresh_causes(
+    store: Store, similarity: SimilarityTagger | None = None, *,
+    progress: Callable[[int, int], None] | None = None, batch: int = 500,
+) -> tuple[int, int]:
+    """Tag every incident whose stored tags are stale. Returns (incidents tagged, rows)."""
+    tagger = tagger_id(similarity)
+    stale = set(stale_cause_keys(store, tagger))
+    if not stale:
+        return 0, 0
+    hashes = incident_hashes(store)
+    done = rows = 0
+    pending: dict[str, tuple[str, str, list[CauseRecord]]] = {}
+    for incident in store.incidents():
+        if incident.key not in stale:
+            continue
+        try:
+            records = [to_record(t) for t in tag_one(incident, similarity)]
+        except Exception as exc:  # the model runtime failing mid-run (rules never raise)
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise KbError(f"cause tags: embedding step failed on {incident.key}: {first}; "
+                          "tags stored so far are kept (retry with --no-embedding)") from exc
+        pending[incident.key] = (hashes[incident.key], tagger, records)
+        if len(pending) >= batch:
+            rows += write_causes(store, pending)
+            done += len(pending)
+            pending = {}
+            if progress:
+                progress(done, len(stale))
+    if pending:
+        rows += write_causes(store, pending)
+        done += len(pending)
+    if progress:
+        progress(done, len(stale))
+    return done, rows
+
+
+def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[CauseTag]]:
+    """Tags per incident: the stored ones where current, else computed now by the rules
+    (a read never writes; `kb update` or `kb causes --refresh` stores them)."""
+    chosen = list(incidents)
+    stored = stored_causes(store, [i.key for i in chosen])
+    return {i.key: [from_record(r) for r in stored[i.key]] if i.key in stored
+            else tag_sentences(prose_of(i)) for i in chosen}
+
+
+def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> tuple[int, str]:
+    """Tag what is stale; load the embedding model only when there is something to tag.
+    Returns (incidents tagged, a note on the embedding step)."""
+    name, why = expected_name(home, only_ready=only_ready) if use_embedding else (
+        None, "turned off")
+    expected = RULES_ID if name is None else f"{RULES_ID}+{name}"
+    if not stale_cause_keys(store, expected):
+        return 0, "nothing to tag"
+    similarity, note = (load_similarity(home) if name is not None
+                        else (None, f"embedding step skipped: {why}"))
+    done, _rows = refresh_causes(store, similarity, progress=progress)
+    return done, note
+
+
+def analysis_stage(context) -> str | None:  # type: ignore[no-untyped-def]
+    """Pipeline stage (kb.pipeline.LATER_STAGES): tag new and changed incidents."""
+    done, note = refresh(context.store, Path(context.settings.home), only_ready=True)
+    return f"cause tags for {done} incident(s); {note}" if done else None

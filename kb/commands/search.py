@@ -1,0 +1,195 @@
+"""`kb search`, `kb similar` and `kb embed`: "has this happened before?".
+
+Heavy modules (numpy, onnxruntime, torch) load inside the commands; a cold `kb search` with
+the default ONNX backend never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from kb.embed.search import SearchResult
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ModeOption = Annotated[str, typer.Option("--mode", help="hybrid (default), semantic or keyword.")]
+KOption = Annotated[int, typer.Option("-k", help="How many results.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `kb search`, `kb similar` and `kb embed` to the CLI."""
+    app.command()(search)
+    app.command()(similar)
+    app.command()(embed)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What happened, in words.")],
+    mode: ModeOption = "hybrid",
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    component: Annotated[str | None, typer.Option(help="Only incidents that affected this component (name, any case).")] = None,  # noqa: E501
+    severity: Annotated[str | None, typer.Option(help="none, minor, major or critical.")] = None,
+    kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
+    since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
+    k: KOption = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find incidents by what happened: keyword (BM25) and semantic (embedding) rankings fused.
+
+    Each result shows its score, title, provider, date, duration and the sentence that matched.
+
+    Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
+    """
+    from kb.cli import _date
+    from kb.store.vectors import SearchFilters
+
+    filters = SearchFilters(provider=provider, component=component, severity=severity,
+                            kind=kind, since=_date(since, "--since"),
+                            until=_date(until, "--until"))
+    with _searcher() as searcher:
+        result = searcher.search(query, mode=mode, k=k, filters=filters)
+    _print(result, as_json, title=f"search: {query[:60]}")
+
+
+def similar(
+    key: Annotated[str, typer.Argument(help="PROVIDER/ID, e.g. github/zzm4nczlpjyy")],
+    k: KOption = 10,
+    mode: ModeOption = "hybrid",
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Incidents most like this one (never itself, nor its duplicates: the same outage posted
+    twice, overlapping in time with the same title or a near-identical text).
+
+    Example: kb similar anthropic/6304r9jjhj34 -k 5 --json
+    """
+    from kb.store.vectors import SearchFilters
+
+    with _searcher() as searcher:
+        result = searcher.similar(key, k=k, mode=mode,
+                                  filters=SearchFilters(provider=provider))
+    _print(result, as_json, title=f"similar to {key}")
+
+
+def embed(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild and compare every document, not only incidents that changed.")] = False,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Embed the incidents that are new or changed (by content hash), with a progress bar.
+
+    A model change (KB_EMBED_MODEL, KB_EMBED_BACKEND) re-embeds everything. `kb update` runs
+    this as its `embed` stage.
+
+    Example: kb embed
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from kb.cli import err, out
+    from kb.config import load_settings
+    from kb.embed.stage import embed_missing
+    from kb.lock import writer_lock
+    from kb.store import Store
+
+    settings = load_settings()
+    with writer_lock(settings.home, timeout=settings.lock_timeout,
+                     on_wait=lambda message: err.print(f"kb: {message}")):
+        store, note = Store.open(settings.database_url, write=True)
+        if note:
+            err.print(f"kb: {note}")
+        try:
+            with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=err, transient=True,
+                          disable=not err.is_terminal) as progress:
+                task = progress.add_task("embed", total=None)
+
+                class Bar:
+                    def start(self, total: int) -> None:
+                        progress.update(task, total=total)
+
+                    def advance(self, done: int) -> None:
+                        progress.advance(task, done)
+
+                report = embed_missing(store, settings.home, tracker=Bar(), full=full,
+                                       note=lambda message: err.print(f"kb: {message}"))
+        finally:
+            store.close()
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(vars(report)))
+    else:
+        err.print(f"kb: {report.summary()} in {report.seconds:.1f} s", markup=False)
+
+
+class _searcher:
+    """The configured store and a Searcher on it, closed on exit."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        from kb.config import load_settings
+        from kb.embed.search import Searcher
+        from kb.store import Store
+
+        settings = load_settings()
+        self.store, _ = Store.open(settings.database_url, write=False)
+        return Searcher(self.store, settings.home)
+
+    def __exit__(self, *_exc: object) -> None:
+        self.store.close()
+
+
+def result_rows(result: SearchResult) -> list[dict[str, Any]]:
+    """The JSON form of each hit."""
+    from kb.present import duration
+    from kb.serialize import stamp
+
+    rows = []
+    for rank, hit in enumerate(result.hits, start=1):
+        life = hit.incident.lifecycle
+        rows.append({
+            "rank": rank, "key": hit.key, "score": round(hit.score, 6),
+            "title": hit.incident.title, "provider": hit.incident.provider,
+            "first_post_at": stamp(life.first_post_at), "resolved_at": stamp(life.resolved_at),
+            "duration": duration(life.first_post_at, life.resolved_at),
+            "why": hit.why,
+            "semantic": None if hit.semantic is None else round(hit.semantic, 6),
+            "keyword": None if hit.keyword is None else round(hit.keyword, 6),
+            "url": hit.incident.url,
+        })
+    return rows
+
+
+def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
+    import json
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from kb.cli import err, out
+
+    rows = result_rows(result)
+    if as_json:
+        out.print_json(json.dumps({"mode": result.mode, "notes": result.notes,
+                                   "results": rows}, ensure_ascii=False))
+        return
+    for note in result.notes:
+        err.print(f"kb: {note}", markup=False)
+    # Titles and sentences are vendor text: Text() keeps "[...]" from reading as rich markup.
+    table = Table(title=Text(f"{title} ({result.mode}, {len(rows)} results)"),
+                  title_justify="left")
+    for column in ("#", "score", "date", "key", "title", "duration", "why it matched"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    for row in rows:
+        table.add_row(str(row["rank"]), f"{row['score']:.3f}", (row["first_post_at"] or "-")[:10],
+                      Text(row["key"]), Text(row["title"]), row["duration"],
+                      Text(row["why"] or "-", style="dim"))
+    out.print(table)
+

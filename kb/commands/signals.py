@@ -1,0 +1,174 @@
+"""`kb signals` (list, fetch) and `kb link`: news and forum threads linked to incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `kb signals` (with `kb signals fetch`) and `kb link` to the app."""
+    signals_app = typer.Typer(invoke_without_command=True)
+    signals_app.callback(invoke_without_command=True)(list_signals)
+    signals_app.command("fetch")(fetch)
+    app.add_typer(signals_app, name="signals")
+    app.command("link")(link)
+
+
+def list_signals(
+    ctx: typer.Context,
+    provider: Annotated[str | None, typer.Option(help="Only signals naming or linked to this provider.")] = None,  # noqa: E501
+    since: Annotated[str | None, typer.Option(help="Only signals on/after this date (UTC).")] = None,  # noqa: E501
+    unofficial: Annotated[bool, typer.Option("--unofficial", help="List unofficial incident candidates instead.")] = False,  # noqa: E501
+    limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List stored signals, newest first, with the incidents they are linked to.
+
+    Example: kb signals --provider anthropic --since 2026-08-01 --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from kb.cli import _date, _store, err, out
+    from kb.store.signals import get_state, links, signals
+    from kb.store.signals import unofficial as candidates
+
+    since_at = _date(since, "--since")
+    with _store() as store:
+        if unofficial:
+            _print_unofficial(candidates(store, provider=provider), as_json)
+            return
+        found = signals(store, since=since_at)
+        linked: dict[str, list] = {}
+        for item in links(store):
+            linked.setdefault(item.signal_id, []).append(item)
+        stale = get_state(store, "link_inputs") is None and bool(found)
+    if provider:
+        found = [s for s in found if provider in s.providers
+                 or any(k.provider == provider for k in linked.get(s.id, []))]
+    found = found[:limit] if limit else found
+    if as_json:
+        import json
+
+        from kb.store.signals import signal_to_dict
+
+        rows = [dict(signal_to_dict(s), links=[
+            {"incident": k.incident_key, "score": k.score, "confidence": k.confidence,
+             "rule": k.rule, "evidence": k.evidence} for k in linked.get(s.id, [])])
+            for s in found]
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} signals", title_justify="left")
+    for column in ("time (UTC)", "source", "kind", "title", "points", "comments", "linked to"):
+        table.add_column(column, overflow="fold")
+    for s in found:
+        targets = ", ".join(f"{k.incident_key} ({k.confidence} {k.score:.2f})"
+                            for k in linked.get(s.id, [])) or "-"
+        table.add_row(s.created_at.strftime("%Y-%m-%d %H:%M") if s.created_at else "-",
+                      "+".join(sorted({x.source for x in s.sources})), s.kind, s.title,
+                      str(s.points if s.points is not None else "-"),
+                      str(s.comments if s.comments is not None else "-"), targets)
+    out.print(table)
+    if stale:
+        err.print("kb: signals were stored but never linked: run `kb link`")
+
+
+def _print_unofficial(found: list, as_json: bool) -> None:
+    from kb.cli import out
+
+    if as_json:
+        import json
+
+        out.print_json(json.dumps([
+            {"key": u.key, "provider": u.provider, "start": u.start.isoformat(),
+             "end": u.end.isoformat(), "signals": list(u.signal_ids), "titles": list(u.titles),
+             "source_families": list(u.source_families), "score": u.score} for u in found],
+            ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} unofficial incident candidates (no official post)",
+                  title_justify="left")
+    for column in ("key", "from (UTC)", "to", "signals", "sources", "titles"):
+        table.add_column(column, overflow="fold")
+    for u in found:
+        table.add_row(u.key, u.start.strftime("%Y-%m-%d %H:%M"), u.end.strftime("%H:%M"),
+                      str(len(u.signal_ids)), ", ".join(u.source_families),
+                      " | ".join(u.titles[:3]))
+    out.print(table)
+
+
+def fetch(
+    providers: Annotated[list[str] | None, typer.Argument(help="Provider slugs (default: every enabled one).")] = None,  # noqa: E501
+    source: Annotated[list[str] | None, typer.Option("--source", help="hn, news or reddit (repeatable; default all).")] = None,  # noqa: E501
+    since: Annotated[str | None, typer.Option(help="Stories created on/after this date (default: 7 days ago).")] = None,  # noqa: E501
+    until: Annotated[str | None, typer.Option(help="... and before this date (default: now).")] = None,  # noqa: E501
+    articles: Annotated[bool, typer.Option("--articles/--no-articles", help="Fetch the article pages of news items.")] = True,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch Hacker News stories (Algolia API), news feeds with their articles and reddit,
+    store them, and link them to incidents.
+
+    Example: kb signals fetch anthropic --source hn --since 2026-08-01
+    """
+    from dataclasses import replace
+
+    from kb.cli import _date, _finish, _line
+    from kb.errors import ConfigError
+    from kb.signals.fetch import SOURCES, FetchPlan, fetch_signals
+    from kb.signals.stage import config_for, relink
+    from scrapers.fetch import Fetcher, FetchSettings
+
+    chosen_sources = tuple(source or SOURCES)
+    bad = sorted(set(chosen_sources) - set(SOURCES))
+    if bad:
+        raise ConfigError(f"--source: unknown {', '.join(bad)} (known: {', '.join(SOURCES)})")
+    now = datetime.now(UTC)
+    start = _date(since, "--since") or now - timedelta(days=7)
+    end = _date(until, "--until") or now
+    with _line() as (line, settings):
+        config = config_for(settings)
+        known = {s.slug for s in line.sources}
+        unknown = sorted(set(providers or []) - known)
+        if unknown:
+            raise ConfigError(f"not in {settings.sources_path}: {', '.join(unknown)}")
+        slugs = tuple(providers or [s.slug for s in line.sources if s.enabled])
+        fetch_settings = FetchSettings(**settings.fetch)
+        plan = FetchPlan(slugs, start, end, chosen_sources, articles)
+        with Fetcher(fetch_settings) as fetcher, Fetcher(
+                replace(fetch_settings, max_bytes=config.article_max_bytes)) as article_fetcher:
+            fetch_signals(line, fetcher, article_fetcher, config, plan, fetch_settings)
+        line.report.notes.append("link: " + relink(line.store, config).line())
+        report = line.report
+    _finish(report, as_json)
+
+
+def link(
+    force: Annotated[bool, typer.Option("--force", help="Relink even when nothing changed.")] = False,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-run linking over stored signals and incidents (stories, links, unofficial
+    incident candidates). Does nothing when no input changed since the last run.
+
+    Example: kb link --force
+    """
+    from kb.cli import _line, out
+    from kb.signals.stage import config_for, relink
+
+    with _line() as (line, settings):
+        report = relink(line.store, config_for(settings), force=force)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps({"signals": report.signals, "links": report.links,
+                                   "by_confidence": report.by_confidence,
+                                   "unofficial": report.unofficial,
+                                   "skipped": report.skipped}))
+    else:
+        out.print(f"kb link: {report.line()}")

@@ -1,0 +1,180 @@
+"""Rankings: vectors by cosine (behind one interface), keywords by FTS5 BM25, and their fusion.
+
+`VectorIndex` is what search needs from a vector store: top-k keys by cosine, optionally
+restricted to a set of keys. `MatrixIndex` serves it from one float32 matrix in memory (numpy:
+a 100k × 384 matrix-vector product takes milliseconds); a pgvector-backed class can serve the
+same protocol later without touching the callers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from kb.store import vectors
+from kb.store.repo import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RRF_K = 60  # the constant of Cormack et al. (2009); ranks matter, raw scores do not
+MAX_QUERY_TERMS = 48  # FTS5 cost grows with OR-ed terms; a document has a few dozen telling ones
+
+_TERM = re.compile(r"\w+(?:[-./']\w+)*", re.UNICODE)
+# Words too common in status prose to tell incidents apart: OR-ing them in only slows FTS5.
+_STOP = frozenset(re.findall(r"\w+", """
+a about after all also an and any are as at be been being but by can could did do does for
+from had has have if in into is it its may more no not now of on once or our out over should
+so some such than that the their them then there these they this those to under until up us
+was we were what when where which while who will with would you your i me my
+"""))
+
+
+class VectorIndex(Protocol):
+    """Top-k nearest vectors by cosine similarity."""
+
+    dim: int
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: Collection[str] | None = None) -> list[tuple[str, float]]: ...
+
+    def vector(self, key: str) -> np.ndarray | None: ...
+
+
+class MatrixIndex:
+    """All vectors of one model as rows of a float32 matrix (rows are unit length)."""
+
+    def __init__(self, keys: Sequence[str], matrix: np.ndarray) -> None:
+        self.keys = list(keys)
+        self.matrix = matrix
+        self.dim = int(matrix.shape[1]) if matrix.ndim == 2 else 0
+        self._row = {key: row for row, key in enumerate(self.keys)}
+
+    @classmethod
+    def from_blobs(cls, keys: Sequence[str], blobs: Sequence[bytes], dim: int) -> MatrixIndex:
+        """From the stored float32 blobs; one join and one frombuffer, no per-row arrays."""
+        import numpy as np
+
+        if not keys:
+            return cls([], np.zeros((0, dim), dtype=np.float32))
+        flat = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32, copy=False)
+        matrix = flat.reshape(len(keys), dim)
+        return cls(keys, matrix)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def vector(self, key: str) -> np.ndarray | None:
+        row = self._row.get(key)
+        return None if row is None else self.matrix[row]
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
+        import numpy as np
+
+        if not self.keys or k <= 0:
+            return []
+        scores = self.matrix @ query.astype(np.float32, copy=False)
+        if allowed is not None:
+            rows = np.fromiter((self._row[key] for key in allowed if key in self._row),
+                               dtype=np.int64)
+            if rows.size == 0:
+                return []
+            subset = scores[rows]
+            top = _top(subset, k)
+            return [(self.keys[rows[i]], float(subset[i])) for i in top]
+        return [(self.keys[i], float(scores[i])) for i in _top(scores, k)]
+
+
+def load_index(store: Store, model_id: str, cache: Path | None) -> MatrixIndex:
+    """The vectors of `model_id` as a MatrixIndex, through a cached copy in `cache` when it is
+    still current. Reading 100k blobs out of SQLite costs about a second; the cached .npy
+    files are memory-mapped in milliseconds. The copy is keyed by the database URL and the
+    model, and checked against `vector_signature` (count + latest write), so any `kb embed`
+    that writes, keeps or drops a vector makes it stale. A cache folder that cannot be written
+    (read-only KB_HOME) only costs speed."""
+    import numpy as np
+
+    signature = vectors.vector_signature(store, model_id)
+    stem = None
+    if cache is not None:
+        name = f"{store.engine.url.render_as_string(hide_password=False)}|{model_id}"
+        stem = cache / f"vectors-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+        try:
+            meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+            if meta.get("signature") == signature:
+                keys = np.load(stem.with_suffix(".keys.npy"), allow_pickle=False).tolist()
+                matrix = np.load(stem.with_suffix(".npy"), mmap_mode="r", allow_pickle=False)
+                if matrix.ndim == 2 and matrix.shape[0] == len(keys) == meta.get("rows"):
+                    return MatrixIndex(keys, matrix)
+        except (OSError, ValueError):
+            pass  # absent, half-written by a concurrent writer, or unreadable: rebuild
+    keys, blobs, dim = vectors.load_vectors(store, model_id)
+    index = MatrixIndex.from_blobs(keys, blobs, dim)
+    if stem is not None and keys:
+        try:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            for suffix, array in ((".npy", index.matrix), (".keys.npy", np.array(keys))):
+                part = stem.with_name(f"{stem.name}.{os.getpid()}{suffix}")
+                np.save(part, array, allow_pickle=False)
+                os.replace(part, stem.with_suffix(suffix))
+            meta_part = stem.with_name(f"{stem.name}.{os.getpid()}.json")
+            meta_part.write_text(json.dumps({"signature": signature, "rows": len(keys)}),
+                                 encoding="utf-8")
+            os.replace(meta_part, stem.with_suffix(".json"))  # last: it vouches for the rest
+        except OSError:
+            pass
+    return index
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first; ties broken by index (stable)."""
+    import numpy as np
+
+    if k >= scores.size:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased words and joined tokens (us-east-1, v1.2) in order, stop words dropped."""
+    found = []
+    for match in _TERM.finditer(text.lower()):
+        term = match.group(0).strip("'")
+        if term and term not in _STOP and (len(term) > 1 or term.isdigit()):
+            found.append(term)
+    return found
+
+
+def fts_query(text: str, limit: int = MAX_QUERY_TERMS) -> str | None:
+    """A safe FTS5 MATCH expression: each distinct term quoted (so AND, NEAR, quotes, colons
+    and column filters in user input mean nothing), OR-ed so BM25 ranks partial matches.
+    Joined tokens become phrases ("us east 1"), as FTS5's tokenizer splits them the same way.
+    None when the text has no searchable term."""
+    chosen = list(dict.fromkeys(terms(text)))[:limit]
+    if not chosen:
+        return None
+    phrases = []
+    for term in chosen:
+        words = re.findall(r"\w+", term)
+        phrases.append('"' + " ".join(words) + '"')
+    return " OR ".join(phrases)
+
+
+def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K
+                           ) -> list[tuple[str, float]]:
+    """Fuse ranked key lists: score(key) = Σ 1 / (k + rank), rank from 1. Best first; ties
+    broken by key so equal inputs give equal outputs."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,356 @@
+"""Search and similar incidents: keyword (FTS5 BM25), semantic (cosine) and hybrid (RRF).
+
+Every result carries why it matched: the sentence of its document that shares the most query
+words, or, when none does (a purely semantic match), the sentence closest to the query vector.
+Anything that would make a ranking silently wrong is refused or said: an empty or oversized
+query, vectors made by another model than the configured one, incidents not embedded yet, a
+query in a language the model was not trained on, or no close match at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.embed.document import (
+    RECIPE,
+    Document,
+    build_document,
+    chunk_sentences,
+    extra_texts,
+    split_sentences,
+)
+from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder, resolve_model
+from kb.embed.index import MatrixIndex, fts_query, load_index, reciprocal_rank_fusion, terms
+from kb.errors import ConfigError, KbError
+from kb.model import Incident
+from kb.store import vectors
+from kb.store.repo import Store
+from kb.store.vectors import SearchFilters
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODES = ("hybrid", "semantic", "keyword")
+MAX_QUERY_CHARS = 20_000  # a pasted postmortem is fine; a pasted log file is not a question
+CANDIDATES = 100  # taken from each ranking before fusion
+LOW_SIMILARITY = 0.25  # MiniLM cosine below which nothing is really alike (for a note only)
+DUPLICATE_COSINE = 0.95  # near-identical documents...
+DUPLICATE_SLACK = timedelta(hours=2)  # ...whose time windows overlap (this much slack) are one
+WHY_SENTENCES = 6  # sentences per result weighed semantically when none shares a query word
+
+
+class NoVectors(KbError):
+    """Semantic search asked of a database with no usable vectors."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked incident and why it matched."""
+
+    key: str
+    score: float  # the ranking's own score: RRF (hybrid), cosine (semantic), -BM25 (keyword)
+    incident: Incident
+    why: str | None
+    semantic: float | None = None  # cosine to the query, when the semantic ranking had it
+    keyword: float | None = None  # -bm25, when the keyword ranking had it
+
+
+@dataclass
+class SearchResult:
+    mode: str  # the mode that ran (hybrid falls back to one ranking where the other is absent)
+    hits: list[Hit]
+    notes: list[str] = field(default_factory=list)
+
+
+class Searcher:
+    """Search over one store. Loads the vectors and the query encoder once, on first use, so a
+    long-lived process (bench, a future server) answers later queries warm."""
+
+    def __init__(self, store: Store, home: Path, *, spec: ModelSpec | None = None,
+                 encoder: Encoder | None = None) -> None:
+        self.store = store
+        self.home = home
+        self.spec = spec or resolve_model()
+        self.model_id = encoder.model_id if encoder is not None else self.spec.model_id
+        self._encoder = encoder
+        self._index: MatrixIndex | None = None
+        self._vector_notes: list[str] = []
+        self._keyword: bool | None = None
+
+    # -- the two questions -----------------------------------------------------------------
+
+    def search(self, query: str, *, mode: str = "hybrid", k: int = 10,
+               filters: SearchFilters | None = None, explain: bool = True) -> SearchResult:
+        """Incidents matching a free-text query, best first. `explain=False` leaves out the
+        "why it matched" sentences (rankings only)."""
+        text = _check_query(query)
+        _check_mode(mode, k)
+        filters = filters or SearchFilters()
+        notes: list[str] = []
+        letters = [c for c in text if c.isalpha()]
+        if letters and sum(1 for c in letters if not c.isascii()) > 0.3 * len(letters):
+            notes.append("the embedding model was trained on English: results for a query in "
+                         "another language are unreliable")
+        mode = self._usable_mode(mode, notes)
+        pending: Future[list[tuple[str, float]]] | None = None
+        if mode in ("keyword", "hybrid"):
+            match = fts_query(text)
+            if match is None:
+                notes.append("the query has no searchable words for keyword search")
+            else:
+                pending = _background().submit(vectors.keyword_search, self.store, match,
+                                               CANDIDATES, filters)
+        semantic: list[tuple[str, float]] = []
+        query_vector = None
+        if mode in ("semantic", "hybrid"):
+            query_vector = self._encode_query(text)
+            if query_vector is None:
+                notes.append("the query has no words the model can read")
+            else:
+                allowed = None if filters.empty else vectors.filter_keys(self.store, filters)
+                semantic = self._vectors().search(query_vector, CANDIDATES, allowed)
+                if semantic and semantic[0][1] < LOW_SIMILARITY and self.spec.backend != "fake":
+                    notes.append(f"no close match: best semantic similarity is "
+                                 f"{semantic[0][1]:.2f}")
+        keyword = pending.result() if pending is not None else []
+        ranked = _rank(mode, semantic, keyword)
+        hits = self._hits(ranked[:k], dict(semantic), dict(keyword), terms(text), query_vector,
+                          explain)
+        return SearchResult(mode, hits, notes + self._vector_notes)
+
+    def similar(self, key: str, *, k: int = 10, mode: str = "hybrid",
+                filters: SearchFilters | None = None, explain: bool = True) -> SearchResult:
+        """Incidents like `key`, excluding itself and its duplicates (the same outage posted
+        twice: overlapping in time with the same title or a near-identical document)."""
+        _check_mode(mode, k)
+        filters = filters or SearchFilters()
+        incident = self.store.get(key)
+        document = build_document(incident, extra_texts(self.store, [key]).get(key, ()))
+        if document.empty:
+            raise ConfigError(f"{key} has no text to compare (no title and no updates)")
+        notes: list[str] = []
+        mode = self._usable_mode(mode, notes)
+        semantic: list[tuple[str, float]] = []
+        query_vector = None
+        if mode in ("semantic", "hybrid"):
+            query_vector = self._document_vector(key, document)
+            allowed = None if filters.empty else vectors.filter_keys(self.store, filters)
+            semantic = self._vectors().search(query_vector, CANDIDATES + 1, allowed)
+        keyword: list[tuple[str, float]] = []
+        if mode in ("keyword", "hybrid"):
+            match = fts_query(document.text)
+            if match is not None:
+                keyword = vectors.keyword_search(self.store, match, CANDIDATES + 1, filters)
+        ranked = [(other, score) for other, score in _rank(mode, semantic, keyword)
+                  if other != key]
+        # Duplicates are judged on the best few dozen; load those once.
+        head = [other for other, _ in ranked[: k + 40]]
+        pool = {i.key: i for i, _h in vectors.incidents_with_hashes(self.store, head)}
+        cosine = dict(semantic)
+        kept = []
+        dropped = 0
+        for other, score in ranked[: k + 40]:
+            candidate = pool.get(other)
+            if candidate is None:
+                continue
+            if is_duplicate(incident, candidate, cosine.get(other)):
+                dropped += 1
+                continue
+            kept.append((other, score))
+            if len(kept) == k:
+                break
+        if dropped:
+            notes.append(f"left out {dropped} duplicate(s) of {key}")
+        hits = self._hits(kept, cosine, dict(keyword), terms(document.text), query_vector,
+                          explain)
+        return SearchResult(mode, hits, notes + self._vector_notes)
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def _usable_mode(self, mode: str, notes: list[str]) -> str:
+        """The mode that can run here; hybrid degrades (with a note) where one side is absent."""
+        if mode in ("keyword", "hybrid") and not self._keyword_ready():
+            if mode == "keyword":
+                raise ConfigError("keyword search needs the SQLite FTS5 index (schema s01); "
+                                  "on this database use --mode semantic")
+            notes.append("keyword index unavailable here: semantic ranking only")
+            mode = "semantic"
+        if mode in ("semantic", "hybrid"):
+            try:
+                self._vectors()
+            except NoVectors as exc:
+                if mode == "semantic":
+                    raise
+                notes.append(f"{exc}: keyword ranking only")
+                mode = "keyword"
+        return mode
+
+    def _keyword_ready(self) -> bool:
+        if self._keyword is None:
+            self._keyword = vectors.keyword_available(self.store)
+        return self._keyword
+
+    def _vectors(self) -> MatrixIndex:
+        """The configured model's vectors, checked against what the database holds."""
+        if self._index is not None:
+            return self._index
+        held = vectors.models_in_use(self.store)
+        if not held:
+            raise NoVectors("no incident is embedded yet (run `kb embed`)")
+        if self.model_id not in held:
+            other = ", ".join(f"{m} ({n})" for m, n in sorted(held.items()))
+            raise ConfigError(
+                f"the vectors in this database were made by {other}, not by the configured "
+                f"{self.model_id}: run `kb embed` to re-embed with it, or set "
+                "KB_EMBED_MODEL / KB_EMBED_BACKEND to the model the vectors came from"
+            )
+        self._index = load_index(self.store, self.model_id, self.home / "cache")
+        others = {m: n for m, n in held.items() if m != self.model_id}
+        if others:
+            self._vector_notes.append(
+                f"{sum(others.values())} vector(s) of another model are ignored: "
+                "`kb embed` was interrupted; run it again")
+        missing, changed = vectors.coverage(self.store, self.model_id, RECIPE)
+        if missing:
+            self._vector_notes.append(f"{missing} incident(s) are not embedded yet: semantic "
+                                      "ranking does not see them (run `kb embed`)")
+        elif changed:
+            self._vector_notes.append("some incidents changed since the last `kb embed`: "
+                                      "semantic ranking sees their older text")
+        return self._index
+
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.spec, self.home)
+        return self._encoder
+
+    def _encode_query(self, text: str) -> np.ndarray | None:
+        sentences = split_sentences(text)
+        chunks = chunk_sentences(sentences, 160)
+        if not chunks:
+            return None
+        query = Document("query", "", tuple(sentences), tuple(chunks), "")
+        vector = encode_documents(self.encoder(), [query])[0]
+        return vector if float(vector @ vector) > 0 else None
+
+    def _document_vector(self, key: str, document: Document) -> np.ndarray:
+        """The stored vector when it is current; else the document encoded now."""
+        held = vectors.vector_of(self.store, key)
+        if held is not None and (held.model_id, held.recipe, held.doc_hash) == (
+                self.model_id, RECIPE, document.doc_hash):
+            vector = self._vectors().vector(key)
+            if vector is not None:
+                return vector
+        return encode_documents(self.encoder(), [document])[0]
+
+    def _hits(self, ranked: Sequence[tuple[str, float]], semantic: dict[str, float],
+              keyword: dict[str, float], query_terms: Sequence[str],
+              query_vector: np.ndarray | None, explain: bool) -> list[Hit]:
+        found = {i.key: i for i, _h in
+                 vectors.incidents_with_hashes(self.store, [key for key, _ in ranked])}
+        # Deleted since it was indexed (a stale cached matrix): skipped.
+        kept = [(key, score) for key, score in ranked if key in found]
+        whys = self._explain({key: build_document(found[key]) for key, _ in kept},
+                             query_terms, query_vector) if explain else {}
+        return [Hit(key, score, found[key], whys.get(key), semantic.get(key), keyword.get(key))
+                for key, score in kept]
+
+    def _explain(self, documents: dict[str, Document], query_terms: Sequence[str],
+                 query_vector: np.ndarray | None) -> dict[str, str | None]:
+        """Per result, the sentence that best explains the match: the one sharing the most
+        query words (crude stems); for results sharing none, the sentence closest to the query
+        vector, all such sentences encoded in one batch (the title only when there is no
+        other sentence)."""
+        wanted = {_stem(t) for t in query_terms}
+        whys: dict[str, str | None] = {}
+        unexplained: list[tuple[str, list[str]]] = []
+        for key, document in documents.items():
+            candidates = list(document.sentences[1:]) or list(document.sentences)
+            if not candidates:
+                whys[key] = None
+                continue
+            overlaps = [len(wanted & {_stem(t) for t in terms(s)}) for s in candidates]
+            best = max(range(len(candidates)), key=lambda i: (overlaps[i], -i))
+            whys[key] = candidates[best]
+            if overlaps[best] == 0:
+                unexplained.append((key, candidates[:WHY_SENTENCES]))
+        if unexplained and query_vector is not None and self._encoder is not None:
+            flat = [sentence for _key, sentences in unexplained for sentence in sentences]
+            scores = self._encoder.encode(flat) @ query_vector
+            start = 0
+            for key, sentences in unexplained:
+                part = scores[start : start + len(sentences)]
+                whys[key] = sentences[int(part.argmax())]
+                start += len(sentences)
+        return whys
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _background() -> ThreadPoolExecutor:
+    """One worker for the FTS5 query. sqlite3, onnxruntime and numpy release the GIL, so on
+    two cores the keyword ranking runs while the query is encoded and the matrix multiplied:
+    hybrid costs the slower of the two, not their sum."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-keyword"))
+    return _POOL[0]
+
+
+def _rank(mode: str, semantic: list[tuple[str, float]], keyword: list[tuple[str, float]]
+          ) -> list[tuple[str, float]]:
+    if mode == "semantic":
+        return semantic
+    if mode == "keyword":
+        return keyword
+    return reciprocal_rank_fusion([[k for k, _ in semantic], [k for k, _ in keyword]])
+
+
+def _check_query(query: str) -> str:
+    text = query.strip()
+    if not text:
+        raise ConfigError("the query is empty: say what you are looking for, e.g. "
+                          '`kb search "webhook delivery delays"`')
+    if len(text) > MAX_QUERY_CHARS:
+        raise ConfigError(f"the query is {len(text):,} characters; the limit is "
+                          f"{MAX_QUERY_CHARS:,} (search with the incident's key: `kb similar`)")
+    return text
+
+
+def _check_mode(mode: str, k: int) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not 1 <= k <= 1000:
+        raise ConfigError(f"-k must be between 1 and 1000, not {k}")
+
+
+_SUFFIX = re.compile(r"(?:ing|ed|es|s|ment|ly)$")
+
+
+def _stem(term: str) -> str:
+    """A crude stem so 'errors' meets 'error' and 'delayed' meets 'delays' (display only)."""
+    return _SUFFIX.sub("", term) if len(term) > 4 else term
+
+
+def _title_key(title: str) -> str:
+    return " ".join(re.findall(r"\w+", title.lower()))
+
+
+def is_duplicate(a: Incident, b: Incident, cosine: float | None) -> bool:
+    """The same outage posted twice: windows that overlap (with slack) and the same title or a
+    near-identical document."""
+    start_a, start_b = a.lifecycle.first_post_at, b.lifecycle.first_post_at
+    if start_a is None or start_b is None:
+        return False
+    end_a = a.lifecycle.resolved_at or start_a
+    end_b = b.lifecycle.resolved_at or start_b
+    overlaps = start_a <= end_b + DUPLICATE_SLACK and start_b <= end_a + DUPLICATE_SLACK
+    alike = _title_key(a.title) == _title_key(b.title) or (
+        cosine is not None and cosine >= DUPLICATE_COSINE)
+    return overlaps and alike

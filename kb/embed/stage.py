@@ -1,0 +1,153 @@
+"""The embed stage: vectors for every incident whose document is new or changed.
+
+Work is keyed by content: an incident is looked at again only when the spine's content hash
+moved, the model or the document recipe changed, or it has no vector; it is encoded again only
+when its document text (doc_hash) really differs. The model is loaded only when something must
+be encoded, so `kb update` with nothing new never imports torch or onnxruntime. Vectors are
+written per batch: an interrupted run keeps what it finished and the next run resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from kb.embed.document import DOCUMENT_EXTRAS, RECIPE, Document, build_document, extra_texts
+from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder, resolve_model
+from kb.store import vectors
+from kb.store.repo import Store
+
+if TYPE_CHECKING:
+    from kb.pipeline import StageContext
+
+BATCH = 256  # incidents per read/encode/write round: bounds memory and the work a crash loses
+
+
+class Tracker(Protocol):
+    """Progress display: `start` once with the number of incidents to encode, then `advance`."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+@dataclass
+class EmbedReport:
+    """What one `kb embed` run did."""
+
+    model_id: str
+    checked: int = 0  # incidents whose document was rebuilt and compared
+    embedded: int = 0  # encoded and stored
+    kept: int = 0  # incident changed, its document did not: vector kept
+    empty: list[str] = field(default_factory=list)  # incidents with no text (marker rows)
+    truncated: list[str] = field(default_factory=list)  # longer than MAX_CHUNKS chunks
+    replaced: dict[str, int] = field(default_factory=dict)  # other models' vectors replaced
+    pruned: int = 0  # vectors of incidents no longer stored
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"embedded {self.embedded} incident(s) with {self.model_id}"]
+        if self.kept:
+            parts.append(f"{self.kept} changed without a new text (vector kept)")
+        if self.replaced:
+            old = ", ".join(f"{n} of {m}" for m, n in sorted(self.replaced.items()))
+            parts.append(f"replaced vectors of another model ({old})")
+        if self.empty:
+            parts.append(f"{len(self.empty)} with no text to embed (e.g. {self.empty[0]})")
+        if self.truncated:
+            parts.append(f"{len(self.truncated)} embedded from their first chunks only "
+                         f"(e.g. {self.truncated[0]})")
+        if self.pruned:
+            parts.append(f"{self.pruned} vector(s) of deleted incidents dropped")
+        return "; ".join(parts)
+
+
+def embed_missing(
+    store: Store,
+    home: Path,
+    *,
+    spec: ModelSpec | None = None,
+    encoder: Encoder | None = None,
+    tracker: Tracker | None = None,
+    full: bool = False,
+    note: Callable[[str], None] | None = None,
+) -> EmbedReport:
+    """Embed what is missing or stale. `full` rebuilds and compares every document (the
+    default when DOCUMENT_EXTRAS hooks exist, as their texts can change while the incident
+    does not). `encoder` overrides loading one from `spec` (tests, benches)."""
+    started = time.perf_counter()
+    spec = spec or resolve_model()
+    model_id = encoder.model_id if encoder is not None else spec.model_id
+    report = EmbedReport(model_id)
+    keys = (vectors.all_keys(store) if full or DOCUMENT_EXTRAS
+            else vectors.stale_keys(store, model_id, RECIPE))
+    loaded: list[Encoder] = [encoder] if encoder is not None else []
+    if tracker is not None and keys:
+        tracker.start(len(keys))
+    for start in range(0, len(keys), BATCH):
+        batch_keys = keys[start : start + BATCH]
+        extras = extra_texts(store, batch_keys)
+        held = vectors.stored_states(store, batch_keys)
+        kept: dict[str, str] = {}
+        todo: list[tuple[Document, str]] = []
+        markers: list[vectors.VectorRow] = []
+        for incident, source_hash in vectors.incidents_with_hashes(store, batch_keys):
+            report.checked += 1
+            document = build_document(incident, extras.get(incident.key, ()))
+            state = held.get(incident.key)
+            if state == (model_id, RECIPE, document.doc_hash):
+                kept[incident.key] = source_hash
+            elif document.empty:
+                # A marker row (no vector, 0 chunks): the incident counts as handled, so it is
+                # not rebuilt on every run nor reported as missing by search.
+                report.empty.append(incident.key)
+                markers.append(vectors.VectorRow(incident.key, model_id, RECIPE,
+                                                 document.doc_hash, source_hash, 0, 0, b""))
+            else:
+                if state is not None and state[0] != model_id:
+                    report.replaced[state[0]] = report.replaced.get(state[0], 0) + 1
+                todo.append((document, source_hash))
+        vectors.touch_sources(store, kept)
+        vectors.write_vectors(store, markers)
+        if not (full or DOCUMENT_EXTRAS):
+            # Listed as stale with the same model, recipe and text: only the incident moved.
+            report.kept += len(kept)
+        if tracker is not None:
+            tracker.advance(len(batch_keys) - len(todo))
+        if not todo:
+            continue
+        if not loaded:
+            loaded.append(load_encoder(spec, home, note=note))
+        _encode_and_store(store, loaded[0], todo, report, tracker)
+    report.pruned = vectors.prune_orphans(store)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _encode_and_store(store: Store, encoder: Encoder, todo: Sequence[tuple[Document, str]],
+                      report: EmbedReport, tracker: Tracker | None) -> None:
+    documents = [d for d, _h in todo]
+    matrix = encode_documents(encoder, documents,
+                              progress=tracker.advance if tracker is not None else None)
+    rows = []
+    for (document, source_hash), vector in zip(todo, matrix, strict=True):
+        if document.truncated:
+            report.truncated.append(document.key)
+        rows.append(vectors.VectorRow(
+            key=document.key, model_id=encoder.model_id, recipe=RECIPE,
+            doc_hash=document.doc_hash, source_hash=source_hash, dim=int(vector.shape[0]),
+            chunks=len(document.chunks), vector=vector.astype("<f4").tobytes(),
+        ))
+    vectors.write_vectors(store, rows)
+    report.embedded += len(rows)
+
+
+def embed_stage(context: StageContext) -> str | None:
+    """The `embed` later stage of `kb update`: a one-line note, or None when nothing changed."""
+    report = embed_missing(context.store, context.settings.home)
+    if not (report.embedded or report.pruned or report.empty or report.truncated):
+        return None
+    return report.summary()

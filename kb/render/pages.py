@@ -1,0 +1,173 @@
+"""The jinja2 environment the page templates (site/templates/*.j2) are rendered with.
+
+Safety lives in the environment, not in each template: autoescape is on for every template,
+and `finalize` passes every printed value that is not already `Markup` through
+`clean_text` (controls dropped, bidi overrides made visible) before it is escaped. Values the
+code builds as HTML (SVG pictures, nh3-cleaned bodies) are `Markup` and pass unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from markupsafe import Markup, escape
+
+from kb.model import Incident, Kind, Update
+from kb.present import duration
+from kb.render import figures, paths
+from kb.render.safe import (
+    clean_prose,
+    clean_text,
+    front_matter_title,
+    one_line,
+    rich_text,
+    safe_href,
+)
+from kb.serialize import stamp
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a page needs to link to another incident of the site."""
+
+    provider: str
+    title: str
+    doc: str
+    first_post: datetime | None
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return clean_text(value)
+
+
+def when(value: datetime | None) -> Markup:
+    """A UTC time as <time>, which the local-time toggle (assets/kb/kb.js) can rewrite."""
+    if value is None:
+        return Markup("–")
+    # Digits and separators only: nothing to escape (and format() here is a hot path).
+    return Markup(f'<time class="kb-time" datetime="{stamp(value)}">'
+                  f'{value.strftime("%Y-%m-%d %H:%M")} UTC</time>')
+
+
+def span(value: timedelta | None) -> str:
+    if value is None:
+        return "–"
+    minutes = int(value.total_seconds() // 60)
+    if minutes >= 2 * 24 * 60:
+        return f"{minutes / (24 * 60):.1f} days"
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def css(value: object) -> str:
+    """A value reduced to a CSS class / id fragment."""
+    return re.sub(r"[^a-z0-9_-]+", "-", str(value).lower()).strip("-")[:40] or "x"
+
+
+def heading(value: object) -> str:
+    """Text for a Markdown heading the code writes: Markdown syntax characters removed."""
+    return re.sub(r"[^\w .,:()'/-]+", "", one_line(value, 80))
+
+
+def paragraph(value: object) -> Markup:
+    return escape(clean_text(value)).replace("\n", Markup("<br>"))
+
+
+def make_env(templates: Path, providers: Mapping[str, str | None],
+             known: Callable[[str], Known | None],
+             page_exists: Callable[[str, str], bool] = lambda _c, _s: False) -> Environment:
+    """The environment for one build: `providers` gives display names, `known` finds an
+    incident of the site by key and `page_exists` a collection's page (for links from
+    sections)."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        auto_reload=False,
+    )
+
+    @pass_context
+    def to(context: Any, doc: str) -> str:
+        return paths.link(context["here"], doc)
+
+    def provider_name(slug: str) -> str:
+        return providers.get(slug) or slug
+
+    def ttr(incident: Incident) -> str:
+        life = incident.lifecycle
+        return duration(life.first_post_at, life.resolved_at).replace("-", "–")
+
+    def rich(update: Update) -> Markup:
+        return rich_text(update.body, update.text)
+
+    rows: dict[tuple[str, str, bool], str] = {}
+
+    @pass_context
+    def listing_rows(context: Any, items: list[Incident], show_provider: bool) -> Markup:
+        """The <tr> of each incident in a listing table; a row depends only on the incident
+        and the page's depth, so each is made once per depth and reused."""
+        root = paths.root_of(context["here"])
+        out = []
+        for i in items:
+            cache_key = (i.key, root, show_provider)
+            row = rows.get(cache_key)
+            if row is None:
+                row = rows[cache_key] = _row(i, root, show_provider, provider_name(i.provider))
+            out.append(row)
+        return Markup("\n".join(out))
+
+    env.filters.update(
+        when=when, span=span, css=css, heading=heading, paragraph=paragraph, ttr=ttr,
+        rich=rich, href=safe_href, first_post=figures.first_post,
+        line=lambda value, limit=300: one_line(value, limit),
+        day=lambda value: value.strftime("%Y-%m-%d") if value else "–",
+        kind=lambda value: type(value).__name__,
+        front_matter=lambda value: Markup(front_matter_title(value)),
+        prose=clean_prose,
+    )
+    env.globals.update(
+        to=to, provider_name=provider_name, lookup=known, is_open=figures.is_open,
+        listing_rows=listing_rows, page_exists=page_exists,
+        collection_doc=paths.collection_doc,
+        incident_doc=paths.incident_doc, provider_doc=paths.provider_doc,
+        component_doc=paths.component_doc, year_doc=paths.year_doc, feed_file=paths.feed_file,
+        export_file=paths.EXPORT_FILE,
+    )
+    return env
+
+
+def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> str:
+    """One listing row; every scraped value cleaned and escaped, as in the templates."""
+    life = incident.lifecycle
+    page = root + paths.url_of(paths.incident_doc(incident.provider, incident.native_id))
+    cells = [f"<td>{when(figures.first_post(incident))}</td>"]
+    if show_provider:
+        where = root + paths.url_of(paths.provider_doc(incident.provider))
+        cells.append(f'<td><a href="{escape(where)}">{escape(clean_text(provider))}</a></td>')
+    maintenance = incident.kind is Kind.MAINTENANCE
+    chip = ' <span class="kb-chip">maintenance</span>' if maintenance else ""
+    severity = incident.severity.value
+    cells += [
+        f'<td class="kb-title-cell"><a href="{escape(page)}">'
+        f"{escape(one_line(incident.title, 160))}</a>{chip}</td>",
+        f'<td><span class="kb-sev kb-sev-{css(severity)}">{escape(severity)}</span></td>',
+        f"<td>{escape(one_line(incident.status, 30))}</td>",
+        f"<td>{duration(life.first_post_at, life.resolved_at).replace('-', '–')}</td>",
+    ]
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def render(env: Environment, template: str, here: str, **context: Any) -> str:
+    """One page: `here` is its docs-relative path (links are made relative to it)."""
+    return env.get_template(template).render(here=here, **context)

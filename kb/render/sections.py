@@ -1,0 +1,286 @@
+"""Optional page sections other features plug in: signals, similar incidents, causes, metrics,
+postmortem drafts, reliability figures. A section is shown only when its provider returns data;
+until a feature lands, its slot is simply absent from the pages (never faked).
+
+How a feature plugs in (no template edits needed):
+
+1. Create `kb/<feature>/site_sections.py` exposing `SECTIONS: list[Section]`. Every such
+   module under `kb/` is found by `discover()` at build time.
+2. Each `Section` has a `provide(store, subject) -> Block | list[Block] | None` callable.
+   `subject` is an `Incident` (scope "incident") or a provider slug (scope "provider").
+   Return None (or an empty list) to leave the section out of that page. `marks` (incident
+   scope only) may return `Mark`s drawn on the timeline picture (e.g. the first HN comment).
+3. Build the data from the block types below. The site's templates render them, escaping
+   every string: a provider never writes HTML or Markdown itself, so it cannot break the
+   page or inject script, whatever the scraped text says.
+
+A feature may also add whole pages: `COLLECTIONS: list[Collection]` in the same module gives
+an index page at /<name>/ (linked from the home page) and a page per `Page`, built from the
+same blocks; a section links to them with `PageLink`.
+
+Slots are ordered by `order`; the known slots reserve these orders: signals 20,
+similar 30, causes 40, metrics 50, postmortem 60 (incident pages) and reliability 10,
+causes 40 (provider pages).
+
+`provide` is called once per incident per build. Keep it to a dictionary look-up: load
+everything once in `prepare(store)` (called once per build); what `prepare` returns is the
+`state` handed to `provide` and `marks`, so a 10k-incident site stays fast. A section that
+raises is reported as one line and left out; the build goes on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from kb.model import Incident
+    from kb.store import Store
+
+# -- blocks: the only shapes a section may hand to the templates ----------------------------
+
+
+@dataclass(frozen=True)
+class IncidentLink:
+    """A link to another incident of this site, e.g. a similar one with its score."""
+
+    key: str  # provider/native_id
+    note: str | None = None  # e.g. "score 0.83" or "same component"
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class ExternalLink:
+    """A link off the site (an HN thread, a news article). Non-http(s) URLs show as text."""
+
+    url: str
+    text: str
+    note: str | None = None  # e.g. "posted 12 min before the first status update"
+
+
+@dataclass(frozen=True)
+class Links:
+    items: Sequence[IncidentLink | ExternalLink | PageLink]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Short labels, e.g. cause tags."""
+
+    names: Sequence[str]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Label → value pairs, e.g. metrics: ("time to resolve", "2h14m")."""
+
+    pairs: Sequence[tuple[str, str]]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain text; line breaks kept. Shown escaped, never interpreted."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Markdown (e.g. a postmortem draft): converted to HTML, then reduced by nh3 to a short
+    allow-list (paragraphs, lists, emphasis, code, headings h3/h4, tables, http(s) links)."""
+
+    markdown: str
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """A link to a page of a `Collection` (shown as text when that page does not exist)."""
+
+    collection: str
+    slug: str
+    text: str
+    note: str | None = None
+
+
+Block = IncidentLink | ExternalLink | PageLink | Links | Tags | Figures | Table | Text | Prose
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point drawn on an incident's timeline picture (community signal, detection, ...)."""
+
+    at: datetime
+    label: str
+    kind: str = "signal"  # CSS class suffix: kb-mark-signal, kb-mark-news, ...
+
+
+# -- sections ------------------------------------------------------------------------------
+
+Provide = Callable[[Any, Any], "Block | Sequence[Block] | None"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One optional part of a page, filled by a feature."""
+
+    name: str  # slot id: "similar", "signals", ...; also the HTML id of the section
+    title: str  # heading shown above it
+    provide: Provide  # (state, subject) -> blocks | None; see `prepare`
+    scope: Literal["incident", "provider"] = "incident"
+    order: int = 100
+    # Called once per build with the Store; its result is the `state` handed to `provide` and
+    # `marks`. Default: the Store itself.
+    prepare: Callable[[Store], Any] | None = None
+    marks: Callable[[Any, Incident], Sequence[Mark]] | None = None
+    note: str | None = None  # one line under the heading, e.g. how a score is computed
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection, at /<collection>/<slug>/."""
+
+    slug: str  # made path-safe by the site; keep it stable across builds
+    title: str
+    blocks: Sequence[Block]
+    summary: str | None = None  # one line on the collection's index page
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A set of pages a feature adds to the site (cause pages, postmortem drafts, ...), with
+    an index page at /<name>/ linked from the home page. Same rules as sections: blocks only,
+    failures are one line each."""
+
+    name: str  # folder and URL segment, e.g. "causes"
+    title: str  # the index page's title, e.g. "Causes"
+    pages: Callable[[Any], Iterable[Page]]  # (state) -> pages
+    prepare: Callable[[Store], Any] | None = None
+    note: str | None = None  # a line on the index page
+
+
+# Folders the site itself writes: a collection may not take them.
+RESERVED_COLLECTIONS = frozenset({"assets", "components", "data", "feeds", "incidents",
+                                  "providers", "search", "years", "about", "index"})
+
+
+@dataclass
+class Registry:
+    """The sections and collections of one build, with their prepared state."""
+
+    sections: list[Section] = field(default_factory=list)
+    states: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    collections: list[Collection] = field(default_factory=list)
+    pages: dict[str, list[Page]] = field(default_factory=dict)  # collection name → pages
+
+    def prepare(self, store: Store) -> None:
+        for section in self.sections:
+            try:
+                self.states[_slot(section)] = section.prepare(store) if section.prepare else store
+            except Exception as exc:  # a broken feature must not take the site down
+                self.failures.append(f"section {section.name}: prepare failed: {exc}")
+        self.sections = [s for s in self.sections if _slot(s) in self.states]
+        for collection in self.collections:
+            if collection.name in RESERVED_COLLECTIONS or collection.name in self.pages:
+                self.failures.append(f"collection {collection.name}: name taken; left out")
+                continue
+            try:
+                state = collection.prepare(store) if collection.prepare else store
+                self.pages[collection.name] = list(collection.pages(state))
+            except Exception as exc:
+                self.failures.append(f"collection {collection.name}: {exc}")
+        self.collections = [c for c in self.collections if c.name in self.pages]
+
+    def has_page(self, collection: str, slug: str) -> bool:
+        return any(page.slug == slug for page in self.pages.get(collection, ()))
+
+    def blocks(self, scope: str, subject: object) -> list[tuple[Section, list[Block]]]:
+        """The sections of `scope` that have data for `subject`, in order, with their blocks."""
+        found = []
+        for section in sorted(self.sections, key=lambda s: (s.order, s.name)):
+            if section.scope != scope:
+                continue
+            try:
+                data = section.provide(self.states[_slot(section)], subject)
+            except Exception as exc:
+                self.failures.append(f"section {section.name}: {subject_name(subject)}: {exc}")
+                continue
+            blocks = _as_list(data)
+            if blocks:
+                found.append((section, blocks))
+        return found
+
+    def marks(self, incident: Incident) -> list[Mark]:
+        found: list[Mark] = []
+        for section in self.sections:
+            if section.scope == "incident" and section.marks is not None:
+                try:
+                    found.extend(section.marks(self.states[_slot(section)], incident))
+                except Exception as exc:
+                    self.failures.append(f"section {section.name}: marks: {incident.key}: {exc}")
+        return found
+
+
+def _slot(section: Section) -> str:
+    return f"{section.scope}:{section.name}"
+
+
+def subject_name(subject: object) -> str:
+    return str(getattr(subject, "key", subject))
+
+
+def _as_list(data: object) -> list[Block]:
+    if data is None:
+        return []
+    if isinstance(data, (list, tuple)):
+        return [b for b in data if b is not None]
+    return [data]  # type: ignore[list-item]
+
+
+def discover(extra: Sequence[Section | Collection] = (), *, scan: bool = True) -> Registry:
+    """Every `SECTIONS` and `COLLECTIONS` list of `kb/<package>/site_sections.py` (unless
+    `scan` is False), plus `extra`."""
+    import kb
+
+    sections: list[Section] = [s for s in extra if isinstance(s, Section)]
+    collections: list[Collection] = []
+    failures: list[str] = []
+    for info in sorted(pkgutil.iter_modules(kb.__path__ if scan else []), key=lambda i: i.name):
+        # Look on disk first: importing every kb package just to ask would load their
+        # dependencies (models, numpy) into every site build.
+        folder = Path(getattr(info.module_finder, "path", "")) / info.name
+        if not info.ispkg or not (folder / "site_sections.py").is_file():
+            continue
+        name = f"kb.{info.name}.site_sections"
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # a half-written feature must not take the site down
+            failures.append(f"{name}: cannot import: {exc}")
+            continue
+        sections.extend(getattr(module, "SECTIONS", []))
+        collections.extend(getattr(module, "COLLECTIONS", []))
+    collections.extend(c for c in extra if isinstance(c, Collection))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for section in sections:
+        if (section.scope, section.name) in seen:
+            failures.append(f"section {section.name}: registered twice; the first one is used")
+            continue
+        seen.add((section.scope, section.name))
+        unique.append(section)
+    return Registry(unique, failures=failures, collections=collections)

@@ -1,0 +1,37 @@
+"""The `site` stage of `kb update`: rebuild the site after the store stage.
+
+Idempotent and cheap when nothing changed: pages whose bytes are the same are not
+rewritten, and mkdocs runs only when something it reads changed. Where the site cannot be
+built at all (no mkdocs.yml beside an installed package, mkdocs not installed) the stage says
+so in one note and the run goes on: the site is an optional product of the knowledge base.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING
+
+from kb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kb.pipeline import StageContext
+
+
+def site_stage(context: StageContext) -> str | None:
+    """Render and build the site into the build folder (build/ beside mkdocs.yml, or
+    $KB_SITE_DIR); returns a one-line note."""
+    from kb.render.build import build_site, find_layout
+
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        return "skipped: mkdocs-material is not installed (pip install 'mkdocs-material>=9.7,<10')"
+    try:
+        layout = find_layout()
+    except ConfigError as exc:
+        return f"skipped: {exc}"
+    report = build_site(context.store, layout)
+    rendered = report.render
+    for line in rendered.failures:
+        context.report.source("stage:site").warnings.append(line)
+    built = f"mkdocs {report.mkdocs_seconds:.1f} s" if report.built else "site unchanged"
+    return (f"{rendered.pages} pages, {len(rendered.written)} files written, "
+            f"{len(rendered.removed)} removed; {built}")

@@ -1,0 +1,21 @@
+"""The store stage for signals: parsed SignalRecords of a batch of payloads → `signal_items`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kb.store.repo import Store
+from kb.store.signals import ItemCounts, ItemWrite, store_items
+from scrapers.records import ParsedDoc, RawDoc
+
+
+def store_doc_signals(store: Store,
+                      batch: Iterable[tuple[str, RawDoc, ParsedDoc]]) -> dict[str, ItemCounts]:
+    """Store the signals of each (provider, payload, parsed) in the batch; counts per provider.
+    Payloads without signals cost nothing."""
+    by_provider: dict[str, list[ItemWrite]] = {}
+    for provider, doc, parsed in batch:
+        for record in parsed.signals:
+            by_provider.setdefault(provider, []).append(
+                ItemWrite(record, doc.sha256, doc.url, doc.fetched_at))
+    return {provider: store_items(store, writes) for provider, writes in by_provider.items()}

@@ -1,0 +1,105 @@
+"""The link stage: stored items → stories → links and unofficial candidates, kept current.
+
+`relink` rebuilds everything derived from `signal_items` in one transaction. It is keyed by
+fingerprints of its inputs (items, incidents, the matching terms and the linker's rules), so
+running it again with nothing changed does no work and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kb.model import Incident
+from kb.signals.config import SignalConfig, load_signal_config
+from kb.signals.link import Linker, Rules
+from kb.signals.match import match_providers
+from kb.signals.stories import build_signals
+from kb.signals.unofficial import candidates
+from kb.store.repo import Store
+from kb.store.signals import (
+    Signal,
+    SignalLink,
+    get_state,
+    incidents_fingerprint,
+    items_fingerprint,
+    load_items,
+    replace_derived,
+)
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.pipeline import StageContext
+
+LINKER_VERSION = "1"  # bump when the rules change in a way fingerprints cannot see
+_STATE = "link_inputs"
+
+
+@dataclass
+class LinkReport:
+    """What a relink produced."""
+
+    signals: int = 0
+    links: int = 0
+    by_confidence: dict[str, int] = field(default_factory=dict)
+    unofficial: int = 0
+    skipped: bool = False  # nothing changed since the last run
+
+    def line(self) -> str:
+        if self.skipped:
+            return "links already current"
+        confidences = ", ".join(f"{n} {c}" for c, n in sorted(self.by_confidence.items()))
+        return (f"{self.signals} signals, {self.links} links ({confidences or 'none'}), "
+                f"{self.unofficial} unofficial incident candidates")
+
+
+def link_all(signals: list[Signal], incidents: list[Incident], config: SignalConfig,
+             rules: Rules | None = None) -> tuple[list[SignalLink], list]:
+    """Links and unofficial candidates for these signals against these incidents (pure)."""
+    linker = Linker(incidents, config, rules)
+    links = [link for signal in signals for link in linker.link(signal)]
+    matches = {
+        s.id: match_providers(s.title, [s.url, s.discussion_url,
+                                        *(src.url for src in s.sources)], s.text,
+                              config.providers)
+        for s in signals
+    }
+    return links, candidates(signals, links, incidents, matches, linker.unknown_named)
+
+
+def relink(store: Store, config: SignalConfig, *, force: bool = False,
+           progress: Callable[[str], None] | None = None) -> LinkReport:
+    """Rebuild stories, links and unofficial candidates when any input changed."""
+    fingerprint = hashlib.sha256("\n".join([
+        LINKER_VERSION, repr(config.providers), repr(Rules()), items_fingerprint(store),
+        incidents_fingerprint(store),
+    ]).encode()).hexdigest()
+    if not force and get_state(store, _STATE) == fingerprint:
+        return LinkReport(skipped=True)
+    (progress or (lambda _m: None))("grouping signals")
+    signals = build_signals(load_items(store), config)
+    incidents = list(store.incidents())
+    (progress or (lambda _m: None))("linking")
+    links, unofficial = link_all(signals, incidents, config)
+    replace_derived(store, signals, links, unofficial, {_STATE: fingerprint})
+    report = LinkReport(signals=len(signals), links=len(links), unofficial=len(unofficial))
+    for link in links:
+        report.by_confidence[link.confidence] = report.by_confidence.get(link.confidence, 0) + 1
+    return report
+
+
+def config_for(settings: Settings) -> SignalConfig:
+    """The signal configuration of these settings' sources.toml."""
+    from kb.config import load_sources
+
+    path = settings.sources_path
+    sources = load_sources(path) if path.is_file() else []
+    return load_signal_config(path, sources)
+
+
+def link_stage(context: StageContext) -> str | None:
+    """The `link` stage of `kb update`: relink when anything changed."""
+    report = relink(context.store, config_for(context.settings))
+    return None if report.skipped else report.line()

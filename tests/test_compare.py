@@ -1,0 +1,108 @@
+"""Provider comparison: side-by-side figures and the hours two providers were down at once,
+counted only where the KB covers both."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kb.analysis.causes import Cause, CauseTag
+from kb.analysis.compare import compare, top_causes
+from kb.analysis.coverage import Coverage
+from kb.analysis.metrics import incident_figures
+from kb.analysis.periods import Period
+from kb.model import Incident, Kind, Lifecycle, Severity
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures" / "analysis"
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def h(hours: float) -> datetime:
+    return T0 + hours * HOUR
+
+
+def make(provider: str, key: str, start: float, end: float | None,
+         impact: str = "major") -> Incident:
+    return Incident(provider, key, key, Kind.INCIDENT, "resolved", Severity(impact), impact,
+                    lifecycle=Lifecycle(first_post_at=h(start),
+                                        resolved_at=h(end) if end is not None else None))
+
+
+def cover(provider: str, start: float, end: float) -> Coverage:
+    return Coverage(provider, ((h(start), h(end)),), "test")
+
+
+def test_hours_down_together_only_where_both_are_covered() -> None:
+    incidents = {
+        "a": [make("a", "a1", 0, 10), make("a", "a2", 20, 30, "minor")],
+        "b": [make("b", "b1", 5, 25), make("b", "b2", 100, 110)],
+    }
+    figures = {p: [incident_figures(i) for i in v] for p, v in incidents.items()}
+    coverages = {"a": cover("a", 0, 200), "b": cover("b", 0, 50)}  # b unknown after 50 h
+    period = Period("x", h(0), h(200))
+    result = compare(["a", "b", "c"], figures, coverages, {}, period)
+    ab = next(p for p in result.pairs if (p.a, p.b) == ("a", "b"))
+    # a1 ∩ b1 = 5..10 (5 h, both major), a2 ∩ b1 = 20..25 (5 h, a2 minor)
+    assert ab.both_down_hours == pytest.approx(10)
+    assert ab.both_major_hours == pytest.approx(5)
+    assert ab.both_covered_hours == pytest.approx(50)
+    assert [(e.start, e.end, e.a_keys, e.b_keys) for e in ab.episodes] == [
+        (h(5), h(10), ("a/a1",), ("b/b1",)), (h(20), h(25), ("a/a2",), ("b/b1",))]
+    ac = next(p for p in result.pairs if (p.a, p.b) == ("a", "c"))
+    assert ac.both_down_hours is None  # c has no data at all: unknown, not "never together"
+    c_side = next(s for s in result.sides if s.provider == "c")
+    assert c_side.figures.status == "unknown" and c_side.figures.uptime is None
+    a_side = result.sides[0]
+    # a: 10 h major + 10 h × 0.3 minor over 200 covered hours
+    assert a_side.figures.uptime == pytest.approx(100 * (1 - 13 / 200))
+
+
+def test_open_incident_joins_episodes_until_last_seen() -> None:
+    still_open = incident_figures(make("a", "open", 0, None), seen=h(8))
+    other = incident_figures(make("b", "b1", 6, 12))
+    result = compare(["a", "b"], {"a": [still_open], "b": [other]},
+                     {"a": cover("a", 0, 24), "b": cover("b", 0, 24)}, {},
+                     Period("x", h(0), h(24)))
+    assert result.pairs[0].both_down_hours == pytest.approx(2)
+
+
+def test_top_causes_count_incidents_not_tags() -> None:
+    tag = CauseTag(Cause.DNS, "rule", "e", "d")
+    causes = {"p/1": [tag, tag], "p/2": [tag, CauseTag(Cause.NETWORK, "rule", "e", "d")],
+              "p/3": [CauseTag(Cause.UNKNOWN, "none", "", "")]}
+    assert top_causes(["p/1", "p/2", "p/3"], causes) == (("dns", 2), ("network", 1))
+
+
+def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+               COLUMNS="200")
+    env.pop("KB_DATABASE_URL", None)
+
+    def kb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kb", *args], env=env, text=True,
+                              capture_output=True, timeout=300)
+
+    assert kb("ingest", str(FIX / "claude_slice.atom"), str(FIX / "openai_slice.json")
+              ).returncode == 0
+    result = kb("compare", "anthropic", "openai", "google", "--period", "30d", "--end",
+                "2026-10-08", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    sides = {s["provider"]: s for s in data["providers"]}
+    assert sides["google"]["status"] == "unknown" and sides["google"]["uptime_percent"] is None
+    assert sides["anthropic"]["incidents"] == 3
+    assert sides["anthropic"]["top_causes"][0]["tag"] in {"auth", "data-loss"}
+    pair = next(p for p in data["pairs"] if {p["a"], p["b"]} == {"anthropic", "openai"})
+    # the two slices never cover the same time (Sep 14-15 vs Sep 29-Oct 8)
+    assert pair["both_down_hours"] is None
+    text = kb("compare", "anthropic", "openai", "--period", "30d", "--end", "2026-10-08")
+    assert "unknown (the KB never covers both" in text.stdout
+    assert kb("compare", "anthropic").returncode == 2
