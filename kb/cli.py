@@ -56,7 +56,8 @@ EmbedFlag = Annotated[
 ]
 
 
-def _date(value: str | None, option: str) -> datetime | None:
+def parse_date(value: str | None, option: str) -> datetime | None:
+    """A --since/--until style option as an aware UTC datetime; ConfigError if unreadable."""
     if value is None:
         return None
     try:
@@ -67,29 +68,44 @@ def _date(value: str | None, option: str) -> datetime | None:
 
 
 @contextmanager
-def _line(*, write: bool = True):  # type: ignore[no-untyped-def]
+def open_writer():  # type: ignore[no-untyped-def]
+    """(store, settings) for a command that writes: the KB_HOME writer lock is held, the
+    schema created or upgraded (said on stderr), the store closed on exit."""
+    from kb.config import load_settings
+    from kb.lock import writer_lock
+    from kb.store import Store
+
+    settings = load_settings()
+    with writer_lock(settings.home, timeout=settings.lock_timeout,
+                     on_wait=lambda message: err.print(f"kb: {message}")):
+        store, note = Store.open(settings.database_url, write=True)
+        try:
+            if note:
+                err.print(f"kb: {note}")
+            yield store, settings
+        finally:
+            store.close()
+
+
+@contextmanager
+def open_line(*, write: bool = True):  # type: ignore[no-untyped-def]
     """The configured store, archive and sources wired into a pipeline Line, with a progress
     bar on stderr. Writers hold the KB_HOME writer lock for the whole block."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from kb.config import load_settings, load_sources
-    from kb.lock import writer_lock
+    from kb.config import load_sources
     from kb.pipeline import Line
-    from kb.store import Store
     from scrapers.archive import Archive
 
-    settings = load_settings()
-    sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
     with ExitStack() as stack:
         if write:
-            stack.enter_context(writer_lock(
-                settings.home, timeout=settings.lock_timeout,
-                on_wait=lambda message: err.print(f"kb: {message}"),
-            ))
-        store, note = Store.open(settings.database_url, write=write)
-        stack.callback(store.close)
-        if note:
-            err.print(f"kb: {note}")
+            store, settings = stack.enter_context(open_writer())
+        else:
+            store = stack.enter_context(open_store())
+            from kb.config import load_settings
+
+            settings = load_settings()
+        sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
         progress = stack.enter_context(Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[label]}", style="dim"), console=err, transient=True,
@@ -103,7 +119,7 @@ def _line(*, write: bool = True):  # type: ignore[no-untyped-def]
         yield Line(store, Archive(settings.raw_dir), sources, progress=advance), settings
 
 
-def _finish(report: RunReport, as_json: bool) -> None:
+def finish_run(report: RunReport, as_json: bool) -> None:
     """Print the run summary; exit 5 when any source failed."""
     if as_json:
         import json
@@ -156,10 +172,10 @@ def ingest(
     """
     from kb.pipeline import ingest as run
 
-    with _line() as (line, settings):
+    with open_line() as (line, settings):
         report = run(line, paths, provider=provider)
         _embed_after(line, settings, report, embed)
-    _finish(report, as_json)
+    finish_run(report, as_json)
 
 
 def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool) -> None:
@@ -180,10 +196,10 @@ def scrape(
 
     Example: kb scrape anthropic openai --embed
     """
-    with _line() as (line, settings):
+    with open_line() as (line, settings):
         report = _scrape(line, settings, providers or [])
         _embed_after(line, settings, report, embed)
-    _finish(report, as_json)
+    finish_run(report, as_json)
 
 
 def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
@@ -213,10 +229,10 @@ def update(
     """
     from kb.pipeline import StageContext, ingest, run_later_stages
 
-    with _line() as (line, settings):
+    with open_line() as (line, settings):
         report = ingest(line, [from_dir]) if from_dir is not None else _scrape(line, settings, [])
         run_later_stages(StageContext(line.store, settings, report))
-    _finish(report, as_json)
+    finish_run(report, as_json)
 
 
 @app.command()
@@ -224,13 +240,14 @@ def reparse(as_json: JsonFlag = False) -> None:
     """Rebuild the normalized tables from the raw archive alone (offline)."""
     from kb.pipeline import reparse as run
 
-    with _line() as (line, _settings):
+    with open_line() as (line, _settings):
         report = run(line)
-    _finish(report, as_json)
+    finish_run(report, as_json)
 
 
 @contextmanager
-def _store():  # type: ignore[no-untyped-def]
+def open_store():  # type: ignore[no-untyped-def]
+    """The configured store for reading (an old schema asks for `kb db upgrade`)."""
     from kb.config import load_settings
     from kb.store import Store
 
@@ -256,9 +273,9 @@ def incidents(
     """
     from kb.present import incident_rows, print_incident_table
 
-    with _store() as store:
-        found = list(store.incidents(provider=provider, since=_date(since, "--since"),
-                                     until=_date(until, "--until"), kind=kind,
+    with open_store() as store:
+        found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
+                                     until=parse_date(until, "--until"), kind=kind,
                                      newest_first=True, limit=limit))
     if as_json:
         import json
@@ -281,7 +298,7 @@ def show(
     from kb.serialize import incident_to_dict
     from kb.signals.figures import incident_signals, print_signals, signals_json
 
-    with _store() as store:
+    with open_store() as store:
         incident = store.get(key)
         revisions = store.revisions(key)
         linked = incident_signals(store, incident)
@@ -308,7 +325,7 @@ def export(
 
     if fmt not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {fmt!r}")
-    with _store() as store:
+    with open_store() as store:
         if output is None:
             write_export(store.incidents(), fmt, sys.stdout)
         else:
@@ -324,7 +341,7 @@ def stats(as_json: JsonFlag = False) -> None:
     """Incidents per provider, date range, phase coverage, sources and last fetch."""
     from kb.present import print_stats, stats_rows
 
-    with _store() as store:
+    with open_store() as store:
         rows = store.stats()
     if as_json:
         import json

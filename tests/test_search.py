@@ -99,7 +99,7 @@ def test_hybrid_is_reciprocal_rank_fusion(searcher: Searcher) -> None:
     semantic = keys(searcher.search("webhook delivery delays", mode="semantic", k=100))
     keyword = keys(searcher.search("webhook delivery delays", mode="keyword", k=100))
     hybrid = searcher.search("webhook delivery delays", k=3)
-    fused = reciprocal_rank_fusion([semantic, keyword])[:3]
+    fused = reciprocal_rank_fusion([semantic, keyword], k=20, weights=(2.0, 1.0))[:3]
     assert [(h.key, round(h.score, 9)) for h in hybrid.hits] == [
         (key, round(score, 9)) for key, score in fused]
     assert hybrid.mode == "hybrid" and hybrid.notes == []
@@ -270,7 +270,9 @@ def test_matrix_index_top_k() -> None:
 def test_reciprocal_rank_fusion() -> None:
     fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a"]], k=60)
     assert fused == [("a", 1 / 61 + 1 / 62), ("c", 1 / 63 + 1 / 61), ("b", 1 / 62)]
-    assert reciprocal_rank_fusion([["y"], ["x"]]) == [("x", 1 / 61), ("y", 1 / 61)]
+    assert reciprocal_rank_fusion([["y"], ["x"]], k=60) == [("x", 1 / 61), ("y", 1 / 61)]
+    weighted = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=20, weights=(2.0, 1.0))
+    assert weighted == [("a", 2 / 21 + 1 / 22), ("b", 2 / 22 + 1 / 21)]
 
 
 # -- the commands, as users run them ----------------------------------------------------------

@@ -6,7 +6,6 @@ Everything here only reads, except `kb causes --refresh`, which takes the writer
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,30 +20,6 @@ PeriodOpt = Annotated[str, typer.Option(
                      "several comma-separated.")]
 EndOpt = Annotated[str | None, typer.Option(
     "--end", help="End of rolling periods (UTC date or ISO time; default: now).")]
-
-
-def _when(value: str | None, option: str) -> datetime | None:
-    from kb.errors import ConfigError
-
-    if value is None:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"{option}: not a date (use YYYY-MM-DD or ISO 8601): {value!r}") from None
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-@contextmanager
-def _store():  # type: ignore[no-untyped-def]
-    from kb.config import load_settings
-    from kb.store import Store
-
-    store, _ = Store.open(load_settings().database_url, write=False)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _print_json(data: object) -> None:
@@ -86,11 +61,11 @@ def metrics(
         print_incident_figures,
         print_metrics,
     )
-    from kb.cli import out
+    from kb.cli import open_store, out, parse_date
     from kb.errors import NotFound
 
-    stop = _when(end, "--end") or datetime.now(UTC)
-    with _store() as store:
+    stop = parse_date(end, "--end") or datetime.now(UTC)
+    with open_store() as store:
         if incident is not None:
             chosen = store.get(incident)
             data = dataset.load(store, [chosen.provider])
@@ -139,12 +114,12 @@ def clusters(
     from kb.analysis import dataset
     from kb.analysis.clusters import find_clusters
     from kb.analysis.report import cluster_dict, print_clusters
-    from kb.cli import out
+    from kb.cli import open_store, out, parse_date
 
-    with _store() as store:
+    with open_store() as store:
         data = dataset.load(store)
     found = find_clusters(data.incidents, data.by_key, data.causes,
-                          since=_when(since, "--since"), until=_when(until, "--until"),
+                          since=parse_date(since, "--since"), until=parse_date(until, "--until"),
                           vendors=data.vendors, aliases=data.aliases)
     if as_json:
         _print_json([cluster_dict(c) for c in found])
@@ -167,15 +142,15 @@ def compare(
     from kb.analysis import dataset
     from kb.analysis.compare import compare as run
     from kb.analysis.report import comparison_dict, print_comparison
-    from kb.cli import out
+    from kb.cli import open_store, out, parse_date
     from kb.errors import ConfigError
 
     if len(providers) < 2:
         raise ConfigError("compare needs at least two providers")
     if period.strip().lower() in ("months", "all") or "," in period:
         raise ConfigError("--period for compare is one period: Nd, YYYY-MM or YYYY")
-    chosen = _periods(period, _when(end, "--end") or datetime.now(UTC), None)[0]
-    with _store() as store:
+    chosen = _periods(period, parse_date(end, "--end") or datetime.now(UTC), None)[0]
+    with open_store() as store:
         data = dataset.load(store, providers)
     result = run(providers, data.figures, data.coverages, data.causes, chosen, data.names)
     if as_json:
@@ -197,11 +172,11 @@ def causes(
 
     Example: kb causes github/zzm4nczlpjyy
     """
-    from kb.cli import err, out
+    from kb.cli import err, open_store, out
 
     if refresh:
         _refresh(embedding)
-    with _store() as store:
+    with open_store() as store:
         if key is not None:
             _one(store, key, as_json)
             return
@@ -255,26 +230,15 @@ def _refresh(embedding: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from kb.analysis.stage import refresh
-    from kb.cli import err
-    from kb.config import load_settings
-    from kb.lock import writer_lock
-    from kb.store import Store
+    from kb.cli import err, open_writer
 
-    settings = load_settings()
-    with writer_lock(settings.home, timeout=settings.lock_timeout,
-                     on_wait=lambda message: err.print(f"kb: {message}")):
-        store, note = Store.open(settings.database_url, write=True)
-        if note:
-            err.print(f"kb: {note}")
-        try:
-            with Progress(TextColumn("cause tags"), BarColumn(), MofNCompleteColumn(),
-                          console=err, transient=True, disable=not err.is_terminal) as bar:
-                task = bar.add_task("tags", total=None)
-                done, why = refresh(store, settings.home, use_embedding=embedding,
-                                    progress=lambda n, of: bar.update(task, completed=n,
-                                                                      total=of))
-        finally:
-            store.close()
+    with open_writer() as (store, settings), Progress(
+        TextColumn("cause tags"), BarColumn(), MofNCompleteColumn(), console=err,
+        transient=True, disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("tags", total=None)
+        done, why = refresh(store, settings.home, use_embedding=embedding,
+                            progress=lambda n, of: bar.update(task, completed=n, total=of))
     err.print(f"kb: tagged {done} incident(s); {why}", markup=False)
 
 

@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
         """
         from kb.backfill import backfill as run
         from kb.backfill import state_path
-        from kb.cli import _finish, _line
+        from kb.cli import finish_run, open_line
         from kb.errors import ConfigError
         from scrapers.fetch import Fetcher, FetchSettings
 
-        with _line() as (line, settings):
+        with open_line() as (line, settings):
             source = next((s for s in line.sources if s.slug == provider), None)
             if source is None:
                 raise ConfigError(f"not in {settings.sources_path}: {provider}")
@@ -41,4 +41,4 @@ def register(app: typer.Typer) -> None:
                              max_pages=max_pages, restart=restart, progress=line.progress)
         # The summary rides in the run report's notes: printed on stderr, or in --json output.
         line.report.notes.append(report.summary())
-        _finish(line.report, as_json)
+        finish_run(line.report, as_json)

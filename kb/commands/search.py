@@ -43,12 +43,12 @@ def search(
 
     Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
     """
-    from kb.cli import _date
+    from kb.cli import parse_date
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, component=component, severity=severity,
-                            kind=kind, since=_date(since, "--since"),
-                            until=_date(until, "--until"))
+                            kind=kind, since=parse_date(since, "--since"),
+                            until=parse_date(until, "--until"))
     with _searcher() as searcher:
         result = searcher.search(query, mode=mode, k=k, filters=filters)
     _print(result, as_json, title=f"search: {query[:60]}")
@@ -93,35 +93,24 @@ def embed(
         TimeRemainingColumn,
     )
 
-    from kb.cli import err, out
-    from kb.config import load_settings
+    from kb.cli import err, open_writer, out
     from kb.embed.stage import embed_missing
-    from kb.lock import writer_lock
-    from kb.store import Store
 
-    settings = load_settings()
-    with writer_lock(settings.home, timeout=settings.lock_timeout,
-                     on_wait=lambda message: err.print(f"kb: {message}")):
-        store, note = Store.open(settings.database_url, write=True)
-        if note:
-            err.print(f"kb: {note}")
-        try:
-            with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), console=err, transient=True,
-                          disable=not err.is_terminal) as progress:
-                task = progress.add_task("embed", total=None)
+    with open_writer() as (store, settings), Progress(
+        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("embed", total=None)
 
-                class Bar:
-                    def start(self, total: int) -> None:
-                        progress.update(task, total=total)
+        class Bar:
+            def start(self, total: int) -> None:
+                progress.update(task, total=total)
 
-                    def advance(self, done: int) -> None:
-                        progress.advance(task, done)
+            def advance(self, done: int) -> None:
+                progress.advance(task, done)
 
-                report = embed_missing(store, settings.home, tracker=Bar(), full=full,
-                                       note=lambda message: err.print(f"kb: {message}"))
-        finally:
-            store.close()
+        report = embed_missing(store, settings.home, tracker=Bar(), full=full,
+                               note=lambda message: err.print(f"kb: {message}"))
     if as_json:
         import json
 

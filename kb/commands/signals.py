@@ -33,12 +33,12 @@ def list_signals(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kb.cli import _date, _store, err, out
+    from kb.cli import err, open_store, out, parse_date
     from kb.store.signals import get_state, links, signals
     from kb.store.signals import unofficial as candidates
 
-    since_at = _date(since, "--since")
-    with _store() as store:
+    since_at = parse_date(since, "--since")
+    with open_store() as store:
         if unofficial:
             _print_unofficial(candidates(store, provider=provider), as_json)
             return
@@ -119,7 +119,7 @@ def fetch(
     """
     from dataclasses import replace
 
-    from kb.cli import _date, _finish, _line
+    from kb.cli import finish_run, open_line, parse_date
     from kb.errors import ConfigError
     from kb.signals.fetch import SOURCES, FetchPlan, fetch_signals
     from kb.signals.stage import config_for, relink
@@ -130,9 +130,9 @@ def fetch(
     if bad:
         raise ConfigError(f"--source: unknown {', '.join(bad)} (known: {', '.join(SOURCES)})")
     now = datetime.now(UTC)
-    start = _date(since, "--since") or now - timedelta(days=7)
-    end = _date(until, "--until") or now
-    with _line() as (line, settings):
+    start = parse_date(since, "--since") or now - timedelta(days=7)
+    end = parse_date(until, "--until") or now
+    with open_line() as (line, settings):
         config = config_for(settings)
         known = {s.slug for s in line.sources}
         unknown = sorted(set(providers or []) - known)
@@ -146,7 +146,7 @@ def fetch(
             fetch_signals(line, fetcher, article_fetcher, config, plan, fetch_settings)
         line.report.notes.append("link: " + relink(line.store, config).line())
         report = line.report
-    _finish(report, as_json)
+    finish_run(report, as_json)
 
 
 def link(
@@ -158,10 +158,10 @@ def link(
 
     Example: kb link --force
     """
-    from kb.cli import _line, out
+    from kb.cli import open_line, out
     from kb.signals.stage import config_for, relink
 
-    with _line() as (line, settings):
+    with open_line() as (line, settings):
         report = relink(line.store, config_for(settings), force=force)
     if as_json:
         import json

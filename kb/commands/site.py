@@ -36,13 +36,13 @@ def build(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from kb.cli import _date, _store, err
+    from kb.cli import err, open_store, parse_date
     from kb.cli import out as stdout
     from kb.render.build import build_site, find_layout
 
-    day = _date(as_of, "--as-of")
+    day = parse_date(as_of, "--as-of")
     layout = find_layout(config, out)
-    with _store() as store, Progress(
+    with open_store() as store, Progress(
         TextColumn("site pages"), BarColumn(), MofNCompleteColumn(), console=err,
         transient=True, disable=not err.is_terminal,
     ) as bar:

@@ -26,7 +26,14 @@ from kb.embed.document import (
     split_sentences,
 )
 from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder, resolve_model
-from kb.embed.index import MatrixIndex, fts_query, load_index, reciprocal_rank_fusion, terms
+from kb.embed.index import (
+    SEMANTIC_WEIGHT,
+    MatrixIndex,
+    fts_query,
+    load_index,
+    reciprocal_rank_fusion,
+    terms,
+)
 from kb.errors import ConfigError, KbError
 from kb.model import Incident
 from kb.store import vectors
@@ -309,7 +316,8 @@ def _rank(mode: str, semantic: list[tuple[str, float]], keyword: list[tuple[str,
         return semantic
     if mode == "keyword":
         return keyword
-    return reciprocal_rank_fusion([[k for k, _ in semantic], [k for k, _ in keyword]])
+    return reciprocal_rank_fusion([[k for k, _ in semantic], [k for k, _ in keyword]],
+                                  weights=(SEMANTIC_WEIGHT, 1.0))
 
 
 def _check_query(query: str) -> str:
