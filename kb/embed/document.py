@@ -35,7 +35,13 @@ MAX_CHUNKS = 32
 # change its hash: `kb embed` then re-embeds those incidents. Append (name, function) here from
 # the feature's own module; the embed stage calls every function with the keys it handles.
 ExtraTexts = Callable[[Store, Sequence[str]], Mapping[str, Sequence[str]]]
-DOCUMENT_EXTRAS: list[tuple[str, ExtraTexts]] = []
+def _signal_titles(store: Store, keys: Sequence[str]) -> Mapping[str, Sequence[str]]:
+    from kb.signals.document_texts import linked_titles  # imported when embedding runs
+
+    return linked_titles(store, keys)
+
+
+DOCUMENT_EXTRAS: list[tuple[str, ExtraTexts]] = [("signals", _signal_titles)]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 _SPACE = re.compile(r"\s+")
