@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,13 @@ def incident_signals(store: Store, incident: Incident) -> IncidentSignals:
     """The signals linked to `incident`, with the derived figures."""
     found = links(store, incident_key=incident.key)
     by_id = {s.id: s for s in signals(store, ids=[link.signal_id for link in found])}
+    return summarize(incident, found, by_id)
+
+
+def summarize(incident: Incident, found: Sequence[SignalLink],
+              by_id: Mapping[str, Signal]) -> IncidentSignals:
+    """The figures of `incident` from its links and the signals they point at (loaded once
+    by the caller, e.g. for a whole site build)."""
     linked = sorted(((by_id[k.signal_id], k) for k in found if k.signal_id in by_id),
                     key=lambda pair: (pair[0].created_at is None, pair[0].created_at, pair[0].id))
     community = [s.created_at for s, _ in linked if s.kind in ("live", "news") and s.created_at]
