@@ -78,3 +78,38 @@ def test_cli_exits_6_while_another_writer_runs(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_readers_work_while_a_writer_writes(tmp_path: Path) -> None:
+    """WAL: `kb incidents`, `kb search` and `kb site build` answer while `kb ingest` of a large
+    import is in the middle of writing (it holds the writer lock throughout)."""
+    corpus = ROOT.parent / "shared" / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("../shared/corpus is absent: no import long enough to overlap")
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+               KB_EMBED_MODEL="fake-hash", KB_SITE_DIR=str(tmp_path / "build"))
+
+    def kb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True,
+                              text=True, env=env, timeout=300, cwd=ROOT)
+
+    seeded = kb("ingest", str(ROOT / "tests" / "fixtures" / "statuspage"), "--embed")
+    assert seeded.returncode == 0, seeded.stderr
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", str(corpus / "statuspage_incident_json")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        time.sleep(1.0)
+        assert writer.poll() is None, "the writer finished before the readers ran"
+        listed = kb("incidents", "--provider", "anthropic", "--json")
+        overlapped = writer.poll() is None  # the read ran entirely inside the write
+        searched = kb("search", "spend limits", "--mode", "keyword", "--json")
+        built = kb("site", "build")
+    finally:
+        writer.wait(timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert searched.returncode == 0, searched.stderr
+    assert built.returncode == 0, built.stderr
+    assert overlapped
+    assert writer.returncode == 0, writer.stderr[-2000:]
