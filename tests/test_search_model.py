@@ -17,6 +17,7 @@ import pytest
 from kb.config import load_sources
 from kb.embed.document import build_document
 from kb.embed.encoder import encode_documents, load_encoder, resolve_model
+from kb.embed.onnx_export import cache_root
 from kb.embed.search import Searcher
 from kb.embed.stage import embed_missing
 from kb.pipeline import Line, ingest
@@ -123,4 +124,5 @@ def test_embedding_again_does_nothing(kb_home: Path) -> None:
     report = embed_missing(store, kb_home, spec=resolve_model({}))
     store.close()
     assert (report.embedded, report.kept, report.pruned) == (0, 0, 0)
-    assert len(list((kb_home / "models").glob("*/model.int8.onnx"))) == 1
+    exported = cache_root(kb_home).glob("*-onnx-int8-*/model.int8.onnx")  # KB_MODEL_CACHE in CI
+    assert len(list(exported)) == 1
