@@ -89,12 +89,13 @@ def safe_href(url: object) -> str | None:
     return url
 
 
-@lru_cache(maxsize=1)
-def _cleaner() -> nh3.Cleaner:
+@lru_cache(maxsize=2)
+def _cleaner(tags: frozenset[str] = ALLOWED_TAGS) -> nh3.Cleaner:
+    """The one sanitising policy; only the allowed tags differ between bodies and prose."""
     import nh3
 
     return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS),
+        tags=set(tags),
         clean_content_tags={"script", "style", "template", "iframe", "object", "noscript",
                             "textarea", "title", "svg", "math"},
         attributes={"a": {"href", "title"}},
@@ -117,22 +118,6 @@ PROSE_TAGS = ALLOWED_TAGS | {"h3", "h4", "hr", "sup", "table", "thead", "tbody",
                              "td"}
 
 
-@lru_cache(maxsize=1)
-def _prose_cleaner() -> nh3.Cleaner:
-    import nh3
-
-    return nh3.Cleaner(
-        tags=set(PROSE_TAGS),
-        clean_content_tags={"script", "style", "template", "iframe", "object", "noscript",
-                            "textarea", "title", "svg", "math"},
-        attributes={"a": {"href", "title"}},
-        url_schemes={"http", "https"},
-        url_relative="deny",
-        link_rel="nofollow noopener noreferrer",
-        strip_comments=True,
-    )
-
-
 def clean_prose(markdown_text: object) -> Markup:
     """Markdown from a feature (a postmortem draft) as HTML reduced to `PROSE_TAGS`.
 
@@ -143,7 +128,7 @@ def clean_prose(markdown_text: object) -> Markup:
     html = markdown.markdown(clean_text(markdown_text), extensions=["tables"])
     html = re.sub(r"<(/?)h[12]\b", r"<\1h3", html)
     html = re.sub(r"<(/?)h[56]\b", r"<\1h4", html)
-    return Markup(" ".join(_prose_cleaner().clean(html).split()))
+    return Markup(" ".join(_cleaner(PROSE_TAGS).clean(html).split()))
 
 
 def looks_like_html(body: str) -> bool:
