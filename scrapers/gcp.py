@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 from scrapers.jsondoc import list_field, load_json, text_field, time_field
+from scrapers.jsondoc import native_id as valid_id
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -134,9 +135,7 @@ def _dashboard(url: str, items: list[Any]) -> tuple[str | None, str | None]:
 
 
 def _incident(raw: dict[str, Any], base: str | None) -> tuple[IncidentRecord, str | None]:
-    native_id = text_field(raw, "id")
-    if not native_id or "/" in native_id or len(native_id) > 64 or not native_id.strip():
-        raise ValueError("missing or invalid id")
+    native_id = valid_id(text_field(raw, "id"))
     updates_raw = list_field(raw, "updates")
     recent = raw.get("most_recent_update")
     if not updates_raw and isinstance(recent, dict):

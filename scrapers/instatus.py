@@ -26,6 +26,7 @@ from typing import Any
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 from scrapers.jsondoc import list_field, load_json, parse_time, text_field
+from scrapers.jsondoc import native_id as valid_id
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -128,9 +129,7 @@ def _item_id(raw: dict[str, Any]) -> str:
     if not native_id:
         found = _INCIDENT_PATH.search(text_field(raw, "url") or "")
         native_id = found.group(1) if found else ""
-    if not native_id or "/" in native_id or len(native_id) > 64:
-        raise ValueError("missing or invalid id")
-    return native_id
+    return valid_id(native_id)
 
 
 def _open_item(raw: Any, maintenance: bool, page_url: str | None) -> IncidentRecord:

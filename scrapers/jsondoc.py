@@ -7,12 +7,14 @@ fields freely, and one bad field must skip one record with a reason, not the who
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 
+T = TypeVar("T")
 _MAX_DEPTH = 64  # real status payloads nest < 10 deep; deeper is hostile
 
 
@@ -88,3 +90,28 @@ def list_field(obj: dict[str, Any], key: str) -> list[Any]:
     """A list field; null, a string such as "[]" (seen in reminder_intervals) or junk give []."""
     value = obj.get(key)
     return value if isinstance(value, list) else []
+
+
+def native_id(value: str | None) -> str:
+    """An incident id fit to be half of a `provider/native_id` key: non-blank, no "/", at
+    most 64 characters. ValueError otherwise (the caller skips that entry with a warning)."""
+    if not value or not value.strip() or "/" in value or len(value) > 64:
+        raise ValueError("missing or invalid id")
+    return value
+
+
+def parse_each(items: list[Any], parse: Callable[[dict[str, Any]], T | None],
+               what: str) -> tuple[list[T], int]:
+    """`parse` over the object items of a list: (the readable ones, how many were not).
+    ValueError when there were items and none could be read."""
+    found: list[T] = []
+    skipped = 0
+    for item in items:
+        value = parse(item) if isinstance(item, dict) else None
+        if value is None:
+            skipped += 1
+        else:
+            found.append(value)
+    if skipped and not found:
+        raise ValueError(f"all {skipped} {what} unreadable")
+    return found, skipped

@@ -22,7 +22,7 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, text_field, time_field
+from scrapers.jsondoc import list_field, load_json, native_id, parse_each, text_field, time_field
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -89,19 +89,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
 
 
 def _issue(raw: dict[str, Any], page_url: str | None) -> IncidentRecord:
-    native_id = (text_field(raw, "id") or "").strip()
-    if not native_id or "/" in native_id or len(native_id) > 64:
-        raise ValueError("missing or invalid id")
-    notes: list[UpdateRecord] = []
-    skipped = 0
-    for item in list_field(raw, "notes"):
-        note = _note(item) if isinstance(item, dict) else None
-        if note is None:
-            skipped += 1
-        else:
-            notes.append(note)
-    if skipped and not notes:
-        raise ValueError(f"all {skipped} notes unreadable")
+    ident = native_id((text_field(raw, "id") or "").strip())
+    notes, skipped = parse_each(list_field(raw, "notes"), _note, "notes")
     issue_type = (text_field(raw, "type") or "").strip().lower() or None
     status = (text_field(raw, "status") or "").strip().lower() or None
     kind = "maintenance" if issue_type == "maintenance" or (
@@ -111,7 +100,7 @@ def _issue(raw: dict[str, Any], page_url: str | None) -> IncidentRecord:
     own_page = page_origin(url) if url else None
     services = [s.strip() for s in list_field(raw, "services") if isinstance(s, str) and s.strip()]
     return IncidentRecord(
-        native_id=native_id,
+        native_id=ident,
         title=(text_field(raw, "title") or "").strip() or "(untitled)",
         channel=CHANNEL,
         kind=kind,

@@ -18,7 +18,15 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, parse_time, text_field, time_field
+from scrapers.jsondoc import (
+    list_field,
+    load_json,
+    native_id,
+    parse_each,
+    parse_time,
+    text_field,
+    time_field,
+)
 from scrapers.records import (
     ComponentChange,
     ComponentRecord,
@@ -134,20 +142,9 @@ def _component(raw: Any) -> ComponentRecord | None:
 
 
 def _incident(raw: dict[str, Any], is_maintenance: bool, page_url: str | None) -> IncidentRecord:
-    native_id = text_field(raw, "id")
-    if not native_id or "/" in native_id or len(native_id) > 64:
-        raise ValueError("missing or invalid id")
+    ident = native_id(text_field(raw, "id"))
     title = (text_field(raw, "name") or "").strip() or "(untitled)"
-    updates: list[UpdateRecord] = []
-    skipped = 0
-    for item in list_field(raw, "incident_updates"):
-        update = _update(item) if isinstance(item, dict) else None
-        if update is None:
-            skipped += 1
-        else:
-            updates.append(update)
-    if skipped and not updates:
-        raise ValueError(f"all {skipped} updates unreadable")
+    updates, skipped = parse_each(list_field(raw, "incident_updates"), _update, "updates")
     statuses = {u.label for u in updates}
     impact = text_field(raw, "impact")
     kind = (
@@ -159,11 +156,11 @@ def _incident(raw: dict[str, Any], is_maintenance: bool, page_url: str | None) -
         else "incident"
     )
     return IncidentRecord(
-        native_id=native_id,
+        native_id=ident,
         title=title,
         channel=CHANNEL,
         kind=kind,
-        url=f"{page_url}/incidents/{native_id}" if page_url else None,
+        url=f"{page_url}/incidents/{ident}" if page_url else None,
         page_url=page_url,
         status=text_field(raw, "status"),
         impact=impact,
