@@ -21,7 +21,7 @@ from kb.model import Incident
 from kb.store.repo import Store
 
 # Bump when the document text changes for the same incident: every vector is rebuilt.
-RECIPE = 1
+RECIPE = 2  # 2: placeholder titles and pseudo-components left out
 
 # Words per chunk. MiniLM sees 256 word pieces; English status prose runs ~1.3 pieces per
 # word, so 160 words leave room for odd tokens (ids, URLs) before the window is reached.
@@ -42,6 +42,16 @@ def _signal_titles(store: Store, keys: Sequence[str]) -> Mapping[str, Sequence[s
 
 
 DOCUMENT_EXTRAS: list[tuple[str, ExtraTexts]] = [("signals", _signal_titles)]
+
+# Titles that only say when ("Incident on 2020-07-22 16:20 UTC": 971 of the 1,850 corpus
+# incidents, GitHub's history) put the same words and a date into half the documents: two
+# unrelated GitHub incidents of one day looked alike, and "Incident" matched everything.
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(?:incident|outage|issue|maintenance|event)?\s*(?:on|at|from)?\s*"
+    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*(?:utc|gmt|z)?$", re.IGNORECASE)
+# "Components" that are a pointer, not a part of the service: GitHub lists "Visit
+# www.githubstatus.com for more information" on 73 incidents of 2019-2020.
+_NOT_A_COMPONENT = re.compile(r"\bfor more information\b|^(?:visit|see|check)\s", re.IGNORECASE)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 _SPACE = re.compile(r"\s+")
@@ -84,7 +94,8 @@ class Document:
 
     key: str
     title: str
-    sentences: tuple[str, ...]  # title first, then components, updates, evidence, extras
+    # title first (unless it only states a date), then components, updates, evidence, extras
+    sentences: tuple[str, ...]
     chunks: tuple[str, ...]  # the texts the encoder sees (empty when there is nothing)
     doc_hash: str
     truncated: bool = False  # more than MAX_CHUNKS chunks: only the first ones are embedded
@@ -108,12 +119,18 @@ def is_boilerplate(sentence: str) -> bool:
     return bool(_BOILERPLATE.match(sentence.lower().rstrip(" .!")))
 
 
+def is_placeholder_title(title: str) -> bool:
+    """True for a title that is only a date ("Incident on 2013-04-10 07:06:40 UTC")."""
+    return bool(_PLACEHOLDER_TITLE.match(title.strip()))
+
+
 def build_document(incident: Incident, extras: Sequence[str] = ()) -> Document:
     """The document of one incident; `extras` are texts from `DOCUMENT_EXTRAS` hooks."""
     title = _SPACE.sub(" ", incident.title).strip()
-    sentences: list[str] = [title] if title else []
+    sentences: list[str] = [title] if title and not is_placeholder_title(title) else []
     seen = {title.lower()}
-    names = [c.name.strip() for c in incident.components if c.name.strip()]
+    names = [c.name.strip() for c in incident.components
+             if c.name.strip() and not _NOT_A_COMPONENT.search(c.name)]
     if names:
         line = "Affected: " + ", ".join(dict.fromkeys(names)) + "."
         sentences.append(line)
@@ -129,6 +146,8 @@ def build_document(incident: Incident, extras: Sequence[str] = ()) -> Document:
                 continue
             seen.add(folded)
             sentences.append(sentence)
+    if not sentences and title:  # a placeholder title is still better than no document
+        sentences.append(title)
     chunks = chunk_sentences(sentences, CHUNK_WORDS)
     truncated = len(chunks) > MAX_CHUNKS
     text = "\n".join(sentences)
