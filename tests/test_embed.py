@@ -41,6 +41,25 @@ def test_document_keeps_what_failed_and_drops_boilerplate() -> None:
                           "delayed by up to 10 minutes.",)
 
 
+def test_date_only_titles_and_pointer_components_stay_out() -> None:
+    # Shapes of the GitHub corpus: 971 titles "Incident on <date>", and a "component" that is
+    # a pointer to the status site on 73 incidents.
+    doc = build_document(incident(
+        "github/p1", "Incident on 2020-07-22 16:20 UTC",
+        "We are investigating elevated errors with GitHub Pages builds.",
+        components=["Visit www.githubstatus.com for more information", "GitHub Pages"],
+    ))
+    assert doc.sentences == ("Affected: GitHub Pages.",
+                             "We are investigating elevated errors with GitHub Pages builds.")
+    assert doc.title == "Incident on 2020-07-22 16:20 UTC"  # still shown in results
+    # Nothing else to say: the date-only title is kept rather than an empty document.
+    bare = build_document(incident("github/p2", "Incident on 2013-04-10 07:06:40 UTC",
+                                   "This incident has been resolved."))
+    assert bare.sentences == ("Incident on 2013-04-10 07:06:40 UTC",)
+    kept = build_document(incident("github/p3", "Elevated errors on 2024-01-01 for the API"))
+    assert kept.sentences == ("Elevated errors on 2024-01-01 for the API",)
+
+
 def test_inline_update_logs_lose_their_stamps() -> None:
     text = ("- 2011-07-28 03:06:00 - One of our file servers failed over. - 2011-07-28 05:43:00 "
             "- Everything operating normally.")
