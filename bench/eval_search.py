@@ -1,15 +1,21 @@
 """Search quality on real data: Recall@5 and MRR@10 for keyword, semantic and hybrid modes.
 
 Usage: python bench/eval_search.py [--home DIR] [--backend onnx-int8|onnx|torch]
-                                   [--corpus ../shared/corpus] [--json FILE]
+                                   [--corpus ../shared/corpus] [--json FILE] [--tune]
 
 Two evaluation sets (see tests/fixtures/search/LABELS.md for how they were made):
 
-1. Hand-labeled status-page incidents (tests/fixtures/search/labels.json): 18 topics, each a
+1. Hand-labeled status-page incidents: 18 topics (tests/fixtures/search/labels.json), each a
    natural query plus the incidents a person judged to answer it (same provider, same
-   component and same kind of failure). Two tasks:
+   component and same kind of failure), and 828 incident pairs judged one by one
+   (tests/fixtures/search/pairs.json). Tasks:
    - search: `kb search QUERY --provider P` must put the topic's incidents in its top 5;
-   - similar: `kb similar MEMBER` (up to 10 members per topic) must find the other members.
+   - similar, judged pairs: `kb similar Q` for 194 incidents (ten members of each topic and
+     40 incidents of no topic); relevant = the topic's other members plus every incident
+     judged related to Q. The pairs were pooled from the top 5 of the three modes and judged
+     blind (see LABELS.md); a top-5 result nobody judged counts as a miss and is reported;
+   - similar, topic labels only: the same topic queries, relevant = the topic's members
+     only (the earlier, stricter measure: a related incident of another topic is a miss).
 2. The 242 categorised public postmortems (../shared/corpus/postmortems/icco): each
    postmortem queries `similar`; relevant = the others sharing one of a fixed list of specific
    cause keywords in their front matter (automatic labels, not checked one by one).
@@ -37,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 LABELS = ROOT / "tests" / "fixtures" / "search" / "labels.json"
+PAIRS = ROOT / "tests" / "fixtures" / "search" / "pairs.json"
 FOLDERS = ("statuspage_incident_json/github", "statuspage_json", "statuspage_atom",
            "statuspage_rss", "incidentio_atom")
 MODES = ("keyword", "semantic", "hybrid")
@@ -86,41 +93,140 @@ def spread(items: Sequence[str], n: int) -> list[str]:
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
+def similar_queries(topics: Sequence[dict]) -> list[tuple[str, str | None]]:  # type: ignore[type-arg]
+    """(incident, topic) pairs asking `kb similar`: ten members spread over each topic, then
+    the judged set's own extra queries (incidents of no topic), in file order."""
+    queries: list[tuple[str, str | None]] = []
+    for topic in topics:
+        queries.extend((member, topic["id"]) for member in spread(topic["relevant"], 10))
+    if PAIRS.is_file():
+        known = {key for key, _ in queries}
+        queries.extend((q["key"], None) for q in json.loads(PAIRS.read_text())["queries"]
+                       if q["topic"] is None and q["key"] not in known)
+    return queries
+
+
+def judged_pairs() -> dict[frozenset[str], bool | None]:
+    """The hand-judged pairs (tests/fixtures/search/pairs.json): related true/false/null."""
+    if not PAIRS.is_file():
+        return {}
+    return {frozenset((p["a"], p["b"])): p["related"]
+            for p in json.loads(PAIRS.read_text())["pairs"]}
+
+
+class SimilarTask:
+    """`kb similar` over the judged queries: relevant = the query's topic co-members (none for
+    a query of no topic) and, with `judged`, every pair judged related. Scores are averaged
+    per topic (each extra query is its own group), so a 146-member topic weighs one."""
+
+    def __init__(self, store, topics: Sequence[dict], *, judged: bool) -> None:  # type: ignore[no-untyped-def,type-arg]
+        from kb.embed.search import is_duplicate
+
+        members = {t["id"]: set(t["relevant"]) for t in topics}
+        pairs = judged_pairs() if judged else {}
+        related: dict[str, set[str]] = {}
+        self.judged: dict[str, set[str]] = {}  # every candidate judged either way
+        for pair, verdict in pairs.items():
+            a, b = sorted(pair)
+            for one, other in ((a, b), (b, a)):
+                self.judged.setdefault(one, set()).add(other)
+                if verdict:
+                    related.setdefault(one, set()).add(other)
+        self.queries: list[tuple[str, str, set[str]]] = []
+        for key, topic in similar_queries(topics):
+            if topic is None and not judged:
+                continue
+            source = store.get(key)
+            relevant = (members.get(topic, set()) | related.get(key, set())) - {key}
+            relevant = {k for k in relevant if not is_duplicate(source, store.get(k), None)}
+            if relevant:
+                self.queries.append((key, topic or f"extra:{key}", relevant))
+        self.topic_members = members
+
+    def score(self, rankings: dict[str, list[str]]) -> dict[str, float]:
+        """Recall@5 and MRR@10 of `rankings` (query key → ranked keys), with the number of
+        top-5 results nobody judged for that query (counted as not relevant)."""
+        groups: dict[str, list[tuple[float, float]]] = {}
+        unjudged = 0
+        for key, group, relevant in self.queries:
+            ranked = rankings[key]
+            groups.setdefault(group, []).append(recall_mrr(ranked, relevant))
+            known = relevant | self.judged.get(key, set())
+            unjudged += sum(1 for other in ranked[:5] if other not in known)
+        return {"recall@5": statistics.mean(statistics.mean(s[0] for s in v)
+                                            for v in groups.values()),
+                "mrr@10": statistics.mean(statistics.mean(s[1] for s in v)
+                                          for v in groups.values()),
+                "topics": len(groups), "queries": len(self.queries),
+                "unjudged_in_top5": unjudged}
+
+
 def evaluate_labels(store, home: Path, spec) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
-    from kb.embed.search import Searcher, is_duplicate
+    from kb.embed.search import Searcher
     from kb.store.vectors import SearchFilters
 
     topics = json.loads(LABELS.read_text())["topics"]
     searcher = Searcher(store, home, spec=spec)
+    tasks = {"similar_topics": SimilarTask(store, topics, judged=False),
+             "similar": SimilarTask(store, topics, judged=True)}
     out: dict[str, dict[str, dict[str, float]]] = {}
     for mode in MODES:
-        per_task: dict[str, list[tuple[float, float]]] = {"search": [], "similar": [],
-                                                          "similar_same_provider": []}
+        search = []
         for topic in topics:
-            relevant = set(topic["relevant"])
             result = searcher.search(topic["query"], mode=mode, k=10,
                                      filters=SearchFilters(provider=topic["provider"]))
-            per_task["search"].append(recall_mrr([h.key for h in result.hits], relevant))
-            for task in ("similar", "similar_same_provider"):
-                scores = []
-                for member in spread(topic["relevant"], 10):
-                    source = store.get(member)
-                    others = {k for k in relevant - {member}
-                              if not is_duplicate(source, store.get(k), None)}
-                    if not others:
-                        continue
-                    same = SearchFilters(provider=source.provider) if task != "similar" \
-                        else None
-                    found = searcher.similar(member, k=10, mode=mode, filters=same)
-                    scores.append(recall_mrr([h.key for h in found.hits], others))
-                if scores:
-                    per_task[task].append((statistics.mean(s[0] for s in scores),
-                                           statistics.mean(s[1] for s in scores)))
-        out[mode] = {task: {"recall@5": statistics.mean(v[0] for v in values),
-                            "mrr@10": statistics.mean(v[1] for v in values),
-                            "topics": len(values)}
-                     for task, values in per_task.items()}
+            search.append(recall_mrr([h.key for h in result.hits], set(topic["relevant"])))
+        out[mode] = {"search": {"recall@5": statistics.mean(s[0] for s in search),
+                                "mrr@10": statistics.mean(s[1] for s in search),
+                                "topics": len(search)}}
+        for name, task in tasks.items():
+            rankings = {key: [h.key for h in searcher.similar(key, k=10, mode=mode,
+                                                              explain=False).hits]
+                        for key, _g, _r in task.queries}
+            out[mode][name] = task.score(rankings)
     return out
+
+
+def tune_fusion(store, home: Path, spec) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Two-fold cross-validation of the fusion constants (k, semantic weight) on the judged
+    `kb similar` task: topics are split in two folds (alternating by id); the constants that
+    score best on one fold are scored on the other. The held-out figures say what choosing
+    constants on labels is worth without grading on the same labels."""
+    from kb.embed.index import RRF_K, SEMANTIC_WEIGHT, reciprocal_rank_fusion
+    from kb.embed.search import Searcher
+
+    topics = json.loads(LABELS.read_text())["topics"]
+    task = SimilarTask(store, topics, judged=True)
+    searcher = Searcher(store, home, spec=spec)
+    raw = {key: ([h.key for h in searcher.similar(key, k=100, mode="semantic",
+                                                  explain=False).hits],
+                 [h.key for h in searcher.similar(key, k=100, mode="keyword",
+                                                  explain=False).hits])
+           for key, _g, _r in task.queries}
+    grid = [(k, w) for k in (5, 10, 20, 40, 60) for w in (1.0, 1.5, 2.0, 3.0)]
+    groups = sorted({g for _k, g, _r in task.queries})
+    folds = [set(groups[0::2]), set(groups[1::2])]
+
+    def run(constants: tuple[int, float], fold: set[str]) -> float:
+        k, weight = constants
+        sub = SimilarTask.__new__(SimilarTask)
+        sub.queries = [q for q in task.queries if q[1] in fold]
+        sub.judged = task.judged
+        fused = {key: [x for x, _ in reciprocal_rank_fusion(raw[key], k=k,
+                                                            weights=(weight, 1.0))][:10]
+                 for key, _g, _r in sub.queries}
+        return sub.score(fused)["recall@5"]
+
+    report: dict = {"default": {"k": RRF_K, "semantic_weight": SEMANTIC_WEIGHT}, "folds": []}  # type: ignore[type-arg]
+    for tune, test in ((0, 1), (1, 0)):
+        best = max(grid, key=lambda c: (run(c, folds[tune]), c == (RRF_K, SEMANTIC_WEIGHT)))
+        report["folds"].append({
+            "chosen": {"k": best[0], "semantic_weight": best[1]},
+            "tuned_recall@5": run(best, folds[tune]),
+            "held_out_recall@5": run(best, folds[test]),
+            "default_held_out_recall@5": run((RRF_K, SEMANTIC_WEIGHT), folds[test]),
+        })
+    return report
 
 
 def postmortem_incidents(folder: Path):  # type: ignore[no-untyped-def]
@@ -186,14 +292,23 @@ def evaluate_postmortems(corpus: Path, spec, model_home: Path  # type: ignore[no
 
 def markdown(results: dict) -> str:  # type: ignore[type-arg]
     lines = [f"Backend: {results['model_id']}", "",
-             "| mode | search R@5 / MRR | similar, same provider R@5 / MRR | similar, all "
-             "providers R@5 / MRR | postmortems R@5 / MRR |", "|---|---|---|---|---|"]
+             "| mode | search R@5 / MRR | similar, judged pairs R@5 / MRR | similar, topic "
+             "labels only R@5 / MRR | postmortems R@5 / MRR |", "|---|---|---|---|---|"]
     for mode in MODES:
         lab, pm = results["labels"][mode], results["postmortems"][mode]
         cells = [f"{lab[t]['recall@5']:.3f} / {lab[t]['mrr@10']:.3f}"
-                 for t in ("search", "similar_same_provider", "similar")]
+                 for t in ("search", "similar", "similar_topics")]
         cells.append(f"{pm['recall@5']:.3f} / {pm['mrr@10']:.3f}")
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    similar = results["labels"]["hybrid"]["similar"]
+    lines += ["", f"similar, judged: {similar['queries']} queries in {similar['topics']} groups; "
+              f"hybrid top-5 results nobody judged (counted as misses): "
+              f"{similar['unjudged_in_top5']}"]
+    for n, fold in enumerate(results.get("tuning", {}).get("folds", []), 1):
+        lines.append(f"fold {n}: chosen k={fold['chosen']['k']}, semantic weight "
+                     f"{fold['chosen']['semantic_weight']:g}: R@5 {fold['tuned_recall@5']:.3f} "
+                     f"where tuned, {fold['held_out_recall@5']:.3f} held out (default "
+                     f"constants held out: {fold['default_held_out_recall@5']:.3f})")
     return "\n".join(lines)
 
 
@@ -203,6 +318,8 @@ def main() -> None:
     parser.add_argument("--backend", default="onnx-int8")
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--tune", action="store_true",
+                        help="also cross-validate the fusion constants (two folds of topics)")
     args = parser.parse_args()
     if not args.corpus.is_dir():
         raise SystemExit(f"corpus not found: {args.corpus}")
@@ -210,6 +327,8 @@ def main() -> None:
     store, spec = build(home, args.corpus, args.backend)
     results = {"model_id": spec.model_id, "labels": evaluate_labels(store, home, spec),
                "postmortems": evaluate_postmortems(args.corpus, spec, home)}
+    if args.tune:
+        results["tuning"] = tune_fusion(store, home, spec)
     store.close()
     print(markdown(results))
     if args.json:
