@@ -1,4 +1,4 @@
-"""The project's one HTTP client: polite, bounded, retrying GETs that end in a `RawDoc`.
+"""The project's one HTTP client: polite, bounded, retrying requests that end in a `RawDoc`.
 
 Every way a request can go wrong (refused, timed out, too large, undecodable, HTTP error
 after retries) surfaces as one `FetchError(url, reason)`; no httpx exception escapes.
@@ -6,10 +6,12 @@ after retries) surfaces as one `FetchError(url, reason)`; no httpx exception esc
 Bounds, because status pages are third-party servers we do not control:
 - connect/read timeouts per socket operation, plus `total_timeout` on the wall clock for the
   whole body, so a server that drips one byte just inside the read timeout cannot hold us;
-- `max_bytes` on the *decoded* body. Content-Encoding is decoded here (not by httpx) with a
-  bounded `zlib` output size per step, so a gzip bomb is stopped after at most `max_bytes`
-  of output rather than after inflating a whole network chunk, and a truncated gzip stream
-  is an error instead of a silently shortened body.
+- `max_bytes` on the *decoded* body, decoded with bounded output (`scrapers.content_coding`).
+When an attempt is retried and for how long we wait: `scrapers.retry`.
+
+Besides GET (with optional extra headers, e.g. a bearer token) there are two POSTs for the
+few APIs that need one: `post_json` (LLM polish) and `post_form` (an OAuth token request),
+both answering the JSON object the server sent, under the same limits and retries.
 
 Conditional GET is hand-written rather than delegated to a cache layer such as hishel: the
 raw archive (`scrapers.archive`) already keeps every body content-addressed, so a second
@@ -22,16 +24,14 @@ A `Fetcher` is not thread-safe; use one per thread.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import re
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from tenacity import (
@@ -43,21 +43,23 @@ from tenacity import (
     wait_random,
 )
 
+from scrapers.content_coding import Decoder, TooLarge
 from scrapers.errors import FetchError
 from scrapers.records import RawDoc
+from scrapers.retry import (
+    RETRY_AFTER_STATUSES,
+    RETRY_STATUSES,
+    TRANSIENT_ERRORS,
+    Fatal,
+    Transient,
+    one_line,
+    parse_retry_after,
+    transport_reason,
+)
 
 __all__ = ["FetchOutcome", "FetchSettings", "Fetcher", "Validators"]
 
-# Statuses that say "try again later" rather than "no".
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Only these two define Retry-After as a back-off hint (RFC 9110 §10.2.3).
-_RETRY_AFTER_STATUSES = frozenset({429, 503})
-# Transport failures worth another attempt: the next one may well succeed.
-_TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,  # connect refused/reset, read/write errors
-    httpx.RemoteProtocolError,  # server hung up mid-response
-)
+_CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})  # header names, lower case
 
 
 @dataclass(frozen=True)
@@ -97,124 +99,6 @@ class FetchOutcome:
     final_url: str | None = None  # where redirects ended; None when unknown
 
 
-class _Transient(Exception):
-    """One attempt failed in a way worth retrying."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    """One attempt failed in a way no retry will fix."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _TooLarge(Exception):
-    """The decoded body would pass `max_bytes`."""
-
-
-class _Decoder:
-    """Undoes Content-Encoding (identity, gzip, deflate) with bounded output per call."""
-
-    def __init__(self, content_encoding: str | None) -> None:
-        codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if len(codings) > 1:
-            raise _Fatal(f"unsupported Content-Encoding {content_encoding!r}")
-        self.name = codings[0] if codings else "identity"
-        self._raw_deflate_tried = False
-        self._fed = False  # an empty body is fine whatever its Content-Encoding says
-        if self.name in ("gzip", "x-gzip"):
-            self._obj: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif self.name == "deflate":
-            self._obj = zlib.decompressobj(zlib.MAX_WBITS)
-        elif self.name == "identity":
-            self._obj = None
-        else:
-            # We only advertise gzip and deflate, so anything else (br, zstd, ...) is a
-            # server that ignored Accept-Encoding; guessing would hand garbage to parsers.
-            raise _Fatal(f"unsupported Content-Encoding {self.name!r}")
-
-    def decode(self, data: bytes, budget: int) -> bytes:
-        """Decode one raw chunk; raise `_TooLarge` if it yields more than `budget` bytes."""
-        if self._obj is None:
-            if len(data) > budget:
-                raise _TooLarge
-            return data
-        out = bytearray()
-        pending = data
-        self._fed = self._fed or bool(data)
-        while pending:
-            try:
-                # max_length caps what zlib may inflate now: a bomb stops at budget + 1.
-                piece = self._obj.decompress(pending, budget - len(out) + 1)
-            except zlib.error as exc:
-                if self.name == "deflate" and not self._raw_deflate_tried and not out:
-                    # Some servers send raw DEFLATE without the zlib wrapper RFC 9110 asks for.
-                    self._raw_deflate_tried = True
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    continue
-                raise _Fatal(f"could not decode {self.name} body ({exc})") from exc
-            if piece:  # output means the header was accepted: the format is settled
-                self._raw_deflate_tried = True
-            out += piece
-            if len(out) > budget:
-                raise _TooLarge
-            pending = self._obj.unconsumed_tail
-            if not piece and pending:  # no progress: never spin
-                raise _Fatal(f"could not decode {self.name} body (stalled)")
-        return bytes(out)
-
-    def finish(self) -> None:
-        """Check that the compressed stream ended properly (catches truncated bodies)."""
-        if self._obj is not None and self._fed and not self._obj.eof:
-            raise _Fatal(f"could not decode {self.name} body (truncated stream)")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "unknown error"
-
-
-def _parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent
-    or unreadable, in which case the normal back-off applies."""
-    if value is None:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # HTTP-dates are GMT by definition
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def _transport_reason(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        what = {
-            httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: "read",
-            httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "connection pool",
-        }.get(type(exc), "request")
-        return f"{what} timed out"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(exc, httpx.ConnectError):
-        return f"connection failed ({exc})"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"unsupported URL ({exc})"
-    return f"{type(exc).__name__}: {exc}"
-
-
 class Fetcher:
     """A synchronous HTTP client with retries, conditional GET, size and time caps, and
     per-host politeness. Use as a context manager, or call `close()`.
@@ -241,7 +125,7 @@ class Fetcher:
         self._client = httpx.Client(
             headers={
                 "User-Agent": settings.user_agent,
-                # Only what `_Decoder` can undo, whatever optional codecs httpx has installed.
+                # Only what `Decoder` can undo, whatever optional codecs httpx has installed.
                 "Accept-Encoding": "gzip, deflate",
             },
             timeout=httpx.Timeout(
@@ -270,25 +154,25 @@ class Fetcher:
         """Release pooled connections."""
         self._client.close()
 
-    def get(self, url: str, validators: Validators | None = None) -> FetchOutcome:
+    def get(
+        self, url: str, validators: Validators | None = None, *,
+        headers: Mapping[str, str] | None = None,
+    ) -> FetchOutcome:
         """GET `url`, conditionally when `validators` are given.
 
         Returns a 200-family outcome with its `RawDoc`, or `not_modified=True` on a 304.
         Raises `FetchError(url, reason)` for everything else, after retries where a retry
-        can help (connect errors, timeouts, 429, 500, 502, 503, 504).
+        can help (connect errors, timeouts, 429, 500, 502, 503, 504). `headers` are sent
+        with every attempt (e.g. `Authorization: bearer ...`) and never appear in errors.
         """
-        try:
-            host = httpx.URL(url).host.lower()
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise FetchError(str(url), _one_line(f"invalid URL ({exc})")) from None
-        headers: dict[str, str] = {}
+        host = self._host(url)
+        sent = dict(headers or {})
         if validators is not None:
             if validators.etag:
-                headers["If-None-Match"] = validators.etag
+                sent["If-None-Match"] = validators.etag
             if validators.last_modified:
-                headers["If-Modified-Since"] = validators.last_modified
-
-        return self._retrying(url, host, lambda n: self._attempt(url, headers, n))
+                sent["If-Modified-Since"] = validators.last_modified
+        return self._retrying(url, host, lambda n: self._attempt(url, sent, n))
 
     def post_json(
         self, url: str, payload: Any, headers: Mapping[str, str] | None = None
@@ -301,28 +185,47 @@ class Fetcher:
         answer that is not a JSON object. `headers` (e.g. Authorization) never appear in
         errors.
         """
-        try:
-            host = httpx.URL(url).host.lower()
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise FetchError(str(url), _one_line(f"invalid URL ({exc})")) from None
+        host = self._host(url)
         try:
             content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            raise FetchError(url, _one_line(f"payload is not JSON ({exc})")) from None
+            raise FetchError(url, one_line(f"payload is not JSON ({exc})")) from None
         sent = {"Content-Type": "application/json", "Accept": "application/json",
                 **(headers or {})}
         outcome = self._retrying(
             url, host, lambda n: self._attempt(url, sent, n, method="POST", content=content)
         )
-        if outcome.doc is None:
-            raise FetchError(url, f"unexpected HTTP {outcome.status} without a body")
+        return _json_object(url, outcome)
+
+    def post_form(
+        self, url: str, data: Mapping[str, str], *, headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST `data` as an HTML form (application/x-www-form-urlencoded) and return the JSON
+        object the server answered, as OAuth 2 token endpoints do (RFC 6749 §5.1).
+
+        `auth` is (user, password) for HTTP Basic, e.g. an OAuth client id and secret. Same
+        limits, politeness and retry rules as `post_json`, for the same idempotent requests
+        (a client-credentials token request may be repeated). Raises `FetchError(url,
+        reason)` on any failure; neither `headers` nor `auth` appear in errors.
+        """
+        host = self._host(url)
+        content = urlencode(dict(data)).encode("ascii")
+        sent = {"Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json", **(headers or {})}
+        basic = httpx.BasicAuth(*auth) if auth is not None else None
+        outcome = self._retrying(
+            url, host,
+            lambda n: self._attempt(url, sent, n, method="POST", content=content, auth=basic),
+        )
+        return _json_object(url, outcome)
+
+    @staticmethod
+    def _host(url: str) -> str:
         try:
-            data = json.loads(outcome.doc.body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FetchError(url, _one_line(f"answer is not JSON ({exc})")) from None
-        if not isinstance(data, dict):
-            raise FetchError(url, f"answer is a JSON {type(data).__name__}, not an object")
-        return data
+            return httpx.URL(url).host.lower()
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise FetchError(str(url), one_line(f"invalid URL ({exc})")) from None
 
     def _retrying(
         self, url: str, host: str, one: Callable[[int], FetchOutcome]
@@ -342,22 +245,22 @@ class Fetcher:
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.retries + 1),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             sleep=self._sleep,
             reraise=True,
         )
         try:
             return retrying(attempt)
-        except _Transient as exc:
+        except Transient as exc:
             tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-            raise FetchError(url, _one_line(f"{exc.reason} (gave up after {tries})")) from exc
-        except _Fatal as exc:
-            raise FetchError(url, _one_line(exc.reason)) from exc
+            raise FetchError(url, one_line(f"{exc.reason} (gave up after {tries})")) from exc
+        except Fatal as exc:
+            raise FetchError(url, one_line(exc.reason)) from exc
 
     def _wait(self, state: RetryCallState) -> float:
         """Back-off before the next attempt: the server's Retry-After when it gave one."""
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
+        if isinstance(exc, Transient) and exc.retry_after is not None:
             return exc.retry_after
         return self._backoff(state)
 
@@ -371,47 +274,49 @@ class Fetcher:
 
     def _attempt(
         self, url: str, headers: dict[str, str], attempt_no: int, *, method: str = "GET",
-        content: bytes | None = None,
+        content: bytes | None = None, auth: httpx.Auth | None = None,
     ) -> FetchOutcome:
-        """One request (redirects included). Raises `_Transient` or `_Fatal`."""
+        """One request (redirects included). Raises `Transient` or `Fatal`."""
         started = self._clock()
+        conditional = any(name.lower() in _CONDITIONAL for name in headers)
         try:
-            with self._client.stream(method, url, headers=headers, content=content) as response:
-                return self._read(url, response, headers, started, attempt_no)
-        except _TRANSIENT_ERRORS as exc:
-            raise _Transient(_transport_reason(exc)) from exc
+            with self._client.stream(method, url, headers=headers, content=content,
+                                     auth=auth) as response:
+                return self._read(url, response, conditional, started, attempt_no)
+        except TRANSIENT_ERRORS as exc:
+            raise Transient(transport_reason(exc)) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise _Fatal(_transport_reason(exc)) from exc
+            raise Fatal(transport_reason(exc)) from exc
 
     def _read(
         self,
         url: str,
         response: httpx.Response,
-        sent: dict[str, str],
+        conditional: bool,
         started: float,
         attempt_no: int,
     ) -> FetchOutcome:
         status = response.status_code
         final_url = str(response.url)
         if status == 304:
-            if not sent:
-                raise _Fatal("304 without validators")
+            if not conditional:  # extra headers (a token) do not make a request conditional
+                raise Fatal("304 without validators")
             return FetchOutcome(url, status, None, True, attempt_no, final_url)
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             retry_after = None
-            if status in _RETRY_AFTER_STATUSES:
-                retry_after = _parse_retry_after(
+            if status in RETRY_AFTER_STATUSES:
+                retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), datetime.now(UTC)
                 )
                 limit = self.settings.max_retry_after
                 if retry_after is not None and retry_after > limit:
-                    raise _Fatal(
+                    raise Fatal(
                         f"HTTP {status} with Retry-After {retry_after:g}s, "
                         f"more than max_retry_after {limit:g}s"
                     )
-            raise _Transient(f"HTTP {status}", retry_after)
+            raise Transient(f"HTTP {status}", retry_after)
         if not 200 <= status < 300:
-            raise _Fatal(f"HTTP {status}")
+            raise Fatal(f"HTTP {status}")
 
         body = self._read_body(response, started)
         doc = RawDoc(
@@ -432,14 +337,14 @@ class Fetcher:
         declared = response.headers.get("Content-Length", "")
         # The declared length is of the *encoded* body; decoding only makes it bigger.
         if declared.isdigit() and int(declared) > limit:
-            raise _Fatal(f"{too_large} (Content-Length {declared})")
+            raise Fatal(f"{too_large} (Content-Length {declared})")
         if response.is_stream_consumed:
             # An in-memory response (httpx.MockTransport in tests) arrives already read and
             # decoded by httpx; only the cap is left to apply.
             if len(response.content) > limit:
-                raise _Fatal(too_large)
+                raise Fatal(too_large)
             return response.content
-        decoder = _Decoder(response.headers.get("Content-Encoding"))
+        decoder = Decoder(response.headers.get("Content-Encoding"))
         chunks: list[bytes] = []
         size = 0
         try:
@@ -447,8 +352,8 @@ class Fetcher:
                 piece = decoder.decode(raw, limit - size)
                 size += len(piece)
                 chunks.append(piece)
-        except _TooLarge:
-            raise _Fatal(too_large) from None
+        except TooLarge:
+            raise Fatal(too_large) from None
         decoder.finish()
         return b"".join(chunks)
 
@@ -462,5 +367,18 @@ class Fetcher:
         budget = self.settings.total_timeout
         for chunk in chunks:
             if self._clock() - started > budget:
-                raise _Fatal(f"timed out: body not complete after total_timeout {budget:g}s")
+                raise Fatal(f"timed out: body not complete after total_timeout {budget:g}s")
             yield chunk
+
+
+def _json_object(url: str, outcome: FetchOutcome) -> dict[str, Any]:
+    """The JSON object a POST was answered with; FetchError for anything else."""
+    if outcome.doc is None:
+        raise FetchError(url, f"unexpected HTTP {outcome.status} without a body")
+    try:
+        data = json.loads(outcome.doc.body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FetchError(url, one_line(f"answer is not JSON ({exc})")) from None
+    if not isinstance(data, dict):
+        raise FetchError(url, f"answer is a JSON {type(data).__name__}, not an object")
+    return data

@@ -7,23 +7,19 @@ Reddit's anonymous JSON answers 403 nowadays, so there are two ways in:
 - otherwise the public RSS search feeds (`/search.rss`), which `scrapers.news` parses.
 When neither answers, `crawl` says so once and stops; the caller goes on with other sources.
 
-`scrapers.fetch.Fetcher` GETs without extra headers and POSTs only JSON, so `OAuthFetcher`
-adds the bearer header to each attempt (keeping its retries, caps and Retry-After handling),
-and the token request — a form POST, as reddit's token endpoint requires — is made here with
-the same httpx client and timeouts.
+Both go through the caller's `scrapers.fetch.Fetcher` and its public API only: the token
+request is `post_form` (a form POST with HTTP Basic client credentials, as reddit's token
+endpoint requires) and each search is a `get` with the bearer token as an extra header, so
+retries, size caps, politeness and Retry-After apply to every request.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-
-import httpx
 
 from scrapers.errors import FetchError, ParseError
 from scrapers.fetch import Fetcher, FetchSettings
@@ -38,7 +34,6 @@ PROVIDER_HINT = "signals-reddit"
 WEB = "https://www.reddit.com"
 OAUTH_API = "https://oauth.reddit.com"
 TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
-_TOKEN_MAX_BYTES = 64 * 1024
 
 
 def sniff(body: bytes) -> bool:
@@ -122,38 +117,16 @@ class RedditConfig:
     token_url: str = TOKEN_URL
 
 
-class OAuthFetcher(Fetcher):
-    """A Fetcher that sends `Authorization: Bearer <token>` with every attempt."""
-
-    def __init__(self, settings: FetchSettings, token: str, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
-        self.token = token
-
-    def _attempt(self, url: str, headers: dict[str, str], attempt_no: int,  # type: ignore[no-untyped-def]
-                 **kwargs: Any):
-        return super()._attempt(url, {**headers, "Authorization": f"bearer {self.token}"},
-                                attempt_no, **kwargs)
-
-
 def oauth_token(fetcher: Fetcher, config: RedditConfig) -> str:
     """An app-only access token (client credentials grant); FetchError with the reason."""
-    secret = f"{config.client_id}:{config.client_secret}".encode()
     try:
-        response = fetcher._client.post(  # one small POST: Fetcher has no POST of its own
-            config.token_url,
-            data={"grant_type": "client_credentials"},
-            headers={"Authorization": "Basic " + base64.b64encode(secret).decode()},
+        answer = fetcher.post_form(
+            config.token_url, {"grant_type": "client_credentials"},
+            auth=(config.client_id or "", config.client_secret or ""),
         )
-    except httpx.HTTPError as exc:
-        raise FetchError(config.token_url, f"token request failed ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise FetchError(config.token_url, f"token request answered HTTP {response.status_code}")
-    if len(response.content) > _TOKEN_MAX_BYTES:
-        raise FetchError(config.token_url, "token response too large")
-    try:
-        token = json.loads(response.content).get("access_token")
-    except (ValueError, AttributeError):
-        token = None
+    except FetchError as exc:  # say which of reddit's requests it was
+        raise FetchError(config.token_url, f"token request: {exc.reason}") from None
+    token = answer.get("access_token")
     if not isinstance(token, str) or not token:
         raise FetchError(config.token_url, "token response without access_token")
     return token
@@ -171,9 +144,13 @@ def search_urls(config: RedditConfig, query: str, *, oauth: bool) -> list[str]:
 
 
 def crawl(fetcher: Fetcher, config: RedditConfig, queries: list[str], *,
-          settings: FetchSettings) -> Iterator[Fetched]:
+          settings: FetchSettings | None = None) -> Iterator[Fetched]:
     """Every search page for `queries`: OAuth JSON when credentials work, else RSS. When the
-    first request of a mode fails, that mode is abandoned; when both are, one error line."""
+    first request of a mode fails, that mode is abandoned; when both are, one error line.
+
+    `settings` is not used (every request goes through `fetcher`, with its own settings);
+    the keyword stays so that callers written for the earlier signature keep working."""
+    del settings
     reasons: list[str] = []
     if config.client_id and config.client_secret:
         try:
@@ -181,26 +158,27 @@ def crawl(fetcher: Fetcher, config: RedditConfig, queries: list[str], *,
         except FetchError as exc:
             reasons.append(f"OAuth: {exc.reason}")
         else:
-            with OAuthFetcher(settings, token) as authorized:
-                yield from _pages(authorized, config, queries, oauth=True, reasons=reasons)
+            bearer = {"Authorization": f"bearer {token}"}
+            yield from _pages(fetcher, config, queries, oauth=True, reasons=reasons,
+                              headers=bearer)
             if not reasons:
                 return
     else:
         reasons.append("OAuth: no client id/secret configured")
     before = len(reasons)
-    yield from _pages(fetcher, config, queries, oauth=False, reasons=reasons)
+    yield from _pages(fetcher, config, queries, oauth=False, reasons=reasons, headers={})
     if len(reasons) > before:
         yield Fetched(config.web, error="reddit: skipped, neither way in works ("
                                          + "; ".join(reasons) + ")")
 
 
 def _pages(fetcher: Fetcher, config: RedditConfig, queries: list[str], *, oauth: bool,
-           reasons: list[str]) -> Iterator[Fetched]:
+           reasons: list[str], headers: dict[str, str]) -> Iterator[Fetched]:
     first = True
     for query in queries:
         for url in search_urls(config, query, oauth=oauth):
             try:
-                outcome = fetcher.get(url)
+                outcome = fetcher.get(url, headers=headers)
             except FetchError as exc:
                 if first:  # the way in itself is closed (403, 429 storm, ...): stop here
                     reasons.append(f"{'OAuth' if oauth else 'RSS'}: {exc.reason}")

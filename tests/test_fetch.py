@@ -19,7 +19,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from scrapers.errors import FetchError
-from scrapers.fetch import Fetcher, FetchSettings, Validators, _parse_retry_after
+from scrapers.fetch import Fetcher, FetchSettings, Validators
+from scrapers.retry import parse_retry_after
 
 URL_PATH = "/api/v2/incidents.json"
 
@@ -433,4 +434,4 @@ def test_unreadable_retry_after_falls_back_to_backoff(httpserver: HTTPServer, fa
 )
 def test_parse_retry_after(header: str | None, expected: float | None):
     now = datetime(2025, 10, 8, 12, 0, 0, tzinfo=UTC)
-    assert _parse_retry_after(header, now) == expected
+    assert parse_retry_after(header, now) == expected

@@ -104,6 +104,25 @@ def test_neither_way_in_is_said_once(httpserver: HTTPServer, with_credentials: b
     (line,) = [r.error for r in results]
     assert line.startswith("reddit: skipped, neither way in works (")
     assert "RSS: HTTP 403" in line
-    assert ("token request answered HTTP 401" in line) is with_credentials
+    assert ("OAuth: token request: HTTP 401" in line) is with_credentials
     # One request for RSS, not one per query: the way in is closed.
     assert sum(1 for req, _ in httpserver.log if req.path.endswith(".rss")) == 1
+
+
+def test_oauth_goes_through_the_callers_fetcher_with_its_retries(httpserver: HTTPServer) -> None:
+    """The token request and the searches use the given Fetcher (its retry rules and its
+    injected sleep), not a second client: a 503 with Retry-After on the token is waited out."""
+    httpserver.expect_oneshot_request("/token", method="POST").respond_with_data(
+        "busy", status=503, headers={"Retry-After": "3"})
+    httpserver.expect_oneshot_request("/token", method="POST").respond_with_json(
+        {"access_token": "tok2"})
+    httpserver.expect_request("/oauth/r/ClaudeAI/search",
+                              headers={"Authorization": "bearer tok2"}).respond_with_json(LISTING)
+    sleeps: list[float] = []
+    cfg = config(httpserver, client_id="id", client_secret="secret")
+    with Fetcher(FetchSettings(politeness_delay=0, retries=1), sleep=sleeps.append) as fetcher:
+        results = list(reddit.crawl(fetcher, cfg, ["Claude outage", "Anthropic outage"]))
+    assert [r.error for r in results] == [None, None]
+    assert sleeps == [3.0]
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths == ["/token", "/token", "/oauth/r/ClaudeAI/search", "/oauth/r/ClaudeAI/search"]
