@@ -40,7 +40,7 @@ from scrapers.aws_events import (
 )
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, text_field
+from scrapers.jsondoc import list_field, load_json, parse_each, text_field
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -71,10 +71,6 @@ _TRAILING_DIV = re.compile(r"(?:\s*</div\s*>)+\s*$", re.I)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # Posts run oldest first; a clock that goes back by more than this means the next local day.
 _ROLLOVER_SLACK = timedelta(minutes=10)
-
-
-class _RowError(Exception):
-    """This one row cannot be read; it is skipped with a warning."""
 
 
 def sniff(body: bytes) -> bool:
@@ -121,9 +117,9 @@ def _legacy(doc: RawDoc, data: dict[str, Any], page: str) -> ParsedDoc:
             where = f"row {text_field(raw, 'service') or '?'}_{text_field(raw, 'date') or '?'}"
         try:
             if not isinstance(raw, dict):
-                raise _RowError("not an object")
+                raise ValueError("not an object")
             rows.append(_legacy_row(raw))
-        except _RowError as error:
+        except ValueError as error:
             warnings.append(f"{doc.url}: {where}: {error}")
     records = [
         event_record(group, channel=CHANNEL, page_url=page, complete=True)
@@ -136,16 +132,16 @@ def _legacy(doc: RawDoc, data: dict[str, Any], page: str) -> ParsedDoc:
 def _legacy_row(raw: dict[str, Any]) -> Row:
     service = (text_field(raw, "service") or "").strip()
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", service):
-        raise _RowError("missing or invalid service key")
+        raise ValueError("missing or invalid service key")
     first = epoch_time(text_field(raw, "date"))
     if first is None:
-        raise _RowError("missing or invalid epoch date")
+        raise ValueError("missing or invalid epoch date")
     summary = (text_field(raw, "summary") or "").strip()
     row = Row(service=service, service_name=(text_field(raw, "service_name") or service).strip(),
               summary=summary, first_post=first, status=text_field(raw, "status"))
     row.posts = _posts(text_field(raw, "description") or "", first)
     if not row.posts:
-        raise _RowError("no dated posts in its description")
+        raise ValueError("no dated posts in its description")
     return row
 
 
@@ -157,25 +153,25 @@ def _posts(description: str, first: datetime) -> list[UpdateRecord]:
         stamp = " ".join(html.unescape(found.group("stamp")).split())
         match = _STAMP.match(stamp)
         if match is None:
-            raise _RowError(f"unreadable post time {stamp[:40]!r}")
+            raise ValueError(f"unreadable post time {stamp[:40]!r}")
         zone = zone_for(match.group("zone") or "")
         if zone is None:
-            raise _RowError(f"unknown time zone in {stamp[:40]!r}")
+            raise ValueError(f"unknown time zone in {stamp[:40]!r}")
         hour, minute = int(match.group("h")), int(match.group("m"))
         if not 1 <= hour <= 12 or minute > 59:
-            raise _RowError(f"bad 12-hour clock {stamp[:40]!r}")
+            raise ValueError(f"bad 12-hour clock {stamp[:40]!r}")
         hour = hour % 12 + (12 if match.group("ampm")[0].lower() == "p" else 0)
         base = (previous or first.astimezone(zone).replace(tzinfo=None)).date()
         if match.group("mon"):
             abbreviation = match.group("mon")[:3].lower()
             if abbreviation not in _MONTHS:
-                raise _RowError(f"unknown month in {stamp[:40]!r}")
+                raise ValueError(f"unknown month in {stamp[:40]!r}")
             month = _MONTHS.index(abbreviation) + 1
             year = base.year + (1 if month < base.month - 6 else 0)  # Dec → Jan
             try:
                 wall = datetime(year, month, int(match.group("day")), hour, minute)
             except ValueError as error:
-                raise _RowError(f"impossible date {stamp[:40]!r}") from error
+                raise ValueError(f"impossible date {stamp[:40]!r}") from error
         else:
             wall = datetime(base.year, base.month, base.day, hour, minute)
             if previous is not None and wall < previous - _ROLLOVER_SLACK:
@@ -199,7 +195,7 @@ def _current(doc: RawDoc, data: list[Any], page: str) -> ParsedDoc:
             continue
         try:
             records.append(_current_event(raw, page))
-        except _RowError as error:
+        except ValueError as error:
             warnings.append(f"{doc.url}: entry {text_field(raw, 'service') or index}: {error}")
     if data and not records and not warnings:
         raise ParseError(doc.url, "no AWS events in the list")
@@ -210,28 +206,18 @@ def _current(doc: RawDoc, data: list[Any], page: str) -> ParsedDoc:
 def _current_event(raw: dict[str, Any], page: str) -> IncidentRecord:
     service = (text_field(raw, "service") or "").strip()
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,80}", service):
-        raise _RowError("missing or invalid service key")
+        raise ValueError("missing or invalid service key")
     first = epoch_time(raw.get("date"))
     if first is None:
-        raise _RowError("missing or invalid epoch date")
+        raise ValueError("missing or invalid epoch date")
     summary = (text_field(raw, "summary") or "").strip()
     name = (text_field(raw, "service_name") or service).strip()
     region = (text_field(raw, "region_name") or "").strip()
     if region and region not in name:
         name = f"{name} ({region})"
-    posts = []
-    for item in list_field(raw, "event_log"):
-        if not isinstance(item, dict):
-            continue
-        at = epoch_time(item.get("timestamp"))
-        if at is None:
-            continue
-        marked = (text_field(item, "summary") or "").lstrip().upper().startswith(RESOLVED_MARK)
-        posts.append(UpdateRecord(
-            at=at, label=RESOLVED_MARK if marked else (text_field(item, "status") or ""),
-            body=text_field(item, "message") or "", body_format="text"))
+    posts, _ = parse_each(list_field(raw, "event_log"), _log_entry, "event_log entries")
     if not posts:
-        raise _RowError("no readable event_log entry")
+        raise ValueError("no readable event_log entry")
     row = Row(service=service, service_name=name, summary=summary, first_post=first,
               status=text_field(raw, "status"), posts=posts)
     record = event_record([row], channel=CHANNEL, page_url=page, complete=True)
@@ -245,3 +231,14 @@ def _current_event(raw: dict[str, Any], page: str) -> IncidentRecord:
                     status=text_field(value, "current")))
     title = clean_summary(summary) or name
     return replace(record, title=title, components=(*record.components, *extra))
+
+
+def _log_entry(item: dict[str, Any]) -> UpdateRecord | None:
+    """One post of an event's log; None without a readable timestamp."""
+    at = epoch_time(item.get("timestamp"))
+    if at is None:
+        return None
+    marked = (text_field(item, "summary") or "").lstrip().upper().startswith(RESOLVED_MARK)
+    return UpdateRecord(
+        at=at, label=RESOLVED_MARK if marked else (text_field(item, "status") or ""),
+        body=text_field(item, "message") or "", body_format="text")

@@ -20,7 +20,7 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, text_field, time_field
+from scrapers.jsondoc import list_field, load_json, native_id, text_field, time_field
 from scrapers.records import (
     ComponentChange,
     ComponentRecord,
@@ -110,13 +110,14 @@ def _report(
     rid: str, report: dict[str, Any], all_updates: dict[str, dict[str, Any]],
     names: dict[str, str], page_url: str | None,
 ) -> IncidentRecord:
-    if "/" in rid or len(rid) > 64:
-        raise ValueError("invalid id")
+    native_id(rid)  # ValueError: the report is skipped with a warning
     attrs = report["attributes"]
     wanted = _related_updates(report)
     # Updates point back at their report too; either link is enough.
     linked = {uid for uid, u in all_updates.items()
               if text_field(u["attributes"], "status_report_id") == rid}
+    # Not jsondoc.parse_each: these are references into `included`, and a report none of
+    # whose updates were included is still a report (kept, marked incomplete), not a skip.
     records = []
     missing = 0
     for uid in dict.fromkeys([*wanted, *sorted(linked)]):

@@ -28,7 +28,7 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, text_field, time_field
+from scrapers.jsondoc import list_field, load_json, native_id, parse_each, text_field, time_field
 from scrapers.records import (
     ComponentChange,
     ComponentImpact,
@@ -48,13 +48,8 @@ CHANNEL = "incidentio_api"
 _SNIFF_KEYS = ('"to_status"', '"message_string"', '"component_impacts"', '"status_page_id"',
                '"incident_links"', '"ongoing_incidents"', '"public_url"')
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
-_MAX_ID = 64
 # rich text: a document's blocks are paragraphs, list items are lines, inline runs join directly
 _JOINERS = {"doc": "\n\n", "bulletList": "\n", "orderedList": "\n"}
-
-
-class _EntryError(Exception):
-    """This one incident cannot be read; it is skipped with a warning."""
 
 
 def sniff(body: bytes) -> bool:
@@ -144,20 +139,20 @@ def _impacts_only(doc: RawDoc, data: dict[str, Any]) -> ParsedDoc:
     for index, link in enumerate(list_field(data, "incident_links")):
         try:
             if not isinstance(link, dict):
-                raise _EntryError("not an object")
-            native_id = _native_id(link)
+                raise ValueError("not an object")
+            ident = _native_id(link)
             records.append(IncidentRecord(
-                native_id=native_id,
+                native_id=ident,
                 title=(text_field(link, "name") or "").strip() or "(untitled)",
                 channel=CHANNEL,
-                url=f"{page_url}/incidents/{native_id}" if page_url else None,
+                url=f"{page_url}/incidents/{ident}" if page_url else None,
                 page_url=page_url,
                 status=text_field(link, "status"),
                 created_at=time_field(link, "published_at"),
-                impacts=tuple(impacts.get(native_id, ())),
+                impacts=tuple(impacts.get(ident, ())),
                 updates_complete=False,
             ))
-        except _EntryError as error:
+        except ValueError as error:
             warnings.append(f"{doc.url}: incident link #{index}: {error}")
     return ParsedDoc(format=NAME, incidents=tuple(records),
                      page=PageInfo(url=page_url) if page_url else None, as_of=_newest(records),
@@ -195,10 +190,10 @@ def _incidents(
     for index, item in enumerate(raw):
         try:
             if not isinstance(item, dict):
-                raise _EntryError("not an object")
+                raise ValueError("not an object")
             record = _incident(item, page_url, names)
-        except _EntryError as error:
-            ident = text_field(item, "id") if isinstance(item, dict) else None
+        except ValueError as error:
+            ident = (text_field(item, "id") or "").strip() if isinstance(item, dict) else ""
             warnings.append(f"{source}: incident {ident or '#' + str(index)}: {error}")
             continue
         if record.native_id in seen:  # a maintenance can be listed as scheduled and running
@@ -209,25 +204,16 @@ def _incidents(
 
 
 def _native_id(raw: dict[str, Any]) -> str:
-    native_id = (text_field(raw, "id") or "").strip()
-    if not native_id or "/" in native_id or len(native_id) > _MAX_ID:
-        raise _EntryError("missing or invalid id")
-    # ULIDs are case-insensitive; the Atom feed's links carry them upper-case
-    return native_id.upper() if _ULID.match(native_id) else native_id
+    """The entry's id (ValueError when unfit for a key); ULIDs upper-case, because they are
+    case-insensitive and the Atom feed's links carry them upper-case."""
+    ident = native_id((text_field(raw, "id") or "").strip())
+    return ident.upper() if _ULID.match(ident) else ident
 
 
 def _incident(raw: dict[str, Any], page_url: str | None, names: dict[str, str]) -> IncidentRecord:
-    native_id = _native_id(raw)
-    updates: list[UpdateRecord] = []
-    skipped = 0
-    for item in list_field(raw, "updates"):
-        update = _update(item, names) if isinstance(item, dict) else None
-        if update is None:
-            skipped += 1
-        else:
-            updates.append(update)
-    if skipped and not updates:
-        raise _EntryError(f"all {skipped} updates unreadable")
+    ident = _native_id(raw)
+    updates, skipped = parse_each(list_field(raw, "updates"),
+                                  lambda item: _update(item, names), "updates")
     status = text_field(raw, "status")
     kind = (
         "maintenance"
@@ -249,11 +235,11 @@ def _incident(raw: dict[str, Any], page_url: str | None, names: dict[str, str]) 
     window_end = max(ends) if ends and len(ends) == len(impacts) else None
     maintenance = kind == "maintenance"
     return IncidentRecord(
-        native_id=native_id,
+        native_id=ident,
         title=(text_field(raw, "name") or "").strip() or "(untitled)",
         channel=CHANNEL,
         kind=kind,
-        url=f"{page_url}/incidents/{native_id}" if page_url else None,
+        url=f"{page_url}/incidents/{ident}" if page_url else None,
         page_url=page_url,
         status=status,
         created_at=time_field(raw, "published_at"),

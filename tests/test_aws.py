@@ -414,3 +414,17 @@ def test_scrape_fetches_each_cloud_platforms_real_paths(httpserver, tmp_path: Pa
     assert store.get("aws/ec2-us-east-1_1640176551").title == "API Error Rates"
     assert store.get("google-cloud/TaA75H7XA1DQyM2ReK2f").url == (
         f"{base}/gcp/incidents/TaA75H7XA1DQyM2ReK2f")
+
+
+def test_currentevents_log_entries_go_through_parse_each() -> None:
+    """An event whose event_log entries are all unreadable is skipped with parse_each's
+    wording; an event with an empty log keeps its own; the readable event stays."""
+    events = json.loads((FIX / "currentevents_reconstructed.json").read_bytes().decode("utf-16"))
+    unreadable = dict(events[0], service="s3-us-east-1", event_log=[{"timestamp": "x"}, 3])
+    empty = dict(events[0], service="sqs-us-east-1", event_log=[])
+    parsed = aws_json.parse(doc(json.dumps([*events, unreadable, empty]).encode()))
+    assert [r.native_id for r in parsed.incidents] == ["ec2-us-east-1_1640176551"]
+    assert [w.split(": ", 1)[1] for w in parsed.warnings] == [
+        "entry s3-us-east-1: all 2 event_log entries unreadable",
+        "entry sqs-us-east-1: no readable event_log entry",
+    ]

@@ -147,3 +147,16 @@ def test_mutated_shapes_never_crash(value: object) -> None:
                                             "attributes": value, "relationships": value}]})
     with contextlib.suppress(ParseError):
         betterstack.parse(doc(body.encode()))
+
+
+def test_report_ids_follow_the_shared_id_rule() -> None:
+    """scrapers.jsondoc.native_id: a blank, slashed or overlong report id is skipped with the
+    same wording as every other JSON parser; the readable report stays."""
+    data = sample()
+    report = next(i for i in data["included"] if i["type"] == "status_report")
+    for bad in (" ", "a/b", "9" * 65):
+        data["included"].append(dict(report, id=bad))
+    parsed = betterstack.parse(doc(json.dumps(data).encode()))
+    assert [r.native_id for r in parsed.incidents] == [report["id"]]
+    assert sorted(parsed.warnings) == sorted(
+        f"{URL}: status report {bad}: missing or invalid id" for bad in (" ", "a/b", "9" * 65))

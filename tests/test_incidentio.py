@@ -245,3 +245,21 @@ def test_native_platform_paths_name_the_host() -> None:
     assert urls == ["https://status.elevenlabs.io/proxy/status.elevenlabs.io",
                     "https://status.elevenlabs.io/proxy/status.elevenlabs.io/incidents",
                     "https://status.elevenlabs.io/history.atom"]
+
+
+def test_ids_and_updates_go_through_the_shared_jsondoc_rules() -> None:
+    """scrapers.jsondoc.native_id and parse_each, as statuspage and slack use them: a blank id
+    is one warning, a padded ULID is trimmed and upper-cased, and an incident whose updates
+    are all unreadable is skipped with the shared wording."""
+    data = json.loads((FIX / "openai_incidents.json").read_text())
+    good = data["incidents"][0]
+    padded = dict(good, id=f"  {good['id'].lower()}  ")
+    blank = dict(good, id="   ")
+    unreadable = dict(good, id="01HZZZZZZZZZZZZZZZZZZZZZZZ", updates=[{"to_status": "x"}, 7])
+    data["incidents"] = [padded, blank, unreadable]
+    parsed = incidentio.parse(doc(json.dumps(data).encode()))
+    assert [r.native_id for r in parsed.incidents] == [good["id"].upper()]
+    assert parsed.warnings == (
+        f"{HISTORY_URL}: incident #1: missing or invalid id",
+        f"{HISTORY_URL}: incident 01HZZZZZZZZZZZZZZZZZZZZZZZ: all 2 updates unreadable",
+    )
