@@ -5,9 +5,12 @@ Layout under `root`:
   as a folder, so no folder grows huge). Written atomically: temp file in the same folder,
   then `os.replace`; a reader never sees half a blob. Durability is batched: `sync()`
   fsyncs what was written since the last call (the pipeline calls it before each commit).
-- `manifest.jsonl`: one JSON line per distinct (sha256, url) pair, in append order. Lines are
-  appended with a single `os.write` on an `O_APPEND` descriptor under an exclusive `flock`,
-  so two processes archiving at once never interleave or duplicate lines.
+- `manifest.jsonl`: one JSON line per distinct (sha256, url) pair, in append order, plus one
+  more each time a URL answers bytes already archived with new validators (ETag,
+  Last-Modified), so that the next conditional GET sends the newest ones and gets its 304.
+  Fetching the same bytes with the same validators again adds nothing. Lines are appended
+  with a single `os.write` on an `O_APPEND` descriptor under an exclusive `flock`, so two
+  processes archiving at once never interleave or duplicate lines.
 
 Nothing here deletes or rewrites a blob or a manifest line: the archive is the ground truth
 the knowledge base can always be rebuilt from. Readers skip what a crash can leave behind
@@ -132,8 +135,10 @@ class Archive:
     def put(self, doc: RawDoc, *, source: str) -> bool:
         """Store `doc`'s body and record where it came from.
 
-        Returns True if this (sha256, url) pair is new; False if it was already archived,
-        in which case nothing is written, so importing the same data twice changes nothing.
+        Returns True if this (sha256, url) pair is new; False if it was already archived.
+        Then nothing is written (importing the same data twice changes nothing), except one
+        line when this is now the URL's newest fetch and its validators differ from the ones
+        on record: a server may change its ETag without changing the bytes.
         """
         fetched_at = doc.fetched_at
         if fetched_at.tzinfo is None:
@@ -142,9 +147,12 @@ class Archive:
         if doc.sha256 != sha:
             raise ValueError(f"{doc.url}: sha256 does not match the body")
         self._refresh()
-        if (sha, doc.url) in self._pairs and sha in self:
+        known = (sha, doc.url) in self._pairs and sha in self
+        if known and not self._news_for_validators(doc.url, fetched_at, doc.etag,
+                                                   doc.last_modified):
             return False  # fast path for re-imports: no lock, no write
-        self._write_blob(sha, doc.body)
+        if not known:
+            self._write_blob(sha, doc.body)
         entry = ArchiveEntry(
             sha256=sha,
             url=doc.url,
@@ -187,7 +195,9 @@ class Archive:
         )
 
     def entries(self) -> Iterator[ArchiveEntry]:
-        """Every usable manifest entry in append order.
+        """Every archived payload once, in append order: the first usable line of each
+        (sha256, url) pair (when those bytes were first fetched from there). Lines that only
+        refreshed a URL's validators feed `validators`, not this.
 
         Streams the file (no lock held between yields, so callers may `put` meanwhile).
         Skips garbled lines, an unterminated last line (a crash, or a writer still busy)
@@ -197,10 +207,14 @@ class Archive:
             handle = self._manifest.open("rb")
         except FileNotFoundError:
             return
+        seen: set[tuple[str, str]] = set()
         with handle:
             for line in handle:
                 entry = self._parse(line)
-                if entry is not None and entry.sha256 in self:
+                if entry is None or (entry.sha256, entry.url) in seen:
+                    continue
+                if entry.sha256 in self:
+                    seen.add((entry.sha256, entry.url))
                     yield entry
 
     def validators(self, url: str) -> Validators | None:
@@ -275,8 +289,10 @@ class Archive:
             # Another process may have appended since we last looked: catch up under the
             # lock so the duplicate check below sees every line.
             self._refresh()
-            if (entry.sha256, entry.url) in self._pairs:
-                return False
+            known = (entry.sha256, entry.url) in self._pairs
+            if known and not self._news_for_validators(entry.url, entry.fetched_at, entry.etag,
+                                                       entry.last_modified):
+                return False  # another process recorded the same meanwhile
             line = entry.to_json().encode("ascii") + b"\n"
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -286,9 +302,19 @@ class Archive:
             os.write(fd, line)  # one write on O_APPEND: lands whole, at the end
             self._unsynced.add(self._manifest)
             self._index(entry)
-            return True
+            return not known
         finally:
             os.close(fd)
+
+    def _news_for_validators(self, url: str, fetched_at: datetime, etag: str | None,
+                             last_modified: str | None) -> bool:
+        """Whether a fetch of bytes already archived for `url` must still be recorded: it is
+        the URL's newest fetch and says other validators than the newest line does. An
+        older fetch (an import of old files) could never win, so it is not recorded."""
+        latest = self._latest.get(url)
+        if latest is None or fetched_at < latest.fetched_at:
+            return False
+        return (etag, last_modified) != (latest.etag, latest.last_modified)
 
     def _refresh(self) -> None:
         """Fold manifest lines appended since the last call into the in-memory indexes."""
