@@ -169,17 +169,18 @@ def feed_time(value: str | None, parsed: Any = None) -> datetime | None:
         for reader in (datetime.fromisoformat, parsedate_to_datetime):
             try:
                 moment = reader(text)
-            except (ValueError, TypeError, IndexError):
+                if moment is None:
+                    continue
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                return moment.astimezone(UTC)
+            # OverflowError: a year of a hundred digits; astimezone past year 9999
+            except (ValueError, TypeError, IndexError, OverflowError):
                 continue
-            if moment is None:
-                continue
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC)
     if parsed:
         try:
             return datetime(*parsed[:6], tzinfo=UTC)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     return None
 

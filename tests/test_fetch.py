@@ -429,6 +429,7 @@ def test_unreadable_retry_after_falls_back_to_backoff(httpserver: HTTPServer, fa
         ("-5", None),
         ("1.5", None),
         ("tomorrow", None),
+        ("Wed, 08 Oct " + "9" * 400 + " 12:00:30 GMT", None),  # a year no datetime can hold
         (None, None),
     ],
 )

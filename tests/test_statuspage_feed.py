@@ -592,3 +592,14 @@ def test_corpus_claude_feed_agrees_with_json_api(corpus: Path) -> None:
             assert (update.at, text) in json_updates, (incident.native_id, update.label)
             checked += 1
     assert checked == 49
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Thu, 23 Jan " + "9" * 400 + "2020 21:39:25 +0000",  # found by test_fuzz (OverflowError)
+        "9999-12-31T23:59:00-05:00",  # valid, but past year 9999 once in UTC
+    ],
+)
+def test_feed_time_out_of_range_is_no_time(value: str) -> None:
+    assert statuspage_feed.feed_time(value) is None
