@@ -19,7 +19,8 @@ from kb.errors import ConfigError, KbError, SourceFailed
 
 if TYPE_CHECKING:
     from kb.config import Settings
-    from kb.pipeline import Line, RunReport
+    from kb.pipeline import Line
+    from kb.stage import RunReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -130,17 +131,9 @@ def finish_run(report: RunReport, as_json: bool) -> None:
             "notes": report.notes,
         }))
     else:
-        from rich.table import Table
+        from kb.present import print_run_summary
 
-        table = Table(title="Run summary", title_justify="left")
-        for column in ("source", "payloads", "already stored", "304", "new", "updated",
-                       "unchanged", "edits", "failed"):
-            table.add_column(column, justify="left" if column == "source" else "right")
-        for name, s in sorted(report.sources.items()):
-            table.add_row(name, str(s.docs), str(s.skipped_docs), str(s.not_modified),
-                          str(s.new), str(s.updated), str(s.unchanged), str(s.revisions),
-                          str(len(s.failed)), style="red" if s.failed else None)
-        out.print(table)
+        print_run_summary(out, report)
         for note in report.notes:
             err.print(f"kb: {note}")
         if report.ignored:
@@ -181,7 +174,8 @@ def ingest(
 def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool) -> None:
     """Run the embed stage after storing, when --embed asked for it."""
     if embed:
-        from kb.pipeline import StageContext, run_later_stages
+        from kb.pipeline import run_later_stages
+        from kb.stage import StageContext
 
         run_later_stages(StageContext(line.store, settings, report), only=["embed"])
 
@@ -227,7 +221,8 @@ def update(
 
     Example: kb update --from data/samples
     """
-    from kb.pipeline import StageContext, ingest, run_later_stages
+    from kb.pipeline import ingest, run_later_stages
+    from kb.stage import StageContext
 
     with open_line() as (line, settings):
         report = ingest(line, [from_dir]) if from_dir is not None else _scrape(line, settings, [])

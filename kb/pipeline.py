@@ -11,18 +11,20 @@ import hashlib
 import importlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from kb.config import Settings, SourceConfig, slug_for_host
+from kb.config import SourceConfig, slug_for_host
 from kb.errors import KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
+from kb.stage import RunReport, Stage, StageContext
+from kb.store.payloads import incidents_of_payloads
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
 from scrapers import registry
 from scrapers.archive import Archive
@@ -31,42 +33,6 @@ from scrapers.files import expand, read_recorded
 from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
 
 BATCH_DOCS = 400  # payloads per transaction: bounds memory and the work a crash can undo
-
-
-@dataclass
-class SourceReport:
-    """What happened to one source (a provider, or a file when the provider is unknown)."""
-
-    name: str
-    docs: int = 0
-    skipped_docs: int = 0  # already stored, byte for byte
-    not_modified: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    revisions: int = 0
-    failed: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunReport:
-    sources: dict[str, SourceReport] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)  # files in folders that are no payload
-    notes: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # incident keys new or updated this run
-    changed_new: list[str] = field(default_factory=list)  # of those, the ones new this run
-
-    def source(self, name: str) -> SourceReport:
-        return self.sources.setdefault(name, SourceReport(name))
-
-    @property
-    def failures(self) -> list[str]:
-        return [line for s in self.sources.values() for line in s.failed]
-
-    def total(self, attribute: str) -> int:
-        return sum(getattr(s, attribute) for s in self.sources.values())
-
 
 Progress = Callable[[str], None]  # called once per payload handled, with a short label
 
@@ -99,6 +65,7 @@ class Line:
         self._hosts = {host: s.slug for s in self.sources for host in s.hosts}
         self._pending: list[_Pending] = []
         self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
+        self._skipped: list[tuple[str, str]] = []  # (sha256, provider) skipped as stored
 
     # -- entry points ------------------------------------------------------------------
 
@@ -126,10 +93,12 @@ class Line:
             if provider is None or slug == provider
         ]
         if known:
-            entry = self.report.source(provider or known[0][0])
+            slug = provider or known[0][0]
+            entry = self.report.source(slug)
             entry.docs += 1
             entry.skipped_docs += 1
-            entry.unchanged += known[0][1]
+            if known[0][1]:  # its incidents count as unchanged; which ones: see flush
+                self._skipped.append((doc.sha256, slug))
             self.progress(label)
             return
         try:
@@ -154,10 +123,27 @@ class Line:
             self.flush()
 
     def flush(self) -> None:
-        """Normalize and store everything fed since the last flush, in one transaction."""
+        """Normalize and store everything fed since the last flush, in one transaction, and
+        count the incidents of the payloads skipped since then."""
         pending, self._pending = self._pending, []
-        if not pending:
-            return
+        if pending:
+            self._store(pending)
+        skipped, self._skipped = self._skipped, []
+        if skipped:
+            self._count_skipped(skipped)
+
+    def _count_skipped(self, skipped: list[tuple[str, str]]) -> None:
+        """The incidents of payloads skipped as already stored are unchanged (unless another
+        payload of this run changed them): one look-up for the whole list."""
+        held = incidents_of_payloads(self.store, [sha for sha, _ in skipped])
+        for sha, slug in skipped:
+            # The same bytes may be stored under two providers (--provider): keys say whose.
+            for key in sorted(held.get(sha, ())):
+                if key.partition("/")[0] == slug:
+                    self.report.count(slug, key, "unchanged")
+
+    def _store(self, pending: list[_Pending]) -> None:
+        """Normalize, merge with what is stored and write one batch; count what it did."""
         by_key: dict[str, list[SourcedRecord]] = {}
         providers: dict[str, str] = {}
         for item in pending:
@@ -197,17 +183,9 @@ class Line:
         result = self.store.write_batch(writes, docs)
         for doc in docs:
             self._known.setdefault(doc.sha256, []).append((doc.provider, doc.incidents))
-        # An incident first stored by an earlier batch of this run stays "new" for the run,
-        # even when a later batch (a feed after the JSON) merges more into it.
-        fresh = set(self.report.changed_new)
-        self.report.changed_new.extend(result.new)
-        self.report.changed.extend(k for k in result.new + result.updated if k not in fresh)
         for outcome in ("new", "updated", "unchanged"):
             for key in getattr(result, outcome):
-                if key in fresh:
-                    continue
-                entry = self.report.source(providers[key])
-                setattr(entry, outcome, getattr(entry, outcome) + 1)
+                self.report.count(providers[key], key, outcome)
         for write in writes:
             self.report.source(write.incident.provider).revisions += len(write.revisions)
 
@@ -298,21 +276,8 @@ def revision_summary(old: IncidentRecord, new: IncidentRecord) -> str | None:
     return "; ".join(changes)
 
 
-# -- later stages ----------------------------------------------------------------------------
+# -- later stages (their context and report types: kb.stage) ----------------------------------
 
-
-@dataclass
-class StageContext:
-    """What a later stage (embed, link, site, ...) gets after the store stage."""
-
-    store: Store
-    settings: Settings
-    report: RunReport
-
-
-# A stage returns a one-line note for the run summary, or None. It must be idempotent and
-# keyed by content hash: `kb update` runs every stage on every run, also when nothing changed.
-Stage = Callable[[StageContext], str | None]
 
 def _lazy(target: str) -> Stage:
     """A stage imported only when it runs ("module:function"), so `kb` commands that do not

@@ -6,13 +6,17 @@ import csv
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from kb.model import Incident
 from kb.serialize import incident_to_dict, stamp
+
+if TYPE_CHECKING:
+    from kb.stage import RunReport
 
 CSV_COLUMNS = (
     "key", "provider", "native_id", "title", "url", "kind", "status", "impact", "severity",
@@ -174,3 +178,31 @@ def _gaps(months: int, gaps: Sequence[str]) -> str:
     if not months:
         return "-"
     return f"{months} ({len(gaps)} gap{'s' if len(gaps) != 1 else ''})" if gaps else str(months)
+
+
+_RUN_COLUMNS = ("source", "payloads", "already stored", "304", "new", "updated", "unchanged",
+                "edits", "failed")
+
+
+def print_run_summary(console: Console, report: RunReport) -> None:
+    """The run summary: one row per source; new / updated / unchanged count distinct
+    incidents (see kb.stage.SourceReport).
+
+    Output that is no terminal (a pipe, a cron log) has no width to fit, so the table is
+    printed whole there instead of being cut to rich's default 80 columns ("payloa…");
+    a narrow terminal folds source names rather than cutting them."""
+    table = Table(title="Run summary", title_justify="left")
+    for column in _RUN_COLUMNS:
+        table.add_column(column, justify="left" if column == "source" else "right",
+                         overflow="fold" if column == "source" else "ellipsis")
+    for name, s in sorted(report.sources.items()):
+        table.add_row(name, str(s.docs), str(s.skipped_docs), str(s.not_modified),
+                      str(s.new), str(s.updated), str(s.unchanged), str(s.revisions),
+                      str(len(s.failed)), style="red" if s.failed else None)
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    wide = Console(file=console.file, width=max(console.width, natural), highlight=False,
+                   soft_wrap=True, color_system=console.color_system)
+    wide.print(table)

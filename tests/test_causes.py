@@ -26,7 +26,8 @@ from kb.analysis.stage import RULES_ID, causes_for, refresh_causes, tag_one, tag
 from kb.config import load_settings, load_sources
 from kb.errors import KbError
 from kb.model import Incident, Kind, Phase, Severity, Update
-from kb.pipeline import Line, RunReport, StageContext, ingest, run_later_stages
+from kb.pipeline import Line, ingest, run_later_stages
+from kb.stage import RunReport, StageContext
 from kb.store import Store
 from kb.store.analysis import stale_cause_keys, stored_causes, write_causes
 from scrapers.archive import Archive

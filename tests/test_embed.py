@@ -16,7 +16,8 @@ from kb.embed.document import build_document, chunk_sentences, split_sentences
 from kb.embed.encoder import FakeEncoder, encode_documents, resolve_model
 from kb.errors import ConfigError
 from kb.model import ImpactWindow, Severity
-from kb.pipeline import LATER_STAGES, RunReport, StageContext
+from kb.pipeline import LATER_STAGES
+from kb.stage import RunReport, StageContext
 from kb.store import vectors
 from tests.test_search_support import T0, incident, open_store, write
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from kb.config import load_sources
-from kb.pipeline import Line, RunReport, ingest, reparse
+from kb.pipeline import Line, ingest, reparse
 from kb.present import write_export
+from kb.stage import RunReport
 from kb.store import Store
 from scrapers.archive import Archive
 

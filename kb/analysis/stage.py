@@ -14,6 +14,7 @@ from kb.analysis.causes import RULES_VERSION, Cause, CauseTag, prose_of, tag_sen
 from kb.analysis.similar import SimilarityTagger, expected_name, load_similarity
 from kb.errors import KbError
 from kb.model import Incident
+from kb.stage import StageContext
 from kb.store.analysis import (
     CauseRecord,
     incident_hashes,
@@ -110,7 +111,7 @@ def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready:
     return done, note
 
 
-def analysis_stage(context) -> str | None:  # type: ignore[no-untyped-def]
+def analysis_stage(context: StageContext) -> str | None:
     """Pipeline stage (kb.pipeline.LATER_STAGES): tag new and changed incidents."""
     done, note = refresh(context.store, Path(context.settings.home), only_ready=True)
     return f"cause tags for {done} incident(s); {note}" if done else None

@@ -21,7 +21,7 @@ from kb.store import vectors
 from kb.store.repo import Store
 
 if TYPE_CHECKING:
-    from kb.pipeline import StageContext
+    from kb.stage import StageContext
 
 BATCH = 256  # incidents per read/encode/write round: bounds memory and the work a crash loses
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kb.errors import ConfigError
 
 if TYPE_CHECKING:
-    from kb.pipeline import StageContext
+    from kb.stage import StageContext
 
 
 def site_stage(context: StageContext) -> str | None:

@@ -31,7 +31,7 @@ from kb.store.signals import (
 
 if TYPE_CHECKING:
     from kb.config import Settings
-    from kb.pipeline import StageContext
+    from kb.stage import StageContext
 
 LINKER_VERSION = "1"  # bump when the rules change in a way fingerprints cannot see
 _STATE = "link_inputs"
