@@ -19,7 +19,7 @@ from kb.embed.search import MAX_QUERY_CHARS, NoVectors, Searcher
 from kb.embed.stage import embed_missing
 from kb.errors import ConfigError, NotFound
 from kb.model import Kind, Severity
-from kb.store import Store, vectors
+from kb.store import Store, keyword
 from kb.store.vectors import SearchFilters
 from tests.test_search_support import T0, incident, open_store, write
 
@@ -169,16 +169,16 @@ def test_the_matrix_cache_follows_kb_embed(store: Store, tmp_path: Path) -> None
 
 
 def test_fts_index_follows_inserts_updates_and_deletes(store: Store) -> None:
-    assert vectors.keyword_search(store, fts_query("maintenance") or "", 10) == [
-        ("github/pages", pytest.approx(vectors.keyword_search(store, '"maintenance"', 1)[0][1]))]
+    assert keyword.keyword_search(store, ["maintenance"], 10) == [
+        ("github/pages", pytest.approx(keyword.keyword_search(store, ["maintenance"], 1)[0][1]))]
     changed = incident("github/pages", "Pages builds paused",
                        "GitHub Pages builds resumed after the storage failover.",
                        components=["GitHub Pages"], at=T0 + timedelta(days=5))
     write(store, changed)  # UPDATE in place + child rows rewritten
-    assert vectors.keyword_search(store, '"maintenance"', 10) == []
-    assert [k for k, _ in vectors.keyword_search(store, '"failover"', 10)] == ["github/pages"]
+    assert keyword.keyword_search(store, ["maintenance"], 10) == []
+    assert [k for k, _ in keyword.keyword_search(store, ["failover"], 10)] == ["github/pages"]
     store.clear_derived()
-    assert vectors.keyword_search(store, '"webhook"', 10) == []
+    assert keyword.keyword_search(store, ["webhook"], 10) == []
 
 
 def test_user_text_never_reaches_fts5_as_syntax(searcher: Searcher) -> None:

@@ -12,10 +12,14 @@ import typer
 
 if TYPE_CHECKING:
     from kb.embed.search import SearchResult
+    from kb.store import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ModeOption = Annotated[str, typer.Option("--mode", help="hybrid (default), semantic or keyword.")]
 KOption = Annotated[int, typer.Option("-k", help="How many results.")]
+CauseOption = Annotated[str | None, typer.Option(
+    "--cause", help="Only incidents with this stored cause tag (auth, dns, tls, config-deploy, "
+                    "capacity, ...; see `kb causes`).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +38,7 @@ def search(
     kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
     since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
+    cause: CauseOption = None,
     k: KOption = 10,
     as_json: JsonFlag = False,
 ) -> None:
@@ -42,15 +47,17 @@ def search(
     Each result shows its score, title, provider, date, duration and the sentence that matched.
 
     Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
+    Example: kb search "login failures" --cause auth --json
     """
     from kb.cli import parse_date
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, component=component, severity=severity,
                             kind=kind, since=parse_date(since, "--since"),
-                            until=parse_date(until, "--until"))
+                            until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
         result = searcher.search(query, mode=mode, k=k, filters=filters)
+        result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"search: {query[:60]}")
 
 
@@ -59,18 +66,21 @@ def similar(
     k: KOption = 10,
     mode: ModeOption = "hybrid",
     provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    cause: CauseOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Incidents most like this one (never itself, nor its duplicates: the same outage posted
     twice, overlapping in time with the same title or a near-identical text).
 
     Example: kb similar anthropic/6304r9jjhj34 -k 5 --json
+    Example: kb similar github/zzm4nczlpjyy --cause dns
     """
     from kb.store.vectors import SearchFilters
 
+    filters = SearchFilters(provider=provider, cause=cause_tag(cause))
     with _searcher() as searcher:
-        result = searcher.similar(key, k=k, mode=mode,
-                                  filters=SearchFilters(provider=provider))
+        result = searcher.similar(key, k=k, mode=mode, filters=filters)
+        result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"similar to {key}")
 
 
@@ -117,6 +127,39 @@ def embed(
         out.print_json(json.dumps(vars(report)))
     else:
         err.print(f"kb: {report.summary()} in {report.seconds:.1f} s", markup=False)
+
+
+def cause_tag(value: str | None) -> str | None:
+    """A --cause value as the stored tag (any case); ConfigError (exit 2) naming the valid
+    tags when it is not one of kb.analysis.causes.Cause."""
+    if value is None:
+        return None
+    from kb.analysis.causes import Cause
+    from kb.errors import ConfigError
+
+    valid = [c.value for c in Cause]
+    wanted = value.strip().lower()
+    if wanted not in valid:
+        raise ConfigError(f"unknown --cause {value!r}; valid: {', '.join(valid)}")
+    return wanted
+
+
+def cause_notes(store: Store, cause: str | None) -> list[str]:
+    """Say when a cause filter cannot see every incident: tags are made by the analysis
+    stage, so a KB that was never analysed (or changed since) would answer "nothing" or
+    "not all" silently."""
+    if cause is None:
+        return []
+    from kb.store.vectors import cause_coverage
+
+    tagged, total = cause_coverage(store)
+    if total and not tagged:
+        return ["no incident carries cause tags yet: --cause matches nothing (run "
+                "`kb causes --refresh` or `kb update`)"]
+    if tagged < total:
+        return [f"{total - tagged} of {total} incident(s) have no current cause tags: "
+                "--cause does not see them (run `kb causes --refresh`)"]
+    return []
 
 
 class _searcher:

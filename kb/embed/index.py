@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kb.store import vectors
+from kb.store import keyword, vectors
 from kb.store.repo import Store
 
 if TYPE_CHECKING:
@@ -161,19 +161,16 @@ def terms(text: str) -> list[str]:
     return found
 
 
+def query_terms(text: str, limit: int = MAX_QUERY_TERMS) -> list[str]:
+    """The distinct terms of `text` that keyword search is given (kb.store.keyword builds the
+    database's expression from them), at most `limit`: the first ones, in order."""
+    return list(dict.fromkeys(terms(text)))[:limit]
+
+
 def fts_query(text: str, limit: int = MAX_QUERY_TERMS) -> str | None:
-    """A safe FTS5 MATCH expression: each distinct term quoted (so AND, NEAR, quotes, colons
-    and column filters in user input mean nothing), OR-ed so BM25 ranks partial matches.
-    Joined tokens become phrases ("us east 1"), as FTS5's tokenizer splits them the same way.
-    None when the text has no searchable term."""
-    chosen = list(dict.fromkeys(terms(text)))[:limit]
-    if not chosen:
-        return None
-    phrases = []
-    for term in chosen:
-        words = re.findall(r"\w+", term)
-        phrases.append('"' + " ".join(words) + '"')
-    return " OR ".join(phrases)
+    """The FTS5 MATCH expression keyword search runs for `text` on SQLite (each distinct term
+    quoted, OR-ed; no FTS5 syntax gets through). None when the text has no searchable term."""
+    return keyword.fts5_match(query_terms(text, limit))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K,

@@ -29,13 +29,14 @@ from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder,
 from kb.embed.index import (
     SEMANTIC_WEIGHT,
     MatrixIndex,
-    fts_query,
     load_index,
+    query_terms,
     reciprocal_rank_fusion,
     terms,
 )
 from kb.errors import ConfigError, KbError
 from kb.model import Incident
+from kb.store import keyword as keyword_index
 from kb.store import vectors
 from kb.store.repo import Store
 from kb.store.vectors import SearchFilters
@@ -107,11 +108,11 @@ class Searcher:
         mode = self._usable_mode(mode, notes)
         pending: Future[list[tuple[str, float]]] | None = None
         if mode in ("keyword", "hybrid"):
-            match = fts_query(text)
-            if match is None:
+            words = query_terms(text)
+            if not words:
                 notes.append("the query has no searchable words for keyword search")
             else:
-                pending = _background().submit(vectors.keyword_search, self.store, match,
+                pending = _background().submit(keyword_index.keyword_search, self.store, words,
                                                CANDIDATES, filters)
         semantic: list[tuple[str, float]] = []
         query_vector = None
@@ -151,9 +152,10 @@ class Searcher:
             semantic = self._vectors().search(query_vector, CANDIDATES + 1, allowed)
         keyword: list[tuple[str, float]] = []
         if mode in ("keyword", "hybrid"):
-            match = fts_query(document.text)
-            if match is not None:
-                keyword = vectors.keyword_search(self.store, match, CANDIDATES + 1, filters)
+            words = query_terms(document.text)
+            if words:
+                keyword = keyword_index.keyword_search(self.store, words, CANDIDATES + 1,
+                                                       filters)
         ranked = [(other, score) for other, score in _rank(mode, semantic, keyword)
                   if other != key]
         # Duplicates are judged on the best few dozen; load those once.
@@ -184,7 +186,8 @@ class Searcher:
         """The mode that can run here; hybrid degrades (with a note) where one side is absent."""
         if mode in ("keyword", "hybrid") and not self._keyword_ready():
             if mode == "keyword":
-                raise ConfigError("keyword search needs the SQLite FTS5 index (schema s01); "
+                raise ConfigError("keyword search needs the keyword index (schema s01 on "
+                                  "SQLite, s02 on PostgreSQL: `kb db upgrade`); "
                                   "on this database use --mode semantic")
             notes.append("keyword index unavailable here: semantic ranking only")
             mode = "semantic"
@@ -200,7 +203,7 @@ class Searcher:
 
     def _keyword_ready(self) -> bool:
         if self._keyword is None:
-            self._keyword = vectors.keyword_available(self.store)
+            self._keyword = keyword_index.keyword_available(self.store)
         return self._keyword
 
     def _vectors(self) -> MatrixIndex:

@@ -1,4 +1,4 @@
-"""Search tables: incident vectors (float32 blobs) and the FTS5 keyword index (migration s01).
+"""Search tables: incident vectors (float32 blobs, migration s01) and the search filters.
 
 One vector per incident. Each row records the model that made it, the document recipe
 version, the hash of the document text and the `incidents.content_hash` it was built from, so
@@ -7,7 +7,8 @@ without saying so. Vectors are handed out as raw bytes: numpy stays out of the s
 
 The tables are plain SQLAlchemy Core on their own MetaData (not SQLModel's): nothing but this
 module and migration s01 should know them, and no shared metadata should grow a table that
-exists only on the `search` branch.
+exists only on the `search` branch. Keyword search (FTS5 on SQLite, tsvector on PostgreSQL)
+lives in kb.store.keyword and shares the filters defined here.
 """
 
 from __future__ import annotations
@@ -27,15 +28,11 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    column,
     delete,
     func,
     insert,
-    literal_column,
     or_,
     select,
-    table,
-    text,
     update,
 )
 from sqlalchemy.exc import OperationalError
@@ -43,6 +40,7 @@ from sqlalchemy.exc import OperationalError
 from kb.errors import DatabaseBusy
 from kb.model import Incident
 from kb.serialize import incident_from_dict
+from kb.store.analysis import T_CAUSES
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
 
 _META = MetaData()
@@ -59,10 +57,6 @@ T_VECTORS = Table(
     Column("vector", LargeBinary, nullable=False),
     Column("embedded_at", DateTime(timezone=True), nullable=False),
 )
-
-# The FTS5 table and its rowid map exist on SQLite only (created by migration s01 in raw SQL).
-_FTS = table("incident_fts", column("rowid", Integer))
-_DOCS = table("search_docs", column("id", Integer), column("incident_key", String))
 
 _CHUNK = 500  # keys per IN (...) clause
 
@@ -91,6 +85,7 @@ class SearchFilters:
     kind: str | None = None
     since: datetime | None = None  # first post on/after
     until: datetime | None = None  # first post before
+    cause: str | None = None  # a stored cause tag (kb.analysis.causes.Cause value)
 
     @property
     def empty(self) -> bool:
@@ -102,7 +97,8 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def _busy(exc: OperationalError) -> Exception:
+def as_busy(exc: OperationalError) -> Exception:
+    """DatabaseBusy for a lock timeout, else the error itself (for `raise ... from None`)."""
     if "locked" in str(exc.orig) or "busy" in str(exc.orig):
         return DatabaseBusy("database is locked by another kb process; try again")
     return exc
@@ -177,7 +173,7 @@ def write_vectors(store: Store, rows: Sequence[VectorRow]) -> None:
                 for r in rows
             ])
     except OperationalError as exc:
-        raise _busy(exc) from None
+        raise as_busy(exc) from None
 
 
 def touch_sources(store: Store, source_by_key: Mapping[str, str]) -> None:
@@ -196,7 +192,7 @@ def touch_sources(store: Store, source_by_key: Mapping[str, str]) -> None:
             conn.execute(statement, [{"match_key": k, "new_hash": h}
                                      for k, h in source_by_key.items()])
     except OperationalError as exc:
-        raise _busy(exc) from None
+        raise as_busy(exc) from None
 
 
 def prune_orphans(store: Store) -> int:
@@ -208,7 +204,7 @@ def prune_orphans(store: Store) -> int:
         with store.engine.begin() as conn:
             return conn.execute(delete(T_VECTORS).where(orphan)).rowcount or 0
     except OperationalError as exc:
-        raise _busy(exc) from None
+        raise as_busy(exc) from None
 
 
 # -- reads for search ------------------------------------------------------------------------
@@ -294,7 +290,8 @@ def _param(conn) -> str:  # type: ignore[no-untyped-def]
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def _filter_clauses(filters: SearchFilters) -> list[Any]:
+def filter_clauses(filters: SearchFilters) -> list[Any]:
+    """WHERE clauses over `incidents` for these filters (for queries that select from it)."""
     c = T_INCIDENTS.c
     clauses: list[Any] = []
     if filters.provider:
@@ -314,54 +311,34 @@ def _filter_clauses(filters: SearchFilters) -> list[Any]:
                 func.lower(T_COMPONENTS.c.name) == filters.component.lower(),
             ).exists()
         )
+    if filters.cause:
+        # Only tags made for the incident's present text count, as in
+        # kb.store.analysis.stored_causes: a tag of older content describes other words.
+        clauses.append(
+            select(T_CAUSES.c.incident_key).where(
+                T_CAUSES.c.incident_key == c.key,
+                T_CAUSES.c.content_hash == c.content_hash,
+                T_CAUSES.c.tag == filters.cause,
+            ).exists()
+        )
     return clauses
 
 
 def filter_keys(store: Store, filters: SearchFilters) -> set[str]:
     """Keys of the incidents that pass the filters."""
-    query = select(T_INCIDENTS.c.key).where(*_filter_clauses(filters))
+    query = select(T_INCIDENTS.c.key).where(*filter_clauses(filters))
     with store.engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
 
 
-def keyword_available(store: Store) -> bool:
-    """True where the FTS5 index exists (SQLite databases at schema s01 or later)."""
-    if store.engine.dialect.name != "sqlite":
-        return False
+def cause_coverage(store: Store) -> tuple[int, int]:
+    """(incidents whose cause tags are current, incidents): how much a cause filter sees.
+    An incident tagged "unknown" counts as tagged; one changed since tagging does not."""
+    c, i = T_CAUSES.c, T_INCIDENTS.c
+    current = select(c.incident_key).where(
+        c.incident_key == i.key, c.content_hash == i.content_hash).exists()
     with store.engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT 1 FROM sqlite_master WHERE name = 'incident_fts'"
-        )).first() is not None
-
-
-# Column weights for bm25(): a term in the title says more than one in the updates' prose.
-BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, components, body
-
-
-def keyword_search(store: Store, match: str, limit: int,
-                   filters: SearchFilters | None = None) -> list[tuple[str, float]]:
-    """FTS5 MATCH `match` (an expression the caller built safely) among the incidents that
-    pass `filters`, best first, as (key, score) with score = -bm25 (higher is better)."""
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    score = literal_column(f"bm25(incident_fts, {weights})").label("score")
-    match_clause = text("incident_fts MATCH :match").bindparams(match=match)
-    clauses = _filter_clauses(filters) if filters is not None else []
-    if clauses:  # filter first: the best `limit` matches overall may all be filtered out
-        query = (
-            select(_DOCS.c.incident_key, score)
-            .select_from(_FTS.join(_DOCS, _DOCS.c.id == _FTS.c.rowid)
-                         .join(T_INCIDENTS, T_INCIDENTS.c.key == _DOCS.c.incident_key))
-            .where(match_clause, *clauses).order_by(score).limit(int(limit))
-        )
-    else:  # rank inside FTS5, then map only the top rows to keys (25% faster at 100k)
-        best = (select(_FTS.c.rowid.label("row"), score).where(match_clause)
-                .order_by(score).limit(int(limit)).subquery())
-        query = (select(_DOCS.c.incident_key, best.c.score)
-                 .select_from(best.join(_DOCS, _DOCS.c.id == best.c.row))
-                 .order_by(best.c.score))
-    with store.engine.connect() as conn:
-        try:
-            rows = conn.execute(query).all()
-        except OperationalError as exc:
-            raise _busy(exc) from None
-    return [(key, -float(value)) for key, value in rows]
+        total = conn.execute(select(func.count()).select_from(T_INCIDENTS)).scalar_one()
+        tagged = conn.execute(
+            select(func.count()).select_from(T_INCIDENTS).where(current)).scalar_one()
+    return int(tagged), int(total)
