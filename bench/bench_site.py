@@ -1,155 +1,66 @@
 """Site build time at 1k and 10k incidents, on synthetic data shaped like the corpus.
 
-Usage: python bench/bench_site.py [--sizes 1000 10000] [--runs 3] [--variants 1000]
-                                  [--markdown FILE]
+Usage: python bench/bench_site.py [--sizes 1000 10000] [--runs 3] [--variants 1000] [--bare]
+                                  [--markdown FILE] [--json FILE]
 
-For each size a fresh SQLite KB is filled with synthetic incidents whose shape follows the
-recorded corpus (updates per incident, text lengths, HTML bodies, components, impact windows,
-maintenances, a dozen providers over five years). Each measured build runs in a child process
-(so peak memory is its own) into an empty build folder and reports:
+For each size a fresh SQLite KB is filled (bench/site_data.py) with synthetic incidents whose
+shape follows the recorded corpus, then given what `kb update` gives a real KB: linked HN
+threads and news (the real linker), a vector per incident (the real embed stage, the
+deterministic fake-hash encoder at 384 dimensions) and cause tags (the real rules), so every
+optional section of the site is in the build. `--bare` fills incidents only (no signals,
+vectors or tags: the sections that need them are left out), the bench's old behaviour.
+Filling is not measured as part of the build; its time is printed separately.
+
+Each measured build runs in a child process (so peak memory is its own) into an empty build
+folder and reports:
 
 - render: database → Markdown pages (kb.render.site), cold;
 - mkdocs: Markdown → HTML (mkdocs-material, in-process), and its share of the total;
 - rebuild, nothing changed: render again (nothing written) and mkdocs skipped;
-- one incident changed: render again (files rewritten).
+- one incident changed: render again (files rewritten);
+- per section (after the build, in the same process): its `prepare` once, and its
+  `provide`/`marks` over every incident (or provider), through kb.render.sections' Registry
+  as the build calls them, with the number of pages that show it.
 
 `--variants N` also builds N incidents without the kb_pages hook (every page through the
 Markdown parser) and without the search plugin, to show where mkdocs' time goes.
-Medians over the runs (this machine is noisy). Target (issue 6): 10k incidents ≤ 60 s on
-2 cores.
+Medians over the runs (this machine is noisy); the load average is printed with each size.
+Target (issue 6): 10k incidents ≤ 60 s on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import random
+import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # site_data, also when imported
+
+from site_data import (  # re-exported: other scripts call bench_site.fill
+    AS_OF,
+    EMBED_MODEL,
+    PROVIDERS,
+    fill,
+    synthetic_incidents,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-AS_OF = date(2026, 9, 15)
-PROVIDERS = {
-    "acme-cloud": ["API", "Dashboard", "Webhooks", "Billing", "EU region", "US region"],
-    "bolt-git": ["Git Operations", "API Requests", "Actions", "Pages", "Packages", "Issues"],
-    "chatty-ai": ["API", "Chat", "Login", "Files", "Embeddings", "Fine-tuning", "Realtime"],
-    "deltadns": ["DNS", "CDN", "WAF", "Dashboard"],
-    "echo-pay": ["Payments API", "Checkout", "Payouts", "Dashboard"],
-    "fox-mail": ["SMTP", "Inbound", "API", "Webhooks"],
-    "gamma-db": ["Clusters", "Backups", "Console", "Networking"],
-    "helix-ci": ["Builds", "Artifacts", "Web app", "Runners"],
-    "iris-voice": ["Voice", "SMS", "Video", "Console"],
-    "jolt-obs": ["Ingest", "Dashboards", "Alerting", "Logs", "APM"],
-    "kilo-store": ["Object storage", "Block storage", "Console"],
-    "lumen-chat": ["Messaging", "Voice", "Login", "Media"],
-}
-OPENERS = ["We are investigating reports of", "We are currently investigating",
-           "We have identified", "A fix has been implemented for",
-           "We are continuing to monitor", "This incident has been resolved:"]
-MIDDLES = ["elevated error rates", "degraded performance", "increased latency", "failed requests",
-           "delays in processing", "intermittent timeouts", "login failures", "partial outage"]
-TAILS = ["affecting {c}.", "for some customers using {c}.", "on {c} in one region.",
-         "with {c}. We will provide an update as soon as possible.",
-         "impacting {c}. Customers may see 5xx responses while we roll back a deploy.",
-         "on {c}; the root cause was a misconfigured load balancer after maintenance."]
-PHASES = ["investigating", "identified", "monitoring", "resolved"]
+__all__ = ["AS_OF", "PROVIDERS", "fill", "synthetic_incidents"]
+Run = dict[str, Any]
 
 
-def _text(rng: random.Random, component: str) -> str:
-    parts = [rng.choice(OPENERS), rng.choice(MIDDLES), rng.choice(TAILS).format(c=component)]
-    if rng.random() < 0.35:  # the corpus' long tail of multi-sentence updates
-        parts.append(" ".join(rng.choice(MIDDLES) for _ in range(rng.randint(5, 40))) + ".")
-    return " ".join(parts)
-
-
-def synthetic_incidents(count: int, seed: int = 6):  # type: ignore[no-untyped-def]
-    """`count` incidents shaped like the corpus (deterministic for a seed)."""
-    from kb.model import (
-        Component,
-        ImpactWindow,
-        Incident,
-        Kind,
-        Lifecycle,
-        Phase,
-        Severity,
-        SourceRef,
-        Update,
-    )
-
-    rng = random.Random(seed)
-    end = datetime.combine(AS_OF, datetime.min.time(), tzinfo=UTC)
-    slugs = list(PROVIDERS)
-    for n in range(count):
-        provider = slugs[n % len(slugs)] if n % 3 else rng.choice(slugs[:3])  # a few dominate
-        start = end - timedelta(minutes=rng.randint(0, 5 * 365 * 24 * 60))
-        maintenance = rng.random() < 0.03
-        names = rng.sample(PROVIDERS[provider], k=min(rng.choice([0, 1, 1, 1, 2, 3]),
-                                                        len(PROVIDERS[provider])))
-        components = tuple(Component(name) for name in names)
-        length = rng.choices([1, 2, 3, 4, 5, 7, 12], [30, 30, 15, 12, 7, 4, 2])[0]
-        at, updates, phase_index = start, [], 0
-        for i in range(length):
-            last = i == length - 1
-            if last:
-                phase_index = 3
-            elif i and rng.random() < 0.6:
-                phase_index = min(phase_index + 1, 2)
-            text = _text(rng, names[0] if names else "the service")
-            body = (f"<ul><li><strong>{at:%Y-%m-%d %H:%M:%S}</strong> - {text}</li></ul>"
-                    if rng.random() < 0.22 else text)
-            phase = Phase(PHASES[phase_index])
-            updates.append(Update(at, phase, phase.value, body, text))
-            at += timedelta(minutes=rng.randint(5, 240))
-        resolved = updates[-1].at
-        window = None
-        if rng.random() < 0.11:
-            window = ImpactWindow(start - timedelta(minutes=rng.randint(0, 60)),
-                                  resolved - timedelta(minutes=rng.randint(0, 30)),
-                                  "Impact occurred between the stated times.")
-        native_id = hashlib.sha256(f"{seed}-{n}".encode()).hexdigest()[:12]
-        yield Incident(
-            provider=provider, native_id=native_id,
-            title=f"{rng.choice(MIDDLES).capitalize()} on {names[0] if names else 'all services'}",
-            kind=Kind.MAINTENANCE if maintenance else Kind.INCIDENT, status="resolved",
-            severity=rng.choices(list(Severity), [3, 60, 30, 7])[0],
-            url=f"https://status.{provider}.test/incidents/{native_id}",
-            components=components,
-            lifecycle=Lifecycle(first_post_at=start, resolved_at=resolved,
-                                vendor_created_at=start, vendor_resolved_at=resolved),
-            impact_window=window, updates=tuple(updates),
-            sources=(SourceRef(f"https://status.{provider}.test/api/v2/incidents.json",
-                               end, hashlib.sha256(native_id.encode()).hexdigest(),
-                               "statuspage_json"),),
-        )
-
-
-def fill(url: str, count: int) -> None:
-    from kb.pipeline import content_hash
-    from kb.store import Store
-    from kb.store.repo import IncidentWrite
-
-    store, _ = Store.open(url, write=True)
-    batch: list[IncidentWrite] = []
-    for incident in synthetic_incidents(count):
-        batch.append(IncidentWrite(incident, content_hash(incident), current=()))
-        if len(batch) == 500:
-            store.write_batch(batch, [])
-            batch = []
-    store.write_batch(batch, [])
-    for slug in PROVIDERS:
-        store.upsert_provider(slug, slug.replace("-", " ").title(), f"https://status.{slug}.test")
-    store.close()
-
-
-def child(url: str, build: Path, variant: str) -> dict[str, float]:
+def child(url: str, build: Path, variant: str) -> Run:
     """One measured build (runs in its own process)."""
     from dataclasses import replace
 
@@ -174,17 +85,22 @@ def child(url: str, build: Path, variant: str) -> dict[str, float]:
     started = time.perf_counter()
     first = build_site(store, layout, as_of=AS_OF)
     total = time.perf_counter() - started
-    result = {"render": first.render.seconds, "mkdocs": first.mkdocs_seconds, "total": total,
-              "render_cpu": first.render.cpu_seconds, "mkdocs_cpu": first.mkdocs_cpu_seconds,
-              "pages": first.render.pages,
-              "html_mb": sum(p.stat().st_size for p in layout.site.rglob("*.html")) / 1e6,
-              "search_mb": sum(p.stat().st_size for p in layout.site.glob("search/*.json")) / 1e6}
+    result: Run = {
+        "render": first.render.seconds, "mkdocs": first.mkdocs_seconds, "total": total,
+        "render_cpu": first.render.cpu_seconds, "mkdocs_cpu": first.mkdocs_cpu_seconds,
+        "pages": first.render.pages, "failures": first.render.failures,
+        "sections_in_build": first.render.sections,
+        "html_mb": sum(p.stat().st_size for p in layout.site.rglob("*.html")) / 1e6,
+        "search_mb": sum(p.stat().st_size for p in layout.site.glob("search/*.json")) / 1e6,
+    }
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if variant == "default":
         started = time.perf_counter()
         again = build_site(store, layout, as_of=AS_OF)
         result["rebuild_unchanged"] = time.perf_counter() - started
         result["rebuild_written"] = len(again.render.written)
         result["rebuild_ran_mkdocs"] = float(again.built)
+        result["sections"] = section_costs(store)
         incident = next(store.incidents(limit=1))
         writer, _ = Store.open(url, write=True)
         changed = replace(incident, title=incident.title + " (edited)")
@@ -195,26 +111,83 @@ def child(url: str, build: Path, variant: str) -> dict[str, float]:
         one = render_site(store, layout.docs, layout.source, as_of=AS_OF)
         result["one_changed_render"] = time.perf_counter() - started
         result["one_changed_written"] = len(one.written)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
-def measure(url: str, variant: str) -> dict[str, float]:
+def section_costs(store: Any) -> dict[str, dict[str, Any]]:
+    """Each discovered section's and collection's cost over the whole KB, called through a
+    Registry with the build's context, as a build calls them: `prepare` once per distinct
+    function (sections sharing one, like causes and metrics, pay it once: the first of them
+    carries it, the others name it in "with"; a collection's pages are made there too), then
+    `provide` and `marks` of each section over every incident (or provider)."""
+    from kb.render.sections import BuildContext, Registry, discover
+
+    incidents = list(store.incidents())
+    providers = sorted({i.provider for i in incidents})
+    found = discover()
+    groups: dict[int, tuple[list[Any], list[Any]]] = {}
+    for section in found.sections:
+        groups.setdefault(id(section.prepare or section), ([], []))[0].append(section)
+    for collection in found.collections:
+        groups.setdefault(id(collection.prepare or collection), ([], []))[1].append(collection)
+    costs: dict[str, dict[str, Any]] = {}
+    for sections, collections in groups.values():
+        registry = Registry(list(sections), collections=list(collections))
+        wall, cpu = time.perf_counter(), time.process_time()
+        registry.prepare(store, BuildContext(store, AS_OF, incidents=incidents))
+        prepared = {"prepare": time.perf_counter() - wall, "prepare_cpu": time.process_time() - cpu}
+        names = [f"{s.scope}:{s.name}" for s in sections] + [
+            f"collection:{c.name}" for c in collections]
+        for section in sections:
+            alone = Registry([section], states=registry.states)  # its state, its blocks only
+            wall, cpu = time.perf_counter(), time.process_time()
+            shown = 0
+            for subject in incidents if section.scope == "incident" else providers:
+                shown += bool(alone.blocks(section.scope, subject))
+                if section.scope == "incident":
+                    alone.marks(subject)
+            costs[f"{section.scope}:{section.name}"] = {
+                "provide": time.perf_counter() - wall, "provide_cpu": time.process_time() - cpu,
+                "shown": shown, "failures": len(alone.failures)}
+        for collection in collections:
+            costs[f"collection:{collection.name}"] = {
+                "provide": 0.0, "provide_cpu": 0.0, "failures": 0,
+                "shown": len(registry.pages.get(collection.name, []))}
+        for n, name in enumerate(names):  # prepare's failures count for the whole group
+            costs[name]["failures"] += len(registry.failures)
+            costs[name].update(prepared if n == 0 else {"prepare": 0.0, "prepare_cpu": 0.0},
+                               **({"with": names[0]} if n else {}))
+    return costs
+
+
+def measure(db: Path, variant: str) -> Run:
+    """One build in a child process, of a fresh copy of the filled KB: a run edits an incident
+    (the one-changed figure), and the next run must start from the same data."""
+    from kb.store import Store
+
+    env = dict(os.environ, KB_EMBED_MODEL=EMBED_MODEL)  # the filled KB's vectors' model
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        copy = Path(tmp) / db.name
+        shutil.copyfile(db, copy)
+        url = f"sqlite:///{copy}"
+        writer, _ = Store.open(url, write=True)  # a migration landed since filling: upgrade
+        writer.close()
+        build = Path(tmp) / "build"
+        build.mkdir()
         out = subprocess.run(
-            [sys.executable, __file__, "--child", url, tmp, variant],
-            capture_output=True, text=True, check=False, cwd=ROOT,
+            [sys.executable, __file__, "--child", url, str(build), variant],
+            capture_output=True, text=True, check=False, cwd=ROOT, env=env,
         )
     if out.returncode:
         raise SystemExit(f"child failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def median(runs: list[dict[str, float]], key: str) -> float:
+def median(runs: list[Run], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def row(label: str, runs: list[dict[str, float]]) -> tuple[str, ...]:
+def row(label: str, runs: list[Run]) -> tuple[str, ...]:
     cpu = median(runs, "render_cpu") + median(runs, "mkdocs_cpu")
     return (
         label, f"{median(runs, 'pages'):,.0f}",
@@ -225,9 +198,51 @@ def row(label: str, runs: list[dict[str, float]]) -> tuple[str, ...]:
     )
 
 
-def tail(runs: list[dict[str, float]]) -> tuple[str, ...]:
+def tail(runs: list[Run]) -> tuple[str, ...]:
     return (f"{median(runs, 'peak_rss_mb'):.0f} MB",
             f"{median(runs, 'html_mb'):.0f} / {median(runs, 'search_mb'):.0f} MB")
+
+
+def section_medians(runs: list[Run]) -> dict[str, dict[str, Any]]:
+    names = runs[0].get("sections", {})
+    return {name: {key: statistics.median(r["sections"][name][key] for r in runs)
+                   if isinstance(value, (int, float)) else value
+                   for key, value in names[name].items()} for name in names}
+
+
+def markdown(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def section_table(by_size: dict[int, dict[str, dict[str, Any]]]) -> str:
+    sizes = sorted(by_size)
+    names = sorted({n for costs in by_size.values() for n in costs})
+    header = ("section", *(f"{s:,}: prepare, wall (CPU)" for s in sizes),
+              *(f"{s:,}: provide + marks, all pages, wall (CPU)" for s in sizes),
+              *(f"{s:,}: pages showing it" for s in sizes))
+    rows = []
+    for name in names:
+        cells = [name]
+        for key in ("prepare", "provide"):
+            for size in sizes:
+                c = by_size[size].get(name)
+                if c and key == "prepare" and "with" in c:
+                    cells.append(f"with {c['with']}")
+                else:
+                    cells.append(f"{c[key]:.2f} s ({c[key + '_cpu']:.2f} s)" if c else "")
+        for size in sizes:
+            c = by_size[size].get(name)
+            cells.append(f"{c['shown']:,.0f}" if c else "")
+        rows.append(tuple(cells))
+    return markdown(header, rows)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
@@ -236,7 +251,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--variants", type=int, nargs="*", default=[1000],
                         help="sizes to also build without the hook and without search")
-    parser.add_argument("--markdown", type=Path, help="also write the result table here")
+    parser.add_argument("--bare", action="store_true",
+                        help="incidents only: no signals, vectors or cause tags (old bench)")
+    parser.add_argument("--markdown", type=Path, help="also write the result tables here")
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -244,35 +262,55 @@ def main() -> None:
         print(json.dumps(child(url, Path(build), variant)))
         return
     rows: list[tuple[str, ...]] = []
+    fills: list[str] = []
+    sections: dict[int, dict[str, dict[str, Any]]] = {}
+    saved: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "bare": args.bare,
+        "python": platform.python_version(), "cpus": os.cpu_count(), "sizes": {}}
+    label = " (bare)" if args.bare else ""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         for size in args.sizes:
-            url = f"sqlite:///{Path(tmp) / f'kb{size}.db'}"
+            db = Path(tmp) / f"kb{size}.db"
             started = time.perf_counter()
-            fill(url, size)
-            print(f"filled {size} incidents in {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
-            runs = [measure(url, "default") for _ in range(args.runs)]
+            made = fill(f"sqlite:///{db}", size, bare=args.bare, home=Path(tmp))
+            spent = time.perf_counter() - started
+            fills.append(f"{size:,}: filled in {spent:.1f} s — " + ", ".join(
+                f"{k.removesuffix('_s')} {v:.1f} s" if k.endswith("_s") else f"{k} {v:,.0f}"
+                for k, v in made.items()))
+            print(fills[-1], file=sys.stderr)
+            before = load_average()
+            runs = [measure(db, "default") for _ in range(args.runs)]
+            loads = f"{before} → {load_average()}"
+            print(f"load average (1/5/15 min) {loads}", file=sys.stderr)
             rebuild = (f"{median(runs, 'rebuild_unchanged'):.1f} s "
                        f"({median(runs, 'rebuild_written'):.0f} written, mkdocs "
                        f"{'ran' if median(runs, 'rebuild_ran_mkdocs') else 'skipped'})")
             one = (f"{median(runs, 'one_changed_render'):.1f} s "
                    f"({median(runs, 'one_changed_written'):.0f} files)")
-            rows.append((*row(f"{size:,}", runs), rebuild, one, *tail(runs)))
+            rows.append((*row(f"{size:,}{label}", runs), rebuild, one, *tail(runs)))
             print(rows[-1], file=sys.stderr)
+            if runs[0]["failures"]:
+                print(f"build failures: {runs[0]['failures'][:5]}", file=sys.stderr)
+            sections[size] = section_medians(runs)
+            saved["sizes"][str(size)] = {"fill_s": spent, "fill": made, "load": loads,
+                                         "runs": runs}
             if size in args.variants:
                 for variant in ("no-hook", "no-search"):
-                    other = [measure(url, variant) for _ in range(args.runs)]
-                    rows.append((*row(f"{size:,} ({variant})", other), "", "", *tail(other)))
+                    other = [measure(db, variant) for _ in range(args.runs)]
+                    rows.append((*row(f"{size:,}{label} ({variant})", other), "", "",
+                                 *tail(other)))
                     print(rows[-1], file=sys.stderr)
+                    saved["sizes"][str(size)][variant] = other
     header = ("incidents", "pages", "render: wall (CPU)", "mkdocs: wall (CPU)",
               "mkdocs share of CPU", "total: wall (CPU)", "rebuild, nothing changed",
               "render, one incident changed", "peak memory", "HTML / search index")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    table = "\n".join(lines)
-    print(table)
+    text = "\n\n".join([markdown(header, rows), section_table(sections),
+                        "\n".join(f"- {line}" for line in fills)])
+    print(text)
     if args.markdown:
-        args.markdown.write_text(table + "\n")
+        args.markdown.write_text(text + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(saved, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 | raw archive    | KB_RAW_DIR         | raw_dir        | $KB_HOME/raw                |
 | fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
 | writer wait    | KB_LOCK_TIMEOUT    | lock_timeout   | 600 s                       |
+| site drafts    | KB_SITE_DRAFT_DAYS | [site] draft_days | 90 days (0: none)        |
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Settings:
     raw_dir: Path
     fetch: Mapping[str, Any] = field(default_factory=dict)
     lock_timeout: float = 600.0  # seconds a writer waits for another writer (KB_LOCK_TIMEOUT)
+    # The site publishes postmortem drafts of the incidents first posted in the last N days
+    # before its as-of date (0: none). Drafting all of a large KB would double the page count.
+    site_draft_days: int = 90
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -79,8 +83,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lock_timeout = float(env.get("KB_LOCK_TIMEOUT") or file_settings.get("lock_timeout", 600))
     except ValueError:
         raise ConfigError("KB_LOCK_TIMEOUT must be a number of seconds") from None
+    site = file_settings.get("site", {})
+    if not isinstance(site, dict):
+        raise ConfigError(f"{config_path}: [site] must be a table")
+    draft_days = env.get("KB_SITE_DRAFT_DAYS") or site.get("draft_days", 90)
+    try:  # via str(): a TOML float (30.5) or boolean is refused, not truncated
+        site_draft_days = int(str(draft_days).strip())
+    except ValueError:
+        site_draft_days = -1
+    if site_draft_days < 0:
+        raise ConfigError("KB_SITE_DRAFT_DAYS / [site] draft_days must be a whole number of "
+                          f"days, 0 or more, not {draft_days!r}")
     return Settings(
         lock_timeout=lock_timeout,
+        site_draft_days=site_draft_days,
         home=home,
         database_url=str(database_url),
         sources_path=Path(sources),

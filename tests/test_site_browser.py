@@ -216,7 +216,8 @@ def test_hostile_payloads_execute_nothing(
     store, _, base = site
     incident = store.get("hostile/h0st1le0001")
     for path in ("incidents/hostile/h0st1le0001/", "incidents/hostile/h0st1le0002/",
-                 "providers/hostile/", "components/", "years/2026/", ""):
+                 "providers/hostile/", "components/", "years/2026/", "",
+                 "postmortems/hostile--h0st1le0001/"):  # its published postmortem draft
         tab.goto(base + path)
         tab.wait_for_load_state("networkidle")
         tab.mouse.move(300, 300)  # hover handlers, were there any

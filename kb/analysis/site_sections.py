@@ -1,47 +1,129 @@
-"""The "Causes" (order 40) and "Metrics" (order 50) slots of incident pages
-(kb.render.sections): stored cause tags with the sentence each came from, and the incident's
-own measured figures with the source of its impact interval."""
+"""The analysis slots of the site's pages (kb.render.sections):
+
+* incident pages: "Causes" (order 40), the stored cause tags with the sentence each came
+  from, and "Metrics" (50), the incident's own measured figures;
+* provider pages: "Reliability" (order 10), `kb metrics`' coverage-aware figures for the last
+  30, 90 and 365 days and each calendar year, plus a per-component table of the last 365
+  days; and "Causes" (40), how many incidents carry each cause tag.
+
+Everything is computed once per build in `_prepare` (one pass over the incidents the site
+already loaded, grouped by provider); `provide` is a dictionary look-up. The figures are
+kb.analysis.reliability's, formatted with kb.analysis.report's wording: nothing is
+recomputed here.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from kb.analysis.causes import LABELS, Cause
-from kb.analysis.metrics import incident_figures
+from kb.analysis.coverage import Coverage, coverage_from_payloads
+from kb.analysis.metrics import IncidentFigures, incident_figures
+from kb.analysis.periods import Period, parse_period
+from kb.analysis.reliability import (
+    SEVERITIES,
+    GroupFigures,
+    Series,
+    Stat,
+    component_figures,
+    group_figures,
+)
+from kb.analysis.report import nines_text, uptime_text
 from kb.model import Incident
-from kb.render.sections import Block, Figures, Section, Table, Tags
+from kb.render.sections import Block, BuildContext, Figures, Section, Table, Tags, Text
 from kb.store import Store
-from kb.store.analysis import CauseRecord, last_seen, stored_causes
+from kb.store.analysis import CauseRecord, last_seen, payload_spans, stored_causes
 
-__all__ = ["SECTIONS"]
+__all__ = ["SECTIONS", "period_end", "provider_periods"]
+
+ROLLING = (30, 90, 365)  # days before the build's as-of date
+COLUMNS = ("period", "incidents (by severity)", "uptime (coverage)", "nines",
+           "impact, median / p90", "first post → resolved, median", "unmeasured")
+COMPONENTS_SHOWN = 30  # rows of the per-component table (the components with most incidents)
+_UNKNOWN = Cause.UNKNOWN.value
 
 
 @dataclass(frozen=True)
 class _State:
-    causes: dict[str, list[CauseRecord]]
-    seen: dict[str, datetime]
+    causes: dict[str, list[CauseRecord]]  # incident key → stored tags
+    seen: dict[str, datetime]  # incident key → newest payload time listing it
+    figures: dict[str, IncidentFigures]  # incident key → its figures
+    reliability: dict[str, list[Block]]  # provider → blocks of its "Reliability" section
+    provider_causes: dict[str, list[Block]]  # provider → blocks of its "Causes" section
 
 
-def _prepare(store: Store) -> _State:
-    """Cause tags and last-seen times of every incident, loaded once per build."""
-    return _State(stored_causes(store), last_seen(store))
+def _prepare(store: Store, build: BuildContext | None = None) -> _State:
+    """Cause tags, last-seen times and every incident's figures, loaded once per build, and
+    each provider's sections made from them."""
+    build = build or BuildContext(store)
+    causes, seen = stored_causes(store), last_seen(store)
+    figures: dict[str, IncidentFigures] = {}
+    by_provider: dict[str, list[IncidentFigures]] = {}
+    for incident in build.incidents:
+        try:
+            measured = incident_figures(incident, seen.get(incident.key))
+        except Exception as exc:  # its own page reports it again (the metrics slot)
+            build.warn(f"section reliability: {incident.key}: left out of the figures: "
+                       f"{_line(exc)}")
+            continue
+        figures[incident.key] = measured
+        by_provider.setdefault(incident.provider, []).append(measured)
+    coverages = coverage_from_payloads(payload_spans(store))
+    end = period_end(build.as_of)
+    reliability: dict[str, list[Block]] = {}
+    provider_causes: dict[str, list[Block]] = {}
+    for provider, items in sorted(by_provider.items()):
+        try:  # one provider's odd data must not cost every provider its figures
+            reliability[provider] = _reliability(provider, items, coverages.get(provider), end)
+            provider_causes[provider] = _cause_counts(items, causes, end)
+        except Exception as exc:
+            build.warn(f"section reliability: {provider}: {_line(exc)}")
+    return _State(causes, seen, figures, reliability, provider_causes)
 
 
-def _label(tag: str) -> str:
-    try:
-        return LABELS[Cause(tag)]
-    except ValueError:
-        return tag
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
-def _causes(state: _State, incident: Incident) -> list[Block] | None:
-    tags = [t for t in state.causes.get(incident.key, []) if t.tag != Cause.UNKNOWN.value]
-    if not tags:
-        return None  # untagged, or nothing but "unknown": the slot stays out
-    rows = [(_label(t.tag), t.method, t.evidence) for t in tags]
-    return [Tags([_label(t.tag) for t in tags]),
-            Table(("cause", "how it was tagged", "evidence"), rows)]
+# -- periods ---------------------------------------------------------------------------------
+
+
+def period_end(as_of: date) -> datetime:
+    """The end of the build's as-of day (UTC): rolling periods include that day, as the
+    90-day bars do."""
+    return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def provider_periods(items: Sequence[IncidentFigures], coverage: Coverage | None,
+                     end: datetime) -> list[Period]:
+    """The last 30, 90 and 365 days before `end`, then every calendar year the provider has
+    incidents or coverage in (maintenances alone do not make a year), newest first; the
+    current year stops at `end` (a year that has not happened yet is not "unknown", it is
+    not there)."""
+    periods = [p for days in ROLLING for p in parse_period(f"{days}d", end=end)]
+    years = {f.start.year for f in items
+             if f.kind == "incident" and f.start is not None and f.start < end}
+    if coverage is not None:
+        for start, stop in coverage.within(datetime(1970, 1, 1, tzinfo=UTC), end):
+            years.update(range(start.year, (stop - timedelta(microseconds=1)).year + 1))
+    for year in sorted(years, reverse=True):
+        whole = parse_period(str(year), end=end)[0]
+        if whole.end > end:
+            label = f"{year} (to {end - timedelta(days=1):%Y-%m-%d})"
+            whole = Period(label, whole.start, end)
+        periods.append(whole)
+    return periods
+
+
+def _label(period: Period) -> str:
+    days = period.label[:-1]
+    return f"last {days} days" if period.label.endswith("d") and days.isdigit() else period.label
+
+
+# -- formatting (kb.analysis.report's wording: unknown is "unknown", never 0 or 100 %) ----------
 
 
 def _minutes(value: float | None) -> str:
@@ -51,8 +133,145 @@ def _minutes(value: float | None) -> str:
     return f"{whole // 60}h{whole % 60:02d}m" if whole >= 60 else f"{whole} min"
 
 
+def _dist(stat: Stat) -> str:
+    return "–" if not stat.n else f"{_minutes(stat.median)} / {_minutes(stat.p90)}"
+
+
+def _coverage(g: GroupFigures) -> str:
+    if g.status == "unknown":
+        return "no data"
+    if g.status == "known":
+        return "fully covered"
+    share = int(g.coverage * 100)  # floored: 99.6 % covered is not "100 %"
+    return f"partial, {share}% covered" if share else "partial, under 1% covered"
+
+
+def _uptime(g: GroupFigures) -> str:
+    """"99.223% (partial, 28% covered)", "unknown (no data)": never a bare percentage."""
+    return f"{uptime_text(g)} ({_coverage(g)})"
+
+
+def _incidents(g: GroupFigures) -> str:
+    """"3 (1 major, 2 minor)"; "unknown" where nothing was watched (no data is not "no
+    incidents")."""
+    if g.status == "unknown" and not g.incidents:
+        return "unknown"
+    text = str(g.incidents)
+    details = [_severities(g)] if g.incidents else []
+    details += [f"{g.open_incidents} open"] if g.open_incidents else []
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _nines(g: GroupFigures) -> str:
+    # A period covered only while the provider was down has nines −log10(1) = −0.0.
+    return nines_text(g).replace("-0.00", "0.00")
+
+
+def _severities(g: GroupFigures) -> str:
+    counts = [f"{g.by_severity[s]} {s}" for s in SEVERITIES if g.by_severity.get(s)]
+    return ", ".join(counts)
+
+
+HOW = (
+    "How this is computed (as kb metrics does): incidents count in the period their impact "
+    "starts in. Uptime = 1 − weighted impact time ÷ the time the knowledge base holds data for "
+    "(major or critical outage 1.0, partial outage or minor 0.3, overlapping incidents "
+    "counted once): a period without data is unknown, never 100%, and a partly covered one "
+    "is measured over its covered part only. ≤: some incidents have no measurable duration "
+    "(unmeasured), so uptime is an upper bound. Durations: median / 90th percentile. "
+)
+
+
+def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage | None,
+                 end: datetime) -> list[Block]:
+    series = Series.of(items)  # sorted and unioned once for every period
+    rows = []
+    for period in provider_periods(items, coverage, end):
+        g = group_figures(items, coverage, period, provider=provider, series=series)
+        rows.append((_label(period), _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
+                     _minutes(g.resolve.median), str(g.unmeasured)))
+    basis = (f"Coverage from {coverage.basis}." if coverage is not None
+             else "No stored payload covers this provider, so every uptime is unknown.")
+    blocks: list[Block] = [Table(COLUMNS, rows, caption="Durations: median / 90th percentile")]
+    components = _components(provider, items, coverage, end, series)
+    if components is not None:
+        blocks.append(components)
+    blocks.append(Text(HOW + basis))
+    return blocks
+
+
+def _components(provider: str, items: list[IncidentFigures], coverage: Coverage | None,
+                end: datetime, series: Series) -> Table | None:
+    """The last 365 days per component named by an incident starting in them."""
+    period = parse_period("365d", end=end)[0]
+    named = Counter(name for f in series.starting_in(period.start, period.end)
+                    if f.kind == "incident" for name in {c.name for c in f.components})
+    if not named:
+        return None
+    chosen = sorted(named, key=lambda n: (-named[n], n))[:COMPONENTS_SHOWN]
+    rows = []
+    for name in chosen:
+        g = component_figures(items, coverage, period, provider=provider, component=name)
+        rows.append((name, _incidents(g), _uptime(g), _dist(g.impact)))
+    more = (f" The {COMPONENTS_SHOWN} components with the most incidents of {len(named)}."
+            if len(named) > COMPONENTS_SHOWN else "")
+    return Table(("component", "incidents", "uptime", "impact, median / p90"), rows,
+                 caption="Per component, last 365 days: only the incidents naming the "
+                         "component, with its own status changes where it has them. "
+                         "Incidents that name no component count against none, so these "
+                         f"uptimes are upper bounds.{more}")
+
+
+def _cause_counts(items: list[IncidentFigures], causes: dict[str, list[CauseRecord]],
+                  end: datetime) -> list[Block]:
+    """Incidents per stored cause tag ("unknown" left out): last 365 days and all time."""
+    since = parse_period("365d", end=end)[0].start
+    recent: Counter[str] = Counter()
+    overall: Counter[str] = Counter()
+    counted = [f for f in items if f.kind == "incident"]
+    in_year = [f for f in counted if f.start is not None and since <= f.start < end]
+    for f in counted:
+        tags = {r.tag for r in causes.get(f.key, ()) if r.tag != _UNKNOWN}
+        overall.update(tags)
+        if f.start is not None and since <= f.start < end:
+            recent.update(tags)
+    if not overall:
+        return []
+    tagged = sum(1 for f in counted if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
+    tagged_year = sum(1 for f in in_year
+                      if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
+    rows = [(_cause_label(tag), str(recent[tag]), str(overall[tag]))
+            for tag in sorted(overall, key=lambda t: (-overall[t], -recent[t], t))]
+    return [Table(("cause", "incidents, last 365 days", "incidents, all time"), rows,
+                  caption=f"Tagged from the provider's own sentences: {tagged_year} of "
+                          f"{len(in_year)} incidents of the last 365 days and {tagged} of "
+                          f"{len(counted)} overall carry a tag other than unknown; an "
+                          "incident may carry several.")]
+
+
+# -- incident pages ----------------------------------------------------------------------------
+
+
+def _cause_label(tag: str) -> str:
+    try:
+        return LABELS[Cause(tag)]
+    except ValueError:
+        return tag
+
+
+def _causes(state: _State, incident: Incident) -> list[Block] | None:
+    tags = [t for t in state.causes.get(incident.key, []) if t.tag != _UNKNOWN]
+    if not tags:
+        return None  # untagged, or nothing but "unknown": the slot stays out
+    rows = [(_cause_label(t.tag), t.method, t.evidence) for t in tags]
+    return [Tags([_cause_label(t.tag) for t in tags]),
+            Table(("cause", "how it was tagged", "evidence"), rows)]
+
+
 def _metrics(state: _State, incident: Incident) -> list[Block] | None:
-    figures = incident_figures(incident, state.seen.get(incident.key))
+    figures = state.figures.get(incident.key)
+    if figures is None:  # an incident the build did not hand to prepare
+        figures = incident_figures(incident, state.seen.get(incident.key))
     if not figures.updates:
         return None
     pairs = [
@@ -68,8 +287,22 @@ def _metrics(state: _State, incident: Incident) -> list[Block] | None:
     return [Figures(pairs, caption="Measured from the timeline (see docs/analysis.md)")]
 
 
+def _provider_reliability(state: _State, provider: str) -> list[Block] | None:
+    return state.reliability.get(provider)
+
+
+def _provider_causes(state: _State, provider: str) -> list[Block] | None:
+    return state.provider_causes.get(provider)
+
+
 SECTIONS = [
     Section(name="causes", title="Causes", provide=_causes, order=40, prepare=_prepare,
             note="Contributing-factor tags from the provider's own sentences."),
     Section(name="metrics", title="Metrics", provide=_metrics, order=50, prepare=_prepare),
+    Section(name="reliability", title="Reliability", provide=_provider_reliability,
+            scope="provider", order=10, prepare=_prepare,
+            note="Per period, up to the site's as-of date: the figures of kb metrics."),
+    Section(name="causes", title="Causes", provide=_provider_causes, scope="provider",
+            order=40, prepare=_prepare,
+            note="How many of this provider's incidents carry each contributing-factor tag."),
 ]

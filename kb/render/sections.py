@@ -16,7 +16,7 @@ How a feature plugs in (no template edits needed):
 
 A feature may also add whole pages: `COLLECTIONS: list[Collection]` in the same module gives
 an index page at /<name>/ (linked from the home page) and a page per `Page`, built from the
-same blocks; a section links to them with `PageLink`.
+same blocks; a section links to them with `PageLink`. A collection with no page is left out.
 
 Slots are ordered by `order`; the known slots reserve these orders: signals 20,
 similar 30, causes 40, metrics 50, postmortem 60 (incident pages) and reliability 10,
@@ -24,21 +24,28 @@ causes 40 (provider pages).
 
 `provide` is called once per incident per build. Keep it to a dictionary look-up: load
 everything once in `prepare(store)` (called once per build); what `prepare` returns is the
-`state` handed to `provide` and `marks`, so a 10k-incident site stays fast. A section that
-raises is reported as one line and left out; the build goes on.
+`state` handed to `provide` and `marks`, so a 10k-incident site stays fast. A `prepare` that
+takes a second parameter, `prepare(store, build)`, is also handed the `BuildContext`: the
+build's as-of date, the incidents the site already loaded (no second pass over the store),
+the settings, and `warn(line)` for a failure that leaves out one item but not the section.
+Sections and collections that share one `prepare` function get one call and one state per
+build (e.g. a section linking the pages its collection made). A section that raises is
+reported as one line and left out; the build goes on.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from kb.config import Settings
     from kb.model import Incident
     from kb.store import Store
 
@@ -129,6 +136,58 @@ class Mark:
     kind: str = "signal"  # CSS class suffix: kb-mark-signal, kb-mark-news, ...
 
 
+# -- the build a prepare function runs in -----------------------------------------------------
+
+
+class BuildContext:
+    """What one site build knows beyond the store, for `prepare(store, build)` functions.
+
+    `incidents` and `settings` are loaded on first use when the build did not hand them over
+    (a Registry prepared outside a site build: tests, benchmarks)."""
+
+    def __init__(self, store: Store, as_of: date | None = None, *,
+                 incidents: Sequence[Incident] | None = None, settings: Settings | None = None,
+                 failures: list[str] | None = None) -> None:
+        self.store = store
+        self.as_of: date = as_of or datetime.now(UTC).date()  # last day the site shows
+        self._incidents = incidents
+        self._settings = settings
+        self.failures: list[str] = [] if failures is None else failures
+
+    @property
+    def incidents(self) -> Sequence[Incident]:
+        """Every incident of the site (the build's own list: no second read of the store)."""
+        if self._incidents is None:
+            self._incidents = list(self.store.incidents())
+        return self._incidents
+
+    @property
+    def settings(self) -> Settings:
+        """The KB's settings (environment over kb.toml), as the CLI loads them."""
+        if self._settings is None:
+            from kb.config import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    def warn(self, line: str) -> None:
+        """Report one failure (a draft that could not be made, ...) as a line of the build."""
+        self.failures.append(line)
+
+
+Prepare = Callable[..., Any]  # (store) -> state, or (store, build: BuildContext) -> state
+
+
+def _takes_context(prepare: Prepare) -> bool:
+    try:
+        parameters = inspect.signature(prepare).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: the old one-argument form
+        return False
+    positional = [p for p in parameters
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+
+
 # -- sections ------------------------------------------------------------------------------
 
 Provide = Callable[[Any, Any], "Block | Sequence[Block] | None"]
@@ -143,9 +202,9 @@ class Section:
     provide: Provide  # (state, subject) -> blocks | None; see `prepare`
     scope: Literal["incident", "provider"] = "incident"
     order: int = 100
-    # Called once per build with the Store; its result is the `state` handed to `provide` and
-    # `marks`. Default: the Store itself.
-    prepare: Callable[[Store], Any] | None = None
+    # Called once per build with the Store (and the BuildContext when it takes a second
+    # parameter); its result is the `state` handed to `provide` and `marks`. Default: the Store.
+    prepare: Prepare | None = None
     marks: Callable[[Any, Incident], Sequence[Mark]] | None = None
     note: str | None = None  # one line under the heading, e.g. how a score is computed
 
@@ -169,7 +228,7 @@ class Collection:
     name: str  # folder and URL segment, e.g. "causes"
     title: str  # the index page's title, e.g. "Causes"
     pages: Callable[[Any], Iterable[Page]]  # (state) -> pages
-    prepare: Callable[[Store], Any] | None = None
+    prepare: Prepare | None = None  # as Section.prepare
     note: str | None = None  # a line on the index page
 
 
@@ -187,12 +246,33 @@ class Registry:
     failures: list[str] = field(default_factory=list)
     collections: list[Collection] = field(default_factory=list)
     pages: dict[str, list[Page]] = field(default_factory=dict)  # collection name → pages
+    _slugs: dict[str, set[str]] | None = field(default=None, init=False, repr=False)
 
-    def prepare(self, store: Store) -> None:
+    def prepare(self, store: Store, build: BuildContext | None = None) -> None:
+        """Call every `prepare` once (one call per distinct function), then make the
+        collections' pages. `build` defaults to a context of today with lazy incidents."""
+        build = build or BuildContext(store)
+        build.failures = self.failures  # warn() lines are the build's failures
+        made: dict[int, tuple[Any, Exception | None]] = {}
+
+        def state_of(prepare: Prepare | None) -> Any:
+            if prepare is None:
+                return store
+            if id(prepare) not in made:  # the function object is alive: its id is stable
+                try:
+                    made[id(prepare)] = (prepare(store, build) if _takes_context(prepare)
+                                         else prepare(store), None)
+                except Exception as exc:  # a broken feature must not take the site down
+                    made[id(prepare)] = (None, exc)
+            state, error = made[id(prepare)]
+            if error is not None:
+                raise error
+            return state
+
         for section in self.sections:
             try:
-                self.states[_slot(section)] = section.prepare(store) if section.prepare else store
-            except Exception as exc:  # a broken feature must not take the site down
+                self.states[_slot(section)] = state_of(section.prepare)
+            except Exception as exc:
                 self.failures.append(f"section {section.name}: prepare failed: {exc}")
         self.sections = [s for s in self.sections if _slot(s) in self.states]
         for collection in self.collections:
@@ -200,14 +280,18 @@ class Registry:
                 self.failures.append(f"collection {collection.name}: name taken; left out")
                 continue
             try:
-                state = collection.prepare(store) if collection.prepare else store
-                self.pages[collection.name] = list(collection.pages(state))
+                self.pages[collection.name] = list(collection.pages(state_of(collection.prepare)))
             except Exception as exc:
                 self.failures.append(f"collection {collection.name}: {exc}")
-        self.collections = [c for c in self.collections if c.name in self.pages]
+        # A collection without pages is left out (no empty index page, no home link), as a
+        # section without data is.
+        self.collections = [c for c in self.collections if self.pages.get(c.name)]
+        self._slugs = {name: {p.slug for p in pages} for name, pages in self.pages.items()}
 
     def has_page(self, collection: str, slug: str) -> bool:
-        return any(page.slug == slug for page in self.pages.get(collection, ()))
+        if self._slugs is None:  # pages set by hand, without prepare()
+            return any(page.slug == slug for page in self.pages.get(collection, ()))
+        return slug in self._slugs.get(collection, ())
 
     def blocks(self, scope: str, subject: object) -> list[tuple[Section, list[Block]]]:
         """The sections of `scope` that have data for `subject`, in order, with their blocks."""

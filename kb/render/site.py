@@ -20,11 +20,12 @@ from kb.model import Incident, Kind
 from kb.render import feeds, figures, paths, svg
 from kb.render.output import Output
 from kb.render.pages import Known, make_env, render
-from kb.render.sections import Registry, Section, discover
+from kb.render.sections import BuildContext, Registry, Section, discover
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from kb.config import Settings
     from kb.store import Store
 
 RECENT = 30  # incidents listed on the home page
@@ -63,10 +64,12 @@ def render_site(
     as_of: date | None = None,
     extra_sections: Sequence[Section] = (),
     progress: Progress | None = None,
+    settings: Settings | None = None,
 ) -> RenderReport:
     """Render the whole site into `docs` from the templates, assets and pages under `source`
-    (the repository's site/ folder). `as_of` is the last day of the 90-day bars (default:
-    today, UTC)."""
+    (the repository's site/ folder). `as_of` is the last day of the 90-day bars and of the
+    sections' periods (default: today, UTC); `settings` (default: loaded from the environment
+    when a section asks) reach the sections through their BuildContext."""
     started, cpu = time.perf_counter(), time.process_time()
     as_of = as_of or datetime.now(UTC).date()
     report = RenderReport()
@@ -84,7 +87,7 @@ def render_site(
         for i in incidents
     }
     registry: Registry = discover(extra_sections)
-    registry.prepare(store)
+    registry.prepare(store, BuildContext(store, as_of, incidents=incidents, settings=settings))
     report.sections = [f"{s.scope}:{s.name}" for s in registry.sections]
     env = make_env(source / "templates", names, known.get, registry.has_page)
     out = Output(docs)
