@@ -42,7 +42,9 @@ LEAD_PARAGRAPHS = 4
 MAX_ARTICLE_BYTES = 3_000_000  # beyond this a page is not an article worth a tree parse
 PAYWALL_NOTE = "paywalled: article text not available, feed summary only"
 
-_FEED_HEAD = re.compile(r"<(rss|feed|rdf:rdf)\b", re.I)
+# The root element's name must end there: "<feed-updated-timestamp>" in a Markdown file is no
+# feed (SOURCES.md of the corpus was claimed as one).
+_FEED_HEAD = re.compile(r"<(rss|feed|rdf:rdf)(?=[\s>/])", re.I)
 _ARTICLE_MARKERS = re.compile(
     r"og:type[\"']?\s+content=[\"']article|article:published_time|\"NewsArticle\""
     r"|\"Article\"|\"BlogPosting\"|<article\b", re.I)
@@ -57,16 +59,22 @@ _PAYWALL_WORDS = re.compile(r"\b(subscribe|subscription|sign in to read|paywall|
 def sniff(body: bytes) -> bool:
     """An RSS/Atom feed, or an HTML page with article markup (head only)."""
     head = head_text(body, 8192)
-    if _FEED_HEAD.search(head[:2048]):
+    if _is_feed(head):
         return True
     lowered = head.lower()
     return ("<html" in lowered or "<!doctype html" in lowered) and bool(
         _ARTICLE_MARKERS.search(head_text(body, 65536)))
 
 
+def _is_feed(head: str) -> bool:
+    """An XML document (markup from its first character: a declaration, comment or the root
+    element) whose head names an RSS, Atom or RDF root."""
+    return head.lstrip("\ufeff \t\r\n").startswith("<") and bool(_FEED_HEAD.search(head[:2048]))
+
+
 def parse(doc: RawDoc) -> ParsedDoc:
     """Feed → one SignalRecord per entry; article page → one SignalRecord keyed by its URL."""
-    if _FEED_HEAD.search(head_text(doc.body, 2048)):
+    if _is_feed(head_text(doc.body, 2048)):
         return _parse_feed(doc)
     return ParsedDoc(format=NAME, provider_hint=PROVIDER_HINT, signals=(parse_article(doc),))
 

@@ -115,6 +115,24 @@ def test_plain_html_without_article_markup_is_not_claimed() -> None:
     assert not news.sniff(b"<!doctype html><html><body><p>status page</p></body></html>")
 
 
+@pytest.mark.parametrize("body", [
+    # ../shared/corpus/SOURCES.md, line 17: a placeholder in Markdown, not a root element
+    b"# Sources\n* Files were renamed to `<service>_history_<feed-updated-timestamp>.<ext>`\n",
+    b"notes: <rss> and <feed> are the two feed formats\n",  # text first: no XML document
+])
+def test_text_that_mentions_feed_tags_is_not_a_feed(body: bytes) -> None:
+    assert not news.sniff(body)
+
+
+@pytest.mark.parametrize("body", [
+    b"\xef\xbb\xbf<?xml version='1.0'?>\n<rss version='2.0'><channel/></rss>",
+    b"<!-- generated -->\n<feed xmlns='http://www.w3.org/2005/Atom'/>",
+    b"\n  <rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'/>",
+])
+def test_feeds_are_still_claimed(body: bytes) -> None:
+    assert news.sniff(body)
+
+
 def test_huge_article_is_refused_in_one_line() -> None:
     body = b"<!doctype html><html><head><meta property='og:type' content='article'>" + \
         b"<p>x</p>" * (news.MAX_ARTICLE_BYTES // 8 + 1)
