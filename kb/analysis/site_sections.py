@@ -4,7 +4,9 @@
   from, and "Metrics" (50), the incident's own measured figures;
 * provider pages: "Reliability" (order 10), `kb metrics`' coverage-aware figures for the last
   30, 90 and 365 days and each calendar year, plus a per-component table of the last 365
-  days; and "Causes" (40), how many incidents carry each cause tag.
+  days; and "Causes" (40), how many incidents carry each cause tag;
+* the "causes" collection: /causes/ and a page per cause tag at /causes/<tag>/ listing, per
+  provider and per year, the incidents carrying it with the sentence each tag came from.
 
 Everything is computed once per build in `_prepare` (one pass over the incidents the site
 already loaded, grouped by provider); `provide` is a dictionary look-up. The figures are
@@ -32,18 +34,35 @@ from kb.analysis.reliability import (
     group_figures,
 )
 from kb.analysis.report import nines_text, uptime_text
-from kb.model import Incident
-from kb.render.sections import Block, BuildContext, Figures, Section, Table, Tags, Text
+from kb.model import Incident, Kind
+from kb.render.sections import (
+    Block,
+    BuildContext,
+    Collection,
+    Figures,
+    IncidentLink,
+    Links,
+    Page,
+    PageLink,
+    Section,
+    Table,
+    Tags,
+    Text,
+)
 from kb.store import Store
 from kb.store.analysis import CauseRecord, last_seen, payload_spans, stored_causes
 
-__all__ = ["SECTIONS", "period_end", "provider_periods"]
+__all__ = ["CAUSE_PAGES", "COLLECTIONS", "SECTIONS", "period_end", "provider_periods"]
 
 ROLLING = (30, 90, 365)  # days before the build's as-of date
 COLUMNS = ("period", "incidents (by severity)", "uptime (coverage)", "nines",
            "impact, median / p90", "first post → resolved, median", "unmeasured")
 COMPONENTS_SHOWN = 30  # rows of the per-component table (the components with most incidents)
 _UNKNOWN = Cause.UNKNOWN.value
+CAUSE_PAGES = "causes"  # the collection: /causes/<tag>/
+# Incidents listed on one cause page, newest first. A 10k-incident KB tags a few thousand
+# with "capacity": listing them all would make a page of megabytes nobody scrolls.
+LISTED_PER_CAUSE = 500
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,7 @@ class _State:
     figures: dict[str, IncidentFigures]  # incident key → its figures
     reliability: dict[str, list[Block]]  # provider → blocks of its "Reliability" section
     provider_causes: dict[str, list[Block]]  # provider → blocks of its "Causes" section
+    cause_pages: list[Page]  # the "causes" collection, one page per tag in use
 
 
 def _prepare(store: Store, build: BuildContext | None = None) -> _State:
@@ -81,7 +101,12 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
             provider_causes[provider] = _cause_counts(items, causes, end)
         except Exception as exc:
             build.warn(f"section reliability: {provider}: {_line(exc)}")
-    return _State(causes, seen, figures, reliability, provider_causes)
+    try:
+        pages = _cause_pages(build.incidents, causes, store.provider_names(), end)
+    except Exception as exc:  # the incident and provider sections stand without the pages
+        build.warn(f"collection {CAUSE_PAGES}: {_line(exc)}")
+        pages = []
+    return _State(causes, seen, figures, reliability, provider_causes, pages)
 
 
 def _line(exc: BaseException) -> str:
@@ -240,13 +265,15 @@ def _cause_counts(items: list[IncidentFigures], causes: dict[str, list[CauseReco
     tagged = sum(1 for f in counted if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
     tagged_year = sum(1 for f in in_year
                       if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
-    rows = [(_cause_label(tag), str(recent[tag]), str(overall[tag]))
-            for tag in sorted(overall, key=lambda t: (-overall[t], -recent[t], t))]
+    ordered = sorted(overall, key=lambda t: (-overall[t], -recent[t], t))
+    rows = [(_cause_label(tag), str(recent[tag]), str(overall[tag])) for tag in ordered]
     return [Table(("cause", "incidents, last 365 days", "incidents, all time"), rows,
                   caption=f"Tagged from the provider's own sentences: {tagged_year} of "
                           f"{len(in_year)} incidents of the last 365 days and {tagged} of "
                           f"{len(counted)} overall carry a tag other than unknown; an "
-                          "incident may carry several.")]
+                          "incident may carry several."),
+            Links([PageLink(CAUSE_PAGES, tag, _cause_label(tag)) for tag in ordered],
+                  caption="Every provider's incidents with the same cause:")]
 
 
 # -- incident pages ----------------------------------------------------------------------------
@@ -265,7 +292,80 @@ def _causes(state: _State, incident: Incident) -> list[Block] | None:
         return None  # untagged, or nothing but "unknown": the slot stays out
     rows = [(_cause_label(t.tag), t.method, t.evidence) for t in tags]
     return [Tags([_cause_label(t.tag) for t in tags]),
-            Table(("cause", "how it was tagged", "evidence"), rows)]
+            Table(("cause", "how it was tagged", "evidence"), rows),
+            Links([PageLink(CAUSE_PAGES, t.tag, f"Other incidents tagged {_cause_label(t.tag)}")
+                   for t in tags])]
+
+
+# -- the cause pages ---------------------------------------------------------------------------
+
+
+def _first_post(incident: Incident) -> datetime | None:
+    return incident.lifecycle.first_post_at or (incident.updates[0].at if incident.updates
+                                                else None)
+
+
+def _cause_pages(incidents: Sequence[Incident], causes: dict[str, list[CauseRecord]],
+                 names: dict[str, str | None], end: datetime) -> list[Page]:
+    """A page per cause tag that some incident (not maintenance) carries, "unknown" aside:
+    counts per provider, then the incidents newest first, each with its evidence."""
+    since = parse_period("365d", end=end)[0].start
+    tagged: dict[str, list[tuple[datetime, Incident, CauseRecord]]] = {}
+    for incident in incidents:
+        posted = _first_post(incident)
+        if incident.kind is not Kind.INCIDENT or posted is None:
+            continue
+        for record in causes.get(incident.key, ()):
+            if record.tag != _UNKNOWN:
+                tagged.setdefault(record.tag, []).append((posted, incident, record))
+    order = {c.value: n for n, c in enumerate(Cause)}
+    pages = []
+    for tag in sorted(tagged, key=lambda t: (order.get(t, len(order)), t)):
+        found = sorted(tagged[tag], key=lambda item: (item[0], item[1].key), reverse=True)
+        pages.append(_cause_page(tag, found, names, since, end))
+    return pages
+
+
+def _cause_page(tag: str, found: list[tuple[datetime, Incident, CauseRecord]],
+                names: dict[str, str | None], since: datetime, end: datetime) -> Page:
+    recent: Counter[str] = Counter()
+    overall: Counter[str] = Counter()
+    for posted, incident, _ in found:
+        overall[incident.provider] += 1
+        if since <= posted < end:
+            recent[incident.provider] += 1
+    rows = [(names.get(p) or p, str(recent[p]), str(overall[p]))
+            for p in sorted(overall, key=lambda p: (-overall[p], -recent[p], p))]
+    label = _cause_label(tag)
+    blocks: list[Block] = [
+        Text(f"Incidents whose status updates say, in the provider's own words, that "
+             f"{label} was part of what happened. Tagged by rules over the updates' "
+             "sentences (and, where none matched, by similarity to labelled examples): read "
+             "the quoted sentence before relying on a tag. An incident may carry several "
+             f"tags. The same filter in the CLI: kb search QUERY --cause {tag}"),
+        Table(("provider", "incidents, last 365 days", "incidents, all time"), rows,
+              caption=f"{len(found)} incidents of {len(overall)} providers carry this tag."),
+    ]
+    listed = found[:LISTED_PER_CAUSE]
+    by_year: dict[int, list[IncidentLink]] = {}
+    for posted, incident, record in listed:
+        how = "stated as the cause" if record.stated_as == "cause" else "stated as a symptom"
+        evidence = f"“{record.evidence}” ({record.method}, {how})" if record.evidence else \
+            f"({record.method})"
+        by_year.setdefault(posted.year, []).append(IncidentLink(incident.key, note=evidence))
+    if len(found) > len(listed):
+        blocks.append(Text(f"The {len(listed)} newest of {len(found)} are listed below. "
+                           f"kb search QUERY --cause {tag} searches all of them."))
+    blocks += [Links(links, caption=str(year)) for year, links in by_year.items()]
+    newest = found[0][0]
+    summary = (f"{len(found)} incident{'s' if len(found) != 1 else ''}, "
+               f"{len(overall)} provider{'s' if len(overall) != 1 else ''}, "
+               f"{sum(recent.values())} in the last 365 days; newest {newest:%Y-%m-%d}")
+    return Page(tag, f"Cause: {label}", blocks, summary=summary)
+
+
+def _cause_collection(state: _State) -> list[Page]:
+    return state.cause_pages
 
 
 def _metrics(state: _State, incident: Incident) -> list[Block] | None:
@@ -305,4 +405,12 @@ SECTIONS = [
     Section(name="causes", title="Causes", provide=_provider_causes, scope="provider",
             order=40, prepare=_prepare,
             note="How many of this provider's incidents carry each contributing-factor tag."),
+]
+
+COLLECTIONS = [
+    Collection(
+        name=CAUSE_PAGES, title="Causes", pages=_cause_collection, prepare=_prepare,
+        note="Contributing-factor tags read from the providers' own status updates, one page "
+             "per tag: which providers, how often, and the sentence each tag came from.",
+    ),
 ]
