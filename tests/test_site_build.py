@@ -35,6 +35,7 @@ from kb.render.sections import (
     PageLink,
     Prose,
     Section,
+    Text,
 )
 from kb.render.site import render_site
 from kb.stage import RunReport, StageContext
@@ -86,6 +87,16 @@ def similar_section() -> Section:
                    marks=marks)
 
 
+UNSEARCHED = "zqxunsearchedword"  # in no fixture incident's text
+
+
+def unsearched_section() -> Section:
+    """A section left out of the built-in search (Section.searchable=False), as the figures
+    and similar-incident sections of the features are."""
+    return Section("figures", "Figures", lambda _state, i: Text(f"{UNSEARCHED} of {i.key}"),
+                   order=35, searchable=False)
+
+
 def failing_section() -> Section:
     def provide(_state: object, incident: Incident) -> None:
         raise RuntimeError(f"no table for {incident.provider}")
@@ -119,7 +130,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Layout, Buil
     store = fixture_db(home)
     layout = find_layout(ROOT / "mkdocs.yml", home / "build")
     report = build_site(store, layout, as_of=AS_OF, extra_sections=[
-        similar_section(), failing_section(), *drafts_collection()])
+        similar_section(), unsearched_section(), failing_section(), *drafts_collection()])
     return store, layout, report
 
 
@@ -250,6 +261,28 @@ def test_search_index_finds_a_word_from_the_updates(
     assert hits - {"postmortems/anthropic--461yvfrzpwtt/"} == {"incidents/anthropic/461yvfrzpwtt/"}
 
 
+def test_unsearchable_sections_are_on_the_page_but_not_in_the_index(
+    built: tuple[Store, Layout, BuildReport],
+) -> None:
+    _, layout, _ = built
+    index = json.loads((layout.site / "search/search_index.json").read_text(encoding="utf-8"))
+    assert not [d for d in index["docs"] if UNSEARCHED in d["text"]]
+    assert not [d for d in index["docs"] if d["location"].endswith("#figures")]
+    # A searchable section is indexed: the stand-in similar section's links.
+    assert [d for d in index["docs"] if d["location"] == "incidents/anthropic/005ym4vzrq2w/#similar"
+            and d["text"]]
+    # Nor do pictures, listings or provenance reach the index (data-search-exclude), while
+    # the page itself shows everything, without the hook's markers or search attributes.
+    assert not [d for d in index["docs"] if d["location"].startswith("incidents/")
+                and ("sha256" in d["text"] or "<svg" in d["text"] or "<rect" in d["text"])]
+    page = page_of(layout, "anthropic/005ym4vzrq2w").read_text(encoding="utf-8")
+    assert f"{UNSEARCHED} of anthropic/005ym4vzrq2w" in page
+    assert soup(page_of(layout, "anthropic/005ym4vzrq2w")).select_one("svg.kb-timeline")
+    for html_file in layout.site.rglob("*.html"):
+        text = html_file.read_text(encoding="utf-8")
+        assert "kb:search-skip" not in text and "data-search-" not in text, html_file
+
+
 def test_feeds_and_export_are_published(built: tuple[Store, Layout, BuildReport]) -> None:
     store, layout, _ = built
     everything = feedparser.parse((layout.site / "feeds/all.atom").read_bytes())
@@ -311,7 +344,7 @@ def test_second_build_rewrites_nothing_and_skips_mkdocs(
     store, layout, _ = built
     before = {p: p.stat().st_mtime_ns for p in layout.site.rglob("*.html")}
     again = build_site(store, layout, as_of=AS_OF, extra_sections=[
-        similar_section(), failing_section(), *drafts_collection()])
+        similar_section(), unsearched_section(), failing_section(), *drafts_collection()])
     assert again.render.written == [] and again.render.removed == []
     assert not again.built
     assert {p: p.stat().st_mtime_ns for p in layout.site.rglob("*.html")} == before

@@ -395,16 +395,22 @@ def _provider_causes(state: _State, provider: str) -> list[Block] | None:
     return state.provider_causes.get(provider)
 
 
+# Not searchable: the evidence sentences are the updates' own (searchable in the timeline),
+# the rest are figures; the cause pages are the way in by cause.
 SECTIONS = [
     Section(name="causes", title="Causes", provide=_causes, order=40, prepare=_prepare,
-            note="Contributing-factor tags from the provider's own sentences."),
-    Section(name="metrics", title="Metrics", provide=_metrics, order=50, prepare=_prepare),
+            note="Contributing-factor tags from the provider's own sentences.",
+            searchable=False),
+    Section(name="metrics", title="Metrics", provide=_metrics, order=50, prepare=_prepare,
+            searchable=False),
     Section(name="reliability", title="Reliability", provide=_provider_reliability,
             scope="provider", order=10, prepare=_prepare,
-            note="Per period, up to the site's as-of date: the figures of kb metrics."),
+            note="Per period, up to the site's as-of date: the figures of kb metrics.",
+            searchable=False),
     Section(name="causes", title="Causes", provide=_provider_causes, scope="provider",
             order=40, prepare=_prepare,
-            note="How many of this provider's incidents carry each contributing-factor tag."),
+            note="How many of this provider's incidents carry each contributing-factor tag.",
+            searchable=False),
 ]
 
 COLLECTIONS = [

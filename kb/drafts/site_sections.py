@@ -279,6 +279,7 @@ SECTIONS = [
     Section(
         name="postmortem", title="Postmortem draft", provide=_slot, order=60, prepare=_prepare,
         note="A starting point for your own postmortem, from the public record only.",
+        searchable=False,  # figures and a command; the draft's own page is searchable
     ),
 ]
 

@@ -85,5 +85,6 @@ SECTIONS = [
         prepare=_prepare,
         note="Nearest by sentence embeddings (all-MiniLM-L6-v2); `kb similar` adds keyword "
              "ranking. The incident's own duplicates are left out.",
+        searchable=False,  # other incidents' titles: each would be a hit for the other's words
     ),
 ]

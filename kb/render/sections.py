@@ -207,6 +207,9 @@ class Section:
     prepare: Prepare | None = None
     marks: Callable[[Any, Incident], Sequence[Mark]] | None = None
     note: str | None = None  # one line under the heading, e.g. how a score is computed
+    # False leaves the section out of the site's built-in search index: figures, and links to
+    # other incidents (whose titles would make each neighbour a hit for the other's words).
+    searchable: bool = True
 
 
 @dataclass(frozen=True)
