@@ -222,6 +222,14 @@ def test_embedding_step_is_skipped_and_said_so_without_kb_embed(
     assert tagger is None and note.startswith("embedding step skipped: kb.embed")
 
 
+def test_the_run_note_says_how_tags_were_made(tmp_path: Path) -> None:
+    tagger, note = load_similarity(tmp_path, {"KB_EMBED_MODEL": "fake-hash"})
+    assert tagger is not None
+    count = len(tagger.examples.sentences)
+    assert note == (f"rules, then nearest of {count} labelled sentences by "
+                    f"{tagger.encoder.model_id} (cosine ≥ {tagger.examples.threshold:g})")
+
+
 # -- quality on labeled real incidents ---------------------------------------------------------
 
 

@@ -142,4 +142,6 @@ def load_similarity(home: Path, env: Mapping[str, str] | None = None,
     except Exception as exc:  # a broken or missing model must not stop rule tagging
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, f"embedding step skipped: {first}"
-    return tagger, f"embedding step on ({tagger.name})"
+    examples = tagger.examples
+    return tagger, (f"rules, then nearest of {len(examples.sentences)} labelled sentences by "
+                    f"{tagger.encoder.model_id} (cosine ≥ {examples.threshold:g})")
