@@ -127,6 +127,12 @@ class Incident:
     def key(self) -> str:
         return f"{self.provider}/{self.native_id}"
 
+    @property
+    def first_posted(self) -> datetime | None:
+        """When it was first posted: the lifecycle's first post, else the oldest update's
+        time (a feed without phases), else None."""
+        return self.lifecycle.first_post_at or (self.updates[0].at if self.updates else None)
+
 
 @dataclass(frozen=True, slots=True)
 class SourcedRecord:

@@ -300,11 +300,6 @@ def _causes(state: _State, incident: Incident) -> list[Block] | None:
 # -- the cause pages ---------------------------------------------------------------------------
 
 
-def _first_post(incident: Incident) -> datetime | None:
-    return incident.lifecycle.first_post_at or (incident.updates[0].at if incident.updates
-                                                else None)
-
-
 def _cause_pages(incidents: Sequence[Incident], causes: dict[str, list[CauseRecord]],
                  names: dict[str, str | None], end: datetime) -> list[Page]:
     """A page per cause tag that some incident (not maintenance) carries, "unknown" aside:
@@ -312,7 +307,7 @@ def _cause_pages(incidents: Sequence[Incident], causes: dict[str, list[CauseReco
     since = parse_period("365d", end=end)[0].start
     tagged: dict[str, list[tuple[datetime, Incident, CauseRecord]]] = {}
     for incident in incidents:
-        posted = _first_post(incident)
+        posted = incident.first_posted
         if incident.kind is not Kind.INCIDENT or posted is None:
             continue
         for record in causes.get(incident.key, ()):

@@ -38,11 +38,6 @@ def _day(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d") if value else "an unknown date"
 
 
-def _start(incident: Incident) -> datetime | None:
-    return incident.lifecycle.first_post_at or (incident.updates[0].at if incident.updates
-                                                else None)
-
-
 def _signal_label(cite: Citations, signal) -> str:  # type: ignore[no-untyped-def]
     where = "+".join(sorted({s.source for s in signal.sources})) or "signal"
     return cite.external(
@@ -127,9 +122,9 @@ def similar(store: Store, incident: Incident, cite: Citations) -> Extra:
         other = hit.incident
         label = cite.external(
             "k", f"Stored incident {other.key}, found by `kb similar {incident.key}` "
-            f"({result.mode})", url=other.url, at=_start(other), refs=(other.key,),
+            f"({result.mode})", url=other.url, at=other.first_posted, refs=(other.key,),
             kind=CitationKind.DERIVED)
-        facts.append(Fact(f"{other.title} ({other.provider}, {_day(_start(other))}); "
+        facts.append(Fact(f"{other.title} ({other.provider}, {_day(other.first_posted)}); "
                           f"{_ending(other)}", (label,)))
     note = f"ranked by {result.mode} search" if facts else "no similar incident found"
     return Extra("similar", "Similar past incidents", True, note, tuple(facts))
@@ -165,7 +160,7 @@ def reliability(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis.reliability import group_figures
 
     title = "Recent reliability of the provider"
-    start = _start(incident)
+    start = incident.first_posted
     if start is None:
         return Extra("reliability", title, True, "the incident has no time to measure from")
     data = dataset.load(store, [incident.provider], with_causes=False)
@@ -201,7 +196,7 @@ def fallback(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis.periods import parse_period
 
     title = "Fallback provider overlap"
-    start = _start(incident)
+    start = incident.first_posted
     data = dataset.load(store, None, with_causes=False)
     others = sorted(p for p in data.figures if p != incident.provider)
     if start is None or not others:

@@ -83,18 +83,13 @@ def draft_slug(key: str) -> str:
     return key if "--" in provider or "--" in native_id else f"{provider}--{native_id}"
 
 
-def _first_post(incident: Incident) -> datetime | None:
-    return incident.lifecycle.first_post_at or (incident.updates[0].at if incident.updates
-                                                else None)
-
-
 def _chosen(incidents: Sequence[Incident], days: int, end: datetime) -> list[Incident]:
     """The incidents (not maintenances) first posted in the `days` before `end`, newest
     first."""
     start = end - timedelta(days=days)
     found = [(posted, i) for i in incidents
              if i.kind is Kind.INCIDENT and i.updates
-             and (posted := _first_post(i)) is not None and start <= posted < end]
+             and (posted := i.first_posted) is not None and start <= posted < end]
     return [i for _, i in sorted(found, key=lambda pair: (pair[0], pair[1].key), reverse=True)]
 
 
@@ -191,7 +186,7 @@ def _page(store: Store, incident: Incident, provider_name: str,
              f"copy:\n{_command(incident.key)}"),
         Prose(draft_markdown(render_draft(draft, TEMPLATE, "md"))),
     ]
-    posted = _first_post(incident)
+    posted = incident.first_posted
     return Page(draft_slug(incident.key), f"Postmortem draft: {incident.title}", blocks,
                 summary=f"{provider_name}, {posted:%Y-%m-%d}, severity "
                         f"{incident.severity.value}" if posted else provider_name)

@@ -43,9 +43,7 @@ def time_to_resolve(incident: Incident) -> timedelta | None:
 
 
 def year_of(incident: Incident) -> int | None:
-    at = incident.lifecycle.first_post_at or (
-        incident.updates[0].at if incident.updates else None
-    )
+    at = incident.first_posted
     return at.year if at else None
 
 
@@ -83,9 +81,8 @@ def components(incidents: Iterable[Incident]) -> list[tuple[str, int]]:
 
 
 def first_post(incident: Incident) -> datetime | None:
-    return incident.lifecycle.first_post_at or (
-        incident.updates[0].at if incident.updates else None
-    )
+    """Incident.first_posted, as a function for sort keys and the templates."""
+    return incident.first_posted
 
 
 def is_open(incident: Incident) -> bool:
