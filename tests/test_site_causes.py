@@ -10,13 +10,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kb.analysis import site_sections
-from kb.config import load_sources
-from kb.pipeline import Line, ingest
 from kb.render.sections import BuildContext, Links, Page, PageLink, Table, Text, discover
 from kb.render.site import render_site
 from kb.store import Store
 from kb.store.analysis import CauseRecord, incident_hashes, write_causes
-from scrapers.archive import Archive
+from tests.test_site_reliability import acme_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "site_sections"
@@ -30,10 +28,7 @@ def tag(name: str, evidence: str = "a sentence", stated_as: str = "cause") -> Ca
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    opened, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    report = ingest(Line(opened, Archive(tmp_path / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")), [FIX])
-    assert not report.failures, report.failures
+    opened = acme_store(tmp_path)
     hashes = incident_hashes(opened)
     write_causes(opened, {
         "acme/acme0000000": (hashes["acme/acme0000000"], "test",
@@ -87,9 +82,7 @@ def test_a_long_list_is_cut_and_says_so(store: Store, monkeypatch: pytest.Monkey
 
 
 def test_no_tags_no_collection(tmp_path: Path) -> None:
-    opened, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    ingest(Line(opened, Archive(tmp_path / "raw"),
-                load_sources(ROOT / "data" / "sources.toml")), [FIX])
+    opened = acme_store(tmp_path)
     registry = discover(site_sections.SECTIONS + site_sections.COLLECTIONS, scan=False)
     registry.prepare(opened, BuildContext(opened, AS_OF))
     assert registry.collections == [] and registry.failures == []

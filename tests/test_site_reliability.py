@@ -33,13 +33,18 @@ COLUMNS = ("period", "incidents (by severity)", "uptime (coverage)", "nines",
            "impact, median / p90", "first post → resolved, median", "unmeasured")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+def acme_store(tmp_path: Path) -> Store:
+    """A KB of the hand-written acme fixtures (also used by tests/test_site_causes.py)."""
     opened, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     report = ingest(Line(opened, Archive(tmp_path / "raw"),
                          load_sources(ROOT / "data" / "sources.toml")), [FIX])
     assert not report.failures, report.failures
     return opened
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return acme_store(tmp_path)
 
 
 def provider_tables(store: Store, as_of: date) -> dict[str, list[Block]]:
