@@ -101,6 +101,28 @@ def test_day_bars_one_rect_per_day_coloured_by_severity() -> None:
     assert root.get("aria-label") == 'GitHub <b>"x"</b>'  # escaped in the markup, intact here
 
 
+def test_a_day_without_data_is_grey_not_green() -> None:
+    as_of = date(2026, 9, 10)
+    a = incident((update(0, Phase.INVESTIGATING), update(60, Phase.RESOLVED)),
+                 severity=Severity.MINOR)  # 2026-09-01
+    watched = {date(2026, 9, 1): 0.0, date(2026, 9, 2): 0.25, date(2026, 9, 3): 1.0}
+    cells = svg.days([a], as_of, watched=lambda day: watched.get(day, 0.0))
+    by_day = {c.day: c for c in cells}
+    assert [by_day[date(2026, 9, d)].watched for d in (1, 2, 3, 4)] == [0.0, 0.25, 1.0, 0.0]
+    root = parse(svg.day_bars(cells, "acme"))
+    fills = {c.day: (r.get("fill"), r.findtext("s:title", namespaces=NS))
+             for c, r in zip(cells, root.findall("s:rect", NS), strict=True)}
+    # An incident is data: its day is coloured even where no listing covers it.
+    assert fills[date(2026, 9, 1)] == (svg.SEVERITY_COLOURS[Severity.MINOR],
+                                       "2026-09-01: 1 incident(s), worst minor")
+    assert fills[date(2026, 9, 2)] == (svg.SEVERITY_COLOURS[None], "2026-09-02: no incident "
+                                       "recorded (data covers 25% of the day)")
+    assert fills[date(2026, 9, 3)] == (svg.SEVERITY_COLOURS[None],
+                                       "2026-09-03: no incident recorded")
+    assert fills[date(2026, 9, 4)] == (svg.NO_DATA_COLOUR, "2026-09-04: no data (no stored "
+                                       "status-page payload covers this day)")
+
+
 def test_an_incident_without_any_time_gets_a_plain_note() -> None:
     inc = incident((), lifecycle=Lifecycle())
     root = parse(svg.timeline(inc))

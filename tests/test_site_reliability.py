@@ -149,3 +149,20 @@ def test_the_provider_page_shows_the_table_before_the_plain_counts(
     # The reliability slot (order 10) comes before the site's own per-year counts.
     text = str(page)
     assert text.index('id="reliability"') < text.index('id="per-year"')
+
+
+def test_the_day_bars_follow_the_coverage_not_the_calendar(store: Store, tmp_path: Path) -> None:
+    # The listing covers 2026-09-01 10:00 → 2026-09-10 00:00; the 2025 incident only its hour.
+    render_site(store, tmp_path / "docs", ROOT / "site", as_of=date(2026, 9, 14))
+    page = BeautifulSoup((tmp_path / "docs/providers/acme.md").read_text(), "lxml")
+    tips = {t.get_text().split(": ", 1)[0]: t.get_text().split(": ", 1)[1]
+            for t in page.select("svg.kb-bars rect title")}
+    assert len(tips) == 90
+    assert tips["2026-09-14"].startswith("no data") and tips["2026-09-10"].startswith("no data")
+    assert tips["2026-09-09"] == "no incident recorded"
+    assert tips["2026-09-01"] == "1 incident(s), worst major"
+    assert tips["2026-09-05"] == "1 incident(s), worst minor"
+    assert tips["2026-08-31"].startswith("no data")  # before the oldest listed entry
+    home = BeautifulSoup((tmp_path / "docs/index.md").read_text(), "lxml")
+    row = home.select_one(".kb-bars-table tr")
+    assert row is not None and "2 day(s) with incidents; no data for 81" in row.get_text()

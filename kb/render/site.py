@@ -16,11 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kb.analysis.coverage import Coverage, coverage_from_payloads
 from kb.model import Incident, Kind
 from kb.render import feeds, figures, paths, svg
 from kb.render.output import Output
 from kb.render.pages import Known, make_env, render
 from kb.render.sections import BuildContext, Registry, Section, discover
+from kb.store.analysis import payload_spans
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -108,7 +110,9 @@ def render_site(
         if done % 200 == 0:
             tick(done, total)
 
-    bars = {p: svg.days(by_provider[p], as_of) for p in providers}
+    coverages = coverage_from_payloads(payload_spans(store))
+    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(coverages.get(p)))
+            for p in providers}
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
                         names.get(provider) or provider)
@@ -129,6 +133,19 @@ def render_site(
     report.seconds = time.perf_counter() - started
     report.cpu_seconds = time.process_time() - cpu
     return report
+
+
+def _watched(coverage: Coverage | None) -> Callable[[date], float]:
+    """Share of a UTC day the KB holds data for (kb.analysis.coverage: the stored payloads'
+    spans). A provider no payload covers is unknown every day, as in its reliability table."""
+
+    def share(day: date) -> float:
+        if coverage is None:
+            return 0.0
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        return coverage.fraction(start, start + timedelta(days=1))
+
+    return share
 
 
 def _provider_pages(env: Environment, out: Output, registry: Registry, provider: str,
@@ -178,6 +195,7 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
                         default=None),
             "bars": svg.day_bars(cells, f"{provider}: the last {len(cells)} days"),
             "days_hit": sum(1 for c in cells if c.count),
+            "days_unknown": sum(1 for c in cells if not c.count and c.watched <= 0),
         })
     out.write("index.md", render(
         env, "home.md.j2", "index.md", ongoing=ongoing, recent=incidents[:RECENT],

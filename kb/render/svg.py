@@ -9,7 +9,7 @@ mkdocs parses each page's HTML twice (Markdown raw blocks, search index).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -37,6 +37,8 @@ SEVERITY_COLOURS = {
     Severity.MAJOR: "#f76707",
     Severity.CRITICAL: "#e03131",
 }
+# A day the knowledge base holds no status-page data for: unknown, never "no incident".
+NO_DATA_COLOUR = "#ced4da"
 _RANK = {Severity.NONE: 0, Severity.MINOR: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
 _FINAL = (Phase.RESOLVED, Phase.POSTMORTEM, Phase.COMPLETED)
 
@@ -158,6 +160,7 @@ class Day:
     day: date
     worst: Severity | None
     count: int
+    watched: float = 1.0  # share of the day the KB holds data for; 0: unknown
 
 
 def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
@@ -171,9 +174,12 @@ def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
     return start, max(start, end)
 
 
-def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN) -> list[Day]:
+def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN,
+         watched: Callable[[date], float] | None = None) -> list[Day]:
     """The last `span` days up to `as_of`, each with the incidents (not maintenance) that
-    touched it: impact window when the prose gave one, else first post → resolved."""
+    touched it: impact window when the prose gave one, else first post → resolved.
+    `watched(day)` is the share of that day the KB holds data for (kb.analysis.coverage);
+    without it every day counts as watched."""
     first = as_of - timedelta(days=span - 1)
     worst: dict[date, Severity] = {}
     count: dict[date, int] = {}
@@ -192,7 +198,7 @@ def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN) -> list[D
                 worst[day] = incident.severity
             day += timedelta(days=1)
     return [
-        Day(d, worst.get(d), count.get(d, 0))
+        Day(d, worst.get(d), count.get(d, 0), 1.0 if watched is None else watched(d))
         for d in (first + timedelta(days=i) for i in range(span))
     ]
 
@@ -206,13 +212,20 @@ def day_bars(cells: Sequence[Day], label: str) -> Markup:
         f'{step * len(cells)} {height}" role="img" aria-label="{escape(label)}">'
     ]
     for i, cell in enumerate(cells):
+        colour = SEVERITY_COLOURS[cell.worst]
         if cell.count and cell.worst is not None:
             tip = f"{cell.day}: {cell.count} incident(s), worst {cell.worst.value}"
+        elif cell.watched <= 0:
+            colour = NO_DATA_COLOUR
+            tip = f"{cell.day}: no data (no stored status-page payload covers this day)"
+        elif cell.watched < 1:
+            share = max(1, int(cell.watched * 100))  # floored, as the reliability tables
+            tip = f"{cell.day}: no incident recorded (data covers {share}% of the day)"
         else:
             tip = f"{cell.day}: no incident recorded"
         parts.append(
             f'<rect x="{i * step}" y="0" width="{bar}" height="{height}" rx="1.5" '
-            f'fill="{SEVERITY_COLOURS[cell.worst]}"><title>{tip}</title></rect>'
+            f'fill="{colour}"><title>{tip}</title></rect>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
