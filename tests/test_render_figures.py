@@ -42,3 +42,12 @@ def test_the_median_counts_only_measured_incidents() -> None:
     assert (year.label, year.incidents, year.maintenances) == ("2016", 7, 1)
     assert year.resolve_times == [timedelta(minutes=30), timedelta(minutes=90)]
     assert year.median_to_resolve == timedelta(minutes=60)
+
+
+def test_listings_show_no_zero_for_an_incident_posted_already_resolved() -> None:
+    from kb.render.pages import resolved_after
+
+    assert resolved_after(incident(0, timedelta(0), updates=1)) == "–"
+    assert resolved_after(incident(1, timedelta(minutes=40))) == "40m"
+    assert resolved_after(incident(2, timedelta(hours=2, minutes=5))) == "2h05m"
+    assert resolved_after(incident(3, None)) == "–"

@@ -283,6 +283,21 @@ def test_unsearchable_sections_are_on_the_page_but_not_in_the_index(
         assert "kb:search-skip" not in text and "data-search-" not in text, html_file
 
 
+def test_no_page_says_an_incident_posted_resolved_took_0m(
+    built: tuple[Store, Layout, BuildReport],
+) -> None:
+    store, layout, _ = built
+    once = [i for i in store.incidents()
+            if i.lifecycle.resolved_at and i.lifecycle.resolved_at == i.lifecycle.first_post_at]
+    assert once  # the fixture has incidents first posted already resolved
+    for incident in once:
+        text = soup(page_of(layout, incident.key)).get_text(" ")
+        assert "(the first post already said resolved)" in text and "0m after" not in text
+    listing = soup(layout.site / "incidents/index.html")
+    cells = [row.select("td")[-1].get_text() for row in listing.select("table.kb-list tbody tr")]
+    assert len(cells) == 19 and "0m" not in cells
+
+
 def test_feeds_and_export_are_published(built: tuple[Store, Layout, BuildReport]) -> None:
     store, layout, _ = built
     everything = feedparser.parse((layout.site / "feeds/all.atom").read_bytes())

@@ -105,8 +105,15 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
         return providers.get(slug) or slug
 
     def ttr(incident: Incident) -> str:
+        """The incident page's note on its resolved time."""
         life = incident.lifecycle
-        return duration(life.first_post_at, life.resolved_at).replace("-", "–")
+        if life.resolved_at is None or life.first_post_at is None:
+            return ""
+        if life.resolved_at == life.first_post_at:
+            return "the first post already said resolved"
+        if life.resolved_at < life.first_post_at:
+            return "before the first post: the vendor's times disagree"
+        return f"{resolved_after(incident)} after the first post"
 
     def rich(update: Update) -> Markup:
         return rich_text(update.body, update.text)
@@ -149,7 +156,6 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
 
 def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> str:
     """One listing row; every scraped value cleaned and escaped, as in the templates."""
-    life = incident.lifecycle
     page = root + paths.url_of(paths.incident_doc(incident.provider, incident.native_id))
     cells = [f"<td>{when(figures.first_post(incident))}</td>"]
     if show_provider:
@@ -163,9 +169,18 @@ def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> s
         f"{escape(one_line(incident.title, 160))}</a>{chip}</td>",
         f'<td><span class="kb-sev kb-sev-{css(severity)}">{escape(severity)}</span></td>',
         f"<td>{escape(one_line(incident.status, 30))}</td>",
-        f"<td>{duration(life.first_post_at, life.resolved_at).replace('-', '–')}</td>",
+        f"<td>{resolved_after(incident)}</td>",
     ]
     return "<tr>" + "".join(cells) + "</tr>"
+
+
+def resolved_after(incident: Incident) -> str:
+    """First post → resolved as text; "–" where it measures nothing (never resolved, or the
+    first post already said resolved: "0m" would read as a fix in no time)."""
+    ttr = figures.time_to_resolve(incident)
+    if ttr is None:
+        return "–"
+    return duration(incident.lifecycle.first_post_at, incident.lifecycle.resolved_at)
 
 
 def render(env: Environment, template: str, here: str, **context: Any) -> str:
