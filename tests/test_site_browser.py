@@ -126,8 +126,15 @@ def page(browser: Any, site: tuple[Store, Layout, str]) -> Iterator[tuple[Any, W
 
 
 def screenshot(tab: Any, name: str) -> None:
+    """Save a full-page screenshot as a test artifact and check it is a real PNG image
+    (checked here, not by a later test: under pytest-xdist another worker may run that one
+    first)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)  # a stale file from an earlier run must not pass
+    tab.screenshot(path=str(path), full_page=True)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
 def test_home_lists_incidents(page: tuple[Any, Watch], site: tuple[Store, Layout, str]) -> None:
@@ -234,18 +241,3 @@ def test_hostile_payloads_execute_nothing(
     tab.locator(".md-search-result__item").first.wait_for(timeout=15_000)
     assert "<script>window.__pwned=1</script>" in tab.locator(".md-search-result").inner_text()
     assert tab.evaluate("typeof window.__pwned") == "undefined"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_artifacts() -> None:
-    for name in ("site-home.png", "site-incident.png"):
-        (ARTIFACTS / name).unlink(missing_ok=True)
-
-
-def test_screenshots_were_saved() -> None:
-    """Runs last in this module: both screenshots exist and are real PNG images."""
-    for name in ("site-home.png", "site-incident.png"):
-        data = (ARTIFACTS / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-
-
