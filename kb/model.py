@@ -6,7 +6,7 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scrapers.records import IncidentRecord
@@ -126,6 +126,14 @@ class Incident:
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.native_id}"
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        """First post → resolved; None unless both exist in that order. An incident whose
+        first post already said resolved (posted once, after the fact) measures nothing:
+        None, not zero."""
+        first, resolved = self.lifecycle.first_post_at, self.lifecycle.resolved_at
+        return resolved - first if first and resolved and resolved > first else None
 
     @property
     def first_posted(self) -> datetime | None:

@@ -50,14 +50,35 @@ def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
     ]
 
 
+def print_table(console: Console, table: Table) -> None:
+    """Print a table to fit a terminal; whole where the output is no terminal.
+
+    A pipe or a cron log has no width to fit, and rich would cut every table to 80 columns
+    there ("github/9fk4…": a key nobody can use), so it is printed at its natural width, up
+    to `PIPE_WIDTH` columns (long texts wrap beyond that)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update_width(PIPE_WIDTH), table).maximum
+    wide = Console(file=console.file, width=min(max(console.width, natural), PIPE_WIDTH),
+                   highlight=False, soft_wrap=True, color_system=console.color_system)
+    wide.print(table)
+
+
+PIPE_WIDTH = 240  # columns of a table printed to a pipe or file
+
+
 def print_incident_table(console: Console, incidents: Sequence[Incident]) -> None:
     table = Table(title=f"{len(incidents)} incidents", title_justify="left")
     for column in ("first post (UTC)", "key", "title", "severity", "status", "duration"):
-        table.add_column(column)
+        # Keys fold rather than end in "…": a cut key cannot be passed to kb show.
+        table.add_column(column, overflow="fold" if column == "key" else "ellipsis")
     for i in incidents:
+        ttr = i.time_to_resolve
         table.add_row(_short(i.lifecycle.first_post_at), i.key, i.title, i.severity.value,
-                      i.status, duration(i.lifecycle.first_post_at, i.lifecycle.resolved_at))
-    console.print(table)
+                      i.status, duration(i.lifecycle.first_post_at, i.lifecycle.resolved_at)
+                      if ttr is not None else "-")
+    print_table(console, table)
 
 
 def print_incident(
@@ -89,7 +110,7 @@ def print_incident(
     for u in incident.updates:
         phase = u.phase.value + (" (inferred)" if u.phase_inferred else "")
         table.add_row(u.at.strftime("%Y-%m-%d %H:%M:%S"), phase, u.label, u.text)
-    console.print(table)
+    print_table(console, table)
     if not incident.updates_complete:
         console.print("note: only the latest state was published; the update list is partial")
     for seen, channel, summary in revisions:
@@ -166,7 +187,7 @@ def print_stats(console: Console, rows: Sequence[Any]) -> None:
             share(r.with_resolved, total), share(r.with_impact_window, total), str(r.sources),
             f"{_short(r.last_fetch)} {r.last_fetch_outcome or ''}".strip(),
         )
-    console.print(table)
+    print_table(console, table)
     gapped = [r for r in rows if r.gap_months]
     for r in gapped:
         shown = ", ".join(r.gap_months[:12]) + (" …" if len(r.gap_months) > 12 else "")
@@ -188,9 +209,8 @@ def print_run_summary(console: Console, report: RunReport) -> None:
     """The run summary: one row per source; new / updated / unchanged count distinct
     incidents (see kb.stage.SourceReport).
 
-    Output that is no terminal (a pipe, a cron log) has no width to fit, so the table is
-    printed whole there instead of being cut to rich's default 80 columns ("payloa…");
-    a narrow terminal folds source names rather than cutting them."""
+    Printed whole where the output is no terminal (`print_table`); a narrow terminal folds
+    source names rather than cutting them."""
     table = Table(title="Run summary", title_justify="left")
     for column in _RUN_COLUMNS:
         table.add_column(column, justify="left" if column == "source" else "right",
@@ -199,10 +219,4 @@ def print_run_summary(console: Console, report: RunReport) -> None:
         table.add_row(name, str(s.docs), str(s.skipped_docs), str(s.not_modified),
                       str(s.new), str(s.updated), str(s.unchanged), str(s.revisions),
                       str(len(s.failed)), style="red" if s.failed else None)
-    if console.is_terminal:
-        console.print(table)
-        return
-    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    wide = Console(file=console.file, width=max(console.width, natural), highlight=False,
-                   soft_wrap=True, color_system=console.color_system)
-    wide.print(table)
+    print_table(console, table)

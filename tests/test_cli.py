@@ -91,6 +91,21 @@ def test_incidents_filters_and_json(home: Path) -> None:
     assert bad.returncode == 2 and "--since: not a date" in bad.stderr
 
 
+def test_tables_written_to_a_pipe_keep_whole_keys(home: Path) -> None:
+    # A pipe has no width: rich would cut the table to 80 columns ("openai/01M2H3J…").
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env.pop("KB_DATABASE_URL", None)
+    env.pop("COLUMNS", None)
+    result = subprocess.run([sys.executable, "-m", "kb", "incidents"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    keys = [r["key"] for r in json.loads(kb(home, "incidents", "--json").stdout)]
+    assert len(keys) == 8
+    for key in keys:
+        assert key in result.stdout
+    assert "…" not in result.stdout
+
+
 def test_export_is_stable_and_csv_has_a_row_per_incident(home: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     assert kb(home, "export", "-o", str(first)).returncode == 0

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kb.present import print_table
+
 if TYPE_CHECKING:
     from kb.store import Store
 
@@ -204,7 +206,7 @@ def causes(
         table.add_column(LABELS[c], justify="right")
     for slug, tally in by_provider.items():
         table.add_row(slug, *(str(tally.get(c.value, 0)) for c in shown))
-    out.print(table)
+    print_table(out, table)
     if live:
         err.print(f"kb: {live} incident(s) had no stored tags; tagged now by the rules "
                   "(run `kb causes --refresh` or `kb update` to store them)", markup=False)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kb.present import print_table
+
 if TYPE_CHECKING:
     from kb.embed.search import SearchResult
     from kb.store import Store
@@ -223,5 +225,5 @@ def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
         table.add_row(str(row["rank"]), f"{row['score']:.3f}", (row["first_post_at"] or "-")[:10],
                       Text(row["key"]), Text(row["title"]), row["duration"],
                       Text(row["why"] or "-", style="dim"))
-    out.print(table)
+    print_table(out, table)
 

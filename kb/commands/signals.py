@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from kb.present import print_table
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -74,7 +76,7 @@ def list_signals(
                       "+".join(sorted({x.source for x in s.sources})), s.kind, s.title,
                       str(s.points if s.points is not None else "-"),
                       str(s.comments if s.comments is not None else "-"), targets)
-    out.print(table)
+    print_table(out, table)
     if stale:
         err.print("kb: signals were stored but never linked: run `kb link`")
 
@@ -101,7 +103,7 @@ def _print_unofficial(found: list, as_json: bool) -> None:
         table.add_row(u.key, u.start.strftime("%Y-%m-%d %H:%M"), u.end.strftime("%H:%M"),
                       str(len(u.signal_ids)), ", ".join(u.source_families),
                       " | ".join(u.titles[:3]))
-    out.print(table)
+    print_table(out, table)
 
 
 def fetch(

@@ -30,16 +30,11 @@ class Period:
 
 
 def time_to_resolve(incident: Incident) -> timedelta | None:
-    """First post → resolved, for incidents that have both in order.
-
-    None when the first post already said resolved (GitHub's history has hundreds of
-    incidents posted once, after the fact): that measures nothing, and counting it as 0 made
-    GitHub's median "0m". kb.analysis.metrics leaves the same incidents out
-    ("posted-resolved")."""
-    life = incident.lifecycle
-    if life.first_post_at and life.resolved_at and life.resolved_at > life.first_post_at:
-        return life.resolved_at - life.first_post_at
-    return None
+    """First post → resolved (Incident.time_to_resolve): None when the first post already
+    said resolved (GitHub's history has hundreds of incidents posted once, after the fact);
+    counting it as 0 made GitHub's median "0m". kb.analysis.metrics leaves the same
+    incidents out ("posted-resolved")."""
+    return incident.time_to_resolve
 
 
 def year_of(incident: Incident) -> int | None:
