@@ -134,6 +134,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Layout, Buil
     return store, layout, report
 
 
+def assert_inert(page: BeautifulSoup, where: object) -> None:
+    """No script but the theme's own or a local file, no event handler, no javascript: or
+    data: link anywhere on a built page (also used by tests/test_site_postmortems.py)."""
+    for script in page.find_all("script"):
+        if script.get("src"):
+            assert not urlsplit(script["src"]).scheme, (where, script["src"])
+            continue
+        body = script.string or ""
+        assert script.get("type") == "application/json" or body.startswith(THEME_SCRIPTS)
+        assert "__pwned" not in body, where
+    for element in page.find_all(True):
+        for attribute, value in element.attrs.items():
+            assert not attribute.lower().startswith("on"), (where, element.name)
+            if attribute in ("href", "src", "action", "formaction"):
+                assert not str(value).strip().lower().startswith(("javascript:", "data:")), where
+
+
 def page_of(layout: Layout, key: str) -> Path:
     provider, native_id = key.split("/", 1)
     return layout.site / paths.url_of(paths.incident_doc(provider, native_id)) / "index.html"
@@ -183,18 +200,7 @@ def test_hostile_payloads_render_as_inert_text(built: tuple[Store, Layout, Build
                       # its postmortem draft (published: within 90 days of AS_OF)
                       layout.site / "postmortems/hostile--h0st1le0001/index.html"]:
         page = soup(html_file)
-        for script in page.find_all("script"):
-            if script.get("src"):
-                assert not urlsplit(script["src"]).scheme, script["src"]
-                continue
-            body = script.string or ""
-            assert script.get("type") == "application/json" or body.startswith(THEME_SCRIPTS)
-            assert "__pwned" not in body
-        for element in page.find_all(True):
-            for attribute, value in element.attrs.items():
-                assert not attribute.lower().startswith("on"), (html_file, element.name)
-                if attribute in ("href", "src", "action", "formaction"):
-                    assert not str(value).strip().lower().startswith(("javascript:", "data:"))
+        assert_inert(page, html_file)
         assert not page.select("article img, article iframe, article style")
     page = soup(page_of(layout, HOSTILE))
     title = page.h1.get_text()
