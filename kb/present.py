@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.measure import Measurement
+from rich.segment import Segments
 from rich.table import Table
 
 from kb.model import Incident
@@ -60,9 +61,11 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
         return
     natural = Measurement.get(console, console.options.update_width(PIPE_WIDTH), table).maximum
-    wide = Console(file=console.file, width=min(max(console.width, natural), PIPE_WIDTH),
-                   highlight=False, soft_wrap=True, color_system=console.color_system)
-    wide.print(table)
+    width = min(max(console.width, natural), PIPE_WIDTH)
+    # Laid out at that width and printed uncropped through the same console, so a
+    # recording or capturing console (tests, --json wrappers) still sees the table.
+    console.print(Segments(console.render(table, console.options.update_width(width))),
+                  crop=False)
 
 
 PIPE_WIDTH = 240  # columns of a table printed to a pipe or file
