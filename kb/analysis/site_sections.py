@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from kb.analysis.causes import LABELS, Cause
-from kb.analysis.coverage import Coverage, coverage_from_payloads
+from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.periods import Period, parse_period
 from kb.analysis.reliability import (
@@ -50,7 +50,7 @@ from kb.render.sections import (
     Text,
 )
 from kb.store import Store
-from kb.store.analysis import CauseRecord, last_seen, payload_spans, stored_causes
+from kb.store.analysis import CauseRecord, last_seen, stored_causes
 
 __all__ = ["CAUSE_PAGES", "COLLECTIONS", "SECTIONS", "period_end", "provider_periods"]
 
@@ -91,7 +91,7 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
             continue
         figures[incident.key] = measured
         by_provider.setdefault(incident.provider, []).append(measured)
-    coverages = coverage_from_payloads(payload_spans(store))
+    coverages = build.coverage
     end = period_end(build.as_of)
     reliability: dict[str, list[Block]] = {}
     provider_causes: dict[str, list[Block]] = {}

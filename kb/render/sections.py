@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from kb.analysis.coverage import Coverage
     from kb.config import Settings
     from kb.model import Incident
     from kb.store import Store
@@ -143,7 +144,8 @@ class BuildContext:
     """What one site build knows beyond the store, for `prepare(store, build)` functions.
 
     `incidents` and `settings` are loaded on first use when the build did not hand them over
-    (a Registry prepared outside a site build: tests, benchmarks)."""
+    (a Registry prepared outside a site build: tests, benchmarks); `coverage` is read from
+    the store once per build, for the site's day bars and the reliability section alike."""
 
     def __init__(self, store: Store, as_of: date | None = None, *,
                  incidents: Sequence[Incident] | None = None, settings: Settings | None = None,
@@ -152,6 +154,7 @@ class BuildContext:
         self.as_of: date = as_of or datetime.now(UTC).date()  # last day the site shows
         self._incidents = incidents
         self._settings = settings
+        self._coverage: dict[str, Coverage] | None = None
         self.failures: list[str] = [] if failures is None else failures
 
     @property
@@ -169,6 +172,16 @@ class BuildContext:
 
             self._settings = load_settings()
         return self._settings
+
+    @property
+    def coverage(self) -> dict[str, Coverage]:
+        """Per provider, the time the stored payloads cover (kb.analysis.coverage)."""
+        if self._coverage is None:
+            from kb.analysis.coverage import coverage_from_payloads
+            from kb.store.analysis import payload_spans
+
+            self._coverage = coverage_from_payloads(payload_spans(self.store))
+        return self._coverage
 
     def warn(self, line: str) -> None:
         """Report one failure (a draft that could not be made, ...) as a line of the build."""

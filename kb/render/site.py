@@ -16,17 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.analysis.coverage import Coverage, coverage_from_payloads
 from kb.model import Incident, Kind
 from kb.render import feeds, figures, paths, svg
 from kb.render.output import Output
 from kb.render.pages import Known, make_env, render
 from kb.render.sections import BuildContext, Registry, Section, discover
-from kb.store.analysis import payload_spans
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from kb.analysis.coverage import Coverage
     from kb.config import Settings
     from kb.store import Store
 
@@ -89,7 +88,8 @@ def render_site(
         for i in incidents
     }
     registry: Registry = discover(extra_sections)
-    registry.prepare(store, BuildContext(store, as_of, incidents=incidents, settings=settings))
+    build = BuildContext(store, as_of, incidents=incidents, settings=settings)
+    registry.prepare(store, build)
     report.sections = [f"{s.scope}:{s.name}" for s in registry.sections]
     env = make_env(source / "templates", names, known.get, registry.has_page)
     out = Output(docs)
@@ -110,8 +110,7 @@ def render_site(
         if done % 200 == 0:
             tick(done, total)
 
-    coverages = coverage_from_payloads(payload_spans(store))
-    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(coverages.get(p)))
+    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)))
             for p in providers}
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
