@@ -166,7 +166,8 @@ def test_the_api_key_is_sent_and_never_printed(httpserver: HTTPServer) -> None:
     ("It broke at 17:34.[^u1]", "lost citation [^u3]"),
     ("It broke at 17:34.[^u1] Fixed.[^u3][^u9]", "added citation [^u9]"),
     ("It broke at 17:35.[^u1] Fixed.[^u3]", "introduced numbers not in the facts: 17:35"),
-    ("It broke at 17:34. Fixed.[^u1][^u3]", "a sentence with a number lost its citation"),
+    ("It broke at 17:34. Fixed.[^u1][^u3]",
+     "citations moved: not the same markers after the same sentences in order"),
     ("   ", "empty rewrite"),
 ])
 def test_verify(rewrite: str, reason: str | None) -> None:
