@@ -90,6 +90,15 @@ class Lifecycle:
     vendor_created_at: datetime | None = None
     vendor_started_at: datetime | None = None
     vendor_resolved_at: datetime | None = None
+    # Bounded end from an archive of open-only snapshots (Statuspage summary.json lists only
+    # unresolved incidents, see kb.normalize.snapshots): the incident was still listed at
+    # `end_not_before` and gone from the next snapshot, taken at `end_not_after`. Both are set
+    # only while `resolved_at` is unknown; `end_not_after` is None while the newest snapshot
+    # still lists it. For figures: the end is a bound, never a time — a duration lies between
+    # (end_not_before - start) and (end_not_after - start); use the lower bound for "at
+    # least", report the span between them as unknown minutes, and never substitute "now".
+    end_not_before: datetime | None = None
+    end_not_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
@@ -21,11 +22,13 @@ from kb.errors import KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
+from kb.normalize.snapshots import bound_end, predecessors
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
 from kb.store.payloads import incidents_of_payloads
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
+from kb.store.snapshots import open_snapshots
 from scrapers import registry
 from scrapers.archive import Archive
 from scrapers.errors import FetchError, ParseError, UnknownFormat
@@ -156,21 +159,25 @@ class Line:
         # "signals-hackernews": no status page, so no provider row.
         self._remember_providers([p for p in pending if p.parsed.incidents
                                   or not p.parsed.signals])
-        keys = sorted(by_key)
+        series, bystanders = snapshot_series(self.store, pending, by_key)
+        providers.update(bystanders)
+        keys = sorted({*by_key, *bystanders})
         stored = self.store.current_records(keys)
         stored_sources = self.store.sources_of(keys)
         writes = []
         for key in keys:
-            writes.append(
-                _incident_write(key, providers[key], stored.get(key, []), by_key[key],
-                                stored_sources.get(key, []))
-            )
+            if not stored.get(key) and key not in by_key:
+                continue
+            write = _incident_write(key, providers[key], stored.get(key, []),
+                                    by_key.get(key, []), stored_sources.get(key, []))
+            writes.append(with_bounded_end(write, series.get(providers[key])))
         # The same bytes can arrive twice in one batch (two URLs, two files): one mark each.
         docs = list({
             (p.doc.sha256, p.provider): DocMark(
                 sha256=p.doc.sha256, provider=p.provider, format=p.module.NAME,
                 parser_version=p.module.VERSION, url=p.doc.url, fetched_at=p.doc.fetched_at,
                 as_of=p.parsed.as_of, incidents=len(p.parsed.incidents),
+                lists_open_only=p.parsed.lists_open_only,
             )
             for p in pending
         }.values())
@@ -185,7 +192,8 @@ class Line:
             self._known.setdefault(doc.sha256, []).append((doc.provider, doc.incidents))
         for outcome in ("new", "updated", "unchanged"):
             for key in getattr(result, outcome):
-                self.report.count(providers[key], key, outcome)
+                if key in by_key or outcome == "updated":  # a bystander counts if bounded
+                    self.report.count(providers[key], key, outcome)
         for write in writes:
             self.report.source(write.incident.provider).revisions += len(write.revisions)
 
@@ -248,6 +256,38 @@ def _incident_write(
         sources=tuple(sorted(sources.values(), key=lambda s: (s.fetched_at, s.url, s.sha256))),
     )
     return IncidentWrite(incident, content_hash(incident), current, revisions)
+
+
+def snapshot_series(
+    store: Store, pending: Sequence[_Pending], by_key: dict[str, list[SourcedRecord]]
+) -> tuple[dict[str, list[tuple[datetime, str]]], dict[str, str]]:
+    """The open-only snapshot series (summary.json, [(taken at, sha256)], stored and new) of
+    each provider in this batch, and the stored incidents outside the batch whose end a new
+    snapshot bounds (key → provider): those held by the snapshot just before a new one. See
+    kb.normalize.snapshots."""
+    new = {(p.provider, p.doc.sha256): (p.parsed.as_of or p.doc.fetched_at)
+           for p in pending if p.parsed.lists_open_only}
+    series = open_snapshots(store, {p.provider for p in pending})
+    for (provider, sha), at in new.items():
+        if sha not in {s for _, s in series[provider]}:
+            series[provider].append((at, sha))
+    before = {sha for provider, items in series.items()
+              for sha in predecessors(items, [s for p, s in new if p == provider])}
+    bystanders = {key: key.partition("/")[0]
+                  for keys in incidents_of_payloads(store, sorted(before)).values()
+                  for key in keys if key not in by_key and key.partition("/")[0] in series}
+    return series, bystanders
+
+
+def with_bounded_end(write: IncidentWrite,
+                     series: list[tuple[datetime, str]] | None) -> IncidentWrite:
+    """The write with the incident's end bounded by its provider's open-only series."""
+    if not series:
+        return write
+    incident = bound_end(write.incident, series)
+    if incident is write.incident:
+        return write
+    return replace(write, incident=incident, content_hash=content_hash(incident))
 
 
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]

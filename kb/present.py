@@ -14,6 +14,7 @@ from rich.segment import Segments
 from rich.table import Table
 
 from kb.model import Incident
+from kb.normalize.snapshots import describe_end
 from kb.serialize import incident_to_dict, stamp
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def print_incident(
         f"monitoring {_short(life.monitoring_at)} · resolved {_short(life.resolved_at)} "
         f"({duration(life.first_post_at, life.resolved_at)})"
     )
+    if bounded := describe_end(incident, lambda t: _short(t) + " UTC"):
+        console.print(f"end: {bounded}", markup=False)
     console.print(f"vendor: created {_short(life.vendor_created_at)} · started "
                   f"{_short(life.vendor_started_at)} · resolved {_short(life.vendor_resolved_at)}")
     window = incident.impact_window

@@ -71,6 +71,10 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             "vendor_created_at": stamp(life.vendor_created_at),
             "vendor_started_at": stamp(life.vendor_started_at),
             "vendor_resolved_at": stamp(life.vendor_resolved_at),
+            # written only when known, so incidents without a snapshot bound hash as before
+            **({"end_not_before": stamp(life.end_not_before),
+                "end_not_after": stamp(life.end_not_after)}
+               if life.end_not_before or life.end_not_after else {}),
         },
         "impact_window": None
         if window is None

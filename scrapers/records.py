@@ -146,6 +146,9 @@ class ParsedDoc:
     provider_hint: str | None = None  # a provider slug the payload names (archiver wrappers)
     warnings: tuple[str, ...] = ()  # entries skipped, one line each with the reason
     signals: tuple[SignalRecord, ...] = ()  # forum threads and news items about outages
+    # True when the payload lists only what is still open (Statuspage summary.json): an item
+    # missing from a later such payload of the same page has ended (kb.normalize.snapshots)
+    lists_open_only: bool = False
 
 
 def _time_out(value: datetime | None) -> str | None:

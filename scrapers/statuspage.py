@@ -1,7 +1,8 @@
 """Atlassian Statuspage public API v2 JSON (and incident.io pages that mimic it).
 
 Accepted shapes, detected by their keys:
-- `/api/v2/incidents.json` and `/api/v2/summary.json`: {"page", "incidents", ...}
+- `/api/v2/incidents.json` and `/api/v2/summary.json`: {"page", "incidents", ...}; a
+  summary lists only unresolved items, marked `ParsedDoc.lists_open_only`
 - `/api/v2/incidents/<code>.json`: {"page", "incident"}
 - `/api/v2/scheduled-maintenances.json`: {"page", "scheduled_maintenances"}
 - `/api/v2/components.json`: {"page", "components"} (components only, no incidents)
@@ -111,7 +112,18 @@ def parse(doc: RawDoc) -> ParsedDoc:
         as_of=as_of,
         provider_hint=text_field(meta, "provider"),
         warnings=tuple(warnings),
+        lists_open_only=_is_summary(data),
     )
+
+
+def _is_summary(data: Any) -> bool:
+    """`/api/v2/summary.json`: page, status, components, incidents and scheduled maintenances
+    together. It lists only unresolved incidents and upcoming or running maintenances, so an
+    archive of these snapshots never shows an end, only an absence."""
+    return isinstance(data, dict) and isinstance(data.get("page"), dict) and isinstance(
+        data.get("status"), dict) and all(
+        isinstance(data.get(k), list) for k in ("components", "incidents",
+                                                "scheduled_maintenances"))
 
 
 def _page_updated(data: Any) -> str | None:

@@ -212,8 +212,11 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
                                          "components"))
         else:
             parts.append(ComponentImpact(component.name, start, end, weight, source))
+    # A snapshot-bounded end (kb.normalize.snapshots): known to have ended, not when. It is
+    # not open; its interval runs to the lower bound (last_seen) and it counts as unmeasured.
+    bounded = end is None and life.end_not_after is not None
     stamps = [s for s in (*(u.at for u in incident.updates), first_post, life.resolved_at,
-                          end, seen) if s is not None]
+                          end, seen, life.end_not_before) if s is not None]
     return IncidentFigures(
         key=incident.key,
         provider=incident.provider,
@@ -224,7 +227,7 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
         start=start,
         end=end,
         source=source,
-        open=start is not None and end is None and source != "posted-resolved",
+        open=start is not None and end is None and source != "posted-resolved" and not bounded,
         last_seen=max(stamps) if stamps else None,
         impact_minutes=minutes(start, end),
         detection_minutes=detection,

@@ -84,4 +84,6 @@ def is_open(incident: Incident) -> bool:
     """Not resolved as far as the published updates say."""
     if incident.lifecycle.resolved_at is not None:
         return False
+    if incident.lifecycle.end_not_after is not None:
+        return False  # dropped out of the open-incident snapshots: ended, within a bound
     return incident.status.lower() not in ("resolved", "postmortem", "completed")

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup, escape
 
 from kb.model import Incident, Kind, Update
+from kb.normalize.snapshots import describe_end
 from kb.present import duration
 from kb.render import figures, paths
 from kb.render.safe import (
@@ -115,6 +116,19 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
             return "before the first post: the vendor's times disagree"
         return f"{resolved_after(incident)} after the first post"
 
+    def end_bound(incident: Incident) -> Markup | None:
+        """A bounded end from open-only snapshots, with <time> stamps (kb.normalize.snapshots)."""
+        text = describe_end(incident, lambda t: "\0")
+        if text is None:
+            return None
+        life = incident.lifecycle
+        stamps = [when(life.end_not_before), when(life.end_not_after)]
+        parts = text.split("\0")  # our words around each time
+        out = [escape(parts[0])]
+        for stamp_, part in zip(stamps, parts[1:], strict=False):
+            out += [stamp_, escape(part)]
+        return Markup("").join(out)
+
     def rich(update: Update) -> Markup:
         return rich_text(update.body, update.text)
 
@@ -136,6 +150,7 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
 
     env.filters.update(
         when=when, span=span, css=css, heading=heading, paragraph=paragraph, ttr=ttr,
+        end_bound=end_bound,
         rich=rich, href=safe_href, first_post=figures.first_post,
         line=lambda value, limit=300: one_line(value, limit),
         day=lambda value: value.strftime("%Y-%m-%d") if value else "–",

@@ -74,6 +74,7 @@ class DocMark:
     fetched_at: datetime
     as_of: datetime | None
     incidents: int
+    lists_open_only: bool = False  # a summary.json snapshot (kb.normalize.snapshots)
 
 
 @dataclass

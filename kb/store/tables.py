@@ -61,6 +61,8 @@ class DocRow(SQLModel, table=True):
     as_of: datetime | None = _time()
     incidents: int = 0
     ingested_at: datetime = _time(nullable=False)
+    # a snapshot that lists only open items (summary.json): revision d01, kb.normalize.snapshots
+    lists_open_only: bool = Field(default=False)
 
 
 class RecordRow(SQLModel, table=True):
