@@ -1,12 +1,15 @@
 """Recorded payloads on disk (git-scraped archives, Flat Data snapshots) read as RawDocs.
 
 An archiver's sidecar `<file>.headers.json` (fetchedAt, finalUrl, etag, ...) supplies the
-original URL and fetch time when present; otherwise the file's URI and modification time.
+original URL and fetch time when present; otherwise the file's URI and, as its fetch time,
+the UTC stamp its name starts with (`20250625T095028Z_alerts.json`, as git-scraped snapshot
+archives are named), else its modification time.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,9 @@ from scrapers.records import RawDoc
 
 SIDECAR_SUFFIX = ".headers.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # same order as the fetcher's cap; larger files are refused
+# A name that starts with its snapshot's UTC time: two snapshots that state the same times
+# (Vultr's alerts.json when only a status changed) are told apart by it, not by copy order.
+_NAME_STAMP = re.compile(r"^(\d{8}T\d{6}Z)[_.-]")
 
 
 def expand(paths: Iterable[Path]) -> Iterator[Path]:
@@ -39,6 +45,8 @@ def read_recorded(path: Path) -> RawDoc:
     body = path.read_bytes()
     meta = _sidecar(path)
     fetched = _parse_time(meta.get("fetchedAt") or meta.get("observed_at"))
+    if fetched is None and (named := _NAME_STAMP.match(path.name)):
+        fetched = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     if fetched is None:
         fetched = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     url = meta.get("finalUrl") or meta.get("url") or path.resolve().as_uri()

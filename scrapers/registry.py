@@ -26,6 +26,7 @@ from scrapers import (
     statuspage,
     statuspage_feed,
     statuspage_history,
+    vultr,
 )
 from scrapers.encoding import head_text
 from scrapers.errors import UnknownFormat
@@ -40,7 +41,7 @@ from scrapers.errors import UnknownFormat
 # `generic_feed` is the last status format (a fallback that refuses feeds without status
 # vocabulary) and must stay after every status feed format and before the signal formats.
 FORMATS: tuple[ModuleType, ...] = (slack, instatus, betterstack, incidentio, statuspage_history,
-                                   gcp, aws_json,
+                                   gcp, aws_json, vultr,
                                    statuspage, incidentio_feed, statuspage_feed, aws_rss,
                                    generic_feed,
                                    hackernews, reddit, news)
@@ -88,6 +89,8 @@ PLATFORMS: dict[str, Platform] = {
     "aws_rss": Platform("aws_rss", ("/rss/all.rss",)),
     # Azure status (azure.status.microsoft): RSS of the open incidents
     "azure": Platform("azure", ("/en-us/status/feed/",)),
+    # Vultr (status.vultr.com): its own JSON of service alerts, resolved ones included
+    "vultr": Platform("vultr", ("/alerts.json",)),
 }
 
 

@@ -1,0 +1,170 @@
+"""Vultr's own alert format (status.vultr.com/alerts.json), on recorded snapshots
+(tests/fixtures/vultr/ORIGIN.md) and on the whole recorded archive in ../shared/corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from scrapers import registry, vultr
+from scrapers.files import read_recorded
+from scrapers.records import RawDoc
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures" / "vultr"
+BEFORE, AFTER = FIX / "20250624T192429Z_alerts.json", FIX / "20250625T095028Z_alerts.json"
+EMERGENCY = "7237e293-bf6b-4da1-890f-e75cc27ae269"
+OUTAGE = "a8f8e53a"  # prefix
+MAINTENANCE = "b0e7f7a1"  # prefix
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def parsed(path: Path):  # type: ignore[no-untyped-def]
+    doc = read_recorded(path)
+    assert registry.detect(doc.body, doc.url) is vultr
+    return vultr.parse(doc)
+
+
+def by_prefix(doc, prefix: str):  # type: ignore[no-untyped-def]
+    return next(r for r in doc.incidents if r.native_id.startswith(prefix))
+
+
+def test_parses_a_recorded_snapshot() -> None:
+    doc = parsed(AFTER)
+    assert doc.format == "vultr" and doc.warnings == ()
+    assert doc.page is not None and doc.page.url == "https://status.vultr.com"
+    assert doc.as_of is None  # no time of its own; the fetch time orders snapshots
+    assert len(doc.incidents) == 3
+    emergency = by_prefix(doc, EMERGENCY)
+    assert emergency.channel == "vultr_json"
+    assert emergency.title == "Atlanta Emergency Maintenance - 2025-06-25"
+    assert emergency.kind == "incident"  # unplanned: only "Scheduled Maintenance" is planned
+    assert emergency.status == "resolved"
+    assert emergency.created_at == utc("2025-06-24T19:20:00")
+    assert emergency.updated_at == utc("2025-06-25T09:07:00")
+    assert emergency.resolved_at is None  # when it turned resolved is not published
+    assert [c.name for c in emergency.components] == ["atl"]
+    # entries are listed newest first: the timeline is oldest first, CRLF made newlines
+    assert [u.at for u in emergency.updates] == [utc("2025-06-24T19:20:00"),
+                                                 utc("2025-06-25T09:07:00")]
+    assert {u.label for u in emergency.updates} == {"note"}  # no status of their own
+    assert "\r" not in emergency.updates[0].body
+    assert emergency.updates[0].body.startswith("Event Type: Network Emergency\n\nWe are")
+    outage = by_prefix(doc, OUTAGE)
+    assert outage.updated_at is None  # "" is no time
+    maintenance = by_prefix(doc, MAINTENANCE)
+    assert maintenance.kind == "maintenance"
+    assert (maintenance.scheduled_for, maintenance.scheduled_until) == (
+        utc("2025-06-24T18:35:00"), utc("2025-06-24T22:35:00"))
+    assert [r.status for r in parsed(BEFORE).incidents] == ["ongoing"] * 3
+
+
+def test_sniff_claims_only_vultr_alerts() -> None:
+    assert vultr.sniff(BEFORE.read_bytes())
+    assert not vultr.sniff(b'{"page": {}, "incidents": []}')
+    assert not vultr.sniff(b"<rss></rss>")
+    statuspage = ROOT / "tests" / "fixtures" / "statuspage_summary" / "cloudflare"
+    assert all(not vultr.sniff(p.read_bytes()) for p in statuspage.glob("*.json"))
+    assert registry.PLATFORMS["vultr"].urls("https://status.vultr.com") == [
+        "https://status.vultr.com/alerts.json"]
+
+
+def test_bad_alerts_are_skipped_with_a_reason() -> None:
+    body = json.dumps({"service_alerts": [
+        "junk", {"subject": "no id"}, {"id": "a/b", "subject": "bad id"},
+        {"id": "x1", "subject": "ok", "start_date": "2025-01-01T00:00:00+00:00",
+         "status": "ongoing", "entries": [{"updated_at": "soon", "message": "m"}]},
+        {"id": "x2", "subject": "", "start_date": "", "status": "ongoing", "entries": []},
+    ]}).encode()
+    doc = vultr.parse(RawDoc(body=body, url="https://status.vultr.com/alerts.json",
+                             fetched_at=utc("2025-01-02T00:00:00")))
+    assert [r.native_id for r in doc.incidents] == ["x2"]
+    assert doc.incidents[0].title == "(untitled)"
+    assert doc.warnings == (
+        "https://status.vultr.com/alerts.json: alert #0: not an object",
+        "https://status.vultr.com/alerts.json: alert #1: missing or invalid id",
+        "https://status.vultr.com/alerts.json: alert a/b: missing or invalid id",
+        "https://status.vultr.com/alerts.json: alert x1: all 1 entries unreadable",
+    )
+    for bad in (b'{"service_alerts": {}}', b"[]", b"{"):
+        with pytest.raises(Exception, match=r"alerts\.json"):
+            vultr.parse(RawDoc(body=bad, url="https://status.vultr.com/alerts.json",
+                               fetched_at=utc("2025-01-02T00:00:00")))
+
+
+def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+               COLUMNS="200")
+    for name in ("KB_DATABASE_URL", "KB_CONFIG"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def export(home: Path) -> dict[str, dict]:
+    result = kb(home, "export", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    return {json.loads(line)["native_id"]: json.loads(line) for line in result.stdout.splitlines()}
+
+
+def test_a_file_name_stamp_is_the_fetch_time() -> None:
+    assert read_recorded(AFTER).fetched_at == utc("2025-06-25T09:50:28")
+
+
+def test_ingest_through_the_cli(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = kb(home, "ingest", str(BEFORE), str(AFTER))
+    assert result.returncode == 0, result.stderr
+    rows = export(home)
+    assert len(rows) == 3 and all(r["provider"] == "vultr" for r in rows.values())
+    emergency = rows[EMERGENCY]
+    assert emergency["status"] == "resolved"  # the newer snapshot wins
+    assert len(emergency["updates"]) == 2
+    # phases come from the normalizer's inference, flagged as such, never a stated label
+    assert all(u["phase_inferred"] for u in emergency["updates"])
+    assert emergency["lifecycle"]["resolved_at"] is None or emergency["updates"][-1][
+        "phase"] == "resolved"
+    shown = kb(home, "show", f"vultr/{EMERGENCY}")
+    assert shown.returncode == 0 and "(inferred)" in shown.stdout
+
+
+def expected_alerts(folder: Path) -> dict[str, dict]:
+    """Each alert's latest state, read straight from the files (oldest file first)."""
+    latest: dict[str, dict] = {}
+    for path in sorted(folder.glob("*_alerts.json")):
+        for alert in json.loads(path.read_bytes())["service_alerts"]:
+            latest[alert["id"]] = alert
+    return latest
+
+
+@pytest.mark.slow
+def test_corpus_vultr_alerts(corpus: Path, tmp_path: Path) -> None:
+    folder = corpus / "vultr_alerts" / "vultr"
+    home = tmp_path / "home"
+    result = kb(home, "ingest", str(folder))
+    assert result.returncode == 0, result.stderr
+    rows = export(home)
+    latest = expected_alerts(folder)
+    assert len(latest) >= 111  # the 111 selected alerts, and others the files also hold
+    assert set(rows) == set(latest)
+    for ident, alert in latest.items():
+        row = rows[ident]
+        assert row["provider"] == "vultr"
+        assert row["title"] == " ".join(alert["subject"].split()), ident
+        assert row["status"] == alert["status"], ident
+        assert len(row["updates"]) == len(alert["entries"]), ident
+        maintenance = "scheduled maintenance" in alert["subject"].lower()
+        assert row["kind"] == ("maintenance" if maintenance else "incident"), ident
+    statuses = [r["status"] for r in rows.values()]
+    assert statuses.count("resolved") + statuses.count("ongoing") == len(rows)
+    # no update is said to have a stated phase: Vultr's entries carry none
+    assert all(u["phase_inferred"] for r in rows.values() for u in r["updates"])
