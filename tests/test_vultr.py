@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scrapers import registry, vultr
 from scrapers.files import read_recorded
@@ -168,3 +170,28 @@ def test_corpus_vultr_alerts(corpus: Path, tmp_path: Path) -> None:
     assert statuses.count("resolved") + statuses.count("ongoing") == len(rows)
     # no update is said to have a stated phase: Vultr's entries carry none
     assert all(u["phase_inferred"] for r in rows.values() for u in r["updates"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+    | st.sampled_from(["2025-06-24T19:20:00+00:00", "", "0001-01-01T00:00:00Z",
+                       "Start Time: 2025-13-45 99:99:00 UTC", "Scheduled Maintenance"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=12,
+)
+alerts = st.fixed_dictionaries({}, optional={
+    key: json_values for key in ("id", "region", "subject", "start_date", "updated_at",
+                                 "status", "entries")})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(alerts | json_values, max_size=4))
+def test_any_alert_list_parses_or_warns(items: list) -> None:  # type: ignore[type-arg]
+    body = json.dumps({"service_alerts": items}).encode()
+    doc = vultr.parse(RawDoc(body=body, url="https://status.vultr.com/alerts.json",
+                             fetched_at=utc("2025-01-02T00:00:00")))
+    assert len(doc.incidents) + len(doc.warnings) == len(items)
+    assert all("\n" not in w for w in doc.warnings)
+    for record in doc.incidents:
+        assert all(u.at.utcoffset() == timedelta(0) for u in record.updates)
