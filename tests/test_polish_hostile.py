@@ -217,3 +217,13 @@ def test_cli_keeps_the_unpolished_draft_and_says_why(
     assert any("reply longer than 65536 characters" in line for line in lines)
     assert "kb: polish: no endpoint gave a usable rewrite; the draft is unpolished" in lines
     assert "Traceback" not in result.stderr
+
+
+def test_new_names_are_caught_after_a_quotation() -> None:
+    original = "Stated cause: “The errors were caused by a bad deploy.”[^u2] It was fixed.[^u3]"
+    quote = "Stated cause: “The errors were caused by a bad deploy.”[^u2] "
+    assert verify(original, quote + "Engineers fixed it.[^u3]") is None
+    assert verify(original, quote + "Cloudflare fixed it.[^u3]") == (
+        "introduced names not in the facts: cloudflare")
+    assert verify(original, quote + "It was fixed at evil.example.[^u3]") == (
+        "introduced names not in the facts: evil.example")

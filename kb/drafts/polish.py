@@ -188,7 +188,8 @@ def _entities(text: str) -> set[str]:
     when it is not a common opener), dotted names (hosts, files) — lower-cased."""
     found: set[str] = set()
     starts = {0} | {m.end() for m in _SENTENCE_END.finditer(text)}
-    for m in _WORD.finditer(_QUOTED.sub(" ", text)):
+    # quotations blanked out in place, so positions still match `starts`
+    for m in _WORD.finditer(_QUOTED.sub(lambda q: " " * len(q.group()), text)):
         word = m.group()
         if "." in word:
             found.add(word.lower())
