@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
 
 from scrapers import registry, vultr
 from scrapers.files import read_recorded
@@ -195,3 +196,25 @@ def test_any_alert_list_parses_or_warns(items: list) -> None:  # type: ignore[ty
     assert all("\n" not in w for w in doc.warnings)
     for record in doc.incidents:
         assert all(u.at.utcoffset() == timedelta(0) for u in record.updates)
+
+
+def test_scrape_a_vultr_page_on_127_0_0_1(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """`kb scrape` of a source with platform "vultr" fetches /alerts.json and stores it."""
+    from kb.config import SourceConfig
+    from kb.pipeline import Line, scrape
+    from kb.store import Store
+    from scrapers.archive import Archive
+    from scrapers.fetch import Fetcher, FetchSettings
+
+    httpserver.expect_request("/vultr/alerts.json").respond_with_data(
+        AFTER.read_bytes(), content_type="application/json")
+    source = SourceConfig("vultr", "Vultr", httpserver.url_for("/vultr").rstrip("/"),
+                          platform="vultr")
+    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
+    with Fetcher(FetchSettings(politeness_delay=0.0, retries=0)) as client:
+        report = scrape(Line(store, Archive(tmp_path / "raw"), [source]), client, [source])
+    entry = report.source("vultr")
+    assert entry.failed == [] and entry.new == 3
+    keys = {i.key for i in store.incidents()}
+    assert f"vultr/{EMERGENCY}" in keys
+    store.close()
