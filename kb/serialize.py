@@ -71,6 +71,11 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             "vendor_created_at": stamp(life.vendor_created_at),
             "vendor_started_at": stamp(life.vendor_started_at),
             "vendor_resolved_at": stamp(life.vendor_resolved_at),
+            # derived from the updates' phases (not stored apart): each resolved → open again
+            "reopened": [
+                {"at": stamp(r.at), "from_phase": r.from_phase.value, "to_phase": r.to_phase.value}
+                for r in incident.reopened
+            ],
         },
         "impact_window": None
         if window is None
@@ -126,7 +131,8 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
             )
             for c in data.get("components", ())
         ),
-        lifecycle=Lifecycle(**{k: _time(v) for k, v in life.items()}),
+        # derived keys ("reopened") are recomputed from the updates, not read back
+        lifecycle=Lifecycle(**{k: _time(v) for k, v in life.items() if k != "reopened"}),
         impact_window=None
         if window is None
         else ImpactWindow(_time(window["start"]), _time(window["end"]), window["evidence"]),  # type: ignore[arg-type]
