@@ -14,9 +14,9 @@ Phases: `infer_phase(text)` with no vendor label (the vendor's label is what inf
 replaces); no answer counts as "update". "resolved" precision/recall is the headline.
 Windows: `find_impact_window([(posted, text)])`; a postmortem sentence is preceded by its
 document's opening date ("On March 14, 2023.", the row's `context`) and posted two days after
-it, as kb reads a report whole, as one update of its incident. A row is exact when start and end match the
-label to the minute (an open start must have no end; a row labelled "no window" must give
-none).
+it, as kb reads a report whole, as one update of its incident. A row is exact when start and
+end match the label to the minute (an open start must have no end; a row labelled "no window"
+must give none).
 """
 
 from __future__ import annotations
