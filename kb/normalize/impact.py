@@ -70,6 +70,7 @@ _ABBREVIATIONS = sorted(
 )
 _ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?)|"
                r"(?i:utc|gmt|p[sd]t|e[sd]t|c[sd]t|m[sd]t)(?![a-z])|"
+               r"(?i:Coordinated\s+Universal\s+Time(?:\s*\(UTC\))?)|"
                + "|".join(_ABBREVIATIONS))
 _ZONE_AFTER = re.compile(rf"[ \t]*(?P<z>{_ZONE_WORDS})(?![A-Za-z])")
 _ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
@@ -94,7 +95,8 @@ _RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\
 _CUE = re.compile(
     r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
     r"|from|between|until|till|ended|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
-    r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly))*[^\w]*$", re.I)
+    r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly|just|shortly|after))*"
+    r"[^\w]*$", re.I)
 _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
                           "commenced", "start", "start time", "start date", "from", "between"})
 # "Start Time:" fields of a maintenance notice announce a plan, not an impact
@@ -106,7 +108,8 @@ _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partia
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
     r"[^.;]*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
-    r"|went down)\b", re.I)
+    r"|went down|triggered|caus(?:ed|ing)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}(?:outages?|"
+    r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+))\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
 # observed"), unless what began was the recovery.
@@ -114,7 +117,8 @@ _STARTED = re.compile(
     r"\b(?:began|begun|started|commenced|starting|went\s+down|taken\s+down|observed|noticed"
     r"|detected|occurred)\b", re.I)
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
-                         r"|roll(?:ing|ed)?\s+back|revert\w*)\b", re.I)
+                         r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
+                         r"|disabl\w*|halt\w*|deploy\w*)\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
 # PST, there will be a network maintenance".
 _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
@@ -193,6 +197,8 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def _zone(token: str) -> ZoneInfo | None:
     word = " ".join(token.split()).upper()
+    if word.startswith("COORDINATED"):
+        return zone_for("UTC")
     return zone_for("PT" if word.startswith("PACIFIC") else word)
 
 
@@ -279,8 +285,12 @@ def _anchored(m: _Mention, posted: datetime) -> datetime:
 
 
 def _start(m: _Mention, posted: datetime, end: _Mention | None = None) -> datetime:
-    if stated := m.date or m.inherited:
-        return _explicit(stated, m, posted)
+    if m.date:
+        return _explicit(m.date, m, posted)
+    # the date of the range's own end beats one carried from an earlier sentence:
+    # "between 5:30 AM and 2:09 PM PDT on October 20"
+    if m.inherited and not (end is not None and end.date):
+        return _explicit(m.inherited, m, posted)
     if end is not None and end.date:  # "between 20:36 UTC and 20 Sep 00:06 UTC": its date
         assert m.zone is not None
         hint = _explicit(end.date, end, posted)
