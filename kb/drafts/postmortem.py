@@ -188,7 +188,7 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
     for again in incident.reopened:
         at = next((i for i, x in enumerate(u) if x.at == again.at), None)
         impact.append(Fact(
-            f"It was reopened at {_hm(again.at)} UTC ({again.from_phase.value} → "
+            f"It was reopened at {_hm(again.at, u[0].at)} UTC ({again.from_phase.value} → "
             f"{again.to_phase.value}); the figures use the final resolution.",
             (cite.update(at),) if at is not None else (cite.page(),)))
     if identified is not None and fig.time_to_identified_minutes is not None:
