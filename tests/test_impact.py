@@ -445,6 +445,15 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
      "11:00 UTC.", "10:02", "11:00"),
     ("Recovery began at 10:30 UTC and errors were resolved by 11:00 UTC.", None, None),
     ("The release was rolled back at 10:30 UTC, but the damage had already occurred.", None, None),
+    # a start or an end with a stated length
+    ("Users saw a 6-minute outage starting at 10:02 UTC.", "10:02", "10:08"),
+    ("Errors began at 10:02 UTC and lasted for 1 hour and 4 minutes.", "10:02", "11:06"),
+    ("The incident was fully mitigated by 11:06 UTC, lasting approximately 1 hour and 4 "
+     "minutes.", "10:02", "11:06"),
+    # what was done then is not when users were affected
+    ("To mitigate the impact, we rerouted traffic between 10:02 and 10:45 UTC.", None, None),
+    ("An initial mitigation attempt at 10:45 UTC failed. Errors began at 10:02 UTC.",
+     "10:02", None),
     # plans are not impact
     ("Scheduled maintenance. Start Time: March 14, 2023 10:02 UTC", None, None),
     ("Between 3:00 - 3:30 am PST, there will be a network maintenance.", None, None),

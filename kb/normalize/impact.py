@@ -102,13 +102,14 @@ _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "s
 # "Start Time:" fields of a maintenance notice announce a plan, not an impact
 _FIELDS = frozenset({"start time", "start date", "end time", "end date"})
 _PLANNED = re.compile(r"\bmaintenance\b", re.I)
-_RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable"
+_TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
+_RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
                        r"|baseline|mitigat\w*|operational|ended|fixed)\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
     r"[^.;]*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
-    r"|went down|triggered|caus(?:ed|ing)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}(?:outages?|"
+    r"|went down|offline|triggered|caus(?:ed|ing)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+))\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
@@ -119,6 +120,9 @@ _STARTED = re.compile(
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
                          r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
                          r"|disabl\w*|halt\w*|deploy\w*)\b", re.I)
+# Before a range: what was done then, not when users were affected.
+_ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
+                     r"|upgrad\w*|patch\w*|restart\w*)\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
 # PST, there will be a network maintenance".
 _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
@@ -127,11 +131,13 @@ _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30,
             "forty": 40, "forty-five": 45, "ninety": 90, "an": 1, "a": 1}
+_N = (r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty"
+      r"|forty-five|ninety|an|a")
 _DURATION = re.compile(
-    r"\b(?:for|lasting|lasted|duration\s+of)\s+(?:a\s+period\s+of\s+)?(?:approximately\s+|about\s+"
-    r"|around\s+|roughly\s+|~\s*)?(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten"
-    r"|fifteen|twenty|thirty|forty|forty-five|ninety|an|a)\s+(?P<u>minutes?|mins?|hours?|hrs?)\b",
-    re.I)
+    r"\b(?:(?:for|lasting|lasted|duration\s+of)\s+(?:a\s+period\s+of\s+)?(?:approximately\s+"
+    rf"|about\s+|around\s+|roughly\s+|~\s*)?(?P<n>{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
+    rf"(?:,?\s+and\s+(?P<m>{_N})\s+(?:minutes?|mins?)\b)?"
+    r"|(?P<hn>\d{1,3})-(?P<hu>minute|hour)\s+(?:period|outage|disruption|incident))", re.I)
 _FUTURE = re.compile(
     r"\b(?:scheduled|planned|maintenance|tonight|tomorrow|next\s+update|updates?\s+(?:by|at|in)"
     r"|(?:provide|post|share)\s+(?:an?\s+|more\s+|additional\s+|further\s+|another\s+)?"
@@ -343,8 +349,8 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
-            # ... unless it is when recovery began ("began to recover at 10:30")
-            roles.append(None if _STARTED.search(clause) else "end")
+            # ... unless it is when recovery began ("began to recover at 10:30") or was tried
+            roles.append(None if _STARTED.search(clause) or _TRIED.search(clause) else "end")
         elif word != "at" or _RECOVERING.search(clause):  # "rolled back at 17:05"
             roles.append(None)
         elif _STARTED.search(clause):  # "the outage commenced at 19:26", "observed at"
@@ -385,6 +391,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     while i < len(kept):
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
+            if _ACTION.search(re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]):
+                i += 2  # "GitHub rerouted traffic between 01:00 and 02:00 UTC"
+                continue
             start = _start(kept[i], posted, kept[i + 1])
             end = _end(kept[i + 1], posted, start)
             if not _valid(start, end, posted) and not _dated(kept[i], kept[i + 1]) \
@@ -408,6 +417,8 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
         for e in ends:
             if e.lo > starts[0].lo and _valid(start, end := _end(e, posted, start), posted):
                 return "window", start, end, None
+        if lasted is not None and _valid(start, start + lasted, posted):
+            return "window", start, start + lasted, None  # "starting at 21:30 ... lasted 2 hours"
         return ("start", start, None, None) if start <= posted + SLACK else None
     if ends:
         stated = ends[-1].date or ends[-1].inherited
@@ -428,9 +439,13 @@ def _length(text: str) -> timedelta | None:
     found = _DURATION.search(text)
     if found is None:
         return None
-    word = found.group("n").lower()
+    word = (found.group("n") or found.group("hn")).lower()
+    unit = (found.group("u") or found.group("hu")).lower()
     n = int(word) if word.isdigit() else _NUMBERS[word]
-    return timedelta(hours=n) if found.group("u").lower().startswith("h") else timedelta(minutes=n)
+    length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)
+    if extra := found.group("m"):  # "1 hour and 44 minutes"
+        length += timedelta(minutes=int(extra) if extra.isdigit() else _NUMBERS[extra.lower()])
+    return length
 
 
 def _close(start: datetime, e: _Statement) -> datetime | None:
@@ -471,7 +486,7 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
                     out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
             for d in _DATE.finditer(norm, lo, hi):
                 context = _date_of(d)
-            lasted = here
+            lasted = here if not _TIME.search(norm, lo, hi) else None
     return out
 
 
