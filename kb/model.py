@@ -89,29 +89,43 @@ OPEN_PHASES = frozenset({Phase.INVESTIGATING, Phase.IDENTIFIED, Phase.MONITORING
 CONTRADICTING_TIMES = "contradicting vendor times"
 
 
+# Updates posted within this of a resolution are the same moment, listed in no reliable order
+# (GitHub's feed puts "Investigating - X is operating normally" beside "Resolved" at 19:03):
+# they do not reopen it.
+SAME_MOMENT = timedelta(minutes=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Reopening:
-    """An update that took a closed incident back to an open phase ("resolved" → "monitoring")."""
+    """An update that took a closed incident back to an open phase ("resolved" → "monitoring").
+
+    `inferred`: either phase was read from prose rather than stated (AWS's multi-service posts
+    move between "resolved" for one service and "monitoring" for another).
+    """
 
     at: datetime
     from_phase: Phase
     to_phase: Phase
+    inferred: bool = False
 
 
 def reopenings(updates: Sequence[Update]) -> tuple[Reopening, ...]:
     """Every time the timeline went from a closing phase back to an open one, oldest first.
 
-    A postmortem after a resolution neither closes nor reopens: it is skipped over.
+    A postmortem after a resolution neither closes nor reopens: it is skipped over, and so is
+    an open update posted within SAME_MOMENT of the resolution.
     """
     found: list[Reopening] = []
-    last: Phase | None = None
+    closed: Update | None = None  # the update that closed the incident, while it is closed
     for u in updates:
-        if u.phase is Phase.POSTMORTEM:
-            continue
-        if last in CLOSING_PHASES and u.phase in OPEN_PHASES:
-            assert last is not None
-            found.append(Reopening(u.at, last, u.phase))
-        last = u.phase
+        if u.phase in CLOSING_PHASES:
+            closed = closed or u
+        elif u.phase in OPEN_PHASES and closed is not None:
+            if u.at - closed.at <= SAME_MOMENT:
+                continue
+            found.append(Reopening(u.at, closed.phase, u.phase,
+                                   closed.phase_inferred or u.phase_inferred))
+            closed = None
     return tuple(found)
 
 
@@ -122,7 +136,8 @@ def final_resolution(updates: Sequence[Update]) -> int | None:
     for i, u in enumerate(updates):
         if u.phase in CLOSING_PHASES:
             index = i if index is None else index
-        elif u.phase in OPEN_PHASES:
+        elif (u.phase in OPEN_PHASES and index is not None
+              and u.at - updates[index].at > SAME_MOMENT):
             index = None
     return index
 

@@ -73,7 +73,8 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             "vendor_resolved_at": stamp(life.vendor_resolved_at),
             # derived from the updates' phases (not stored apart): each resolved → open again
             "reopened": [
-                {"at": stamp(r.at), "from_phase": r.from_phase.value, "to_phase": r.to_phase.value}
+                {"at": stamp(r.at), "from_phase": r.from_phase.value,
+                 "to_phase": r.to_phase.value, "inferred": r.inferred}
                 for r in incident.reopened
             ],
         },

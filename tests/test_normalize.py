@@ -123,8 +123,19 @@ def test_reopenings_survive_the_json_round_trip() -> None:
     incident = normalize_incident("openai", [sourced(record)])
     data = incident_to_dict(incident)
     assert data["lifecycle"]["reopened"] == [
-        {"at": "2026-04-28T17:30:17Z", "from_phase": "resolved", "to_phase": "identified"}]
+        {"at": "2026-04-28T17:30:17Z", "from_phase": "resolved", "to_phase": "identified",
+         "inferred": False}]
     assert incident_from_dict(data) == incident
+
+
+def test_an_open_update_at_the_moment_of_resolution_does_not_reopen() -> None:
+    # GitHub 9zq8p50p7tkh: "Resolved" and "Investigating - ... operating normally" at 19:03
+    record = json_record([(30.5, "investigating", "X is operating normally."),
+                          (30, "resolved", "This incident has been resolved."),
+                          (5, "investigating", "start")])
+    incident = normalize_incident("github", [sourced(record)])
+    assert incident.reopened == ()
+    assert incident.lifecycle.resolved_at == at(30) + timedelta(seconds=17)
 
 
 def test_no_published_duration_is_negative() -> None:
