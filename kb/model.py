@@ -5,6 +5,7 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,9 +80,90 @@ class ImpactWindow:
     evidence: str
 
 
+# Phases that say the incident is over, and those that say it is (again) under way.
+CLOSING_PHASES = frozenset({Phase.RESOLVED, Phase.COMPLETED})
+OPEN_PHASES = frozenset({Phase.INVESTIGATING, Phase.IDENTIFIED, Phase.MONITORING,
+                         Phase.IN_PROGRESS, Phase.VERIFYING})
+# Shown instead of a duration whose end the vendor put before its start (a window's end before
+# its start, a resolution before the first post): never a negative number.
+CONTRADICTING_TIMES = "contradicting vendor times"
+
+
+# Updates posted within this of a resolution are the same moment, listed in no reliable order
+# (GitHub's feed puts "Investigating - X is operating normally" beside "Resolved" at 19:03):
+# they do not reopen it.
+SAME_MOMENT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reopening:
+    """An update that took a closed incident back to an open phase ("resolved" → "monitoring").
+
+    `inferred`: either phase was read from prose rather than stated (AWS's multi-service posts
+    move between "resolved" for one service and "monitoring" for another).
+    """
+
+    at: datetime
+    from_phase: Phase
+    to_phase: Phase
+    inferred: bool = False
+
+
+def reopenings(updates: Sequence[Update]) -> tuple[Reopening, ...]:
+    """Every time the timeline went from a closing phase back to an open one, oldest first.
+
+    A postmortem after a resolution neither closes nor reopens: it is skipped over, and so is
+    an open update posted within SAME_MOMENT of the resolution.
+    """
+    found: list[Reopening] = []
+    closed: Update | None = None  # the update that closed the incident, while it is closed
+    for u in updates:
+        if u.phase in CLOSING_PHASES:
+            closed = closed or u
+        elif u.phase in OPEN_PHASES and closed is not None:
+            if u.at - closed.at <= SAME_MOMENT:
+                continue
+            found.append(Reopening(u.at, closed.phase, u.phase,
+                                   closed.phase_inferred or u.phase_inferred))
+            closed = None
+    return tuple(found)
+
+
+def final_resolution(updates: Sequence[Update]) -> int | None:
+    """Index of the update that closed the incident for good: the first closing update after
+    the last reopening (None while it is open again, or was never closed)."""
+    index: int | None = None
+    for i, u in enumerate(updates):
+        if u.phase in CLOSING_PHASES:
+            index = i if index is None else index
+        elif (u.phase in OPEN_PHASES and index is not None
+              and u.at - updates[index].at > SAME_MOMENT):
+            index = None
+    return index
+
+
+def elapsed(start: datetime | None, end: datetime | None) -> timedelta | None:
+    """end − start, or None when either is unknown or the end comes first (contradicting
+    times: see `contradicts`). The one place published durations are computed from two
+    stamps, so that none is ever negative."""
+    if start is None or end is None or end < start:
+        return None
+    return end - start
+
+
+def contradicts(start: datetime | None, end: datetime | None) -> bool:
+    """Whether both times are known and the end comes before the start."""
+    return start is not None and end is not None and end < start
+
+
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
-    """First time each phase was reached, plus the vendor's own timestamps as given."""
+    """First time each phase was reached, plus the vendor's own timestamps as given.
+
+    `resolved_at` is the final resolution: an incident resolved, reopened and resolved again
+    is resolved at the second time (the reopenings are `Incident.reopened`). Normalization
+    never sets `resolved_at` before `first_post_at`.
+    """
 
     first_post_at: datetime | None = None
     identified_at: datetime | None = None
@@ -138,11 +220,16 @@ class Incident:
 
     @property
     def time_to_resolve(self) -> timedelta | None:
-        """First post → resolved; None unless both exist in that order. An incident whose
-        first post already said resolved (posted once, after the fact) measures nothing:
+        """First post → final resolution; None unless both exist in that order. An incident
+        whose first post already said resolved (posted once, after the fact) measures nothing:
         None, not zero."""
-        first, resolved = self.lifecycle.first_post_at, self.lifecycle.resolved_at
-        return resolved - first if first and resolved and resolved > first else None
+        ttr = elapsed(self.lifecycle.first_post_at, self.lifecycle.resolved_at)
+        return ttr if ttr else None
+
+    @property
+    def reopened(self) -> tuple[Reopening, ...]:
+        """Each time the incident went back from resolved to an open phase."""
+        return reopenings(self.updates)
 
     @property
     def first_posted(self) -> datetime | None:

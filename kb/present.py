@@ -13,7 +13,7 @@ from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
 
-from kb.model import Incident
+from kb.model import CONTRADICTING_TIMES, Incident, contradicts
 from kb.normalize.snapshots import describe_end
 from kb.serialize import incident_to_dict, stamp
 
@@ -33,7 +33,9 @@ def _short(value: datetime | None) -> str:
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:
-    if not start or not end or end < start:
+    if contradicts(start, end):
+        return CONTRADICTING_TIMES  # never a negative duration
+    if not start or not end:
         return "-"
     minutes = int((end - start).total_seconds() // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

@@ -75,6 +75,12 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             **({"end_not_before": stamp(life.end_not_before),
                 "end_not_after": stamp(life.end_not_after)}
                if life.end_not_before or life.end_not_after else {}),
+            # derived from the updates' phases (not stored apart): each resolved → open again
+            "reopened": [
+                {"at": stamp(r.at), "from_phase": r.from_phase.value,
+                 "to_phase": r.to_phase.value, "inferred": r.inferred}
+                for r in incident.reopened
+            ],
         },
         "impact_window": None
         if window is None
@@ -130,7 +136,8 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
             )
             for c in data.get("components", ())
         ),
-        lifecycle=Lifecycle(**{k: _time(v) for k, v in life.items()}),
+        # derived keys ("reopened") are recomputed from the updates, not read back
+        lifecycle=Lifecycle(**{k: _time(v) for k, v in life.items() if k != "reopened"}),
         impact_window=None
         if window is None
         else ImpactWindow(_time(window["start"]), _time(window["end"]), window["evidence"]),  # type: ignore[arg-type]

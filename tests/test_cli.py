@@ -18,7 +18,7 @@ CONTRACT_KEYS = {
 }
 LIFECYCLE_KEYS = {
     "first_post_at", "identified_at", "monitoring_at", "resolved_at", "vendor_created_at",
-    "vendor_started_at", "vendor_resolved_at",
+    "vendor_started_at", "vendor_resolved_at", "reopened",  # reopened: issue 14
 }
 
 

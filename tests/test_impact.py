@@ -420,3 +420,58 @@ def test_corpus_windows_are_sane(provider: str) -> None:
     assert incidents
     if provider == "anthropic":
         assert found >= ANTHROPIC_FLOOR
+
+
+_P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text, start, end", [
+    # issue 14's classes of missed or wrong windows (labelled sets: bench/data/labels_windows)
+    ("Users saw errors (10:02 - 10:45 UTC).", "10:02", "10:45"),
+    ("Elevated errors on March 14 (10:02 UTC - 10:45 UTC) affected the API.", "10:02", "10:45"),
+    ("At 10:02 UTC we observed elevated error rates on the API.", "10:02", None),
+    ("The outage commenced at 10:02 UTC when the change was applied.", "10:02", None),
+    ("Errors began at ~10:02 UTC on 14/03/2023 and ended at 10:45 UTC.", "10:02", "10:45"),
+    ("On 3/14 at ~10:02 UTC errors began; they ended by 10:45 UTC.", "10:02", "10:45"),
+    ("On 03/14/2023 from ~10:02 to ~10:45 UTC the API failed.", "10:02", "10:45"),
+    ("For approximately 25 minutes the API failed. Service was back to normal at 10:45 UTC.",
+     "10:20", "10:45"),
+    ("Errors occurred between 3:02a and 3:45a PDT.", "10:02", "10:45"),
+    ("Start Time: March 14, 2023 10:02 UTC", "10:02", None),
+    ("Errors started at 10:02 UTC. The service lasted in that state until March 14, 2023, at "
+     "10:45 UTC.", "10:02", "10:45"),
+    # the time recovery began is not when impact began
+    ("Impact started at 10:02 UTC. Recovery began at 10:30 UTC and errors were resolved by "
+     "11:00 UTC.", "10:02", "11:00"),
+    ("Recovery began at 10:30 UTC and errors were resolved by 11:00 UTC.", None, None),
+    ("The release was rolled back at 10:30 UTC, but the damage had already occurred.", None, None),
+    # a start or an end with a stated length
+    ("Users saw a 6-minute outage starting at 10:02 UTC.", "10:02", "10:08"),
+    ("Errors began at 10:02 UTC and lasted for 1 hour and 4 minutes.", "10:02", "11:06"),
+    ("The incident was fully mitigated by 11:06 UTC, lasting approximately 1 hour and 4 "
+     "minutes.", "10:02", "11:06"),
+    # what was done then is not when users were affected
+    ("To mitigate the impact, we rerouted traffic between 10:02 and 10:45 UTC.", None, None),
+    ("An initial mitigation attempt at 10:45 UTC failed. Errors began at 10:02 UTC.",
+     "10:02", None),
+    # plans are not impact
+    ("Scheduled maintenance. Start Time: March 14, 2023 10:02 UTC", None, None),
+    ("Between 3:00 - 3:30 am PST, there will be a network maintenance.", None, None),
+])
+def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
+                                             end: str | None) -> None:
+    found = find_impact_window([(_P, text)])
+    if start is None:
+        assert found is None
+        return
+    assert found is not None
+    assert found.start.strftime("%H:%M") == start and found.start.date() == _P.date()
+    assert (found.end.strftime("%H:%M") if found.end else None) == end
+
+
+def test_a_dateless_range_ending_after_its_post_is_the_day_before() -> None:
+    posted = datetime(2019, 10, 4, 8, 0, tzinfo=UTC)  # 1:00 am PDT
+    found = find_impact_window([(posted, "From 1 am pdt to 7 am pdt the integration failed.")])
+    assert found is not None
+    assert (found.start, found.end) == (datetime(2019, 10, 3, 8, 0, tzinfo=UTC),
+                                        datetime(2019, 10, 3, 14, 0, tzinfo=UTC))

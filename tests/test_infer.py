@@ -89,6 +89,32 @@ def test_rules(text: str, phase: Phase | None) -> None:
     assert infer_phase(text) is phase
 
 
+@pytest.mark.parametrize("text, phase", [
+    # issue 14: hedged, negated, future and quoted words never close an incident
+    ("We are still working towards a full resolution of this issue.", Phase.IDENTIFIED),
+    ("We are waiting for confirmation that the issue has been resolved.", None),
+    ("The issue has been resolved. We are still monitoring.", Phase.MONITORING),
+    ("We expect this to be resolved within the hour.", None),
+    ("The issue has not yet been resolved.", None),
+    ("A 'resolved' status was incorrectly shown for this incident earlier.", None),
+    ("A “resolved” status was incorrectly shown for this incident earlier.", None),
+    ("The fix has been deployed and we are monitoring to ensure it has resolved the issue.",
+     Phase.MONITORING),
+    ("We will post an update as soon as the issue is fully resolved.", None),
+    ("The issue may have been resolved by the upstream provider.", None),
+    ("Our team will resolve the issue tonight.", None),
+    # a firm clause stays firm beside a hedged one, and plain statements still close
+    ("Our team has resolved the issue, and all systems should now be operating normally.",
+     Phase.RESOLVED),
+    ("The issue with restoring backups in SFO2 is resolved.", Phase.RESOLVED),
+    ("The migration has been completed without any interruption.", Phase.RESOLVED),
+    ("As of 03:45 UTC, the issues have been resolved. We continue to monitor the portal.",
+     Phase.MONITORING),
+])
+def test_only_asserted_sentences_set_a_phase(text: str, phase: Phase | None) -> None:
+    assert infer_phase(text) is phase
+
+
 def test_closing_labels_beat_the_text_but_not_a_report() -> None:
     text = "Our engineering team continues to investigate the issue."
     assert infer_phase(text, "SERVICE_DISRUPTION") is Phase.INVESTIGATING

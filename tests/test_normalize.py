@@ -83,15 +83,70 @@ def test_json_timeline_phases_and_lifecycle() -> None:
     assert incident.severity is Severity.MINOR and incident.kind is Kind.INCIDENT
 
 
-def test_regressions_are_kept_and_first_resolution_counts() -> None:
-    # OpenAI 01M2D1CZG0862JB4JHVW56QF89's shape: resolved → monitoring → resolved
+def test_reopened_incident_resolves_at_its_final_resolution() -> None:
+    # OpenAI 01M2D1CZG0862JB4JHVW56QF89's shape: resolved → monitoring → resolved (issue 14: the
+    # first "resolved" made a draft say "resolved -667 min after the stated end of impact")
     record = json_record([(90, "resolved", "c"), (30, "monitoring", "b"), (28, "resolved", "a"),
                           (5, "investigating", "start")])
     incident = normalize_incident("openai", [sourced(record)])
     assert [u.phase.value for u in incident.updates] == [
         "investigating", "resolved", "monitoring", "resolved"]
-    assert incident.lifecycle.resolved_at == at(28) + timedelta(seconds=17)
+    assert incident.lifecycle.resolved_at == at(90) + timedelta(seconds=17)
     assert incident.lifecycle.monitoring_at == at(30) + timedelta(seconds=17)
+    assert [(r.at, r.from_phase, r.to_phase) for r in incident.reopened] == [
+        (at(30) + timedelta(seconds=17), Phase.RESOLVED, Phase.MONITORING)]
+    assert incident.time_to_resolve == timedelta(minutes=85)
+
+
+def test_reopened_and_still_open_has_no_resolution() -> None:
+    record = json_record([(30, "monitoring", "b"), (28, "resolved", "a"),
+                          (5, "investigating", "start")])
+    incident = normalize_incident("openai", [sourced(record)])
+    assert incident.lifecycle.resolved_at is None
+    assert incident.time_to_resolve is None
+    assert len(incident.reopened) == 1
+
+
+def test_postmortem_after_resolution_is_not_a_reopening() -> None:
+    record = json_record([(300, "postmortem", "report"), (60, "resolved", "a"),
+                          (5, "investigating", "start")])
+    incident = normalize_incident("openai", [sourced(record)])
+    assert incident.reopened == ()
+    assert incident.lifecycle.resolved_at == at(60) + timedelta(seconds=17)
+
+
+def test_reopenings_survive_the_json_round_trip() -> None:
+    from kb.serialize import incident_from_dict, incident_to_dict
+
+    record = json_record([(90, "resolved", "c"), (30, "identified", "b"), (28, "resolved", "a"),
+                          (5, "investigating", "start")])
+    incident = normalize_incident("openai", [sourced(record)])
+    data = incident_to_dict(incident)
+    assert data["lifecycle"]["reopened"] == [
+        {"at": "2026-04-28T17:30:17Z", "from_phase": "resolved", "to_phase": "identified",
+         "inferred": False}]
+    assert incident_from_dict(data) == incident
+
+
+def test_an_open_update_at_the_moment_of_resolution_does_not_reopen() -> None:
+    # GitHub 9zq8p50p7tkh: "Resolved" and "Investigating - ... operating normally" at 19:03
+    record = json_record([(30.5, "investigating", "X is operating normally."),
+                          (30, "resolved", "This incident has been resolved."),
+                          (5, "investigating", "start")])
+    incident = normalize_incident("github", [sourced(record)])
+    assert incident.reopened == ()
+    assert incident.lifecycle.resolved_at == at(30) + timedelta(seconds=17)
+
+
+def test_no_published_duration_is_negative() -> None:
+    from kb.model import CONTRADICTING_TIMES, contradicts, elapsed
+    from kb.present import duration
+
+    assert elapsed(at(10), at(5)) is None and contradicts(at(10), at(5))
+    assert elapsed(at(5), at(10)) == timedelta(minutes=5) and not contradicts(at(5), at(10))
+    assert elapsed(None, at(5)) is None and not contradicts(None, at(5))
+    assert duration(at(10), at(5)) == CONTRADICTING_TIMES
+    assert duration(None, at(5)) == "-"
 
 
 def test_update_label_carries_the_previous_phase() -> None:

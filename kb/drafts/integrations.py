@@ -23,7 +23,7 @@ from kb.drafts import prose
 from kb.drafts.citations import CitationKind, Citations, Fact, when
 from kb.drafts.draft import Extra
 from kb.drafts.postmortem import minutes, span
-from kb.model import Incident
+from kb.model import CONTRADICTING_TIMES, Incident, contradicts
 
 if TYPE_CHECKING:
     from kb.store.repo import Store
@@ -106,6 +106,8 @@ def _ending(other: Incident) -> str:
     if said:
         return f"it ended: “{said[-1].text}”"
     life = other.lifecycle
+    if contradicts(life.first_post_at, life.resolved_at):
+        return f"resolved before its first post ({CONTRADICTING_TIMES})"
     if life.first_post_at and life.resolved_at:
         return (f"resolved {span(minutes(life.first_post_at, life.resolved_at))} after its "
                 "first post")

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 from kb.drafts import adapters, mitigations, prose
 from kb.drafts.citations import CitationKind, Citations, Fact, resolve
 from kb.drafts.draft import Draft, Extra, Figures, Lessons, TimelineRow
-from kb.model import Incident, Kind, Phase, SourcedRecord, Update
+from kb.model import (
+    CONTRADICTING_TIMES,
+    Incident,
+    Kind,
+    Phase,
+    SourcedRecord,
+    Update,
+    contradicts,
+    final_resolution,
+)
 
 if TYPE_CHECKING:
     from kb.store.repo import Store
@@ -124,7 +133,8 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
     window = incident.impact_window
     ev = _evidence_update(incident)
     first = 0 if u else None
-    resolved = _first_index(incident, Phase.RESOLVED, Phase.COMPLETED)
+    # the final resolution: an incident resolved, reopened and resolved again ends at the last
+    resolved = final_resolution(u)
     identified = _first_index(incident, Phase.IDENTIFIED)
     c_first = (cite.update(first),) if first is not None else ()
     c_res = (cite.update(resolved),) if resolved is not None else ()
@@ -169,6 +179,18 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
         impact.append(Fact(
             f"The status page marked it resolved {fig.resolve_lag_minutes} min after the "
             "stated end of impact.", (*c_ev, *c_res)))
+    elif window and window.end and resolved is not None and contradicts(window.end, u[resolved].at):
+        # never a negative lag: say the two vendor times disagree
+        impact.append(Fact(
+            f"The status page marked it resolved at {_hm(u[resolved].at)} UTC, before the "
+            f"stated end of impact ({_hm(window.end, u[resolved].at)} UTC): "
+            f"{CONTRADICTING_TIMES}.", (*c_ev, *c_res)))
+    for again in incident.reopened:
+        at = next((i for i, x in enumerate(u) if x.at == again.at), None)
+        impact.append(Fact(
+            f"It was reopened at {_hm(again.at, u[0].at)} UTC ({again.from_phase.value} → "
+            f"{again.to_phase.value}); the figures use the final resolution.",
+            (cite.update(at),) if at is not None else (cite.page(),)))
     if identified is not None and fig.time_to_identified_minutes is not None:
         impact.append(Fact(
             f"The provider posted that it had identified the issue at "
@@ -225,7 +247,8 @@ def _figures(incident: Incident, first: int | None, resolved: int | None,
         first_post_lag_minutes=minutes(window.start, u[first].at)
         if window and first is not None else None,
         resolve_lag_minutes=minutes(window.end, u[resolved].at)
-        if window and window.end and resolved is not None else None,
+        if window and window.end and resolved is not None
+        and not contradicts(window.end, u[resolved].at) else None,
         time_to_identified_minutes=minutes(u[first].at, u[identified].at)
         if first is not None and identified is not None else None,
         updates=len(u),
@@ -359,7 +382,7 @@ def _missing(incident: Incident, causes: tuple[Fact, ...]) -> tuple[str, ...]:
         gaps.append("which components were affected (the stored sources list none)")
     if not prose.provider_actions(u):
         gaps.append("the provider's follow-up actions")
-    if _first_index(incident, Phase.RESOLVED, Phase.COMPLETED) is None:
+    if final_resolution(incident.updates) is None:
         gaps.append("that it was resolved (no resolved update is stored)")
     return tuple(gaps)
 

@@ -25,7 +25,7 @@ from kb.drafts import adapters, prose
 from kb.drafts.draft import Extra
 from kb.drafts.postmortem import draft_from_incident, minutes, span
 from kb.drafts.render import render_draft
-from kb.model import Incident, Kind, Phase, SourcedRecord
+from kb.model import Incident, Kind, SourcedRecord, final_resolution
 from kb.render.sections import (
     Block,
     BuildContext,
@@ -244,8 +244,8 @@ def preview(_state: object, incident: Incident) -> list[Figures | Text] | None:
         lag = minutes(window.start, first)
         pairs.append(("first post", f"{abs(lag)} min {'after' if lag >= 0 else 'before'} the "
                                     "stated impact start"))
-    resolved = next((u.at for u in updates if u.phase in (Phase.RESOLVED, Phase.COMPLETED)),
-                    None)
+    final = final_resolution(updates)  # the last resolution, after any reopening
+    resolved = updates[final].at if final is not None else None
     if resolved is not None:
         pairs.append(("first post → resolved", span(minutes(first, resolved))))
     pairs.append(("stated cause", "quoted in the draft" if prose.causes(updates, limit=1)

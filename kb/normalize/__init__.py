@@ -19,6 +19,7 @@ from kb.model import (
     SourceRef,
     StatusChange,
     Update,
+    final_resolution,
 )
 from kb.normalize.component_impacts import window_from_impacts
 from kb.normalize.impact import find_impact_window
@@ -133,11 +134,18 @@ def _lifecycle(current: list[SourcedRecord], updates: list[Update]) -> Lifecycle
     if not complete and created is not None and (first_post is None or created < first_post):
         # only a latest-state feed was seen: its creation time is the best first-post time
         first_post = created
+    first_post = first_post or created
+    # The final resolution, not the first: "resolved", back to "monitoring", resolved again an
+    # hour later is resolved at the second post (the reopening is kept: Incident.reopened).
+    final = final_resolution(updates)
+    resolved = updates[final].at if final is not None else None
+    if resolved is not None and first_post is not None and resolved < first_post:
+        resolved = None  # an update older than the incident's own creation: cannot be placed
     return Lifecycle(
-        first_post_at=first_post or created,
+        first_post_at=first_post,
         identified_at=first(Phase.IDENTIFIED),
         monitoring_at=first(Phase.MONITORING, Phase.VERIFYING),
-        resolved_at=first(Phase.RESOLVED, Phase.COMPLETED),
+        resolved_at=resolved,
         vendor_created_at=created,
         vendor_started_at=_first(r.record.started_at for r in current),
         vendor_resolved_at=_first(r.record.resolved_at for r in current),

@@ -69,6 +69,8 @@ _ABBREVIATIONS = sorted(
     reverse=True,
 )
 _ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?)|"
+               r"(?i:utc|gmt|p[sd]t|e[sd]t|c[sd]t|m[sd]t)(?![a-z])|"
+               r"(?i:Coordinated\s+Universal\s+Time(?:\s*\(UTC\))?)|"
                + "|".join(_ABBREVIATIONS))
 _ZONE_AFTER = re.compile(rf"[ \t]*(?P<z>{_ZONE_WORDS})(?![A-Za-z])")
 _ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
@@ -79,24 +81,63 @@ _DATE = re.compile(  # "on" and a weekday belong to the date: both are blanked w
     rf"(?<![\w:.-])(?:[Oo]n\s+)?(?:{_WEEKDAY})?(?:"
     r"(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?![\d-])"
     rf"|(?P<mn>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?\b(?:\s*,?\s*(?P<my>\d{{4}})\b)?"
-    rf"|(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})\b\.?(?:,?\s*(?P<dy>\d{{4}})\b)?)"
+    rf"|(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})\b\.?(?:,?\s*(?P<dy>\d{{4}})\b)?"
+    rf"|(?P<sd>\d{{1,2}})[/-](?P<sm>{_MONTH})[/-](?P<sy>\d{{4}})\b"  # 13/Dec/2019
+    r"|(?P<ed>1[3-9]|2\d|3[01])/(?P<em>0?[1-9]|1[0-2])/(?P<ey>\d{4})(?![\d/])"  # 25/12/2019
+    r"|(?P<um>0?[1-9]|1[0-2])/(?P<ud>0?[1-9]|[12]\d|3[01])(?:/(?P<uy>\d{4}|\d{2}))?(?![\d/]))"
 )
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _OWN_DATE_GAP = re.compile(r"[ \t]*,?[ \t]*(?:(?:on|of)[ \t]+)?")  # "18:40 PT on October 6"
-_OWN_DATE_BEFORE = re.compile(r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about)[ \t]+)?")
-_RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\s,()/]*", re.I)
+_OWN_DATE_BEFORE = re.compile(
+    r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about|roughly)[ \t]+|~[ \t]*)?")
+_RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
 _CUE = re.compile(
-    r"\b(?P<w>since|starting|beginning|began|begun|started|start|from|between|until|till"
-    r"|ended|end|as\s+of|at|by)\b(?:\s+(?:at|on|from|of|around|approximately|about|roughly))*"
+    r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
+    r"|from|between|until|till|ended|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
+    r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly|just|shortly|after))*"
     r"[^\w]*$", re.I)
 _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
-                          "start", "from", "between"})
-_RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable"
+                          "commenced", "start", "start time", "start date", "from", "between"})
+# "Start Time:" fields of a maintenance notice announce a plan, not an impact
+_FIELDS = frozenset({"start time", "start date", "end time", "end date"})
+_PLANNED = re.compile(r"\bmaintenance\b", re.I)
+_TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
+_RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
                        r"|baseline|mitigat\w*|operational|ended|fixed)\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
-_EXPERIENCED = re.compile(r"[^.;]*?\bexperienc(?:ed|ing)\b", re.I)
+_EXPERIENCED = re.compile(
+    r"[^.;]*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
+    r"|went down|offline|triggered|caus(?:ed|ing)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}(?:outages?|"
+    r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+))\b", re.I)
+# Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
+# "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
+# observed"), unless what began was the recovery.
+_STARTED = re.compile(
+    r"\b(?:began|begun|started|commenced|starting|went\s+down|taken\s+down|observed|noticed"
+    r"|detected|occurred)\b", re.I)
+_RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
+                         r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
+                         r"|disabl\w*|halt\w*|deploy\w*)\b", re.I)
+# Before a range: what was done then, not when users were affected.
+_ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
+                     r"|upgrad\w*|patch\w*|restart\w*)\b", re.I)
+# The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
+# PST, there will be a network maintenance".
+_FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
+                           r"(?:performing|making|conducting|down|unavailable|rolling)))\b", re.I)
+# A stated length: "for approximately 25 minutes", "lasting about two hours".
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+            "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30,
+            "forty": 40, "forty-five": 45, "ninety": 90, "an": 1, "a": 1}
+_N = (r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty"
+      r"|forty-five|ninety|an|a")
+_DURATION = re.compile(
+    r"\b(?:(?:for|lasting|lasted|duration\s+of)\s+(?:a\s+period\s+of\s+)?(?:approximately\s+"
+    rf"|about\s+|around\s+|roughly\s+|~\s*)?(?P<n>{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
+    rf"(?:,?\s+and\s+(?P<m>{_N})\s+(?:minutes?|mins?)\b)?"
+    r"|(?P<hn>\d{1,3})-(?P<hu>minute|hour)\s+(?:period|outage|disruption|incident))", re.I)
 _FUTURE = re.compile(
     r"\b(?:scheduled|planned|maintenance|tonight|tomorrow|next\s+update|updates?\s+(?:by|at|in)"
     r"|(?:provide|post|share)\s+(?:an?\s+|more\s+|additional\s+|further\s+|another\s+)?"
@@ -162,12 +203,22 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def _zone(token: str) -> ZoneInfo | None:
     word = " ".join(token.split()).upper()
+    if word.startswith("COORDINATED"):
+        return zone_for("UTC")
     return zone_for("PT" if word.startswith("PACIFIC") else word)
 
 
 def _date_of(m: re.Match[str]) -> _Date | None:
     if m.group("iy"):
         return int(m.group("iy")), int(m.group("im")), int(m.group("id"))
+    if m.group("sd"):
+        return int(m.group("sy")), _MONTHS[m.group("sm")[:3].lower()], int(m.group("sd"))
+    if m.group("ed"):
+        return int(m.group("ey")), int(m.group("em")), int(m.group("ed"))
+    if m.group("um"):
+        year = m.group("uy")
+        full = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+        return full, int(m.group("um")), int(m.group("ud"))
     name, day, year = ((m.group("mn"), m.group("md"), m.group("my")) if m.group("mn")
                        else (m.group("dm"), m.group("dd"), m.group("dy")))
     return (int(year) if year else None), _MONTHS[name[:3].lower()], int(day)
@@ -240,8 +291,12 @@ def _anchored(m: _Mention, posted: datetime) -> datetime:
 
 
 def _start(m: _Mention, posted: datetime, end: _Mention | None = None) -> datetime:
-    if stated := m.date or m.inherited:
-        return _explicit(stated, m, posted)
+    if m.date:
+        return _explicit(m.date, m, posted)
+    # the date of the range's own end beats one carried from an earlier sentence:
+    # "between 5:30 AM and 2:09 PM PDT on October 20"
+    if m.inherited and not (end is not None and end.date):
+        return _explicit(m.inherited, m, posted)
     if end is not None and end.date:  # "between 20:36 UTC and 20 Sep 00:06 UTC": its date
         assert m.zone is not None
         hint = _explicit(end.date, end, posted)
@@ -267,7 +322,7 @@ def _valid(start: datetime, end: datetime | None, posted: datetime) -> bool:
     return end is None or (start <= end <= start + MAX_WINDOW and end <= posted + SLACK)
 
 
-def _roles(s: str, b: str, kept: list[_Mention]) -> list[str | None]:
+def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[str | None]:
     """For each kept time, the cue word before it: a start word, "end", or None."""
     roles: list[str | None] = []
     for i, m in enumerate(kept):
@@ -278,19 +333,31 @@ def _roles(s: str, b: str, kept: list[_Mention]) -> list[str | None]:
             continue
         word = " ".join(cue.group("w").lower().split())
         clause = re.split(r"[,;:(]", b[lo:cue.start()])[-1]  # "operating normally since"
-        if word in _START_WORDS:
+        if word in _FIELDS:  # "Start Time: ..." of an incident; of a maintenance, a plan
+            roles.append(None if planned else ("start" if word.startswith("start") else "end"))
+        elif word in _START_WORDS:
             # "operating normally since 14:59" ends impact; "restore data updated since" doesn't
             recovered = _RECOVERY.search(" ".join(clause.split()[-3:]))
-            roles.append("end" if word == "since" and recovered else word)
+            if word == "since" and recovered:
+                roles.append("end")
+            elif word not in {"since", "from", "between"} and _RECOVERING.search(clause):
+                roles.append(None)  # "recovery began at 10:30": not when impact started
+            else:
+                roles.append(word)
         elif word in {"until", "till", "ended", "end"}:
             roles.append("end")
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
-            roles.append("end")
+            # ... unless it is when recovery began ("began to recover at 10:30") or was tried
+            roles.append(None if _STARTED.search(clause) or _TRIED.search(clause) else "end")
+        elif word != "at" or _RECOVERING.search(clause):  # "rolled back at 17:05"
+            roles.append(None)
+        elif _STARTED.search(clause):  # "the outage commenced at 19:26", "observed at"
+            roles.append("start")
         else:  # GCP reports: "On 20 May 2022 at 13:47 US/Pacific, Networking experienced ..."
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
-            roles.append("start" if word == "at" and _EXPERIENCED.match(after) else None)
+            roles.append("start" if _EXPERIENCED.match(after) else None)
     return roles
 
 
@@ -298,19 +365,25 @@ _Read = tuple[str, datetime, datetime | None, _Mention | None]
 
 
 def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
-          context: _Date | None) -> _Read | None:
-    """What sentence `s` (normalized) states: (kind, start, end, end mention) or None."""
+          context: _Date | None, planned: bool = False,
+          lasted: timedelta | None = None) -> _Read | None:
+    """What sentence `s` (normalized) states: (kind, start, end, end mention) or None.
+
+    `planned`: the update speaks of maintenance (its "Start Time:" fields are a plan).
+    `lasted`: a length stated in this or the previous sentence ("for approximately 25
+    minutes"), which turns a lone end ("back to normal at 10:45") into a window.
+    """
     found, b = _mentions(s, default_zone, context)
     utc = [m for m in found if m.zone is not None and m.zone.key == "UTC"]
     kept = utc or [m for m in found if m.zone is not None]
-    if not kept or _FUTURE.search(s, 0, kept[-1].hi):
+    if not kept or _FUTURE.search(s, 0, kept[-1].hi) or _FUTURE_AFTER.search(s):
         return None
     chars = list(b)
     for m in found:
         if m not in kept:  # a local time shadowed by its UTC twin, or a zone-less one
             chars[m.lo:m.hi] = " " * (m.hi - m.lo)
     b = "".join(chars)
-    roles = _roles(s, b, kept)
+    roles = _roles(s, b, kept, planned)
     windows: list[tuple[datetime, datetime]] = []
     starts: list[_Mention] = []
     ends: list[_Mention] = []
@@ -318,8 +391,17 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     while i < len(kept):
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
+            if _ACTION.search(re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]):
+                i += 2  # "GitHub rerouted traffic between 01:00 and 02:00 UTC"
+                continue
             start = _start(kept[i], posted, kept[i + 1])
-            if _valid(start, end := _end(kept[i + 1], posted, start), posted):
+            end = _end(kept[i + 1], posted, start)
+            if not _valid(start, end, posted) and not _dated(kept[i], kept[i + 1]) \
+                    and end > posted + SLACK:
+                # a date-less range that ends after its post happened the day before:
+                # "From 1 am to 7 am PDT", posted at 1:00 am
+                start, end = start - _DAY, end - _DAY
+            if _valid(start, end, posted):
                 windows.append((start, end))
             i += 2
             continue
@@ -335,12 +417,35 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
         for e in ends:
             if e.lo > starts[0].lo and _valid(start, end := _end(e, posted, start), posted):
                 return "window", start, end, None
+        if lasted is not None and _valid(start, start + lasted, posted):
+            return "window", start, start + lasted, None  # "starting at 21:30 ... lasted 2 hours"
         return ("start", start, None, None) if start <= posted + SLACK else None
     if ends:
         stated = ends[-1].date or ends[-1].inherited
         end = _explicit(stated, ends[-1], posted) if stated else _anchored(ends[-1], posted)
+        if lasted is not None and _valid(end - lasted, end, posted):
+            # "for approximately 40 minutes ... back to normal at 10:45 UTC"
+            return "window", end - lasted, end, None
         return "end", end, None, ends[-1]
     return None
+
+
+def _dated(*mentions: _Mention) -> bool:
+    return any(m.date or m.inherited for m in mentions)
+
+
+def _length(text: str) -> timedelta | None:
+    """The length a sentence states ("for approximately 25 minutes"), if one."""
+    found = _DURATION.search(text)
+    if found is None:
+        return None
+    word = (found.group("n") or found.group("hn")).lower()
+    unit = (found.group("u") or found.group("hu")).lower()
+    n = int(word) if word.isdigit() else _NUMBERS[word]
+    length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)
+    if extra := found.group("m"):  # "1 hour and 44 minutes"
+        length += timedelta(minutes=int(extra) if extra.isdigit() else _NUMBERS[extra.lower()])
+    return length
 
 
 def _close(start: datetime, e: _Statement) -> datetime | None:
@@ -367,16 +472,21 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
         note = _ALL_TIMES.search(norm)
         default_zone = _zone(note.group("z")) if note else None
         context: _Date | None = None  # the last date stated so far in this update
+        planned = _PLANNED.search(norm) is not None
+        lasted: timedelta | None = None  # a length stated in the previous sentence
         for order, (lo, hi) in enumerate(_sentence_spans(norm)):
+            here = _length(norm[lo:hi])
             if _TIME.search(norm, lo, hi):  # cheap pre-filter: most sentences state no time
                 try:
-                    read = _read(norm[lo:hi], posted, default_zone, context)
+                    read = _read(norm[lo:hi], posted, default_zone, context, planned,
+                                 here or lasted)
                 except (ValueError, OverflowError):  # "Feb 30", dates beyond datetime's range
                     read = None
                 if read is not None:
                     out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
             for d in _DATE.finditer(norm, lo, hi):
                 context = _date_of(d)
+            lasted = here if not _TIME.search(norm, lo, hi) else None
     return out
 
 

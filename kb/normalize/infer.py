@@ -12,8 +12,19 @@ underway by our engineering team."). Statuspage's vocabulary is the target:
 Hand-written rules rather than a model: the vendors' prose is templated (Google's is a form
 with "Summary:/Description:/Diagnosis:/Workaround:" fields), the rules are auditable one line
 at a time, and they run in microseconds per update with no weights to ship. They are tested
-against labeled real updates (tests/fixtures/infer_labels.jsonl); where they cannot tell,
-`infer_phase` says so (None) instead of guessing.
+against labeled real updates (tests/fixtures/infer_labels.jsonl) and, held out, against text
+of providers they were not written against (bench/data/labels_phases.jsonl, docs/normalize.md);
+where they cannot tell, `infer_phase` says so (None) instead of guessing.
+
+Sentence by sentence: a phase is only read from what a sentence asserts. Quoted words
+("'resolved' status was incorrectly shown") are not the writer's claim; a condition or a time
+clause ("until/once/as soon as the issue is resolved", "to ensure it has resolved") is a hope;
+a future, hedged or negated sentence ("we expect this to be resolved", "has not yet been
+resolved", "still working towards a fix", "waiting for confirmation that ...") cannot close an
+incident. A resolution next to ongoing work or monitoring ("resolved ... we continue to
+monitor") is monitoring. No NLP library does this better here: spaCy/negspacy need model
+weights and a heavy dependency for what is a closed vocabulary of status-page English, and the
+project's own splitter (kb.normalize.impact.sentences) already handles its abbreviations.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import re
 
 from kb.model import Phase
+from kb.normalize.impact import sentences
 
 __all__ = ["infer_phase", "label_hint"]
 
@@ -47,22 +59,35 @@ _NEGATORS = re.compile(
 )
 _RESOLVED = [
     re.compile(r"\b(?:has|have|had) (?:now )?(?:been )?(?:fully )?resolved\b", _FLAGS),
+    # "The issue with restoring Backups ... is resolved", "Push throughput has been restored"
+    re.compile(r"\b(?:is|are|was|were) (?:now )?(?:fully )?resolved\b", _FLAGS),
+    re.compile(r"\b(?:has|have) (?:now )?been (?:fully )?restored\b", _FLAGS),
+    re.compile(r"\b(?:resumed|returned to) normal (?:operations?|service)\b", _FLAGS),
+    # Vultr's maintenance notes: "The migration has been completed", "Maintenance completes"
+    re.compile(r"\b(?:migration|maintenance|upgrade|cutover|work)s? (?:has been |have been |"
+               r"was |is |were )?(?:now )?(?:successfully )?(?:completed?|completes|finished)\b",
+               _FLAGS),
+    # after the fact: "System recovered by 9:59 AM PST."
+    re.compile(r"\b(?:recovered|restored|resolved) (?:by|at|as of) \d{1,2}(?::\d\d)?", _FLAGS),
     re.compile(r"\b(?:issue|problem|incident)s? (?:is|are|was|were) (?:now )?(?:fully )?resolved\b",
                _FLAGS),
     re.compile(r"\bresolved for (?:all|the) (?:affected|impacted)\b", _FLAGS),
     re.compile(r"\bservices? (?:is|are) (?:now )?operating normally\b", _FLAGS),
     re.compile(r"\bwhile we worked on resolving\b", _FLAGS),
     # After-the-fact summaries: "Between 11:07 AM and 11:15 AM PDT we experienced ..."
-    re.compile(r"\A\W*between\b[^.]{0,120}?\b(?:we|customers|users)\b[^.]{0,20}\bexperienced\b",
-               _FLAGS),
+    re.compile(r"\A\W*between\b[^.]{0,120}?\b(?:we|customers|users)\b[^.]{0,30}"
+               r"\b(?:experienced|noticed|saw|served|received)\b", _FLAGS),
+    re.compile(r"\A\W*from \d{1,2}(?::\d\d)?\s?(?:[ap]m)?\b[^.]{0,40}\bthere was\b", _FLAGS),
     re.compile(r"\A\W*we experienced an? (?:\w+ )?issue\b", _FLAGS),
 ]
 # Said next to a resolution, these make it partial: "We have resolved the networking issue ...
 # We continue to work on the remaining instances."
 _STILL_WORKING = re.compile(
-    r"\b(?:continu\w+ to (?:work|make progress|recover|process)|remaining (?:instances|volumes|"
-    r"errors|impact|issues?)|still (?:seeing|experiencing)|towards? full "
-    r"(?:recovery|resolution))\b",
+    r"\b(?:continu\w+ to (?:\w+ly )?(?:work|make progress|recover|process|investigate|monitor)"
+    r"|remaining "
+    r"(?:instances|volumes|errors|impact|issues?)|still (?:seeing|experiencing|monitoring|working)"
+    r"|still|most of|majority of|towards? (?:full |a permanent )?(?:recovery|resolution|fix)"
+    r"|(?:is|are|am) (?:now |currently |closely )?monitoring)\b",
     _FLAGS,
 )
 _MONITORING_STRONG = [
@@ -83,6 +108,10 @@ _MONITORING_STRONG = [
                _FLAGS),
     re.compile(r"\b(?:has|have) (?:fully )?recovered\b", _FLAGS),
     re.compile(r"\breturned to normal\b", _FLAGS),
+    re.compile(r"\b(?:taken|took) (?:remedial|corrective) action\b", _FLAGS),
+    re.compile(r"\band (?:has |have )?(?:implemented|applied|deployed) (?:a |the )?fix\b", _FLAGS),
+    re.compile(r"\b(?:is|are) now monitoring\b", _FLAGS),
+    re.compile(r"\bcontinu\w+ to recover\b", _FLAGS),
 ]
 _SEEKING_CAUSE = [
     re.compile(r"\b(?:investigat\w*|determin\w*|drive to|driving to|narrow\w* down|identify|"
@@ -96,10 +125,12 @@ _IDENTIFIED = [
     re.compile(r"\b(?:have|has) a mitigation underway\b", _FLAGS),
     re.compile(r"\bidentified (?:the |a |an )?(?:potential |likely |probable |underlying )?"
                r"(?:root cause|cause|fix|source|trigger|issue causing|subsystem)\b", _FLAGS),
+    re.compile(r"\b(?:has|have) identified (?:the |an? |some )?(?:issues?|problem|bug)\b", _FLAGS),
+    re.compile(r"\broll(?:s|ing)? out (?:a |the )?(?:fix|mitigation|patch)\b", _FLAGS),
     re.compile(r"\broot cause (?:has been |is |was )?(?:identified|determined|found|understood)\b",
                _FLAGS),
-    re.compile(r"\bwork(?:ing|s)? (?:on|towards?|to) (?:a |the )?(?:potential )?(?:fix|mitigat|"
-               r"resolv|resolution|recover|restor|deploy)\w*", _FLAGS),
+    re.compile(r"\bwork(?:ing|s)? (?:on|towards?|to) (?:a |the )?(?:potential |full )?"
+               r"(?:fix|mitigat|resolv|resolution|recover|restor|deploy)\w*", _FLAGS),
     re.compile(r"\bwork\w* with (?:our |\w+ )?partners? to (?:fully )?(?:resolve|mitigate|restore)",
                _FLAGS),
     re.compile(r"\b(?:rolling out|deploying|implementing|testing|applying|developing|validati\w+)"
@@ -113,12 +144,14 @@ _IDENTIFIED = [
 _MONITOR_WORDS = [
     re.compile(r"\b(?:continu\w+ to|will|we are|we're|are now|closely) monitor", _FLAGS),
     re.compile(r"\bmonitoring (?:the|for|closely|results|the situation)\b", _FLAGS),
+    re.compile(r"\b(?:is|are|am) (?:now |currently |closely )?monitoring\b", _FLAGS),
 ]
 _INVESTIGATING = [
     re.compile(r"\binvestigat", _FLAGS),
     re.compile(r"\b(?:we are|we're|is|are) (?:currently |still )?experiencing\b", _FLAGS),
     re.compile(r"\breceived (?:a |several |multiple )?reports?\b", _FLAGS),
     re.compile(r"\blooking into\b", _FLAGS),
+    re.compile(r"\btroubleshoot", _FLAGS),
     re.compile(r"\b(?:we are|we're) aware\b", _FLAGS),
     re.compile(r"\bwe can confirm\b", _FLAGS),
     re.compile(r"\bwe will provide (?:an|more|further) (?:update|information)\b", _FLAGS),
@@ -156,22 +189,84 @@ def _from_text(text: str) -> Phase | None:
     head = text[:20_000]  # incident reports run long; their markers are near the top
     if any(p.search(head) for p in _POSTMORTEM):
         return Phase.POSTMORTEM
-    status = " ".join(_status_part(head).split())
-    if not status:
+    said = [_Said.of(s) for s in sentences(_status_part(head))]
+    said = [x for x in said if x.text]
+    if not said:
         return None
-    if _affirmed(_RESOLVED, status):
-        return Phase.MONITORING if _STILL_WORKING.search(status) else Phase.RESOLVED
-    if _affirmed(_MONITORING_STRONG, status):
+    firm = " ".join(x.firm_text for x in said)  # clauses that may close an incident
+    present = " ".join(x.text for x in said if not x.negated and not x.future)
+    stated = " ".join(x.text for x in said if not x.negated)  # futures too: "will deploy a fix"
+    if _affirmed(_RESOLVED, firm):
+        return Phase.MONITORING if _STILL_WORKING.search(present) else Phase.RESOLVED
+    if _affirmed(_MONITORING_STRONG, present):
         return Phase.MONITORING
-    if any(p.search(status) for p in _SEEKING_CAUSE):
+    if any(p.search(stated) for p in _SEEKING_CAUSE):
         return Phase.INVESTIGATING
-    if any(p.search(status) for p in _IDENTIFIED):
+    if any(p.search(stated) for p in _IDENTIFIED):
         return Phase.IDENTIFIED
-    if any(p.search(status) for p in _MONITOR_WORDS):
+    if any(p.search(present) for p in _MONITOR_WORDS):
         return Phase.MONITORING
-    if any(p.search(status) for p in _INVESTIGATING):
+    if any(p.search(stated) for p in _INVESTIGATING):
         return Phase.INVESTIGATING
     return None
+
+
+# Quoted words are not the writer's claim: "'resolved' status was incorrectly shown".
+_QUOTED = re.compile(r"\"[^\"\n]{1,80}\"|\u201c[^\u201d\n]{1,80}\u201d"
+                     r"|\u2018[^\u2019\n]{1,80}\u2019|(?<!\w)'[^'\n]{1,80}'(?!\w)")
+# A condition or time clause, to the end of its clause: "until the issue is resolved",
+# "as soon as it is fully resolved", "to ensure it has resolved the issue".
+_CONDITION = re.compile(
+    r"\b(?:until|till|once|as soon as|when|whenever|if|unless|before|whether|in case|to ensure"
+    r"|to confirm|to verify|to make sure|in order to|so that|confirmation that)\b[^,;:]*", _FLAGS)
+_FUTURE = re.compile(
+    r"\b(?:will|won't|shall|going to|expect\w*|anticipat\w*|plan(?:s|ned)? to|hope\w*|ETA)\b"
+    r"|\w'll\b", _FLAGS)
+# "We will continue to monitor" describes what is being done now, not a plan.
+_ONGOING = re.compile(r"\b(?:will|'ll) continue to\b", _FLAGS)
+_HEDGE = re.compile(
+    r"\b(?:should|may|might|could|would|appears?|appeared|seems?|seemed|believe\w*|likely|"
+    r"possibl\w*|waiting|awaiting|pending|still|yet|partial\w*|towards?|hopefully|"
+    r"unconfirmed|unclear)\b", _FLAGS)
+_CLAUSE = re.compile(r"[;,]\s*(?:and|but|so|while|however|although)?\b|\s+(?:but|although|"
+                     r"however)\s+", _FLAGS)
+_NEGATION = re.compile(r"\b(?:not|never|cannot|no longer|neither|nor)\b|n't\b", _FLAGS)
+
+
+class _Said:
+    """What one sentence asserts: its text without quoted words and condition clauses, and
+    whether it is negated, about the future, or hedged."""
+
+    __slots__ = ("_firm_text", "firm", "future", "negated", "text")
+
+    def __init__(self, text: str, negated: bool, future: bool, hedged: bool) -> None:
+        self.text = text
+        self._firm_text = ""
+        self.negated = negated
+        self.future = future
+        self.firm = not (negated or future or hedged)
+
+    @classmethod
+    def of(cls, sentence: str) -> _Said:
+        text = " ".join(_CONDITION.sub(" ", _QUOTED.sub(" ", sentence)).split())
+        future = _FUTURE.search(_ONGOING.sub(" ", text)) is not None
+        said = cls(text, _NEGATION.search(text) is not None, future,
+                   _HEDGE.search(text) is not None)
+        if not said.firm and not future:
+            # "We have resolved the issue, and all systems should now be operating normally":
+            # the hedge belongs to the second clause; the first may still close the incident.
+            clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+            said.firm_text = " ".join(
+                c for c in clauses if not (_NEGATION.search(c) or _HEDGE.search(c)))
+        return said
+
+    @property
+    def firm_text(self) -> str:
+        return self.text if self.firm else self._firm_text
+
+    @firm_text.setter
+    def firm_text(self, value: str) -> None:
+        self._firm_text = value
 
 
 def _status_part(text: str) -> str:

@@ -1,0 +1,50 @@
+"""The held-out figures of issue 14 for the prose readers of kb.normalize, recomputed by
+bench/eval_normalize.py on the labelled rows (labelled by us, text inline: no corpus needed)
+that the rules were never tuned on."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "eval_normalize.py"
+_spec = importlib.util.spec_from_file_location("eval_normalize", _SCRIPT)
+assert _spec is not None and _spec.loader is not None
+evaluation = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("eval_normalize", evaluation)  # dataclasses look their module up
+_spec.loader.exec_module(evaluation)
+
+
+def test_the_labelled_sets_are_what_docs_normalize_md_claims() -> None:
+    phases, windows = evaluation.rows(evaluation.PHASES), evaluation.rows(evaluation.WINDOWS)
+    assert len(phases) >= 150 and len(windows) >= 100
+    assert {r["split"] for r in phases + windows} == {"tune", "heldout"}
+    held = [r for r in phases + windows if r["split"] == "heldout"]
+    assert 0.3 <= len(held) / len(phases + windows) <= 0.5
+    assert sum(r["label"] == "resolved" for r in phases if r["split"] == "heldout") >= 15
+    assert sum(r["start"] is None for r in windows if r["split"] == "heldout") >= 20
+    # the split is a function of the key alone (fixed before any rule saw the rows)
+    assert all((int(r["key"], 16) % 10 < 4) == (r["split"] == "heldout")
+               for r in phases + windows)
+
+
+def test_inferred_resolved_precision_on_held_out_text() -> None:
+    score = evaluation.score_phases(evaluation.rows(evaluation.PHASES, "heldout"))
+    assert score.resolved_predicted > 0
+    assert score.resolved_precision >= evaluation.TARGET_RESOLVED_PRECISION, score.errors
+
+
+def test_impact_windows_on_held_out_text_do_not_regress() -> None:
+    # 86/102 = 0.843 when the grammar was grown (0.784 before): a floor, not the target
+    score = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout"))
+    assert score.exact_rate >= 0.84
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14's target (0.95 exact) is not reached on the "
+                   "held-out windows yet: 0.843; see docs/normalize.md")
+def test_impact_windows_reach_the_target_on_held_out_text() -> None:
+    score = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout"))
+    assert score.exact_rate >= evaluation.TARGET_WINDOW_EXACT
