@@ -47,6 +47,10 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
         "update_cadence_minutes": _stat(g.cadence),
         "outage_minutes": _r(g.outage_minutes), "weighted_downtime_minutes":
             _r(g.downtime_minutes), "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
+        "unknown_minutes": _r(g.unknown_minutes),
+        "uptime_percent_if_unknown_down": _r(g.uptime_if_down, 4),
+        "uptime_unknown_reason": g.uptime_note,
+        "uptime_text": uptime_text(g),
     }
 
 
@@ -115,25 +119,34 @@ def _dist(stat: Stat) -> str:
 
 
 def uptime_text(g: GroupFigures) -> str:
+    """The uptime as every surface prints it (CLI, site, drafts): "unknown" with the reason,
+    "≤ x %" when some incidents add no measurable time, and the unknown hours of open ends
+    with the figure counting them as down."""
     if g.uptime is None:
-        return "unknown"
+        return f"unknown ({g.uptime_note})" if g.uptime_note else "unknown"
     text = f"{g.uptime:.3f}%"
     if g.unmeasured:
         text = "≤ " + text  # incidents without a measurable duration add no downtime
+    if g.unknown_minutes:
+        text += (f" (measured); {_minutes(g.unknown_minutes)} unknown"
+                 + (f", {g.uptime_if_down:.3f}% if down" if g.uptime_if_down is not None
+                    else ""))
     return text
 
 
 def nines_text(g: GroupFigures) -> str:
     if g.uptime is None:
         return "unknown"
-    return "no downtime" if g.nines is None else f"{g.nines:.2f}"
+    if g.nines is not None:
+        return f"{g.nines:.2f}"
+    return "no downtime measured" if g.unmeasured or g.unknown_minutes else "no downtime"
 
 
 def coverage_text(g: GroupFigures) -> str:
     return "none" if g.status == "unknown" else f"{g.coverage:.0%}"
 
 
-_SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unstated": "?"}
+_SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unknown": "?"}
 
 
 def severity_text(by_severity: Mapping[str, int]) -> str:
@@ -159,9 +172,12 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
     console.print(table)
     for provider, text in sorted(basis.items()):
         console.print(f"coverage of {provider}: {text}", style="dim", markup=False)
-    console.print("severity: C critical, M major, m minor, n none, ? unstated. uptime = 1 − "
-                  "weighted downtime / covered time (major 1.0, partial/minor 0.3); ≤: some "
-                  "incidents have no measurable duration. --json has every figure.",
+    console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
+                  "stated). uptime = 1 − weighted downtime / covered time whose state is known "
+                  "(major 1.0, partial/minor 0.3); ≤: some incidents have no measurable "
+                  "duration; unknown: no data, or too many unmeasured (docs/analysis.md); "
+                  "h unknown: open ends, shown with the figure counting them as down. --json "
+                  "has every figure.",
                   style="dim", markup=False)
 
 
