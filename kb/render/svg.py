@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from kb.model import Incident, Kind, Phase, Severity
+from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Phase, Severity
 from kb.render.safe import one_line
 from kb.render.sections import Mark
 
@@ -36,10 +36,14 @@ SEVERITY_COLOURS = {
     Severity.MINOR: "#fab005",
     Severity.MAJOR: "#f76707",
     Severity.CRITICAL: "#e03131",
+    SEVERITY_UNKNOWN: "#868e96",  # no source stated a severity: neutral, never green
 }
 # A day the knowledge base holds no status-page data for: unknown, never "no incident".
 NO_DATA_COLOUR = "#ced4da"
-_RANK = {Severity.NONE: 0, Severity.MINOR: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
+# A day whose only incidents state no severity is grey, not green "none"; a stated minor or
+# worse outranks it (what is known is shown).
+_RANK = {Severity.NONE: 0, SEVERITY_UNKNOWN: 0.5, Severity.MINOR: 1, Severity.MAJOR: 2,
+         Severity.CRITICAL: 3}
 _FINAL = (Phase.RESOLVED, Phase.POSTMORTEM, Phase.COMPLETED)
 
 _NS = "http://www.w3.org/2000/svg"
@@ -158,7 +162,7 @@ class Day:
     """One day of a provider's bar: the worst severity of incidents touching it."""
 
     day: date
-    worst: Severity | None
+    worst: Severity | str | None  # a Severity, SEVERITY_UNKNOWN, or None (no incident)
     count: int
     watched: float = 1.0  # share of the day the KB holds data for; 0: unknown
 
@@ -181,7 +185,7 @@ def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN,
     `watched(day)` is the share of that day the KB holds data for (kb.analysis.coverage);
     without it every day counts as watched."""
     first = as_of - timedelta(days=span - 1)
-    worst: dict[date, Severity] = {}
+    worst: dict[date, Severity | str] = {}
     count: dict[date, int] = {}
     for incident in incidents:
         if incident.kind is not Kind.INCIDENT:
@@ -194,8 +198,10 @@ def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN,
         while day <= last:
             count[day] = count.get(day, 0) + 1
             held = worst.get(day)
-            if held is None or _RANK[incident.severity] > _RANK[held]:
-                worst[day] = incident.severity
+            stated = incident.stated_severity
+            severity = stated if stated == SEVERITY_UNKNOWN else Severity(stated)
+            if held is None or _RANK[severity] > _RANK[held]:
+                worst[day] = severity
             day += timedelta(days=1)
     return [
         Day(d, worst.get(d), count.get(d, 0), 1.0 if watched is None else watched(d))
@@ -214,7 +220,9 @@ def day_bars(cells: Sequence[Day], label: str) -> Markup:
     for i, cell in enumerate(cells):
         colour = SEVERITY_COLOURS[cell.worst]
         if cell.count and cell.worst is not None:
-            tip = f"{cell.day}: {cell.count} incident(s), worst {cell.worst.value}"
+            worst = (f"worst {cell.worst}" if cell.worst != SEVERITY_UNKNOWN
+                     else "severity not stated")
+            tip = f"{cell.day}: {cell.count} incident(s), {worst}"
         elif cell.watched <= 0:
             colour = NO_DATA_COLOUR
             tip = f"{cell.day}: no data (no stored status-page payload covers this day)"
