@@ -95,7 +95,7 @@ class GroupFigures:
     cadence: Stat
     outage_minutes: float | None  # union of impact time (any weight > 0), within covered time
     downtime_minutes: float | None  # weighted
-    uptime: float | None  # percent of the covered time whose state is known; None when unknown
+    uptime: float | None  # percent of covered time, unknown ends not counted; None: unknown
     nines: float | None  # None when unknown or when no downtime was recorded
     down: tuple[Interval, ...] = field(default=(), repr=False)  # unweighted, covered, clipped
     unknown_minutes: float | None = None  # covered time in an unknown end, not down
@@ -226,13 +226,13 @@ def group_figures(
         unknown = tuple(subtract(intersect(union((p.start, p.end) for p in series.unknown),
                                            covered), down))
         unknown_minutes = total(unknown) / _MIN
-        known_minutes = total(covered) / _MIN - unknown_minutes
-        down_fraction = downtime / known_minutes if known_minutes > 0 else None
+        # measured: the unknown time counted as not down (an upper bound); beside it the
+        # figure with that time counted as down, both over the same covered time
+        down_fraction = downtime / (total(covered) / _MIN)
         worst = weighted_total(clip_weighted(
             weighted_union([*counted, *clip_weighted(series.unknown, covered)]), covered)) / _MIN
-        if down_fraction is None or note:
+        if note:
             uptime, nines = None, None
-            note = note or "the whole covered time is in unknown ends"
         else:
             uptime = 100.0 * (1.0 - down_fraction)
             nines = -math.log10(down_fraction) if down_fraction > 0 else None

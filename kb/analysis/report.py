@@ -14,7 +14,7 @@ from rich.table import Table
 
 from kb.analysis.causes import LABELS, CauseTag
 from kb.analysis.clusters import Cluster
-from kb.analysis.compare import Comparison
+from kb.analysis.compare import Comparison, Pair
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, Stat
@@ -96,6 +96,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "pairs": [{"a": p.a, "b": p.b, "both_covered_hours": round(p.both_covered_hours, 2),
                    "both_down_hours": _r(p.both_down_hours, 2),
                    "both_major_hours": _r(p.both_major_hours, 2),
+                   "both_unknown_hours": _r(p.both_unknown_hours, 2),
+                   "unknown_reason": p.unknown_reason,
                    "episodes": [{"start": stamp(e.start), "end": stamp(e.end),
                                  "a": list(e.a_keys), "b": list(e.b_keys)}
                                 for e in p.episodes]}
@@ -226,6 +228,19 @@ def print_clusters(console: Console, clusters: Sequence[Cluster]) -> None:
                           markup=False)
 
 
+def pair_text(p: Pair) -> str:
+    """How long two providers were down together, as `kb compare` and the drafts' fallback
+    advice say it: unknown when either side's uptime is, with the unknown hours apart."""
+    if p.both_down_hours is None:
+        return ("unknown (" + (p.unknown_reason or "the KB never covers both in this period")
+                + ")")
+    unknown = (f"; {p.both_unknown_hours:.1f} h more where one's state is unknown"
+               if p.both_unknown_hours else "")
+    return (f"down together {p.both_down_hours:.1f} h ({p.both_major_hours or 0:.1f} h major)"
+            f"{unknown} of {p.both_covered_hours:.0f} h both covered, in {len(p.episodes)} "
+            "episode(s)")
+
+
 def print_comparison(console: Console, c: Comparison) -> None:
     table = Table(title=f"Comparison, {c.period.label} ({stamp(c.period.start)} → "
                         f"{stamp(c.period.end)})", title_justify="left")
@@ -250,10 +265,4 @@ def print_comparison(console: Console, c: Comparison) -> None:
         table.add_row(label, *values)
     console.print(table)
     for p in c.pairs:
-        if p.both_down_hours is None:
-            console.print(f"{p.a} + {p.b}: unknown (the KB never covers both in this period)",
-                          markup=False)
-            continue
-        console.print(f"{p.a} + {p.b}: down together {p.both_down_hours:.1f} h "
-                      f"({p.both_major_hours or 0:.1f} h major) of {p.both_covered_hours:.0f} h "
-                      f"both covered, in {len(p.episodes)} episode(s)", markup=False)
+        console.print(f"{p.a} + {p.b}: {pair_text(p)}", markup=False)

@@ -225,6 +225,9 @@ def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage
     return blocks
 
 
+reliability_blocks = _reliability  # for kb audit: the blocks a provider page shows
+
+
 def _components(provider: str, items: list[IncidentFigures], coverage: Coverage | None,
                 end: datetime, series: Series) -> Table | None:
     """The last 365 days per component named by an incident starting in them."""

@@ -77,6 +77,8 @@ class PayloadSpan:
     incidents: int  # of those, incidents
     oldest: datetime | None  # earliest first post among its entries
     newest_end: datetime | None  # latest resolution/first post among its entries
+    fetched_at: datetime | None = None  # when the bytes were fetched (or imported)
+    stored_as_of: datetime | None = None  # docs.as_of as stored (None: rows before the fix)
 
 
 def payload_spans(store: Store, provider: str | None = None) -> list[PayloadSpan]:
@@ -111,6 +113,7 @@ def payload_spans(store: Store, provider: str | None = None) -> list[PayloadSpan
             out.append(PayloadSpan(
                 provider=row[0], sha256=row[1], as_of=as_of, entries=int(row[4]),
                 incidents=int(row[5] or 0), oldest=_utc(row[6]), newest_end=_utc(row[7]),
+                fetched_at=_utc(row[3]), stored_as_of=_utc(row[2]),
             ))
     return out
 
