@@ -77,8 +77,8 @@ def test_open_incident_is_unknown_shared_time_until_last_seen_never_down() -> No
     pair = result.pairs[0]
     assert pair.both_down_hours == pytest.approx(0)
     assert pair.both_unknown_hours == pytest.approx(2)
-    assert pair_text(pair).startswith("down together 0.0 h (0.0 h major); 2.0 h more where "
-                                      "one's state is unknown")
+    assert pair_text(pair) == ("down together 0.0 h (0.0 h major) of 24 h both covered, in 0 "
+                               "episode(s); 2.0 h more where either's state is unknown")
 
 
 def test_pair_is_unknown_when_either_uptime_is() -> None:

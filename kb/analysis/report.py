@@ -234,11 +234,11 @@ def pair_text(p: Pair) -> str:
     if p.both_down_hours is None:
         return ("unknown (" + (p.unknown_reason or "the KB never covers both in this period")
                 + ")")
-    unknown = (f"; {p.both_unknown_hours:.1f} h more where one's state is unknown"
+    unknown = (f"; {p.both_unknown_hours:.1f} h more where either's state is unknown"
                if p.both_unknown_hours else "")
     return (f"down together {p.both_down_hours:.1f} h ({p.both_major_hours or 0:.1f} h major)"
-            f"{unknown} of {p.both_covered_hours:.0f} h both covered, in {len(p.episodes)} "
-            "episode(s)")
+            f" of {p.both_covered_hours:.0f} h both covered, in {len(p.episodes)} "
+            f"episode(s){unknown}")
 
 
 def print_comparison(console: Console, c: Comparison) -> None:
