@@ -209,3 +209,21 @@ def test_audit_of_the_whole_corpus(corpus: Path, tmp_path: Path) -> None:
     assert rows["github"]["uptime_text"].startswith("unknown (232 of 232 incidents")
     assert rows["openai"]["unknown_minutes"] > 265 * 60  # the FedRAMP entry alone is 265 h
     assert rows["openai"]["uptime_percent"] > 95
+
+
+def test_seen_until_is_what_the_payload_proves_never_the_import_clock() -> None:
+    from kb.pipeline import seen_until
+    from scrapers.records import IncidentRecord, ParsedDoc, RawDoc, UpdateRecord
+
+    fetched = datetime(2026, 12, 7, 15, 44, tzinfo=UTC)
+    doc = RawDoc(body=b"{}", url="file:///corpus/aws/data.json", fetched_at=fetched)
+    record = IncidentRecord(native_id="x", title="t", channel="c", created_at=t(0), updates=(
+        UpdateRecord(at=t(30), label="resolved", body="b"),))
+    own = ParsedDoc(format="f", incidents=(record,), as_of=t(45))
+    undated = ParsedDoc(format="f", incidents=(record,))
+    assert seen_until(own, doc, fetch_proven=False) == t(45)  # the payload's own time
+    assert seen_until(undated, doc, fetch_proven=True) == fetched  # a live fetch
+    assert seen_until(undated, doc, fetch_proven=False) == t(30)  # its newest timestamp
+    assert seen_until(ParsedDoc(format="f"), doc, fetch_proven=False) is None
+    early = RawDoc(body=b"{}", url="file:///x", fetched_at=t(10))
+    assert seen_until(undated, early, fetch_proven=False) == t(10)  # not after the bytes
