@@ -362,9 +362,21 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
                 continue
             line.feed(doc, provider=provider, label=str(path), strict=strict,
                       archive_source=provider or "import",
-                      fetch_proven=path.with_name(path.stem + SIDECAR_SUFFIX).is_file())
+                      fetch_proven=_sidecar_has_time(path))
     line.flush()
     return line.report
+
+
+def _sidecar_has_time(path: Path) -> bool:
+    """Whether an archiver's sidecar states when it fetched the file (fetchedAt or
+    observed_at): only then is the RawDoc's fetched_at a recorded time, not the file's."""
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    try:
+        meta = json.loads(sidecar.read_bytes()) if sidecar.is_file() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and any(
+        isinstance(meta.get(k), str) for k in ("fetchedAt", "observed_at"))
 
 
 def reparse(line: Line) -> RunReport:
