@@ -175,11 +175,11 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
     for provider, text in sorted(basis.items()):
         console.print(f"coverage of {provider}: {text}", style="dim", markup=False)
     console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
-                  "stated). uptime = 1 − weighted downtime / covered time whose state is known "
-                  "(major 1.0, partial/minor 0.3); ≤: some incidents have no measurable "
-                  "duration; unknown: no data, or too many unmeasured (docs/analysis.md); "
-                  "h unknown: open ends, shown with the figure counting them as down. --json "
-                  "has every figure.",
+                  "stated). uptime = 1 − weighted downtime / covered time (major 1.0, "
+                  "partial/minor 0.3); ≤: some incidents have no measurable duration; "
+                  "unknown: no data, or over 20 % (or any major) unmeasured (docs/analysis.md);"
+                  " h unknown: ends the data does not show, not counted as down ('if down': "
+                  "counted). --json has every figure.",
                   style="dim", markup=False)
 
 
