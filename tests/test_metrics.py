@@ -544,3 +544,19 @@ def test_cli_metrics_json_and_errors(tmp_path: Path) -> None:
     assert "unknown" in table.stdout and "100.000%" not in table.stdout
     assert kb(tmp_path, "metrics", "--provider", "nope").returncode == 3
     assert kb(tmp_path, "metrics", "--period", "soon").returncode == 2
+
+
+def test_bounded_end_of_a_snapshot_series_is_unknown_between_its_bounds() -> None:
+    # A summary.json series listed the incident open at minute 120 and no longer at 180
+    # (kb.model.Lifecycle.end_not_before / end_not_after): down until 120, 120..180 unknown.
+    from dataclasses import asdict
+    from types import SimpleNamespace
+
+    base = make(resolved=None, updates=(0,))
+    life = SimpleNamespace(**asdict(base.lifecycle), end_not_before=t(120),
+                           end_not_after=t(180))
+    f = incident_figures(replace(base, lifecycle=life), seen=t(120))  # type: ignore[arg-type]
+    assert f.open and (f.unknown_start, f.unknown_end) == (t(120), t(180))
+    g = group_figures([f], cover((0, 1000)), Period("x", t(0), t(1000)), provider="p")
+    assert (g.downtime_minutes, g.unknown_minutes) == (120, 60)
+    assert g.uptime_if_down == pytest.approx(100 * (1 - 180 / 1000))
