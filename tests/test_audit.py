@@ -227,3 +227,24 @@ def test_seen_until_is_what_the_payload_proves_never_the_import_clock() -> None:
     assert seen_until(ParsedDoc(format="f"), doc, fetch_proven=False) is None
     early = RawDoc(body=b"{}", url="file:///x", fetched_at=t(10))
     assert seen_until(undated, early, fetch_proven=False) == t(10)  # not after the bytes
+
+
+def test_day_bars_mark_the_days_kb_metrics_measures() -> None:
+    # First post on day 0, resolved on day 4; the component was degraded only on days 1..2.
+    from kb.analysis.metrics import impact_interval
+    from kb.render.site import _touched
+
+    day = 24 * 60
+    degraded = Component("API", changes=(
+        StatusChange(t(day + 60), "operational", "degraded_performance"),
+        StatusChange(t(2 * day + 60), "degraded_performance", "operational")))
+    subject = incident(first=0, resolved=4 * day, updates=(0, 4 * day),
+                       components=(degraded,))
+    start, end, source = impact_interval(subject)
+    assert source == "components" and _touched(subject) == (start, end)
+    cells = days([subject], t(4 * day).date(), span=5, interval=_touched)
+    assert [c.count for c in cells] == [0, 1, 1, 0, 0]
+    # an open incident's unknown end runs to its last update, not to the build day
+    still_open = incident(first=0, resolved=None, updates=(0, day))
+    cells = days([still_open], t(4 * day).date(), span=5, interval=_touched)
+    assert [c.count for c in cells] == [1, 1, 0, 0, 0]

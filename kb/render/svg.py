@@ -167,6 +167,9 @@ class Day:
     watched: float = 1.0  # share of the day the KB holds data for; 0: unknown
 
 
+Span = Callable[[Incident], tuple[datetime, datetime] | None]  # days an incident touched
+
+
 def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
     window, life = incident.impact_window, incident.lifecycle
     start = (window.start if window else None) or life.first_post_at
@@ -179,22 +182,25 @@ def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
 
 
 def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN,
-         watched: Callable[[date], float] | None = None) -> list[Day]:
+         watched: Callable[[date], float] | None = None,
+         interval: Span | None = None) -> list[Day]:
     """The last `span` days up to `as_of`, each with the incidents (not maintenance) that
     touched it: impact window when the prose gave one, else first post → resolved.
     `watched(day)` is the share of that day the KB holds data for (kb.analysis.coverage);
-    without it every day counts as watched."""
+    without it every day counts as watched. `interval(incident)` gives the days an incident
+    touched (the site passes kb.analysis.metrics' impact interval, the one `kb metrics`
+    measures); without it the prose window, else first post → resolved."""
     first = as_of - timedelta(days=span - 1)
     worst: dict[date, Severity | str] = {}
     count: dict[date, int] = {}
     for incident in incidents:
         if incident.kind is not Kind.INCIDENT:
             continue
-        interval = _interval(incident)
-        if interval is None:
+        found = (interval or _interval)(incident)
+        if found is None:
             continue
-        day = max(interval[0].astimezone(UTC).date(), first)
-        last = min(interval[1].astimezone(UTC).date(), as_of)
+        day = max(found[0].astimezone(UTC).date(), first)
+        last = min(found[1].astimezone(UTC).date(), as_of)
         while day <= last:
             count[day] = count.get(day, 0) + 1
             held = worst.get(day)
