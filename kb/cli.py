@@ -289,8 +289,7 @@ def show(
 
     Example: kb show github/zzm4nczlpjyy --json
     """
-    from kb.present import print_incident
-    from kb.serialize import incident_to_dict
+    from kb.present import print_incident, public_dict
     from kb.signals.figures import incident_signals, print_signals, signals_json
 
     with open_store() as store:
@@ -300,7 +299,7 @@ def show(
     if as_json:
         import json
 
-        data = {**incident_to_dict(incident), **signals_json(linked)}
+        data = {**public_dict(incident), **signals_json(linked)}
         out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
     else:
         print_incident(out, incident, revisions)

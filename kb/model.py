@@ -34,6 +34,12 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+# What an incident's severity is shown as when no source stated one: distinct from the vendor's
+# explicit "none" (Statuspage JSON impact "none"), because an Atom/RSS feed carries no impact
+# at all and a feed-only sign-in outage is not known to have been harmless.
+SEVERITY_UNKNOWN = "unknown"
+
+
 class Kind(StrEnum):
     INCIDENT = "incident"
     MAINTENANCE = "maintenance"
@@ -230,6 +236,18 @@ class Incident:
     def reopened(self) -> tuple[Reopening, ...]:
         """Each time the incident went back from resolved to an open phase."""
         return reopenings(self.updates)
+
+    @property
+    def stated_severity(self) -> str:
+        """The severity as a source stated it (a Severity value), or SEVERITY_UNKNOWN for an
+        incident whose sources state no impact and no component status (feed-only
+        incidents): the one value every list, badge, figure and export shows."""
+        if self.severity is Severity.NONE and self.kind is Kind.INCIDENT:
+            stated = self.impact is not None or any(
+                ch.new_status or ch.old_status for c in self.components for ch in c.changes)
+            if not stated:
+                return SEVERITY_UNKNOWN
+        return self.severity.value
 
     @property
     def first_posted(self) -> datetime | None:

@@ -32,7 +32,7 @@ from kb.store.snapshots import open_snapshots
 from scrapers import registry
 from scrapers.archive import Archive
 from scrapers.errors import FetchError, ParseError, UnknownFormat
-from scrapers.files import expand, read_recorded
+from scrapers.files import SIDECAR_SUFFIX, expand, read_recorded
 from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
 
 BATCH_DOCS = 400  # payloads per transaction: bounds memory and the work a crash can undo
@@ -46,6 +46,7 @@ class _Pending:
     module: ModuleType
     parsed: ParsedDoc
     provider: str
+    fetch_proven: bool = False  # doc.fetched_at is a recorded fetch time (see seen_until)
 
 
 class Line:
@@ -75,9 +76,16 @@ class Line:
     def feed(
         self, doc: RawDoc, *, provider: str | None, label: str, strict: bool = True,
         archive_source: str | None = None, archived: bool = False,
+        fetch_proven: bool | None = None,
     ) -> None:
         """Handle one payload. `strict=False` (files found in folders): a payload no parser
-        recognises is listed as ignored rather than failed."""
+        recognises is listed as ignored rather than failed. `fetch_proven`: whether
+        doc.fetched_at is a recorded fetch time (a live fetch, an archiver's sidecar) rather
+        than an import's file time; by default a live fetch (neither archived nor imported)
+        or an archived payload fetched from http(s)."""
+        if fetch_proven is None:
+            fetch_proven = (not archived and archive_source is None) or (
+                archived and urlsplit(doc.url).scheme in ("http", "https"))
         try:
             module = registry.detect(doc.body, doc.url)
         except UnknownFormat as exc:
@@ -120,7 +128,7 @@ class Line:
         entry = self.report.source(slug)
         entry.docs += 1
         entry.warnings.extend(parsed.warnings)
-        self._pending.append(_Pending(doc, module, parsed, slug))
+        self._pending.append(_Pending(doc, module, parsed, slug, fetch_proven))
         self.progress(label)
         if len(self._pending) >= BATCH_DOCS:
             self.flush()
@@ -176,7 +184,8 @@ class Line:
             (p.doc.sha256, p.provider): DocMark(
                 sha256=p.doc.sha256, provider=p.provider, format=p.module.NAME,
                 parser_version=p.module.VERSION, url=p.doc.url, fetched_at=p.doc.fetched_at,
-                as_of=p.parsed.as_of, incidents=len(p.parsed.incidents),
+                as_of=seen_until(p.parsed, p.doc, fetch_proven=p.fetch_proven),
+                incidents=len(p.parsed.incidents),
                 lists_open_only=p.parsed.lists_open_only,
             )
             for p in pending
@@ -229,6 +238,23 @@ class Line:
             if slug in configured:
                 name, url = configured[slug].name, configured[slug].url
             self.store.upsert_provider(slug, name, url, components)
+
+
+def seen_until(parsed: ParsedDoc, doc: RawDoc, *, fetch_proven: bool) -> datetime | None:
+    """The latest time a payload proves its provider's page was watched, stored as the
+    payload's `as_of` (coverage and "still open" read it): its own time (feed <updated>,
+    the page's updated_at), else the fetch time when that is a recorded fetch, else the newest
+    timestamp inside it (an imported AWS data.json has no date of its own, and its file time
+    is when it was copied, not when AWS was watched). Never the clock at import."""
+    if parsed.as_of is not None:
+        return parsed.as_of
+    if fetch_proven:
+        return doc.fetched_at
+    stamps = [t for r in parsed.incidents
+              for t in (r.created_at, r.started_at, r.monitoring_at, r.resolved_at,
+                        r.updated_at, *(u.at for u in r.updates)) if t is not None]
+    # nothing inside can postdate the bytes; a scheduled_for in the future proves nothing
+    return min(max(stamps), doc.fetched_at) if stamps else None
 
 
 def _incident_write(
@@ -374,9 +400,22 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
                 )
                 continue
             line.feed(doc, provider=provider, label=str(path), strict=strict,
-                      archive_source=provider or "import")
+                      archive_source=provider or "import",
+                      fetch_proven=_sidecar_has_time(path))
     line.flush()
     return line.report
+
+
+def _sidecar_has_time(path: Path) -> bool:
+    """Whether an archiver's sidecar states when it fetched the file (fetchedAt or
+    observed_at): only then is the RawDoc's fetched_at a recorded time, not the file's."""
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    try:
+        meta = json.loads(sidecar.read_bytes()) if sidecar.is_file() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and any(
+        isinstance(meta.get(k), str) for k in ("fetchedAt", "observed_at"))
 
 
 def reparse(line: Line) -> RunReport:

@@ -46,7 +46,7 @@ def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
     return [
         {
             "key": i.key, "title": i.title, "kind": i.kind.value, "status": i.status,
-            "severity": i.severity.value, "first_post_at": stamp(i.lifecycle.first_post_at),
+            "severity": i.stated_severity, "first_post_at": stamp(i.lifecycle.first_post_at),
             "resolved_at": stamp(i.lifecycle.resolved_at), "updates": len(i.updates),
             "url": i.url,
         }
@@ -81,7 +81,7 @@ def print_incident_table(console: Console, incidents: Sequence[Incident]) -> Non
         table.add_column(column, overflow="fold" if column == "key" else "ellipsis")
     for i in incidents:
         ttr = i.time_to_resolve
-        table.add_row(_short(i.lifecycle.first_post_at), i.key, i.title, i.severity.value,
+        table.add_row(_short(i.lifecycle.first_post_at), i.key, i.title, i.stated_severity,
                       i.status, duration(i.lifecycle.first_post_at, i.lifecycle.resolved_at)
                       if ttr is not None else "-")
     print_table(console, table)
@@ -92,7 +92,7 @@ def print_incident(
 ) -> None:
     life = incident.lifecycle
     console.print(f"[bold]{incident.title}[/bold]  ({incident.key})", markup=True)
-    console.print(f"{incident.kind.value} · severity {incident.severity.value} "
+    console.print(f"{incident.kind.value} · severity {incident.stated_severity} "
                   f"(vendor impact: {incident.impact or '-'}) · status {incident.status}")
     if incident.url:
         console.print(incident.url, markup=False)
@@ -128,19 +128,25 @@ def print_incident(
                       f"sha256 {s.sha256[:12]})", markup=False)
 
 
+def public_dict(incident: Incident) -> dict[str, Any]:
+    """The incident as exports and `kb show --json` give it: the stored form, with severity
+    "unknown" where no source stated one (Incident.stated_severity), never "none"."""
+    return {**incident_to_dict(incident), "severity": incident.stated_severity}
+
+
 def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> int:
     """Write every incident as JSONL (the `kb show --json` object) or CSV. Returns the count."""
     count = 0
     if fmt == "jsonl":
         for incident in incidents:
-            handle.write(json.dumps(incident_to_dict(incident), ensure_ascii=False,
+            handle.write(json.dumps(public_dict(incident), ensure_ascii=False,
                                     separators=(",", ":")) + "\n")
             count += 1
         return count
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for i in incidents:
-        d = incident_to_dict(i)
+        d = public_dict(i)
         life, window = d["lifecycle"], d["impact_window"] or {}
         writer.writerow([
             d["key"], d["provider"], d["native_id"], d["title"], d["url"], d["kind"],

@@ -17,6 +17,7 @@ from kb.analysis.compare import compare, top_causes
 from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
+from kb.analysis.report import pair_text
 from kb.model import Incident, Kind, Lifecycle, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,13 +66,32 @@ def test_hours_down_together_only_where_both_are_covered() -> None:
     assert a_side.figures.uptime == pytest.approx(100 * (1 - 13 / 200))
 
 
-def test_open_incident_joins_episodes_until_last_seen() -> None:
+def test_open_incident_is_unknown_shared_time_until_last_seen_never_down() -> None:
+    # No update after its first post, still listed open at 8 h: 0..8 h is unknown for a;
+    # b is down 6..12 h, so 2 h are "maybe together", none known together.
     still_open = incident_figures(make("a", "open", 0, None), seen=h(8))
     other = incident_figures(make("b", "b1", 6, 12))
     result = compare(["a", "b"], {"a": [still_open], "b": [other]},
                      {"a": cover("a", 0, 24), "b": cover("b", 0, 24)}, {},
                      Period("x", h(0), h(24)))
-    assert result.pairs[0].both_down_hours == pytest.approx(2)
+    pair = result.pairs[0]
+    assert pair.both_down_hours == pytest.approx(0)
+    assert pair.both_unknown_hours == pytest.approx(2)
+    assert pair_text(pair) == ("down together 0.0 h (0.0 h major) of 24 h both covered, in 0 "
+                               "episode(s); 2.0 h more where either's state is unknown")
+
+
+def test_pair_is_unknown_when_either_uptime_is() -> None:
+    # every incident of a posted once, already resolved: "both down 0.0 h" would advise a
+    posted = [incident_figures(make("a", f"p{i}", i, i)) for i in range(3)]
+    other = incident_figures(make("b", "b1", 0, 2))
+    result = compare(["a", "b"], {"a": posted, "b": [other]},
+                     {"a": cover("a", 0, 24), "b": cover("b", 0, 24)}, {},
+                     Period("x", h(0), h(24)))
+    pair = result.pairs[0]
+    assert pair.both_down_hours is None and pair.both_covered_hours == pytest.approx(24)
+    assert pair_text(pair) == ("unknown (a: 3 of 3 incidents have no measurable duration "
+                               "(3 major/critical))")
 
 
 def test_top_causes_count_incidents_not_tags() -> None:

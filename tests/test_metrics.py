@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from kb.analysis.intervals import (
 from kb.analysis.metrics import incident_figures, incident_weight, severity_label
 from kb.analysis.periods import Period, calendar_months, parse_period
 from kb.analysis.reliability import component_figures, group_figures, percentile
+from kb.analysis.report import nines_text, uptime_text
 from kb.config import load_sources
 from kb.errors import ConfigError
 from kb.model import (
@@ -40,7 +42,7 @@ from kb.model import (
     StatusChange,
     Update,
 )
-from kb.pipeline import Line, ingest
+from kb.pipeline import Line, ingest, reparse
 from kb.store import Store
 from kb.store.analysis import PayloadSpan, last_seen, payload_spans
 from scrapers.archive import Archive
@@ -195,7 +197,7 @@ def test_weights_follow_the_published_convention() -> None:
     assert incident_weight(make(impact="minor", components=(partial, worst))) == (
         1.0, "components")
     assert incident_weight(make(impact=None)) == (0.3, "assumed")
-    assert severity_label(make(impact=None)) == "unstated"
+    assert severity_label(make(impact=None)) == "unknown"
     calm = comp("API", (0, "operational", "operational"))
     assert incident_weight(make(impact=None, components=(calm,))) == (0.0, "components")
 
@@ -243,10 +245,55 @@ def test_calendar_month_boundary_in_another_time_zone() -> None:
     assert (aug.downtime_minutes, sep.downtime_minutes) == (0, 60)
 
 
-def test_open_incident_counts_until_last_seen_not_forever() -> None:
+def test_open_incident_is_down_until_its_last_update_then_unknown_never_now() -> None:
+    # Updates at 0 and 30, still listed open by a payload of minute 100: down 0..30 by the
+    # vendor's word, 30..100 unknown (not down, not up), nothing after 100.
     figures = [incident_figures(make(resolved=None, updates=(0, 30)), seen=t(100))]
+    assert (figures[0].unknown_start, figures[0].unknown_end) == (t(30), t(100))
     g = group_figures(figures, cover((0, 10_000)), Period("x", t(0), t(10_000)), provider="p")
-    assert g.open_incidents == 1 and g.downtime_minutes == 100
+    assert g.open_incidents == 1 and g.downtime_minutes == 30 and g.unknown_minutes == 70
+    assert g.uptime == pytest.approx(100 * (1 - 30 / 10_000))  # the unknown not counted
+    assert g.uptime_if_down == pytest.approx(100 * (1 - 100 / 10_000))
+    text = uptime_text(g)
+    assert "(measured); 70m unknown" in text and "99.000% if down" in text
+
+
+def test_feed_entry_seen_only_resolved_has_unknown_impact_bounded_by_its_resolution() -> None:
+    # OpenAI's FedRAMP entry: published, then only its "resolved" update 265 h later; the
+    # feed keeps only the latest update, so when impact ended is unknown.
+    entry = replace(make(first=0, resolved=265 * 60, updates=(265 * 60,), impact=None),
+                    updates_complete=False)
+    f = incident_figures(entry)
+    assert (f.source, f.impact_minutes, f.open) == ("bounded", None, False)
+    assert (f.unknown_start, f.unknown_end) == (t(0), t(265 * 60))
+    g = group_figures([f], cover((0, 365 * 24 * 60)), Period("x", t(0), t(365 * 24 * 60)),
+                      provider="p")
+    assert g.downtime_minutes == 0 and g.unknown_minutes == 265 * 60 and g.unmeasured == 0
+    assert g.uptime == 100 and g.uptime_if_down == pytest.approx(
+        100 * (1 - 0.3 * 265 / (365 * 24)))  # no impact stated: the assumed weight
+    assert uptime_text(g).startswith("100.000% (measured); 265.0h unknown")
+
+
+def test_mostly_unmeasured_period_has_unknown_uptime_not_no_downtime() -> None:
+    # GitHub 2013: every incident posted once, already resolved: no duration to measure.
+    posted = [incident_figures(make(str(i), first=i * 100, resolved=i * 100, updates=(i * 100,),
+                                    impact="minor")) for i in range(10)]
+    period = Period("x", t(0), t(10_000))
+    g = group_figures(posted, cover((0, 10_000)), period, provider="p")
+    assert g.unmeasured == 10 and g.uptime is None and g.nines is None
+    assert uptime_text(g) == "unknown (10 of 10 incidents have no measurable duration)"
+    assert nines_text(g) == "unknown"
+    # at the threshold (20 %) the figure stands as an upper bound ...
+    measured = [incident_figures(make(f"m{i}", first=i * 100 + 50, resolved=i * 100 + 60,
+                                      impact="minor")) for i in range(8)]
+    g = group_figures(posted[:2] + measured, cover((0, 10_000)), period, provider="p")
+    assert g.uptime is not None and uptime_text(g).startswith("≤ ")
+    # ... above it, or with one major incident unmeasured, it is unknown
+    g = group_figures(posted[:3] + measured, cover((0, 10_000)), period, provider="p")
+    assert g.uptime is None and "3 of 11" in (g.uptime_note or "")
+    major = incident_figures(make("M", first=5, resolved=5, updates=(5,), impact="major"))
+    g = group_figures([major, *measured], cover((0, 10_000)), period, provider="p")
+    assert g.uptime is None and "1 major/critical" in (g.uptime_note or "")
 
 
 def test_uncovered_period_is_unknown_and_partial_coverage_says_so() -> None:
@@ -359,7 +406,7 @@ def test_real_incidents_hand_checked(fixture_store: Store) -> None:
     mythos = f["anthropic/bhphxz3vr58g"]
     assert (mythos.source, mythos.impact_minutes, mythos.detection_minutes,
             mythos.resolve_minutes) == ("prose", 30, 25, 16)
-    assert (mythos.weight, mythos.weight_basis, mythos.severity) == (0.3, "assumed", "unstated")
+    assert (mythos.weight, mythos.weight_basis, mythos.severity) == (0.3, "assumed", "unknown")
     # wf2v8ms031sx: "From 17:00 PT on October 6 / 00:00 UTC on October 7 to 18:40 PT ... /
     # 01:40 UTC"; first post 01:20 UTC, resolved 02:33 UTC.
     usage = f["anthropic/wf2v8ms031sx"]
@@ -400,6 +447,53 @@ def test_real_coverage_and_uptime_hand_checked(fixture_store: Store) -> None:
                                                            utc("2026-09-30T00:00:00Z")),
                           provider="anthropic")
     assert early.status == "partial" and early.coverage == pytest.approx((9 * 60 + 39) / 2880)
+
+
+def test_payload_without_own_date_covers_what_it_proves_never_the_import_clock(
+        tmp_path: Path) -> None:
+    """An AWS data.json states no time of its own. Imported from a file (no archiver
+    sidecar), its file time is when it was copied: coverage ends at its newest entry, so the
+    365 days before today are unknown, not 100 % up. With a sidecar naming when an archiver
+    fetched it, that fetch time is proven; a reparse from the archive gives the same."""
+    body = (ROOT / "tests" / "fixtures" / "aws" / "data_slice.json").read_bytes()
+    newest = max(int(row["date"]) for row in json.loads(body)["archive"])
+    plain = tmp_path / "plain" / "data.json"
+    plain.parent.mkdir()
+    plain.write_bytes(body)  # mtime: now
+    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    ingest(line, [plain])
+    (span,) = payload_spans(store, "aws")
+    inside = max(s for i in store.incidents(provider="aws")
+                 for s in (*(u.at for u in i.updates), i.lifecycle.resolved_at) if s)
+    assert datetime.fromtimestamp(newest, UTC) <= inside < datetime(2022, 1, 1, tzinfo=UTC)
+    assert span.as_of == inside  # its newest timestamp (an update posted that evening)
+    cov = coverage_from_payloads([span])["aws"]
+    assert cov.end == inside
+    (year,) = parse_period("365d", end=datetime.now(UTC))
+    g = group_figures([], cov, year, provider="aws")
+    assert (g.status, g.uptime, g.coverage) == ("unknown", None, 0.0)
+    # the same bytes with an archiver's sidecar: its fetch time is a recorded one
+    fetched = datetime(2022, 7, 3, 12, 0, tzinfo=UTC)
+    seen = tmp_path / "seen" / "data.json"
+    seen.parent.mkdir()
+    seen.write_bytes(body)
+    seen.with_name("data.headers.json").write_text(json.dumps(
+        {"fetchedAt": fetched.isoformat(), "url": "https://status.aws.amazon.com/data.json"}))
+    store2, _ = Store.open(f"sqlite:///{tmp_path / 'kb2.db'}", write=True)
+    ingest(Line(store2, Archive(tmp_path / "raw2"),
+                load_sources(ROOT / "data" / "sources.toml")), [seen])
+    assert [s.as_of for s in payload_spans(store2, "aws")] == [fetched]
+    # rows stored before the fix (docs.as_of empty) fall back to the newest entry too
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE docs SET as_of = NULL")
+    assert [s.as_of for s in payload_spans(store, "aws")] == [
+        max(i.lifecycle.resolved_at or i.lifecycle.first_post_at
+            for i in store.incidents(provider="aws"))]
+    # a reparse from the archive recomputes it from the payload, not the manifest's time
+    reparse(Line(store, Archive(tmp_path / "raw"),
+                 load_sources(ROOT / "data" / "sources.toml")))
+    assert [s.as_of for s in payload_spans(store, "aws")] == [inside]
 
 
 @pytest.mark.corpus
@@ -450,3 +544,16 @@ def test_cli_metrics_json_and_errors(tmp_path: Path) -> None:
     assert "unknown" in table.stdout and "100.000%" not in table.stdout
     assert kb(tmp_path, "metrics", "--provider", "nope").returncode == 3
     assert kb(tmp_path, "metrics", "--period", "soon").returncode == 2
+
+
+def test_bounded_end_of_a_snapshot_series_is_unknown_between_its_bounds() -> None:
+    # A summary.json series listed the incident open at minute 120 and no longer at 180
+    # (kb.model.Lifecycle.end_not_before / end_not_after): down until 120, 120..180 unknown.
+    base = make(resolved=None, updates=(0,))
+    life = replace(base.lifecycle, end_not_before=t(120), end_not_after=t(180))
+    f = incident_figures(replace(base, lifecycle=life), seen=t(120))
+    # known to have ended (not open), though when between the bounds is unknown
+    assert not f.open and (f.unknown_start, f.unknown_end) == (t(120), t(180))
+    g = group_figures([f], cover((0, 1000)), Period("x", t(0), t(1000)), provider="p")
+    assert (g.downtime_minutes, g.unknown_minutes) == (120, 60)
+    assert g.uptime_if_down == pytest.approx(100 * (1 - 180 / 1000))

@@ -22,7 +22,12 @@ from kb.analysis.coverage import Coverage
 from kb.analysis.intervals import Interval, intersect, total, union
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
-from kb.analysis.reliability import GroupFigures, group_figures, intervals_of
+from kb.analysis.reliability import (
+    GroupFigures,
+    group_figures,
+    intervals_of,
+    unknown_intervals_of,
+)
 
 _HOUR = timedelta(hours=1)
 
@@ -55,6 +60,9 @@ class Pair:
     both_down_hours: float | None  # None when the KB never covers both in the period
     both_major_hours: float | None
     episodes: tuple[Episode, ...]
+    # time both were down or in an unknown end (open, bounded), beyond both_down_hours
+    both_unknown_hours: float | None = None
+    unknown_reason: str | None = None  # why both_down_hours is None although both are covered
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,9 @@ class Comparison:
 
 
 def _down(figures: Sequence[IncidentFigures], covered: Sequence[Interval],
-          minimum: float) -> list[Interval]:
-    spans = [(w.start, w.end) for w in intervals_of(figures) if w.weight >= minimum]
+          minimum: float, *, with_unknown: bool = False) -> list[Interval]:
+    pieces = intervals_of(figures) + (unknown_intervals_of(figures) if with_unknown else [])
+    spans = [(w.start, w.end) for w in pieces if w.weight >= minimum]
     return intersect(union(spans), list(covered))
 
 
@@ -125,8 +134,17 @@ def compare(
         if not both:
             pairs.append(Pair(x.provider, y.provider, 0.0, None, None, ()))
             continue
+        unmeasured = [f"{s.provider}: {s.figures.uptime_note}" for s in (x, y)
+                      if s.figures.uptime_note]
+        if unmeasured:  # "both down 0.0 h" would be read as a safe fallback
+            pairs.append(Pair(x.provider, y.provider, total(both) / _HOUR, None, None, (),
+                              None, "; ".join(unmeasured)))
+            continue
         shared = intersect(_down(fa, both, 1e-9), _down(fb, both, 1e-9))
         major = intersect(_down(fa, both, 1.0), _down(fb, both, 1.0))
+        maybe = intersect(_down(fa, both, 1e-9, with_unknown=True),
+                          _down(fb, both, 1e-9, with_unknown=True))
         pairs.append(Pair(x.provider, y.provider, total(both) / _HOUR, total(shared) / _HOUR,
-                          total(major) / _HOUR, _episodes(shared, fa, fb)))
+                          total(major) / _HOUR, _episodes(shared, fa, fb),
+                          (total(maybe) - total(shared)) / _HOUR))
     return Comparison(period, tuple(sides), tuple(pairs))

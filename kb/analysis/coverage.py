@@ -6,9 +6,11 @@ three-month holes between two 25-entry feed snapshots "no incidents":
 
 * A listing payload (a feed or incidents.json with two or more entries, at least one of them
   an incident rather than a maintenance) states the provider's complete history from its oldest
-  entry up to the payload's own time (``as_of``: the feed's <updated>, the page's updated_at;
-  the fetch time only when the payload has none). A maintenance-only listing says nothing
-  about incidents and covers nothing.
+  entry up to the latest time the payload proves was watched (``as_of``, set at ingest by
+  kb.pipeline.seen_until: the feed's <updated>, the page's updated_at; else the fetch time
+  of a live fetch; else the newest timestamp inside the payload — never the clock at import,
+  so an imported AWS data.json covers up to its newest entry, not to the day it was copied).
+  A maintenance-only listing says nothing about incidents and covers nothing.
 * A single-incident payload (one /incidents/{code}.json) only proves its own incident, from
   first post to resolution. A run of them (a per-incident archive such as
   GitHub-Incident-History) is taken as complete while consecutive incidents are at most

@@ -17,6 +17,12 @@ A single post that was already resolved (842 of GitHub's pre-2017 incidents) has
 measurable duration: source ``posted-resolved``, impact and resolve minutes None. Counting it
 as 0 minutes would drag medians to zero and uptime up.
 
+An end that is not known is not "now": an open incident is known to go on until its last
+update, and unknown from there to the newest payload that still listed it (or between a
+snapshot series' bounds); a feed entry seen only with its resolving update (source
+``bounded``) has an unknown impact time between its first post and its resolution. Those
+minutes are `unknown_start`..`unknown_end`, reported as unknown, never as down or up.
+
 Weights follow the Statuspage convention the issue names: major/critical outage 1.0,
 partial outage or minor impact 0.3, maintenance 0. Where components announced a
 non-operational status, the worst of them sets the weight (major_outage 1.0, partial_outage
@@ -67,13 +73,13 @@ class IncidentFigures:
     key: str
     provider: str
     kind: str
-    severity: str  # kb.model.Severity value, or "unstated" (no impact and no component status)
+    severity: str  # kb.model.Severity value, or "unknown" (no impact and no component status)
     weight: float
     weight_basis: str  # "components", "impact", "maintenance" or "assumed"
     start: datetime | None
     end: datetime | None
     source: str  # prose, prose+components, prose+lifecycle, components, lifecycle,
-    #              posted-resolved or none
+    #              posted-resolved, bounded (end known only to lie before a resolution) or none
     open: bool
     last_seen: datetime | None  # the latest time the KB knows the incident's state for
     impact_minutes: float | None
@@ -84,6 +90,29 @@ class IncidentFigures:
     cadence_minutes: float | None  # median gap between updates
     longest_silence_minutes: float | None  # longest gap between updates
     components: tuple[ComponentImpact, ...] = ()
+    # An end that is not known: from `unknown_start` (the last time the impact is known to
+    # have gone on: its last update, or a bounded end's earliest moment) to `unknown_end` (the
+    # newest payload that still listed it open, or the bounded end's latest moment), the KB
+    # cannot say whether users were affected. Counted as unknown minutes, never as down until
+    # "now" (docs/analysis.md, "What the figures mean").
+    unknown_start: datetime | None = None
+    unknown_end: datetime | None = None
+
+    @property
+    def unknown_minutes(self) -> float | None:
+        return minutes(self.unknown_start, self.unknown_end)
+
+
+def bounded_end(incident: Incident) -> tuple[datetime | None, datetime | None]:
+    """(not before, not after) of an end known only between two snapshots (a summary.json
+    series drops an incident somewhere between the last snapshot listing it and the first
+    that does not); (None, None) when the model records no such bounds."""
+    for holder in (incident, incident.lifecycle):
+        lo = getattr(holder, "end_not_before", None)
+        hi = getattr(holder, "end_not_after", None)
+        if lo is not None or hi is not None:
+            return lo, hi
+    return None, None
 
 
 def minutes(start: datetime | None, end: datetime | None) -> float | None:
@@ -144,14 +173,9 @@ def incident_weight(incident: Incident) -> tuple[float, str]:
 
 
 def severity_label(incident: Incident) -> str:
-    """The model's severity, except "unstated" where nothing stated one (feed-only incidents):
-    such an incident is not known to be harmless."""
-    if incident.severity is Severity.NONE and incident.kind is Kind.INCIDENT:
-        stated = incident.impact is not None or any(
-            ch.new_status or ch.old_status for c in incident.components for ch in c.changes)
-        if not stated:
-            return "unstated"
-    return incident.severity.value
+    """The model's severity, except "unknown" where nothing stated one (feed-only incidents):
+    such an incident is not known to be harmless (Incident.stated_severity)."""
+    return incident.stated_severity
 
 
 def _components_envelope(incident: Incident) -> tuple[datetime | None, datetime | None]:
@@ -199,6 +223,13 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
     resolve = minutes(first_post, life.resolved_at)
     if source == "lifecycle" and len(incident.updates) <= 1 and start == end:
         source, end, resolve = "posted-resolved", None, None
+    bounded = None
+    if (source == "lifecycle" and not incident.updates_complete and len(incident.updates) <= 1
+            and start is not None and end is not None and end > start):
+        # A feed entry carries only its latest update: published, then "resolved" days later
+        # says nothing of when users stopped being affected (OpenAI's FedRAMP entry: 265 h
+        # between the two). The resolution bounds the end; the impact time is unknown.
+        bounded, source, end = (start, end), "bounded", None
     detection = None
     if source.startswith("prose") and start is not None and first_post is not None:
         detection = minutes(start, first_post) if start < first_post else None
@@ -212,11 +243,16 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
                                          "components"))
         else:
             parts.append(ComponentImpact(component.name, start, end, weight, source))
-    # A snapshot-bounded end (kb.normalize.snapshots): known to have ended, not when. It is
-    # not open; its interval runs to the lower bound (last_seen) and it counts as unmeasured.
-    bounded = end is None and life.end_not_after is not None
     stamps = [s for s in (*(u.at for u in incident.updates), first_post, life.resolved_at,
-                          end, seen, life.end_not_before) if s is not None]
+                          end, seen) if s is not None]
+    is_open = start is not None and end is None and source not in ("posted-resolved", "bounded")
+    unknown_start, unknown_end = bounded or (None, None)
+    if is_open and start is not None:
+        lo, hi = bounded_end(incident)
+        # known to go on while the vendor kept posting about it; after that, unknown
+        posted = [u.at for u in incident.updates if u.at >= start]
+        unknown_start = max([start, *posted, *([lo] if lo else [])])
+        unknown_end = max([unknown_start, hi or max(stamps, default=unknown_start)])
     return IncidentFigures(
         key=incident.key,
         provider=incident.provider,
@@ -227,7 +263,9 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
         start=start,
         end=end,
         source=source,
-        open=start is not None and end is None and source != "posted-resolved" and not bounded,
+        # a snapshot-bounded end (kb.normalize.snapshots) is known to have ended: not open,
+        # though its time between the bounds is unknown like an open one's
+        open=is_open and life.end_not_after is None,
         last_seen=max(stamps) if stamps else None,
         impact_minutes=minutes(start, end),
         detection_minutes=detection,
@@ -237,6 +275,8 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
         cadence_minutes=statistics.median(gaps) if gaps else None,
         longest_silence_minutes=max(gaps) if gaps else None,
         components=tuple(parts),
+        unknown_start=unknown_start,
+        unknown_end=unknown_end,
     )
 
 

@@ -30,6 +30,7 @@ from kb.analysis.intervals import (
     Weighted,
     clip_weighted,
     intersect,
+    subtract,
     total,
     union,
     weighted_total,
@@ -39,7 +40,10 @@ from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
 
 _MIN = timedelta(minutes=1)
-SEVERITIES = ("critical", "major", "minor", "none", "unstated")
+# Above this share of a period's incidents without a measurable duration (or with any
+# major/critical one among them) the period's uptime is unknown, not an upper bound.
+UNMEASURED_MAX_SHARE = 0.2
+SEVERITIES = ("critical", "major", "minor", "none", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,31 +95,74 @@ class GroupFigures:
     cadence: Stat
     outage_minutes: float | None  # union of impact time (any weight > 0), within covered time
     downtime_minutes: float | None  # weighted
-    uptime: float | None  # percent of covered time; None when unknown
+    uptime: float | None  # percent of covered time, unknown ends not counted; None: unknown
     nines: float | None  # None when unknown or when no downtime was recorded
     down: tuple[Interval, ...] = field(default=(), repr=False)  # unweighted, covered, clipped
+    unknown_minutes: float | None = None  # covered time in an unknown end, not down
+    uptime_if_down: float | None = None  # uptime with that unknown time counted as down
+    uptime_note: str | None = None  # why uptime is None although the period is covered
+    unknown: tuple[Interval, ...] = field(default=(), repr=False)  # unknown, covered, not down
+
+
+def _parts(f: IncidentFigures, component: str | None,
+           ) -> list[tuple[datetime | None, datetime | None, float]]:
+    if component is None:
+        return [(f.start, f.end, f.weight)]
+    return [(c.start, c.end, c.weight) for c in f.components if c.name == component]
 
 
 def intervals_of(
     figures: Iterable[IncidentFigures], component: str | None = None,
 ) -> list[Weighted]:
-    """Weighted impact intervals (an open one runs to the last time the KB saw it open); for
-    a component, its own status-change windows where it has them."""
+    """Weighted impact intervals, measured ones only: an open incident counts up to the last
+    time it is known to have gone on (`unknown_start`), never to "now"; for a component, its
+    own status-change windows where it has them."""
     out: list[Weighted] = []
     for f in figures:
-        if component is None:
-            parts = [(f.start, f.end, f.weight)]
-        else:
-            parts = [(c.start, c.end, c.weight) for c in f.components if c.name == component]
-        for start, end, weight in parts:
+        for start, end, weight in _parts(f, component):
             if start is None or weight <= 0:
                 continue
             if end is None:
-                if f.source == "posted-resolved" or f.last_seen is None:
+                if f.source == "posted-resolved" or f.unknown_start is None:
                     continue
-                end = f.last_seen
+                end = f.unknown_start
             out.append(Weighted(start, end, weight))
     return out
+
+
+def unknown_intervals_of(
+    figures: Iterable[IncidentFigures], component: str | None = None,
+) -> list[Weighted]:
+    """The time whose state is unknown: an open or bounded end's unknown stretch, with the
+    weight it would carry were it down (for the figure "with the unknown counted as down")."""
+    out: list[Weighted] = []
+    for f in figures:
+        if f.unknown_start is None or f.unknown_end is None:
+            continue
+        for start, end, weight in _parts(f, component):
+            if start is not None and end is None and weight > 0:
+                out.append(Weighted(max(start, f.unknown_start), f.unknown_end, weight))
+    return out
+
+
+def is_unmeasured(f: IncidentFigures) -> bool:
+    """No impact time at all, not even an unknown stretch (posted once, already resolved)."""
+    return f.impact_minutes is None and not f.open and f.unknown_start is None
+
+
+def uptime_unknown_reason(incidents: Sequence[IncidentFigures]) -> str | None:
+    """Why a period's uptime cannot be told although the KB covers it, or None. The one
+    place the threshold is applied (docs/analysis.md, "What the figures mean"): more than
+    UNMEASURED_MAX_SHARE of the period's incidents, or any major/critical one, without a
+    measurable duration (posted once, already resolved)."""
+    unmeasured = [f for f in incidents if is_unmeasured(f)]
+    if not unmeasured:
+        return None
+    major = sum(1 for f in unmeasured if f.severity in ("major", "critical"))
+    if major or len(unmeasured) > UNMEASURED_MAX_SHARE * len(incidents):
+        text = f"{len(unmeasured)} of {len(incidents)} incidents have no measurable duration"
+        return text + (f" ({major} major/critical)" if major else "")
+    return None
 
 
 @dataclass(frozen=True)
@@ -127,6 +174,7 @@ class Series:
     starts: tuple[datetime, ...]
     pieces: tuple[Weighted, ...]
     ends: tuple[datetime, ...]
+    unknown: tuple[Weighted, ...] = ()  # unknown_intervals_of the figures (few: not bisected)
 
     @classmethod
     def of(cls, figures: Iterable[IncidentFigures], component: str | None = None) -> Series:
@@ -137,7 +185,8 @@ class Series:
                        key=lambda f: (f.start, f.key))
         pieces = tuple(weighted_union(intervals_of(chosen, component)))
         return cls(tuple(dated), tuple(f.start for f in dated if f.start is not None), pieces,
-                   tuple(p.end for p in pieces))
+                   tuple(p.end for p in pieces),
+                   tuple(unknown_intervals_of(chosen, component)))
 
     def starting_in(self, lo: datetime, hi: datetime) -> tuple[IncidentFigures, ...]:
         return self.figures[bisect_left(self.starts, lo):bisect_left(self.starts, hi)]
@@ -166,14 +215,28 @@ def group_figures(
     inside = series.starting_in(period.start, period.end)
     incidents = [f for f in inside if f.kind == "incident"]
     by_severity = Counter(f.severity for f in incidents)
+    unknown: tuple[Interval, ...] = ()
+    unknown_minutes = uptime_if_down = None
+    note = uptime_unknown_reason(incidents) if covered else None
     if covered:
         counted = clip_weighted(series.pieces_in(period.start, period.end), covered)
         down = tuple(intersect(union((p.start, p.end) for p in counted), covered))
         downtime = weighted_total(counted) / _MIN
         outage = total(down) / _MIN
+        unknown = tuple(subtract(intersect(union((p.start, p.end) for p in series.unknown),
+                                           covered), down))
+        unknown_minutes = total(unknown) / _MIN
+        # measured: the unknown time counted as not down (an upper bound); beside it the
+        # figure with that time counted as down, both over the same covered time
         down_fraction = downtime / (total(covered) / _MIN)
-        uptime: float | None = 100.0 * (1.0 - down_fraction)
-        nines = -math.log10(down_fraction) if down_fraction > 0 else None
+        worst = weighted_total(clip_weighted(
+            weighted_union([*counted, *clip_weighted(series.unknown, covered)]), covered)) / _MIN
+        if note:
+            uptime, nines = None, None
+        else:
+            uptime = 100.0 * (1.0 - down_fraction)
+            nines = -math.log10(down_fraction) if down_fraction > 0 else None
+            uptime_if_down = 100.0 * (1.0 - worst / (total(covered) / _MIN))
     else:
         down, downtime, outage, uptime, nines = (), None, None, None, None
     status = "unknown" if not covered else ("known" if fraction >= 0.9999 else "partial")
@@ -188,7 +251,7 @@ def group_figures(
         maintenances=sum(1 for f in inside if f.kind == "maintenance"),
         by_severity={s: by_severity[s] for s in SEVERITIES if by_severity[s]},
         open_incidents=sum(1 for f in incidents if f.open),
-        unmeasured=sum(1 for f in incidents if f.impact_minutes is None and not f.open),
+        unmeasured=sum(1 for f in incidents if is_unmeasured(f)),
         impact_sources=dict(sorted(Counter(f.source for f in incidents).items())),
         impact=describe(f.impact_minutes for f in incidents),
         resolve=describe(f.resolve_minutes for f in incidents),
@@ -200,6 +263,10 @@ def group_figures(
         uptime=uptime,
         nines=nines,
         down=down,
+        unknown_minutes=unknown_minutes,
+        uptime_if_down=uptime_if_down,
+        uptime_note=note,
+        unknown=unknown,
     )
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from kb.analysis.causes import LABELS, CauseTag
 from kb.analysis.clusters import Cluster
-from kb.analysis.compare import Comparison
+from kb.analysis.compare import Comparison, Pair
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, Stat
@@ -47,6 +47,10 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
         "update_cadence_minutes": _stat(g.cadence),
         "outage_minutes": _r(g.outage_minutes), "weighted_downtime_minutes":
             _r(g.downtime_minutes), "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
+        "unknown_minutes": _r(g.unknown_minutes),
+        "uptime_percent_if_unknown_down": _r(g.uptime_if_down, 4),
+        "uptime_unknown_reason": g.uptime_note,
+        "uptime_text": uptime_text(g),
     }
 
 
@@ -92,6 +96,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "pairs": [{"a": p.a, "b": p.b, "both_covered_hours": round(p.both_covered_hours, 2),
                    "both_down_hours": _r(p.both_down_hours, 2),
                    "both_major_hours": _r(p.both_major_hours, 2),
+                   "both_unknown_hours": _r(p.both_unknown_hours, 2),
+                   "unknown_reason": p.unknown_reason,
                    "episodes": [{"start": stamp(e.start), "end": stamp(e.end),
                                  "a": list(e.a_keys), "b": list(e.b_keys)}
                                 for e in p.episodes]}
@@ -115,25 +121,34 @@ def _dist(stat: Stat) -> str:
 
 
 def uptime_text(g: GroupFigures) -> str:
+    """The uptime as every surface prints it (CLI, site, drafts): "unknown" with the reason,
+    "≤ x %" when some incidents add no measurable time, and the unknown hours of open ends
+    with the figure counting them as down."""
     if g.uptime is None:
-        return "unknown"
+        return f"unknown ({g.uptime_note})" if g.uptime_note else "unknown"
     text = f"{g.uptime:.3f}%"
     if g.unmeasured:
         text = "≤ " + text  # incidents without a measurable duration add no downtime
+    if g.unknown_minutes:
+        text += (f" (measured); {_minutes(g.unknown_minutes)} unknown"
+                 + (f", {g.uptime_if_down:.3f}% if down" if g.uptime_if_down is not None
+                    else ""))
     return text
 
 
 def nines_text(g: GroupFigures) -> str:
     if g.uptime is None:
         return "unknown"
-    return "no downtime" if g.nines is None else f"{g.nines:.2f}"
+    if g.nines is not None:
+        return f"{g.nines:.2f}"
+    return "no downtime measured" if g.unmeasured or g.unknown_minutes else "no downtime"
 
 
 def coverage_text(g: GroupFigures) -> str:
     return "none" if g.status == "unknown" else f"{g.coverage:.0%}"
 
 
-_SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unstated": "?"}
+_SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unknown": "?"}
 
 
 def severity_text(by_severity: Mapping[str, int]) -> str:
@@ -159,9 +174,12 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
     console.print(table)
     for provider, text in sorted(basis.items()):
         console.print(f"coverage of {provider}: {text}", style="dim", markup=False)
-    console.print("severity: C critical, M major, m minor, n none, ? unstated. uptime = 1 − "
-                  "weighted downtime / covered time (major 1.0, partial/minor 0.3); ≤: some "
-                  "incidents have no measurable duration. --json has every figure.",
+    console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
+                  "stated). uptime = 1 − weighted downtime / covered time (major 1.0, "
+                  "partial/minor 0.3); ≤: some incidents have no measurable duration; "
+                  "unknown: no data, or over 20 % (or any major) unmeasured (docs/analysis.md);"
+                  " h unknown: ends the data does not show, not counted as down ('if down': "
+                  "counted). --json has every figure.",
                   style="dim", markup=False)
 
 
@@ -210,6 +228,19 @@ def print_clusters(console: Console, clusters: Sequence[Cluster]) -> None:
                           markup=False)
 
 
+def pair_text(p: Pair) -> str:
+    """How long two providers were down together, as `kb compare` and the drafts' fallback
+    advice say it: unknown when either side's uptime is, with the unknown hours apart."""
+    if p.both_down_hours is None:
+        return ("unknown (" + (p.unknown_reason or "the KB never covers both in this period")
+                + ")")
+    unknown = (f"; {p.both_unknown_hours:.1f} h more where either's state is unknown"
+               if p.both_unknown_hours else "")
+    return (f"down together {p.both_down_hours:.1f} h ({p.both_major_hours or 0:.1f} h major)"
+            f" of {p.both_covered_hours:.0f} h both covered, in {len(p.episodes)} "
+            f"episode(s){unknown}")
+
+
 def print_comparison(console: Console, c: Comparison) -> None:
     table = Table(title=f"Comparison, {c.period.label} ({stamp(c.period.start)} → "
                         f"{stamp(c.period.end)})", title_justify="left")
@@ -234,10 +265,4 @@ def print_comparison(console: Console, c: Comparison) -> None:
         table.add_row(label, *values)
     console.print(table)
     for p in c.pairs:
-        if p.both_down_hours is None:
-            console.print(f"{p.a} + {p.b}: unknown (the KB never covers both in this period)",
-                          markup=False)
-            continue
-        console.print(f"{p.a} + {p.b}: down together {p.both_down_hours:.1f} h "
-                      f"({p.both_major_hours or 0:.1f} h major) of {p.both_covered_hours:.0f} h "
-                      f"both covered, in {len(p.episodes)} episode(s)", markup=False)
+        console.print(f"{p.a} + {p.b}: {pair_text(p)}", markup=False)

@@ -193,7 +193,8 @@ def _nines(g: GroupFigures) -> str:
 
 
 def _severities(g: GroupFigures) -> str:
-    counts = [f"{g.by_severity[s]} {s}" for s in SEVERITIES if g.by_severity.get(s)]
+    counts = [f"{g.by_severity[s]} {'of unknown severity' if s == 'unknown' else s}"
+              for s in SEVERITIES if g.by_severity.get(s)]
     return ", ".join(counts)
 
 
@@ -203,7 +204,12 @@ HOW = (
     "(major or critical outage 1.0, partial outage or minor 0.3, overlapping incidents "
     "counted once): a period without data is unknown, never 100%, and a partly covered one "
     "is measured over its covered part only. ≤: some incidents have no measurable duration "
-    "(unmeasured), so uptime is an upper bound. Durations: median / 90th percentile. "
+    "(unmeasured), so uptime is an upper bound; when more than 20% of a period's incidents, "
+    "or any major or critical one, are unmeasured, its uptime is unknown. An end the data "
+    "does not show (an incident still open when last seen, a feed entry seen only resolved) "
+    "is not counted as down until now: those hours are given as unknown, with the uptime "
+    "they would leave if they were down. Severity \"unknown\": no source stated one. "
+    "Durations: median / 90th percentile. "
 )
 
 
@@ -223,6 +229,9 @@ def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage
         blocks.append(components)
     blocks.append(Text(HOW + basis))
     return blocks
+
+
+reliability_blocks = _reliability  # for kb audit: the blocks a provider page shows
 
 
 def _components(provider: str, items: list[IncidentFigures], coverage: Coverage | None,

@@ -244,9 +244,55 @@ def _refresh(embedding: bool) -> None:
     err.print(f"kb: tagged {done} incident(s); {why}", markup=False)
 
 
+def audit(
+    drafts: Annotated[int, typer.Option(help="Render the reliability and fallback sections of "
+                                             "this many drafts (newest incidents) and check "
+                                             "their figures; 0: none.")] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute every published figure from the stored timelines and check its invariants:
+    no negative duration; coverage only where payloads prove it; uptime unknown where too
+    many incidents are unmeasured (docs/analysis.md); severity "none" only where a source
+    says so; site and draft figures equal to kb metrics'. Prints each failure with its key;
+    exit 1 when any fails.
+
+    Example: kb audit --json
+    """
+    from kb.analysis import dataset
+    from kb.analysis.audit import audit as run_audit
+    from kb.analysis.audit import check_draft
+    from kb.cli import open_store, out
+    from kb.drafts.citations import Citations
+    from kb.drafts.integrations import fallback, reliability
+    from kb.store.analysis import payload_spans
+
+    with open_store() as store:
+        data = dataset.load(store, None, with_causes=False)
+        report = run_audit(store, data, payload_spans(store))
+        newest = sorted((i for i in data.incidents if i.first_posted is not None),
+                        key=lambda i: (i.first_posted, i.key), reverse=True)[:max(drafts, 0)]
+        for incident in newest:
+            cite = Citations(incident)
+            facts = {extra.name: [f.text for f in extra.facts]
+                     for extra in (reliability(store, incident, cite),
+                                   fallback(store, incident, cite))}
+            report.add("draft", 1, check_draft(incident, facts, data))
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        for f in report.failures:
+            out.print(f"FAIL {f.check} {f.key}: {f.message}", markup=False, highlight=False)
+        checked = ", ".join(f"{name} {n}" for name, n in report.checked.items())
+        out.print(f"kb audit: {len(report.failures)} failure(s); checked {checked}",
+                  markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `kb metrics`, `kb clusters`, `kb compare` and `kb causes` to the CLI."""
+    """Add `kb metrics`, `kb clusters`, `kb compare`, `kb causes` and `kb audit` to the CLI."""
     app.command()(metrics)
     app.command()(clusters)
     app.command()(compare)
     app.command()(causes)
+    app.command()(audit)

@@ -160,6 +160,7 @@ def reliability(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis import dataset
     from kb.analysis.periods import parse_period
     from kb.analysis.reliability import group_figures
+    from kb.analysis.report import uptime_text
 
     title = "Recent reliability of the provider"
     start = incident.first_posted
@@ -186,9 +187,8 @@ def reliability(store: Store, incident: Incident, cite: Citations) -> Extra:
         facts.append(Fact(f"Median time from first post to resolved: "
                           f"{round(group.resolve.median)} min (90th percentile "
                           f"{round(group.resolve.p90 or 0)} min).", (label,)))
-    if group.uptime is not None:
-        facts.append(Fact(f"Uptime recomputed from impact windows: {group.uptime:.3f}% "
-                          f"({group.status} coverage).", (label,)))
+    facts.append(Fact(f"Uptime recomputed from impact windows: {uptime_text(group)} "
+                      f"({group.status} coverage).", (label,)))
     return Extra("reliability", title, True, "from kb.analysis", tuple(facts))
 
 
@@ -196,6 +196,7 @@ def fallback(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis import dataset
     from kb.analysis.compare import compare
     from kb.analysis.periods import parse_period
+    from kb.analysis.report import pair_text
 
     title = "Fallback provider overlap"
     start = incident.first_posted
@@ -220,10 +221,9 @@ def fallback(store: Store, incident: Incident, cite: Citations) -> Extra:
             "k", f"Computed from stored incidents: `kb compare {incident.provider} {other} "
             f"--period 365d --end {start:%Y-%m-%dT%H:%M}`", url=None, at=start, refs=keys,
             kind=CitationKind.DERIVED)
-        found.append((pair.both_down_hours, other, Fact(
-            f"{other}: both down {pair.both_down_hours:.1f} h of the "
-            f"{pair.both_covered_hours:.0f} h the knowledge base covers both, in the 365 days "
-            "before this incident.", (label,))))
+        # the hours one side's state is unknown count against a fallback, never for it
+        found.append((pair.both_down_hours + (pair.both_unknown_hours or 0), other, Fact(
+            f"{other}: {pair_text(pair)}, in the 365 days before this incident.", (label,))))
     facts = [fact for _hours, _other, fact in sorted(found)[:3]]  # least shared downtime
     if not facts:
         return Extra("fallback", title, False, "not available yet (no provider is covered "

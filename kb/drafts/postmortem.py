@@ -212,7 +212,7 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
     missing = _missing(incident, causes)
     return Draft(
         key=incident.key, provider=incident.provider, provider_name=name, title=incident.title,
-        url=incident.url, kind=incident.kind.value, severity=incident.severity.value,
+        url=incident.url, kind=incident.kind.value, severity=incident.stated_severity,
         status=incident.status, summary=tuple(summary), impact=tuple(impact),
         symptoms=_quotes(prose.symptoms(u), cite),
         components=_components(incident, cite),

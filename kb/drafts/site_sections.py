@@ -189,7 +189,7 @@ def _page(store: Store, incident: Incident, provider_name: str,
     posted = incident.first_posted
     return Page(draft_slug(incident.key), f"Postmortem draft: {incident.title}", blocks,
                 summary=f"{provider_name}, {posted:%Y-%m-%d}, severity "
-                        f"{incident.severity.value}" if posted else provider_name)
+                        f"{incident.stated_severity}" if posted else provider_name)
 
 
 _HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)

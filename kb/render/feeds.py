@@ -79,7 +79,7 @@ def _entry(incident: Incident, href: str) -> ET.Element:
     for component in incident.components[:20]:
         ET.SubElement(entry, f"{{{ATOM}}}category", term=one_line(component.name, 100))
     lines = [
-        f"{incident.kind.value} · severity {incident.severity.value} · status "
+        f"{incident.kind.value} · severity {incident.stated_severity} · status "
         f"{one_line(incident.status, 60)}"
     ]
     if incident.updates:

@@ -178,7 +178,7 @@ def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> s
         cells.append(f'<td><a href="{escape(where)}">{escape(clean_text(provider))}</a></td>')
     maintenance = incident.kind is Kind.MAINTENANCE
     chip = ' <span class="kb-chip">maintenance</span>' if maintenance else ""
-    severity = incident.severity.value
+    severity = incident.stated_severity
     cells += [
         f'<td class="kb-title-cell"><a href="{escape(page)}">'
         f"{escape(one_line(incident.title, 160))}</a>{chip}</td>",

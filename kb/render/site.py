@@ -110,8 +110,8 @@ def render_site(
         if done % 200 == 0:
             tick(done, total)
 
-    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)))
-            for p in providers}
+    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)),
+                        interval=_touched) for p in providers}
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
                         names.get(provider) or provider)
@@ -132,6 +132,19 @@ def render_site(
     report.seconds = time.perf_counter() - started
     report.cpu_seconds = time.process_time() - cpu
     return report
+
+
+def _touched(incident: Incident) -> tuple[datetime, datetime] | None:
+    """The days an incident touched in the day bars: kb.analysis.metrics' impact interval
+    (what `kb metrics` and the reliability tables measure); an end that is not known runs
+    to its last update, never to the build day."""
+    from kb.analysis.metrics import impact_interval
+
+    start, end, _source = impact_interval(incident)
+    if start is None:
+        return None
+    last = max([start, *(u.at for u in incident.updates if u.at >= start)])
+    return start, max(start, end or last)
 
 
 def _watched(coverage: Coverage | None) -> Callable[[date], float]:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from kb.model import Incident, Kind, Phase, Severity
+from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Phase, Severity
 from kb.render.safe import one_line
 from kb.render.sections import Mark
 
@@ -36,10 +36,14 @@ SEVERITY_COLOURS = {
     Severity.MINOR: "#fab005",
     Severity.MAJOR: "#f76707",
     Severity.CRITICAL: "#e03131",
+    SEVERITY_UNKNOWN: "#868e96",  # no source stated a severity: neutral, never green
 }
 # A day the knowledge base holds no status-page data for: unknown, never "no incident".
 NO_DATA_COLOUR = "#ced4da"
-_RANK = {Severity.NONE: 0, Severity.MINOR: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
+# A day whose only incidents state no severity is grey, not green "none"; a stated minor or
+# worse outranks it (what is known is shown).
+_RANK = {Severity.NONE: 0, SEVERITY_UNKNOWN: 0.5, Severity.MINOR: 1, Severity.MAJOR: 2,
+         Severity.CRITICAL: 3}
 _FINAL = (Phase.RESOLVED, Phase.POSTMORTEM, Phase.COMPLETED)
 
 _NS = "http://www.w3.org/2000/svg"
@@ -158,9 +162,12 @@ class Day:
     """One day of a provider's bar: the worst severity of incidents touching it."""
 
     day: date
-    worst: Severity | None
+    worst: Severity | str | None  # a Severity, SEVERITY_UNKNOWN, or None (no incident)
     count: int
     watched: float = 1.0  # share of the day the KB holds data for; 0: unknown
+
+
+Span = Callable[[Incident], tuple[datetime, datetime] | None]  # days an incident touched
 
 
 def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
@@ -175,27 +182,32 @@ def _interval(incident: Incident) -> tuple[datetime, datetime] | None:
 
 
 def days(incidents: Iterable[Incident], as_of: date, span: int = SPAN,
-         watched: Callable[[date], float] | None = None) -> list[Day]:
+         watched: Callable[[date], float] | None = None,
+         interval: Span | None = None) -> list[Day]:
     """The last `span` days up to `as_of`, each with the incidents (not maintenance) that
     touched it: impact window when the prose gave one, else first post → resolved.
     `watched(day)` is the share of that day the KB holds data for (kb.analysis.coverage);
-    without it every day counts as watched."""
+    without it every day counts as watched. `interval(incident)` gives the days an incident
+    touched (the site passes kb.analysis.metrics' impact interval, the one `kb metrics`
+    measures); without it the prose window, else first post → resolved."""
     first = as_of - timedelta(days=span - 1)
-    worst: dict[date, Severity] = {}
+    worst: dict[date, Severity | str] = {}
     count: dict[date, int] = {}
     for incident in incidents:
         if incident.kind is not Kind.INCIDENT:
             continue
-        interval = _interval(incident)
-        if interval is None:
+        found = (interval or _interval)(incident)
+        if found is None:
             continue
-        day = max(interval[0].astimezone(UTC).date(), first)
-        last = min(interval[1].astimezone(UTC).date(), as_of)
+        day = max(found[0].astimezone(UTC).date(), first)
+        last = min(found[1].astimezone(UTC).date(), as_of)
         while day <= last:
             count[day] = count.get(day, 0) + 1
             held = worst.get(day)
-            if held is None or _RANK[incident.severity] > _RANK[held]:
-                worst[day] = incident.severity
+            stated = incident.stated_severity
+            severity = stated if stated == SEVERITY_UNKNOWN else Severity(stated)
+            if held is None or _RANK[severity] > _RANK[held]:
+                worst[day] = severity
             day += timedelta(days=1)
     return [
         Day(d, worst.get(d), count.get(d, 0), 1.0 if watched is None else watched(d))
@@ -214,7 +226,9 @@ def day_bars(cells: Sequence[Day], label: str) -> Markup:
     for i, cell in enumerate(cells):
         colour = SEVERITY_COLOURS[cell.worst]
         if cell.count and cell.worst is not None:
-            tip = f"{cell.day}: {cell.count} incident(s), worst {cell.worst.value}"
+            worst = (f"worst {cell.worst}" if cell.worst != SEVERITY_UNKNOWN
+                     else "severity not stated")
+            tip = f"{cell.day}: {cell.count} incident(s), {worst}"
         elif cell.watched <= 0:
             colour = NO_DATA_COLOUR
             tip = f"{cell.day}: no data (no stored status-page payload covers this day)"

@@ -72,11 +72,13 @@ class PayloadSpan:
 
     provider: str
     sha256: str
-    as_of: datetime  # the payload's own time, else its fetch time
+    as_of: datetime  # the latest time the payload proves was watched (never the import clock)
     entries: int  # incidents and maintenances it yielded
     incidents: int  # of those, incidents
     oldest: datetime | None  # earliest first post among its entries
     newest_end: datetime | None  # latest resolution/first post among its entries
+    fetched_at: datetime | None = None  # when the bytes were fetched (or imported)
+    stored_as_of: datetime | None = None  # docs.as_of as stored (None: rows before the fix)
 
 
 def payload_spans(store: Store, provider: str | None = None) -> list[PayloadSpan]:
@@ -101,11 +103,17 @@ def payload_spans(store: Store, provider: str | None = None) -> list[PayloadSpan
     out = []
     with store.engine.connect() as conn:
         for row in conn.execute(query):
-            as_of = _utc(row[2]) or _utc(row[3])
-            assert as_of is not None  # fetched_at is NOT NULL
+            # docs.as_of is what the payload proves (kb.pipeline.seen_until). Rows stored
+            # before it was filled that way have none: their newest entry stands in, never
+            # fetched_at, which for an import is when a file was copied, not when anyone
+            # watched the page (a reparse stores the proper time).
+            as_of = _utc(row[2]) or _utc(row[7]) or _utc(row[6])
+            if as_of is None:
+                continue  # no dated entry: proves no time at all
             out.append(PayloadSpan(
                 provider=row[0], sha256=row[1], as_of=as_of, entries=int(row[4]),
                 incidents=int(row[5] or 0), oldest=_utc(row[6]), newest_end=_utc(row[7]),
+                fetched_at=_utc(row[3]), stored_as_of=_utc(row[2]),
             ))
     return out
 
