@@ -55,18 +55,19 @@ def test_a_page_per_tag_in_use_and_none_for_unknown(store: Store) -> None:
     assert list(pages) == ["config-deploy", "network", "database-storage"]
     assert pages["config-deploy"].title == "Cause: configuration change/deploy"
     assert pages["config-deploy"].summary == (
-        "2 incidents, 1 provider, 1 in the last 365 days; newest 2026-09-01")
+        "2 incidents, 1 provider, 1 stating it as the cause; newest 2026-09-01")
 
 
 def test_the_page_counts_per_provider_and_lists_incidents_newest_first(store: Store) -> None:
     page = cause_pages(store)["config-deploy"]
     tables = [b for b in page.blocks if isinstance(b, Table)]
-    # 2025-03-01 is more than 365 days before AS_OF
-    assert [tuple(r) for r in tables[0].rows] == [("Acme Status", "1", "2")]
+    # 2025-03-01 is more than 365 days before AS_OF; the 2026 incident states config-deploy
+    # only as a symptom, so it counts apart: stated causes (365 days, all time), symptoms
+    assert [tuple(r) for r in tables[0].rows] == [("Acme Status", "0", "1", "1")]
     lists = [b for b in page.blocks if isinstance(b, Links)]
     assert [b.caption for b in lists] == ["2026", "2025"]
     assert [(i.key, i.note) for b in lists for i in b.items] == [
-        ("acme/acme0000001", f"“{HOSTILE}” (rule, stated as a symptom)"),
+        ("acme/acme0000001", f"“{HOSTILE}” (rule, a symptom (what failed))"),
         ("acme/acme0000000", "“A bad config push in 2025.” (rule, stated as the cause)"),
     ]
 

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 
 QUOTA = {"github": 40, "google-cloud": 36, "aws": 26, "digitalocean": 18, "anthropic": 30,
          "openai": 30}
 OTHER_QUOTA = 12
+
+
+# The v2 tagger's test for "the sentence states causation", kept here so the draw can be
+# repeated (the tagger itself now decides a role per match, kb.analysis.causes.role_of). The
+# rules matched are those of RULES_VERSION 2: run this at commit a622875 to redraw exactly.
+_CAUSAL = re.compile(
+    r"\b(?:caused by|due to|root cause|result(?:ed|ing)? (?:of|from)|as a result of|triggered"
+    r" by|because|stemm\w* from|attributed to|traced (?:back )?to|was the cause|contribut\w*"
+    r"|introduced by|led to|roll(?:ed|ing)? ?back|revert(?:ed|ing)?|the cause)\b", re.I)
 
 
 def split_of(key: str) -> str:
@@ -27,7 +37,7 @@ def split_of(key: str) -> str:
 
 
 def main() -> None:
-    from kb.analysis.causes import _CAUSAL, RULES, _negated, prose_of
+    from kb.analysis.causes import RULES, _negated, prose_of
     from kb.store import Store
 
     store, _ = Store.open(f"sqlite:///{sys.argv[1]}")

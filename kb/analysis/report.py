@@ -87,7 +87,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {
         "period": period_dict(c.period),
         "providers": [dict(group_dict(s.figures), name=s.name,
-                           top_causes=[{"tag": t, "incidents": n} for t, n in s.causes])
+                           top_causes=[{"tag": t, "incidents": n} for t, n in s.causes],
+                           top_symptoms=[{"tag": t, "incidents": n} for t, n in s.symptoms])
                       for s in c.sides],
         "pairs": [{"a": p.a, "b": p.b, "both_covered_hours": round(p.both_covered_hours, 2),
                    "both_down_hours": _r(p.both_down_hours, 2),
@@ -228,7 +229,10 @@ def print_comparison(console: Console, c: Comparison) -> None:
         ("to resolve median / p90", [_dist(s.figures.resolve) for s in c.sides]),
         ("uptime", [uptime_text(s.figures) for s in c.sides]),
         ("nines", [nines_text(s.figures) for s in c.sides]),
-        ("top causes", [", ".join(f"{t} {n}" for t, n in s.causes) or "-" for s in c.sides]),
+        ("top stated causes", [", ".join(f"{t} {n}" for t, n in s.causes) or (
+            "unknown" if s.figures.status == "unknown" else "none stated") for s in c.sides]),
+        ("top symptoms", [", ".join(f"{t} {n}" for t, n in s.symptoms) or "-"
+                          for s in c.sides]),
     ]
     for label, values in rows:
         table.add_row(label, *values)

@@ -191,22 +191,32 @@ def causes(
         tags = causes_for(store, incidents)
     live = sum(1 for i in incidents if i.key not in stored)
     by_provider: dict[str, dict[str, int]] = {}
+    symptoms: dict[str, dict[str, int]] = {}
     for slug in sorted({i.provider for i in incidents}):
-        by_provider[slug] = counts(tags[i.key] for i in incidents if i.provider == slug)
+        mine = [tags[i.key] for i in incidents if i.provider == slug]
+        by_provider[slug] = counts(mine, role="cause")
+        symptoms[slug] = counts(mine, role="symptom")
     if as_json:
         _print_json({"incidents": len(incidents), "computed_now": live,
-                     "by_provider": by_provider})
+                     "by_provider": by_provider, "symptoms_by_provider": symptoms})
         return
     from rich.table import Table
 
-    table = Table(title=f"Cause tags of {len(incidents)} incidents", title_justify="left")
+    table = Table(title=f"Cause tags of {len(incidents)} incidents: stated as the cause / "
+                        "only as a symptom", title_justify="left")
     table.add_column("provider")
-    shown = [c for c in Cause if any(c.value in v for v in by_provider.values())]
+    shown = [c for c in Cause if c is not Cause.UNKNOWN and any(
+        c.value in v for v in (*by_provider.values(), *symptoms.values()))]
     for c in shown:
         table.add_column(LABELS[c], justify="right")
     for slug, tally in by_provider.items():
-        table.add_row(slug, *(str(tally.get(c.value, 0)) for c in shown))
+        table.add_row(slug, *(f"{tally.get(c.value, 0)} / {symptoms[slug].get(c.value, 0)}"
+                              for c in shown))
     print_table(out, table)
+    out.print("A tag is a stated cause where a sentence says so (\"caused by an expired "
+              "certificate\"), a symptom where it only says what failed (\"users may see "
+              "authentication errors\"); `kb causes KEY` shows the sentence.", markup=False,
+              style="dim")
     if live:
         err.print(f"kb: {live} incident(s) had no stored tags; tagged now by the rules "
                   "(run `kb causes --refresh` or `kb update` to store them)", markup=False)

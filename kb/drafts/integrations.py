@@ -134,7 +134,11 @@ def cause_tags(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis.causes import LABELS
     from kb.analysis.stage import causes_for
 
-    tags = causes_for(store, [incident]).get(incident.key, [])
+    # Stated causes first: a tag read from "users may see login errors" says what failed, and
+    # the draft says so ("stated as symptom") rather than offering it as a contributing factor.
+    order = {"cause": 0, "unknown": 1, "symptom": 2}
+    tags = sorted(causes_for(store, [incident]).get(incident.key, []),
+                  key=lambda t: order.get(t.stated_as, 3))
     facts = []
     for tag in tags:
         if not tag.evidence:
