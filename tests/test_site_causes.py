@@ -10,6 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kb.analysis import site_sections
+from kb.analysis.stage import RULES_ID
 from kb.render.sections import BuildContext, Links, Page, PageLink, Table, Text, discover
 from kb.render.site import render_site
 from kb.store import Store
@@ -30,12 +31,12 @@ def tag(name: str, evidence: str = "a sentence", stated_as: str = "cause") -> Ca
 def store(tmp_path: Path) -> Store:
     opened = acme_store(tmp_path)
     hashes = incident_hashes(opened)
-    write_causes(opened, {
-        "acme/acme0000000": (hashes["acme/acme0000000"], "test",
+    write_causes(opened, {  # as the current rules would store them (RULES_ID)
+        "acme/acme0000000": (hashes["acme/acme0000000"], RULES_ID,
                              [tag("config-deploy", "A bad config push in 2025.")]),
-        "acme/acme0000001": (hashes["acme/acme0000001"], "test",
+        "acme/acme0000001": (hashes["acme/acme0000001"], RULES_ID,
                              [tag("config-deploy", HOSTILE, "symptom"), tag("network")]),
-        "acme/acme0000002": (hashes["acme/acme0000002"], "test",
+        "acme/acme0000002": (hashes["acme/acme0000002"], RULES_ID,
                              [tag("database-storage", "A database index was missing."),
                               tag("unknown", "")]),
     })

@@ -34,6 +34,7 @@ from kb.analysis.reliability import (
     group_figures,
 )
 from kb.analysis.report import nines_text, uptime_text
+from kb.analysis.stage import RULES_ID
 from kb.model import Incident, Kind
 from kb.render.sections import (
     Block,
@@ -79,7 +80,9 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
     """Cause tags, last-seen times and every incident's figures, loaded once per build, and
     each provider's sections made from them."""
     build = build or BuildContext(store)
-    causes, seen = stored_causes(store), last_seen(store)
+    # Stored tags of these rules: an older version's roles mean other things, and `kb update`
+    # re-tags (its analysis stage runs before the site's) before they are shown again.
+    causes, seen = stored_causes(store, rules=RULES_ID), last_seen(store)
     figures: dict[str, IncidentFigures] = {}
     by_provider: dict[str, list[IncidentFigures]] = {}
     for incident in build.incidents:

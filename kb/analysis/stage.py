@@ -97,10 +97,11 @@ def refresh_causes(
 
 
 def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[CauseTag]]:
-    """Tags per incident: the stored ones where current, else computed now by the rules
-    (a read never writes; `kb update` or `kb causes --refresh` stores them)."""
+    """Tags per incident: the stored ones where current (made for this text by these rules),
+    else computed now by the rules (a read never writes; `kb update` or `kb causes --refresh`
+    stores them)."""
     chosen = list(incidents)
-    stored = stored_causes(store, [i.key for i in chosen])
+    stored = stored_causes(store, [i.key for i in chosen], rules=RULES_ID)
     return {i.key: [from_record(r) for r in stored[i.key]] if i.key in stored
             else tag_incident(i) for i in chosen}
 

@@ -183,11 +183,11 @@ def causes(
             _one(store, key, as_json)
             return
         from kb.analysis.causes import LABELS, Cause, counts
-        from kb.analysis.stage import causes_for
+        from kb.analysis.stage import RULES_ID, causes_for
         from kb.store.analysis import stored_causes
 
         incidents = [i for i in store.incidents(provider=provider) if i.kind.value == "incident"]
-        stored = stored_causes(store, provider=provider)
+        stored = stored_causes(store, provider=provider, rules=RULES_ID)
         tags = causes_for(store, incidents)
     live = sum(1 for i in incidents if i.key not in stored)
     by_provider: dict[str, dict[str, int]] = {}
