@@ -114,3 +114,10 @@ def test_held_out_roles_meet_the_targets() -> None:
     assert scores["cause_precision"] is not None and scores["cause_precision"] >= 0.9, scores
     assert scores["accuracy"] is not None and scores["accuracy"] >= 0.9, scores
     assert scores["right_dropped"] == 0, scores
+
+
+def test_hostile_sentences_with_many_matches_finish() -> None:
+    # Each rule reads at most a few matches of one sentence, and the role looks only at the
+    # text near a match: 100k "login"s or causal words are read in about a second, not hours.
+    assert roles("login " * 100_000) == {"auth": "symptom"}
+    assert roles("Users cannot log in, due to " * 20_000) == {"auth": "cause"}

@@ -380,7 +380,7 @@ def role_of(sentence: str, tag: Cause, start: int, end: int) -> tuple[str, str]:
             "symptom", f"after {word!r}")
     if (later := _FORWARD.search(after)):
         return cause(f"before {later.group(0)!r}", start)
-    if (later := _BACKWARD.search(sentence, end)):
+    if (later := _BACKWARD.search(sentence, end, end + _LOOKBACK)):
         return "symptom", f"before {later.group(0)!r}"
     if (found := _IDENTIFIED.search(clause)) and not _NOT_OWN.search(found.group(0)):
         return cause(f"after {found.group(0).split()[0]!r}", clause_at + found.start())
@@ -422,6 +422,9 @@ def own_names(provider: str | None, name: str | None = None) -> frozenset[str]:
 _OWN_ALIASES = {"aws": {"amazon", "amazonwebservices"}, "google-cloud": {"gcp", "googlecloud"},
                 "azure": {"microsoft", "azure"}}
 _RANK = {"cause": 0, "unknown": 1, "symptom": 2}
+# Matches of one rule read per sentence: a hostile sentence of 100k "login"s stays cheap, and
+# a real sentence never names one factor this often.
+_MATCHES_READ = 20
 
 
 def _negated(sentence: str, start: int) -> bool:
@@ -444,7 +447,9 @@ def sentence_tags(sentence: str, own: frozenset[str] = frozenset()) -> list[Caus
     for rule in RULES:
         if rule.prefilter is not None and not rule.prefilter.search(lower):
             continue
-        for match in rule.pattern.finditer(sentence):
+        for seen, match in enumerate(rule.pattern.finditer(sentence)):
+            if seen >= _MATCHES_READ:
+                break
             start, end = match.start(), match.end()
             if (_negated(sentence, start)
                     or (rule.veto and rule.veto.search(sentence[max(0, start - _LOOKBACK):start]))
