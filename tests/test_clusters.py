@@ -124,7 +124,8 @@ def test_a_mention_without_a_stated_dependency_is_a_coincidence() -> None:
     names = {"anthropic": ("Anthropic", "Claude", "Fable")}
     (cluster,) = run([copilot, claude], names=names)
     assert cluster.links[0].evidence == (
-        "stated dependency: github/m names anthropic and says it depends on an outside provider",)
+        'stated dependency: github/m names anthropic ("Claude") and says it depends on an '
+        'outside provider',)
     assert run([copilot, claude]) == []  # without the product names nothing names Anthropic
 
 

@@ -215,6 +215,7 @@ class Side:
     mentions: frozenset[str] = frozenset()  # providers its text names (names and products)
     depends: bool = False  # its text says it depends on an outside party
     signals: frozenset[str] = frozenset()  # community signals linked to it
+    named_as: tuple[tuple[str, str], ...] = ()  # (provider, the words that named it)
 
     def index_keys(self, shared_vendors: set[str]) -> set[str]:
         """Keys under which others find this item (see `query_keys`)."""
@@ -257,15 +258,16 @@ def side(key: str, provider: str, title: str, text: str, start: datetime, end: d
     """A Side from plain values (the sweep's and bench/eval_clusters.py's one way in)."""
     own_names = frozenset(own) | {provider}
     terms = frozenset(dependency_terms(text) - own_names)
-    mentions: set[str] = set()
+    named_as: dict[str, str] = {}
     if names is not None:
         pattern, owners = names
         for match in pattern.finditer(text):
-            mentions |= owners.get(match.group(0).lower(), set())
-    mentions.discard(provider)
+            for owner in owners.get(match.group(0).lower(), set()) - {provider}:
+                named_as.setdefault(owner, " ".join(match.group(0).split()))
     return Side(Member(key, provider, title, start, end), vendor or provider, terms,
                 frozenset(t for t in tags if t != Cause.UNKNOWN.value), own_names,
-                frozenset(mentions), bool(_DEPENDS.search(text)), frozenset(signals))
+                frozenset(named_as), bool(_DEPENDS.search(text)), frozenset(signals),
+                tuple(sorted(named_as.items())))
 
 
 def _text(incident: Incident) -> str:
@@ -327,9 +329,10 @@ def link(x: Side, y: Side, aliases: Mapping[str, set[str]] | None = None) -> Lin
     evidence = []
     for item, named in ((x, x_names), (y, y_names)):
         if named and item.depends:
-            evidence.append(f"stated dependency: {item.member.key} names "
-                            f"{', '.join(sorted(named))} and says it depends on an outside "
-                            "provider")
+            words = dict(item.named_as)
+            said = ", ".join(f"{p} (\"{words[p]}\")" if p in words else p for p in sorted(named))
+            evidence.append(f"stated dependency: {item.member.key} names {said} and says it "
+                            "depends on an outside provider")
     regions = {t for t in shared if region_owner(t)}
     owned = {t for t in regions if region_owner(t) in (x.own | y.own)}
     upstream = sorted((set(shared) - regions) | owned)
