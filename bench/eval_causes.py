@@ -2,8 +2,14 @@
 
 Usage: python bench/eval_causes.py [--corpus ../shared/corpus] [--database URL]
                                    [--split dev|test|all] [--show-errors] [--write-docs]
+       python bench/eval_causes.py --roles [--show-errors] [--write-docs]
 
-Two labeled sets:
+`--roles` scores the role of each tag (stated cause / symptom) on bench/data/cause_roles.jsonl:
+207 (sentence, tag) pairs the v2 rules matched in the corpus, labelled by us as cause, symptom
+or wrong tag, split tune / held-out by a hash of the key before any role rule was written (see
+bench/data/LABELS.md). It needs no corpus: the sentences are in the file.
+
+Two labeled sets for the tags themselves:
 
 1. tests/fixtures/analysis/cause_labels.jsonl: 180 GitHub, Anthropic, OpenAI and other status
    page incidents of the corpus, labeled by hand from their text alone (see ORIGIN.md):
@@ -35,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analysis_corpus import CORPUS, ROOT, corpus_store, write_section
 
 LABELS = ROOT / "tests" / "fixtures" / "analysis" / "cause_labels.jsonl"
+ROLE_LABELS = ROOT / "bench" / "data" / "cause_roles.jsonl"
 ICCO_MAP = {"config-change": "config-deploy", "security": "security",
             "hardware": "hardware-power"}
 
@@ -85,6 +92,74 @@ def icco_postmortems(corpus: Path) -> list[tuple[str, set[str], str]]:
     return out
 
 
+def role_predictions(rows: list[dict]) -> list[str]:
+    """The role the rules give each labelled (sentence, tag): "cause", "symptom", "unknown",
+    or "none" where the rules no longer give that tag to that sentence. The page's own
+    provider is passed as the tagger does for an incident (its own name is no dependency)."""
+    from kb.analysis.causes import own_names, sentence_tags
+
+    out = []
+    for row in rows:
+        found = {t.tag.value: t for t in sentence_tags(row["text"],
+                                                        own_names(row["incident"].split("/")[0]))}
+        tag = found.get(row["tag"])
+        out.append(tag.stated_as if tag else "none")
+    return out
+
+
+def role_scores(rows: list[dict], predicted: list[str]) -> dict[str, float | int | None]:
+    """Stated-cause precision / recall (what cause summaries count), cause-vs-symptom
+    accuracy over the pairs labelled cause or symptom, and how the wrong tags fared."""
+    def ratio(a: int, b: int) -> float | None:
+        return a / b if b else None
+
+    said_cause = [r for r, p in zip(rows, predicted, strict=True) if p == "cause"]
+    is_cause = [p for r, p in zip(rows, predicted, strict=True) if r["label"] == "cause"]
+    two = [(r["label"], p) for r, p in zip(rows, predicted, strict=True)
+           if r["label"] in ("cause", "symptom")]
+    wrong = [p for r, p in zip(rows, predicted, strict=True) if r["label"] == "wrong-tag"]
+    right_dropped = sum(1 for r, p in zip(rows, predicted, strict=True)
+                        if r["label"] != "wrong-tag" and p == "none")
+    return {
+        "n": len(rows), "cause_labelled": len(is_cause), "cause_predicted": len(said_cause),
+        "cause_precision": ratio(sum(1 for r in said_cause if r["label"] == "cause"),
+                                 len(said_cause)),
+        "cause_recall": ratio(sum(1 for p in is_cause if p == "cause"), len(is_cause)),
+        "accuracy": ratio(sum(1 for label, p in two if label == p), len(two)),
+        "n_two": len(two),
+        "wrong_labelled": len(wrong), "wrong_dropped": sum(1 for p in wrong if p == "none"),
+        "right_dropped": right_dropped,
+    }
+
+
+def roles_report(show_errors: bool = False) -> str:
+    rows = [json.loads(line) for line in ROLE_LABELS.read_text(encoding="utf-8").splitlines()]
+    predicted = role_predictions(rows)
+
+    def pct(value: object) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = ["| split | pairs | stated-cause precision | stated-cause recall | "
+             "cause-vs-symptom accuracy | wrong tags dropped | right tags dropped |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for split in ("tune", "heldout", "all"):
+        chosen = [(r, p) for r, p in zip(rows, predicted, strict=True)
+                  if split == "all" or r["split"] == split]
+        sc = role_scores([r for r, _ in chosen], [p for _, p in chosen])
+        lines.append(
+            f"| {split} | {sc['n']} | {pct(sc['cause_precision'])} ({sc['cause_predicted']} "
+            f"said cause) | {pct(sc['cause_recall'])} (of {sc['cause_labelled']}) | "
+            f"{pct(sc['accuracy'])} (of {sc['n_two']}) | {sc['wrong_dropped']} of "
+            f"{sc['wrong_labelled']} | {sc['right_dropped']} |")
+        if show_errors and split != "all":
+            for row, p in chosen:
+                if p != row["label"] and not (row["label"] == "wrong-tag" and p == "none"):
+                    print(f"{split}: {row['label']} → {p} [{row['tag']}] {row['text'][:160]}",
+                          file=sys.stderr)
+    return ("### Roles: stated cause vs symptom (bench/data/cause_roles.jsonl, labelled by us)"
+            "\n\n" + "\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -92,11 +167,19 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "holdout", "all"), default="all")
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument("--write-docs", action="store_true", help="update docs/analysis.md")
+    parser.add_argument("--roles", action="store_true",
+                        help="score roles (stated cause vs symptom) instead; no corpus needed")
     parser.add_argument("--embedding", action="store_true",
                         help="also run the embedding step (needs kb.embed and its model)")
     parser.add_argument("--model-home", type=Path, default=Path(tempfile.gettempdir()) / "kb-eval",
                         help="where the ONNX export of the model is cached")
     args = parser.parse_args()
+    if args.roles:
+        report = roles_report(args.show_errors)
+        print(report)
+        if args.write_docs:
+            write_section("eval_roles", report)
+        return
 
     from kb.analysis.causes import Cause, tag_text
     from kb.analysis.similar import load_similarity

@@ -298,7 +298,24 @@ def test_stored_tags_and_coverage_on_postgresql(tmp_path: Path) -> None:
         assert refresh_causes(store)[0] == 7 and refresh_causes(store) == (0, 0)
         assert {t.tag for t in stored_causes(store)["github/6503rcn8s34s"]} == {
             "network", "hardware-power"}
+        assert stored_causes(store, rules=RULES_ID) == stored_causes(store)
+        assert stored_causes(store, rules="rules-v2") == {}  # another version's roles
         spans = coverage_from_payloads(payload_spans(store))["anthropic"].spans
         assert spans[0][1] == datetime(2026, 10, 8, 2, 59, 46, tzinfo=UTC)
     finally:
         store.close()
+
+
+def test_reads_skip_tags_of_other_rules_versions(store: Store) -> None:
+    """A rules change (v2 → v3 gave tags roles) re-tags on the next refresh; until then no
+    reader shows the old version's tags: `kb causes` and `kb compare` tag on the fly."""
+    refresh_causes(store)
+    key = "github/6503rcn8s34s"
+    stored = stored_causes(store)[key]
+    digest = store.content_hashes([key])[key]
+    write_causes(store, {key: (digest, "rules-v2", [replace(stored[0], stated_as="cause")])})
+    assert key not in stored_causes(store, rules=RULES_ID)
+    assert key in stale_cause_keys(store, RULES_ID)
+    incident = store.get(key)
+    assert [t.tag.value for t in causes_for(store, [incident])[key]] == sorted(
+        [r.tag for r in stored], key=[c.value for c in Cause].index)

@@ -95,10 +95,23 @@ def test_pair_is_unknown_when_either_uptime_is() -> None:
 
 
 def test_top_causes_count_incidents_not_tags() -> None:
-    tag = CauseTag(Cause.DNS, "rule", "e", "d")
-    causes = {"p/1": [tag, tag], "p/2": [tag, CauseTag(Cause.NETWORK, "rule", "e", "d")],
+    tag = CauseTag(Cause.DNS, "rule", "e", "d", "cause")
+    causes = {"p/1": [tag, tag], "p/2": [tag, CauseTag(Cause.NETWORK, "rule", "e", "d", "cause")],
               "p/3": [CauseTag(Cause.UNKNOWN, "none", "", "")]}
     assert top_causes(["p/1", "p/2", "p/3"], causes) == (("dns", 2), ("network", 1))
+
+
+def test_top_causes_count_stated_causes_and_symptoms_apart() -> None:
+    """"users may see authentication errors" is a symptom: it is no top cause."""
+    causes = {"p/1": [CauseTag(Cause.AUTH, "rule", "Users may see authentication errors.", "d",
+                               "symptom"),
+                      CauseTag(Cause.TLS, "rule", "Caused by an expired certificate.", "d",
+                               "cause")],
+              "p/2": [CauseTag(Cause.AUTH, "rule", "Unable to log in.", "d", "symptom")],
+              "p/3": [CauseTag(Cause.DNS, "embedding", "DNS lookups slow.", "d", "unknown")]}
+    keys = ["p/1", "p/2", "p/3"]
+    assert top_causes(keys, causes) == (("tls", 1),)
+    assert top_causes(keys, causes, role="symptom") == (("auth", 2),)
 
 
 def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
@@ -119,7 +132,9 @@ def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
     sides = {s["provider"]: s for s in data["providers"]}
     assert sides["google"]["status"] == "unknown" and sides["google"]["uptime_percent"] is None
     assert sides["anthropic"]["incidents"] == 3
-    assert sides["anthropic"]["top_causes"][0]["tag"] in {"auth", "data-loss"}
+    # the slice's sign-in outage and unsaved messages are what users saw, not stated causes
+    assert sides["anthropic"]["top_symptoms"][0]["tag"] in {"auth", "data-loss"}
+    assert not {"auth", "data-loss"} & {t["tag"] for t in sides["anthropic"]["top_causes"]}
     pair = next(p for p in data["pairs"] if {p["a"], p["b"]} == {"anthropic", "openai"})
     # the two slices never cover the same time (Sep 14-15 vs Sep 29-Oct 8)
     assert pair["both_down_hours"] is None

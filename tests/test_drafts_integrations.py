@@ -74,6 +74,10 @@ def test_cause_tags_quote_their_evidence_and_shape_the_suggestions(store: Store)
     assert tags.available and tags.facts
     names = [f.lead.split(" ", 1)[0] for f in tags.facts]
     assert "auth" in names
+    # stated causes come first; a symptom says it is one (a sign-in outage is what failed)
+    roles = [("stated as the cause" in f.lead, "a symptom" in f.lead) for f in tags.facts]
+    assert not any(cause and symptom for cause, symptom in roles)
+    assert roles == sorted(roles, key=lambda r: not r[0])
     for fact in tags.facts:
         assert fact.quote and fact.cites
         cited = next(c for c in draft.citations if c.label == fact.cites[0])

@@ -10,6 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kb.analysis import site_sections
+from kb.analysis.stage import RULES_ID
 from kb.render.sections import BuildContext, Links, Page, PageLink, Table, Text, discover
 from kb.render.site import render_site
 from kb.store import Store
@@ -30,12 +31,12 @@ def tag(name: str, evidence: str = "a sentence", stated_as: str = "cause") -> Ca
 def store(tmp_path: Path) -> Store:
     opened = acme_store(tmp_path)
     hashes = incident_hashes(opened)
-    write_causes(opened, {
-        "acme/acme0000000": (hashes["acme/acme0000000"], "test",
+    write_causes(opened, {  # as the current rules would store them (RULES_ID)
+        "acme/acme0000000": (hashes["acme/acme0000000"], RULES_ID,
                              [tag("config-deploy", "A bad config push in 2025.")]),
-        "acme/acme0000001": (hashes["acme/acme0000001"], "test",
+        "acme/acme0000001": (hashes["acme/acme0000001"], RULES_ID,
                              [tag("config-deploy", HOSTILE, "symptom"), tag("network")]),
-        "acme/acme0000002": (hashes["acme/acme0000002"], "test",
+        "acme/acme0000002": (hashes["acme/acme0000002"], RULES_ID,
                              [tag("database-storage", "A database index was missing."),
                               tag("unknown", "")]),
     })
@@ -55,18 +56,19 @@ def test_a_page_per_tag_in_use_and_none_for_unknown(store: Store) -> None:
     assert list(pages) == ["config-deploy", "network", "database-storage"]
     assert pages["config-deploy"].title == "Cause: configuration change/deploy"
     assert pages["config-deploy"].summary == (
-        "2 incidents, 1 provider, 1 in the last 365 days; newest 2026-09-01")
+        "2 incidents, 1 provider, 1 stating it as the cause; newest 2026-09-01")
 
 
 def test_the_page_counts_per_provider_and_lists_incidents_newest_first(store: Store) -> None:
     page = cause_pages(store)["config-deploy"]
     tables = [b for b in page.blocks if isinstance(b, Table)]
-    # 2025-03-01 is more than 365 days before AS_OF
-    assert [tuple(r) for r in tables[0].rows] == [("Acme Status", "1", "2")]
+    # 2025-03-01 is more than 365 days before AS_OF; the 2026 incident states config-deploy
+    # only as a symptom, so it counts apart: stated causes (365 days, all time), symptoms
+    assert [tuple(r) for r in tables[0].rows] == [("Acme Status", "0", "1", "1")]
     lists = [b for b in page.blocks if isinstance(b, Links)]
     assert [b.caption for b in lists] == ["2026", "2025"]
     assert [(i.key, i.note) for b in lists for i in b.items] == [
-        ("acme/acme0000001", f"“{HOSTILE}” (rule, stated as a symptom)"),
+        ("acme/acme0000001", f"“{HOSTILE}” (rule, a symptom (what failed))"),
         ("acme/acme0000000", "“A bad config push in 2025.” (rule, stated as the cause)"),
     ]
 

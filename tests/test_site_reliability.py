@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 
 from kb.analysis import site_sections
 from kb.analysis.site_sections import period_end, provider_periods
+from kb.analysis.stage import RULES_ID
 from kb.config import load_sources
 from kb.pipeline import Line, ingest
 from kb.render.sections import Block, BuildContext, Table, Text, discover
@@ -111,21 +112,23 @@ def test_causes_count_incidents_per_tag_leaving_out_unknown(store: Store) -> Non
     def tags(*names: str) -> list[CauseRecord]:
         return [CauseRecord(name, "rule", "a sentence", "test", "cause") for name in names]
 
-    write_causes(store, {
-        "acme/acme0000001": (hashes["acme/acme0000001"], "test", tags("config-deploy",
-                                                                       "network")),
-        "acme/acme0000002": (hashes["acme/acme0000002"], "test",
+    write_causes(store, {  # as the current rules store them: other rules' tags are not read
+        "acme/acme0000001": (hashes["acme/acme0000001"], RULES_ID, tags("config-deploy",
+                                                                         "network")),
+        "acme/acme0000002": (hashes["acme/acme0000002"], RULES_ID,
                              tags("config-deploy", "database-storage", "unknown")),
-        "acme/acme0000000": (hashes["acme/acme0000000"], "test", tags("dns")),
+        "acme/acme0000000": (hashes["acme/acme0000000"], RULES_ID, tags("dns")),
     })
     causes = provider_tables(store, date(2026, 9, 14))["causes"][0]
     assert isinstance(causes, Table)
-    assert tuple(causes.columns) == ("cause", "incidents, last 365 days", "incidents, all time")
+    assert tuple(causes.columns) == (
+        "cause", "stated as the cause, last 365 days", "stated as the cause, all time",
+        "only as a symptom or suspected, all time")
     assert [tuple(row) for row in causes.rows] == [
-        ("configuration change/deploy", "2", "2"),
-        ("database/storage", "1", "1"),
-        ("network", "1", "1"),
-        ("DNS", "0", "1"),  # 2025-03-01 is more than 365 days before 2026-09-14
+        ("configuration change/deploy", "2", "2", "0"),
+        ("database/storage", "1", "1", "0"),
+        ("network", "1", "1", "0"),
+        ("DNS", "0", "1", "0"),  # 2025-03-01 is more than 365 days before 2026-09-14
     ]
     assert "2 of 2 incidents of the last 365 days and 3 of 3 overall" in (causes.caption or "")
 

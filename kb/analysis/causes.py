@@ -3,20 +3,32 @@
 Every tag keeps the sentence it was read from and how it was made:
 
 * ``rule``: a phrase rule (its id in `detail`, e.g. ``dns.word``) matched a sentence of the
-  title or the updates. ``stated_as`` is ``cause`` when that sentence states causation
-  ("caused by", "due to", "root cause", "rolled back") and ``symptom`` otherwise: status
-  pages mostly describe what users saw ("unable to log in"), which is still what kind of
-  failure it was, but a reader should know which is which.
+  title or the updates. ``stated_as`` is the tag's *role* in that sentence (`role_of`):
+  ``cause`` where the sentence states the factor as (part of) the cause ("caused by an
+  expired certificate", "due to an issue with a third-party DNS provider", "a misconfiguration
+  caused ...", "we identified an issue with an upstream provider"), ``symptom`` where it is
+  what failed or what users saw ("users may see authentication errors", "connectivity issues
+  in SFO2", "errors caused by X" for the errors), ``unknown`` where a hedged sentence only
+  suspects it. The side of a causal word the match sits on decides ("X caused Y": X is the
+  cause, Y the symptom; "Y due to X" the same), else the kind of factor does: an attack, a
+  power loss, a deploy or a third party is reported as a cause, a login or a network failure
+  as what failed. Cause summaries count stated causes only (kb.analysis.compare.top_causes,
+  `counts(role="cause")`); `detail` says which word decided. Scored by bench/eval_causes.py
+  on bench/data/cause_roles.jsonl (docs/analysis.md).
 * ``embedding``: no rule fired, and the incident's closest sentence is near a labeled example
   sentence (kb.analysis.similar; only when kb.embed and its model are available).
 * ``none``: the single tag ``unknown`` when nothing matched.
 
 A match preceded in its clause by a negation ("no data loss", "not a security incident",
-"ruled out DNS") does not count. Rules are deliberately phrase-level rather than single
-words where a word is ambiguous on status pages: GitHub's "Pages deploys" is a product, not a
-deploy gone wrong; "deployed a fix" is the remedy; "memory leak" is not a security leak;
-"dependency graph" is a GitHub feature. Precision and recall per tag are measured by
-bench/eval_causes.py (docs/analysis.md).
+"ruled out DNS") does not count; nor does a word in another sense: inside a URL, the name of a
+page or setting ("Usage and Rate limits pages", "connection pool settings", "usage limit"),
+a class of users ("authenticated users"), something said to work ("routing continued to work
+as expected"), a remedy ("configuration changes led to a resolution"), or the provider's own
+name ("the issue with Google Cloud Support" on Google Cloud's page). Rules are deliberately
+phrase-level rather than single words where a word is ambiguous on status pages: GitHub's
+"Pages deploys" is a product, not a deploy gone wrong; "deployed a fix" is the remedy;
+"memory leak" is not a security leak; "dependency graph" is a GitHub feature. Precision and
+recall per tag are measured by bench/eval_causes.py (docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from enum import StrEnum
 from kb.model import Incident
 from kb.normalize.impact import sentences
 
-RULES_VERSION = 2
+RULES_VERSION = 3  # 3: roles (cause / symptom / unknown) and word-sense guards
 MAX_EVIDENCE = 400  # characters of a sentence kept as evidence
 
 
@@ -76,7 +88,7 @@ class CauseTag:
     method: str  # "rule", "embedding" or "none"
     evidence: str  # the sentence it was read from ("" for unknown)
     detail: str  # rule id, nearest labeled example, or why nothing matched
-    stated_as: str = "symptom"  # "cause" when the sentence states causation
+    stated_as: str = "symptom"  # role: "cause", "symptom" or "unknown" ("" for unknown tags)
     score: float | None = None  # cosine similarity for embedding tags
 
 
@@ -113,7 +125,9 @@ RULES: tuple[Rule, ...] = (
     _rule("auth.word", Cause.AUTH,
           "auth|log|sign|sso|saml|oauth|oidc|2fa|factor|mfa|identity|idp|token|credential|"
           "password|scim",
-          r"\b(?:authenticat\w*|authori[sz]ation (?:errors?|failures?|issues?)|log ?ins?|"
+          # "recovery for authenticated users": a class of users, not a failing login
+          r"\b(?:(?!(?:un)?authenticated (?:users?|customers?|visitors?|accounts?)\b)"
+          r"(?:un)?authenticat\w*|authori[sz]ation (?:errors?|failures?|issues?)|log ?ins?|"
           r"logg(?:ing|ed) (?:in|into|on)|"
           r"sign(?:ing)?[- ]?(?:in|on)s?|single sign-on|SSO|SAML|OAuth|OIDC|2FA|two[- ]factor|"
           r"MFA|identity provider|IdP|session tokens?|access tokens?|credentials?|"
@@ -159,7 +173,8 @@ RULES: tuple[Rule, ...] = (
           r"usage|requests)|(?:high|heavy|heavily|increased|elevated|unprecedented|unexpected) "
           r"(?:load(?:ed)?|demand|traffic|usage)|resource exhaustion|exhaust(?:ed|ion)|"
           r"saturat\w*|out of memory|OOM|memory (?:pressure|exhaustion|leak)|thundering herd|"
-          r"(?:auto)?scal(?:ing|ed) (?:issues?|limits?)|(?:connection|thread) pool)\b"),
+          r"(?:auto)?scal(?:ing|ed) (?:issues?|limits?)|(?:connection|thread) pool"
+          r"(?! (?:settings?|configuration|size setting|mode)))\b(?! limits?\b)"),
     # dependency / upstream provider
     _rule("dependency.provider", Cause.DEPENDENCY,
           "party|upstream|provider|vendor|external|partner|dependen|connector",
@@ -188,7 +203,9 @@ RULES: tuple[Rule, ...] = (
           r"problems|errors|failures|resets|timeouts|drops)|packet loss|BGP|rout(?:ing|er)s?|"
           r"(?:network )?switch(?:es)? (?:failure|issue)s?|fib(?:er|re) (?:cut|issue)s?|peering|"
           r"transit provider|load[- ]balancers?|CDN|edge (?:nodes?|network|servers?)|ISP|"
-          r"latency between)\b"),
+          r"latency between)\b",
+          # "the cause is outside of our network": the network is ruled out, not named
+          veto=r"\boutside\s+(?:of\s+)?(?:our|the)?"),
     # database / storage
     _rule("storage.word", Cause.STORAGE,
           "database|db|sql|postgres|redis|memcache|elasticsearch|mongo|cassandra|dynamo|spanner|"
@@ -239,7 +256,9 @@ RULES: tuple[Rule, ...] = (
           "rate|throttl|429|too many|quota|limit|credit|insufficient",
           r"\b(?:rate[- ]?limit\w*|throttl\w*|429s?|too many requests|quotas?|"
           r"(?:usage|billing) limits?|spend(?:ing)? limits?|credit balance|insufficient "
-          r"(?:credits?|balance|funds|quota))\b"),
+          r"(?:credits?|balance|funds|quota))\b"
+          # "the Usage and Rate limits pages", "quota settings": a page or setting, not a limit
+          r"(?! (?:pages?|dashboard|settings?|UI|reports?|tab|view)\b)"),
     # model / inference quality
     _rule("model.quality", Cause.MODEL,
           "quality|degradation|regression|degraded|lower|reduced|poor|incorrect|wrong|"
@@ -253,10 +272,6 @@ RULES: tuple[Rule, ...] = (
           r"hallucinat\w*|gibberish|tokeni[sz]er|sampling (?:bug|issue|error))\b"),
 )
 
-_CAUSAL = re.compile(
-    r"\b(?:caused by|due to|root cause|result(?:ed|ing)? (?:of|from)|as a result of|triggered"
-    r" by|because|stemm\w* from|attributed to|traced (?:back )?to|was the cause|contribut\w*"
-    r"|introduced by|led to|roll(?:ed|ing)? ?back|revert(?:ed|ing)?|the cause)\b", re.I)
 # A negation in the same clause, at most a few words before the match.
 _NEGATION = re.compile(
     r"\b(?:no|not(?! (?:be )?able)|never|without|ruled out|rule out|unrelated to|"
@@ -280,6 +295,138 @@ def prose_of(incident: Incident) -> list[str]:
 _LOOKBACK = 200  # characters before a match that negations and vetoes may sit in
 
 
+# -- roles: is the factor stated as a cause, or is it what failed? ------------------------------
+
+# "Y due to X": what follows is the cause. The cause-statement forms ("the root cause was",
+# "narrowed it down to") make the whole rest of the sentence the cause.
+_BACKWARD = re.compile(
+    r"\b(?:caused by|due to|because(?: of)?|as a result of|result(?:ed|ing|s)? from|"
+    r"triggered by|stemm\w* from|attributed to|traced (?:back )?to|introduced by|owing to|"
+    r"(?:caused|impacted|affected|driven) (?:in part )?by)\b", re.I)
+_STATEMENT = re.compile(
+    r"\b(?:(?:the )?root[- ]cause(?: of [^.;:]{0,120}?)? (?:was|is|has been|appears to be|"
+    r"as|to be)|(?:the|a) cause (?:of|for) [^.;:]{0,160}? (?:was|is)|the cause (?:was|is)|"
+    r"was the (?:root )?cause|narrowed (?:down )?(?:the (?:root )?cause |it |the issue )?(?:down )?"
+    r"to|isolated (?:it|the (?:issue|problem|root cause)) to|tracked (?:down )?(?:the "
+    r"(?:issue|problem|cause) )?(?:down )?to|identified (?:the (?:root )?cause|it) as)\b", re.I)
+# "X caused Y": what precedes (in the same clause) is the cause, what follows the symptom.
+_FORWARD = re.compile(
+    r"\b(?:caused(?! by)|causing|causes|led to|leading to|lead to|resulted in|resulting in|"
+    r"results in|triggered(?! by)|triggering|prevented|preventing|broke|disrupted|"
+    r"responsible for|contribut(?:ed|ing) to|(?:has been |have been |was |were )?"
+    r"(?:rolled back|reverted)(?! by))\b", re.I)
+# "we identified an issue with X", "discovered a capacity issue in ...": X is what was wrong.
+# Not "identified the cause of X" (X is the symptom) nor "the issue impacting X".
+_IDENTIFIED = re.compile(
+    r"\b(?:identified|discovered|determined|found|isolated|pinpointed|confirmed)\b"
+    r"(?:(?! the cause\b| the root cause\b| and\b)[^,;:.]){0,120}$", re.I)
+_NOT_OWN = re.compile(r"\b(?:impacting|affecting|with users|for users|the cause of|"
+                      r"the cause for|cause of)\b", re.I)
+_HEDGE = re.compile(r"\b(?:may|might|could|possibl[ey]|potential(?:ly)?|suspect\w*|believe\w*|"
+                    r"likely|appears? to|seems? to|whether|if)\b", re.I)
+_CLAUSE_BREAK = re.compile(r"[,;:()—]|\b(?:but|while|whereas|as|although)\b", re.I)
+# A match followed, in its clause, by one of these is not a failing factor at all.
+_NOT_FAILING = re.compile(  # used with .match(sentence, end): anchored at the match's end
+    r"[^,;:.]{0,80}?\b(?:(?:continued|continues) to (?:work|operate|function)|"
+    r"work(?:ed|ing|s)? as expected|(?:is|are|was|were|remain(?:s|ed)?) (?:unaffected|"
+    r"operating normally|not (?:affected|impacted))|(?:led|lead|leads) to (?:a |some )?"
+    r"(?:resolution|recovery|improvement))", re.I)
+_ERROR_AFTER = re.compile(r"^[\w\s-]{0,12}?\b(?:errors?|messages?|responses?)\b", re.I)
+# Rules whose factor a status page reports as the cause unless the sentence says otherwise
+# (an attack, a power loss, a deploy, a third party); the others are what failed.
+_CAUSE_KINDS = frozenset({Cause.CONFIG, Cause.DEPENDENCY, Cause.SECURITY, Cause.HARDWARE,
+                          Cause.CAPACITY})
+_SYMPTOM_WORDS = re.compile(r"^(?:connectors?|SSL|TLS|HSTS|OCSP|handshake .*)$", re.I)
+_CAUSE_WORDS = re.compile(r"(?:peering|transit provider|BGP|fib(?:er|re) (?:cut|issue)|"
+                          r"expired|invalid|intermediate|root cert|wildcard|x\.?509|"
+                          r"certificates? (?:expir|renew|rotation|chain))", re.I)
+
+
+def _clause_before(sentence: str, start: int) -> str:
+    return _CLAUSE_BREAK.split(sentence[max(0, start - _LOOKBACK):start])[-1]
+
+
+def _clause_after(sentence: str, end: int) -> str:
+    return _CLAUSE_BREAK.split(sentence[end:end + _LOOKBACK])[0]
+
+
+def _quoted(sentence: str, start: int) -> bool:
+    before = sentence[max(0, start - _LOOKBACK):start]
+    return before.count('"') % 2 == 1 or before.count("“") > before.count("”") or (
+        before.count("'") % 2 == 1 and "'" in sentence[start:start + _LOOKBACK])
+
+
+def role_of(sentence: str, tag: Cause, start: int, end: int) -> tuple[str, str]:
+    """(role, why) of the factor matched at sentence[start:end]: "cause", "symptom" or
+    "unknown" (a cause only suspected), with the words that decided it."""
+    head = sentence[max(0, start - _LOOKBACK):start]
+    offset = start - len(head)
+    clause = _clause_before(sentence, start)
+    after = _clause_after(sentence, end)
+
+    def cause(why: str, at: int) -> tuple[str, str]:
+        # "may be caused by", "likely due to", "we believe ... due to": suspected, not stated
+        hedge = _HEDGE.search(sentence[max(0, at - 16):start])
+        return ("unknown", f"hedged ({hedge.group(0)!r}): {why}") if hedge else ("cause", why)
+
+    if (stated := list(_STATEMENT.finditer(head))):
+        return cause(f"after {stated[-1].group(0)[:40]!r}", offset + stated[-1].start())
+    clause_at = start - len(clause)
+    before = [(m.end(), m.start(), "backward", m.group(0)) for m in _BACKWARD.finditer(clause)]
+    before += [(m.end(), m.start(), "forward", m.group(0)) for m in _FORWARD.finditer(clause)]
+    if before:
+        _, at, kind, word = max(before)
+        return cause(f"after {word!r}", clause_at + at) if kind == "backward" else (
+            "symptom", f"after {word!r}")
+    if (later := _FORWARD.search(after)):
+        return cause(f"before {later.group(0)!r}", start)
+    if (later := _BACKWARD.search(sentence, end, end + _LOOKBACK)):
+        return "symptom", f"before {later.group(0)!r}"
+    if (found := _IDENTIFIED.search(clause)) and not _NOT_OWN.search(found.group(0)):
+        return cause(f"after {found.group(0).split()[0]!r}", clause_at + found.start())
+    matched = sentence[start:end]
+    if _quoted(sentence, start) or _ERROR_AFTER.match(sentence[end:end + 40]):
+        return "symptom", "an error message"
+    if _CAUSE_WORDS.search(matched) or (tag in _CAUSE_KINDS
+                                        and not _SYMPTOM_WORDS.match(matched)):
+        return cause(f"a {tag.value} factor is reported as a cause", start)
+    return "symptom", "what failed (no causal word)"
+
+
+def _in_url(sentence: str, start: int) -> bool:
+    word_start = max(sentence.rfind(" ", 0, start), sentence.rfind("(", 0, start),
+                     sentence.rfind("[", 0, start)) + 1
+    return "://" in sentence[word_start:start + 1] or sentence[word_start:start].startswith(
+        ("www.", "http"))
+
+
+def _own_name(matched: str, own: frozenset[str]) -> bool:
+    """A vendor rule naming the page's own company ("the issue with Google Cloud Support"
+    on Google Cloud's page): its own trouble, not a dependency."""
+    squashed = re.sub(r"[^a-z0-9]", "", matched.lower())
+    return any(name and name in squashed for name in own)
+
+
+def own_names(provider: str | None, name: str | None = None) -> frozenset[str]:
+    """Squashed names a provider's own text calls it (for `_own_name`)."""
+    if not provider:
+        return frozenset()
+    names = {re.sub(r"[^a-z0-9]", "", provider.lower())}
+    names |= {re.sub(r"[^a-z0-9]", "", p.lower()) for p in provider.split("-") if len(p) > 3}
+    if name:
+        names.add(re.sub(r"[^a-z0-9]", "", name.split("(")[0].lower()))
+    names |= _OWN_ALIASES.get(provider, set())
+    return frozenset(n for n in names if n)
+
+
+_OWN_ALIASES = {"aws": {"amazon", "amazonwebservices"}, "google-cloud": {"gcp", "googlecloud"},
+                "azure": {"microsoft", "azure"}}
+_RANK = {"cause": 0, "unknown": 1, "symptom": 2}
+# Matches of one rule read per sentence: a hostile sentence of 100k "login"s stays cheap, and
+# a real sentence never names one factor this often.
+_MATCHES_READ = 20
+
+
 def _negated(sentence: str, start: int) -> bool:
     # Only the nearby text: a hostile sentence of 100k negated matches must stay linear.
     before = sentence[max(0, start - _LOOKBACK):start]
@@ -292,30 +439,52 @@ def _evidence(sentence: str) -> str:
     return text if len(text) <= MAX_EVIDENCE else text[: MAX_EVIDENCE - 1] + "…"
 
 
-def tag_sentences(prose: Sequence[str]) -> list[CauseTag]:
-    """Rule tags for a list of sentences: one per cause, its evidence the first sentence
-    stating it as a cause, else the first sentence mentioning it. [unknown] when none."""
+def sentence_tags(sentence: str, own: frozenset[str] = frozenset()) -> list[CauseTag]:
+    """The rule tags of one sentence, each with its role there (the best of its matches:
+    a cause over an unknown over a symptom). `own`: `own_names` of the page's provider."""
+    out: dict[Cause, CauseTag] = {}
+    lower = sentence.lower()
+    for rule in RULES:
+        if rule.prefilter is not None and not rule.prefilter.search(lower):
+            continue
+        for seen, match in enumerate(rule.pattern.finditer(sentence)):
+            if seen >= _MATCHES_READ:
+                break
+            start, end = match.start(), match.end()
+            if (_negated(sentence, start)
+                    or (rule.veto and rule.veto.search(sentence[max(0, start - _LOOKBACK):start]))
+                    or _in_url(sentence, start) or _NOT_FAILING.match(sentence, end)
+                    or (rule.tag is Cause.DEPENDENCY and rule.id == "dependency.vendor"
+                        and _own_name(match.group(0), own))):
+                continue
+            role, why = role_of(sentence, rule.tag, start, end)
+            held = out.get(rule.tag)
+            if held is None or _RANK[role] < _RANK[held.stated_as]:
+                out[rule.tag] = CauseTag(rule.tag, "rule", _evidence(sentence),
+                                         f"{rule.id}: {match.group(0)!r}; {role}: {why}", role)
+            if role == "cause":
+                break
+    return list(out.values())
+
+
+def tag_sentences(prose: Sequence[str], own: frozenset[str] = frozenset()) -> list[CauseTag]:
+    """Rule tags for a list of sentences: one per cause, its role the strongest it has in
+    any sentence (cause, then unknown, then symptom) and its evidence the first sentence
+    with that role. [unknown] when none."""
     best: dict[Cause, CauseTag] = {}
     for sentence in prose:
-        causal = bool(_CAUSAL.search(sentence))
-        lower = sentence.lower()
-        for rule in RULES:
-            held = best.get(rule.tag)
-            if held is not None and (held.stated_as == "cause" or not causal):
-                continue
-            if rule.prefilter is not None and not rule.prefilter.search(lower):
-                continue
-            for match in rule.pattern.finditer(sentence):
-                if not _negated(sentence, match.start()) and not (
-                        rule.veto and rule.veto.search(
-                            sentence[max(0, match.start() - _LOOKBACK):match.start()])):
-                    best[rule.tag] = CauseTag(rule.tag, "rule", _evidence(sentence),
-                                              f"{rule.id}: {match.group(0)!r}",
-                                              "cause" if causal else "symptom")
-                    break
+        if len(best) == len(RULE_TAGS) and all(t.stated_as == "cause" for t in best.values()):
+            break
+        for tag in sentence_tags(sentence, own):
+            held = best.get(tag.tag)
+            if held is None or _RANK[tag.stated_as] < _RANK[held.stated_as]:
+                best[tag.tag] = tag
     if not best:
         return [unknown()]
     return [best[c] for c in Cause if c in best]
+
+
+RULE_TAGS = frozenset(rule.tag for rule in RULES)
 
 
 def unknown(detail: str = "no rule matched") -> CauseTag:
@@ -324,7 +493,7 @@ def unknown(detail: str = "no rule matched") -> CauseTag:
 
 def tag_incident(incident: Incident) -> list[CauseTag]:
     """Rule tags of one incident (see module docstring)."""
-    return tag_sentences(prose_of(incident))
+    return tag_sentences(prose_of(incident), own_names(incident.provider))
 
 
 def tag_text(text: str) -> list[CauseTag]:
@@ -332,10 +501,11 @@ def tag_text(text: str) -> list[CauseTag]:
     return tag_sentences([s for s in sentences(text) if s])
 
 
-def counts(tags: Iterable[Iterable[CauseTag]]) -> dict[str, int]:
-    """How many incidents carry each tag, most common first."""
+def counts(tags: Iterable[Iterable[CauseTag]], role: str | None = None) -> dict[str, int]:
+    """How many incidents carry each tag, most common first; with `role`, only the tags
+    with that role ("cause": the stated causes, what a cause summary counts)."""
     tally: dict[str, int] = {}
     for incident_tags in tags:
-        for tag in {t.tag.value for t in incident_tags}:
+        for tag in {t.tag.value for t in incident_tags if role is None or t.stated_as == role}:
             tally[tag] = tally.get(tag, 0) + 1
     return dict(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))

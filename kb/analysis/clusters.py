@@ -1,17 +1,34 @@
 """Incidents that belong together: one outage seen from several providers, or posted twice.
 
 * **related** (different vendors): impact intervals overlap (give or take `slack`: a SaaS
-  page often posts after its cloud's) *and* they share evidence: a dependency term both name
-  ("us-east-1", "Cloudflare"), one names the other's provider ("Elevated errors for Github
-  connector" while GitHub is down), or a contributing-factor tag (other than unknown). Time
-  overlap alone is not enough: two busy pages overlap by chance every week.
+  page often posts after its cloud's) *and* something beyond the time says they are one
+  event. Each link lists that evidence (`Link.evidence`):
+
+  - *stated dependency*: one incident names the other's provider or one of its products
+    ("degraded availability for the GPT-5.2 … models", "the GitHub connector fails") and
+    says it depends on an outside party ("an issue with an upstream model provider",
+    "connector", "third-party");
+  - *same upstream named*: both name the same third vendor ("Cloudflare", "AWS") or the same
+    region of a cloud where that cloud is itself one of the two ("us-east-1" on AWS's page
+    and on a SaaS page);
+  - *same region and failure kind*: both name one region and carry one contributing-factor
+    tag;
+  - *community signal naming both*: one Hacker News thread or article is linked to both.
+
+  Time overlap with nothing else, or with only a shared tag ("database/storage" on an AWS
+  console outage and a Cloud SQL migration bug), or a mention without a stated dependency
+  (Cloud Build's "GitHub triggers"), is a **coincidence**: kept apart
+  (`ClusterReport.coincidences`), never joined into a cluster. Two busy pages overlap by
+  chance every week.
 * **duplicate** (one vendor, two pages, e.g. Jira and Confluence on status.atlassian.com):
   overlapping, with titles at least `DUPLICATE_SIMILARITY` alike (word-set Jaccard) or the
   same dependency terms.
 
-Links are made pairwise and joined into clusters (connected components); every link keeps
-its evidence so a reader can judge it. Candidate pairs come from one sweep over intervals
-sorted by start, so 100k incidents cost a sort plus their real overlaps.
+Links are made pairwise and joined into clusters (connected components). Overlap is shown
+as minutes of overlap, or as the gap between two incidents within the slack: never as a
+negative overlap. Candidate pairs come from one sweep over intervals sorted by start, so
+100k incidents cost a sort plus their real overlaps. Precision is measured on labelled pairs
+by bench/eval_clusters.py (docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -101,6 +118,30 @@ def vendor_of(slug: str, page_url: str | None = None) -> str:
     return slug_for_host(host) if "." in host else slug.split("-", 1)[0]
 
 
+# "an issue with an upstream model provider", "the GitHub connector", "a third-party tool":
+# the incident says it depends on someone else.
+_DEPENDS = re.compile(
+    r"\b(?:upstream|third[- ]party|3rd[- ]party|(?:cloud|infrastructure|hosting|service|"
+    r"network|DNS|CDN|payments?|email|SMS|identity|model|AI model|telecom|external|underlying"
+    r") (?:providers?|vendors?)|one of our (?:providers|vendors|partners)|external (?:services?|"
+    r"dependenc(?:y|ies))|connectors?|partner (?:outage|issue|incident))\b", re.I)
+# The cloud whose region a region name is (for "same upstream named").
+_REGION_OWNER = (
+    (re.compile(r"^(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:gov-)?[a-z]+-\d$"), "aws"),
+    (re.compile(r"^[a-z]+-[a-z]+\d$"), "gcp"),
+    (re.compile(r"^(?:nyc|sfo|ams|sgp|lon|fra|tor|blr|syd)\d$"), "digitalocean"),
+    (re.compile(r"^[a-z ]+ [a-z]+(?: \d)?$"), "azure"),
+)
+
+
+def region_owner(term: str) -> str | None:
+    """The cloud a region name belongs to ("us-east-1" → aws, "us-east1" → gcp), None for
+    vendor names."""
+    if term in _VENDOR_TERMS:
+        return None
+    return next((owner for pattern, owner in _REGION_OWNER if pattern.match(term)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     key: str
@@ -112,16 +153,25 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Two incidents and why they are linked."""
+    """Two incidents and why they are linked (or, as a coincidence, why not)."""
 
     a: str
     b: str
-    kind: str  # "related" or "duplicate"
-    overlap_minutes: float  # negative: the gap (within slack) between them
+    kind: str  # "related", "duplicate" or "coincidence"
+    overlap_minutes: float  # minutes both were open (0 when they only come within the slack)
     shared_terms: tuple[str, ...]
-    names_other: tuple[str, ...]  # provider names one incident's text gives for the other
+    names_other: tuple[str, ...]  # providers one incident's text names for the other
     shared_causes: tuple[str, ...]
     similarity: float  # title similarity
+    evidence: tuple[str, ...] = ()  # why they are one event ("" for a coincidence)
+    gap_minutes: float = 0.0  # minutes between one's end and the other's start, if apart
+
+    @property
+    def timing(self) -> str:
+        """"overlap 100m" or "20m apart": a gap is never shown as a negative overlap."""
+        if self.gap_minutes > 0:
+            return f"{self.gap_minutes:.0f}m apart"
+        return f"overlap {self.overlap_minutes:.0f}m"
 
 
 @dataclass(frozen=True)
@@ -143,18 +193,36 @@ class Cluster:
         return tuple(sorted({m.provider for m in self.members}))
 
 
+@dataclass(frozen=True)
+class ClusterReport:
+    """Clusters, and the pairs that overlap with no evidence beyond that (coincidences:
+    shared tags, a mention without a stated dependency), with their members."""
+
+    clusters: list[Cluster]
+    coincidences: list[Link]
+    members: dict[str, Member]
+
+
 @dataclass(frozen=True, slots=True)
-class _Item:
+class Side:
+    """One incident as the linking reads it."""
+
     member: Member
     vendor: str
     terms: frozenset[str]
     causes: frozenset[str]
     own: frozenset[str]  # the names the item's own provider goes by
+    mentions: frozenset[str] = frozenset()  # providers its text names (names and products)
+    depends: bool = False  # its text says it depends on an outside party
+    signals: frozenset[str] = frozenset()  # community signals linked to it
+    named_as: tuple[tuple[str, str], ...] = ()  # (provider, the words that named it)
 
     def index_keys(self, shared_vendors: set[str]) -> set[str]:
         """Keys under which others find this item (see `query_keys`)."""
         keys = {f"t:{t}" for t in self.terms} | {f"m:{t}" for t in self.terms}
         keys |= {f"c:{c}" for c in self.causes} | {f"own:{a}" for a in self.own}
+        keys |= {f"p:{self.member.provider}"} | {f"n:{p}" for p in self.mentions}
+        keys |= {f"s:{x}" for x in self.signals}
         return keys | ({f"v:{self.vendor}"} if self.vendor in shared_vendors else set())
 
     def query_keys(self, shared_vendors: set[str]) -> set[str]:
@@ -162,7 +230,44 @@ class _Item:
         provider, incidents of the providers it mentions, and its vendor's other pages."""
         keys = {f"t:{t}" for t in self.terms} | {f"own:{t}" for t in self.terms}
         keys |= {f"c:{c}" for c in self.causes} | {f"m:{a}" for a in self.own}
+        keys |= {f"p:{p}" for p in self.mentions} | {f"n:{self.member.provider}"}
+        keys |= {f"s:{x}" for x in self.signals}
         return keys | ({f"v:{self.vendor}"} if self.vendor in shared_vendors else set())
+
+
+_Names = tuple[re.Pattern[str], dict[str, set[str]]]
+
+
+def names_pattern(names: Mapping[str, Iterable[str]]) -> _Names | None:
+    """One pattern for every provider's names and products (kb.signals' [signals.match]
+    tables: whole words, any case), and which providers each lower-cased name means."""
+    owners: dict[str, set[str]] = {}
+    for provider, aliases in names.items():
+        for alias in aliases:
+            if alias.strip():
+                owners.setdefault(alias.strip().lower(), set()).add(provider)
+    if not owners:
+        return None
+    alternation = "|".join(re.escape(a) for a in sorted(owners, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])(?:{alternation})(?!\w)", re.I), owners
+
+
+def side(key: str, provider: str, title: str, text: str, start: datetime, end: datetime,
+         tags: Iterable[str], *, vendor: str | None = None, own: Iterable[str] = (),
+         names: _Names | None = None, signals: Iterable[str] = ()) -> Side:
+    """A Side from plain values (the sweep's and bench/eval_clusters.py's one way in)."""
+    own_names = frozenset(own) | {provider}
+    terms = frozenset(dependency_terms(text) - own_names)
+    named_as: dict[str, str] = {}
+    if names is not None:
+        pattern, owners = names
+        for match in pattern.finditer(text):
+            for owner in owners.get(match.group(0).lower(), set()) - {provider}:
+                named_as.setdefault(owner, " ".join(match.group(0).split()))
+    return Side(Member(key, provider, title, start, end), vendor or provider, terms,
+                frozenset(t for t in tags if t != Cause.UNKNOWN.value), own_names,
+                frozenset(named_as), bool(_DEPENDS.search(text)), frozenset(signals),
+                tuple(sorted(named_as.items())))
 
 
 def _text(incident: Incident) -> str:
@@ -173,8 +278,10 @@ def _items(
     incidents: Iterable[Incident], figures: Mapping[str, IncidentFigures],
     causes: Mapping[str, Sequence[CauseTag]], vendors: Mapping[str, str],
     aliases: Mapping[str, set[str]],
-) -> list[_Item]:
+    names: _Names | None = None, signals: Mapping[str, Iterable[str]] | None = None,
+) -> list[Side]:
     out = []
+    signals = signals or {}
     for incident in incidents:
         f = figures.get(incident.key)
         if f is None or f.start is None or f.kind != "incident":
@@ -183,31 +290,66 @@ def _items(
         # KB saw it, capped: a week-long "monitoring" tail would overlap everything.
         end = f.start if f.source == "posted-resolved" else (f.end or f.last_seen or f.start)
         end = min(max(end, f.start), f.start + MAX_SPAN)
-        own = aliases.get(incident.provider, set()) | {incident.provider}
-        terms = frozenset(dependency_terms(_text(incident)) - own)
-        tags = frozenset(t.tag.value for t in causes.get(incident.key, ())
-                         if t.tag is not Cause.UNKNOWN)
-        member = Member(incident.key, incident.provider, incident.title, f.start, end)
-        out.append(_Item(member, vendors.get(incident.provider, incident.provider), terms, tags,
-                         frozenset(own)))
+        out.append(side(incident.key, incident.provider, incident.title, _text(incident),
+                        f.start, end, (t.tag.value for t in causes.get(incident.key, ())),
+                        vendor=vendors.get(incident.provider, incident.provider),
+                        own=aliases.get(incident.provider, set()), names=names,
+                        signals=signals.get(incident.key, ())))
     return out
 
 
-def _link(x: _Item, y: _Item, aliases: Mapping[str, set[str]]) -> Link | None:
+def _names_of(item: Side, other: Side, aliases: Mapping[str, set[str]]) -> set[str]:
+    """Names `item`'s text gives for `other`'s provider."""
+    found = item.terms & (aliases.get(other.member.provider, set()) | {other.member.provider})
+    return found | ({other.member.provider} if other.member.provider in item.mentions
+                    else set())
+
+
+def link(x: Side, y: Side, aliases: Mapping[str, set[str]] | None = None) -> Link | None:
+    """The link between two incidents: related (with its evidence), duplicate, coincidence
+    (they overlap and share something, but nothing that says they are one event), or None
+    (nothing shared at all)."""
+    aliases = aliases or {}
     a, b = x.member, y.member
-    overlap = (min(a.end, b.end) - max(a.start, b.start)) / timedelta(minutes=1)
+    minutes = (min(a.end, b.end) - max(a.start, b.start)) / timedelta(minutes=1)
+    overlap, gap = max(minutes, 0.0), max(-minutes, 0.0)
     shared = tuple(sorted(x.terms & y.terms))
-    similarity = title_similarity(a.title, b.title)
+    similarity = round(title_similarity(a.title, b.title), 3)
     if x.vendor == y.vendor:
         if a.provider == b.provider or not (similarity >= DUPLICATE_SIMILARITY or shared):
             return None
-        return Link(a.key, b.key, "duplicate", overlap, shared, (), (), round(similarity, 3))
-    names = tuple(sorted((x.terms & (aliases.get(b.provider, set()) | {b.provider}))
-                         | (y.terms & (aliases.get(a.provider, set()) | {a.provider}))))
+        why = [f"title similarity {similarity:.2f}"] if similarity >= DUPLICATE_SIMILARITY \
+            else []
+        why += [f"both name {', '.join(shared)}"] if shared else []
+        return Link(a.key, b.key, "duplicate", overlap, shared, (), (), similarity,
+                    ("same vendor's pages: " + "; ".join(why),), gap)
+    x_names, y_names = _names_of(x, y, aliases), _names_of(y, x, aliases)
+    names = tuple(sorted(x_names | y_names))
     causes = tuple(sorted(x.causes & y.causes))
-    if not (shared or names or causes):
-        return None
-    return Link(a.key, b.key, "related", overlap, shared, names, causes, round(similarity, 3))
+    evidence = []
+    for item, named in ((x, x_names), (y, y_names)):
+        if named and item.depends:
+            words = dict(item.named_as)
+            said = ", ".join(f"{p} (\"{words[p]}\")" if p in words else p for p in sorted(named))
+            evidence.append(f"stated dependency: {item.member.key} names {said} and says it "
+                            "depends on an outside provider")
+    regions = {t for t in shared if region_owner(t)}
+    owned = {t for t in regions if region_owner(t) in (x.own | y.own)}
+    upstream = sorted((set(shared) - regions) | owned)
+    if upstream:
+        evidence.append(f"same upstream named: {', '.join(upstream)}")
+    if (regions - owned) and causes:
+        evidence.append(f"same region and failure kind: {', '.join(sorted(regions - owned))}; "
+                        f"{', '.join(causes)}")
+    if (common := sorted(x.signals & y.signals)):
+        evidence.append(f"community signal naming both: {', '.join(common[:3])}")
+    if evidence:
+        return Link(a.key, b.key, "related", overlap, shared, names, causes, similarity,
+                    tuple(evidence), gap)
+    if shared or names or causes:
+        return Link(a.key, b.key, "coincidence", overlap, shared, names, causes, similarity,
+                    (), gap)
+    return None
 
 
 def find_clusters(
@@ -215,13 +357,33 @@ def find_clusters(
     causes: Mapping[str, Sequence[CauseTag]], *, since: datetime | None = None,
     until: datetime | None = None, vendors: Mapping[str, str] | None = None,
     aliases: Mapping[str, set[str]] | None = None, slack: timedelta = SLACK,
+    names: Mapping[str, Iterable[str]] | None = None,
+    signals: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Cluster]:
     """Clusters of related incidents across providers and duplicates within a vendor, oldest
-    first. `vendors`: provider → vendor (default: the provider itself); `aliases`: provider →
-    lower-case names its text may be called by (so GitHub's own "GitHub" is no evidence)."""
+    first (see `cluster_report`, which also returns the coincidences)."""
+    return cluster_report(incidents, figures, causes, since=since, until=until,
+                          vendors=vendors, aliases=aliases, slack=slack, names=names,
+                          signals=signals).clusters
+
+
+def cluster_report(
+    incidents: Iterable[Incident], figures: Mapping[str, IncidentFigures],
+    causes: Mapping[str, Sequence[CauseTag]], *, since: datetime | None = None,
+    until: datetime | None = None, vendors: Mapping[str, str] | None = None,
+    aliases: Mapping[str, set[str]] | None = None, slack: timedelta = SLACK,
+    names: Mapping[str, Iterable[str]] | None = None,
+    signals: Mapping[str, Iterable[str]] | None = None,
+) -> ClusterReport:
+    """Clusters and coincidences. `vendors`: provider → vendor (default: the provider
+    itself); `aliases`: provider → lower-case names its text may be called by (so GitHub's
+    own "GitHub" is no evidence); `names`: provider → names and products another page may
+    call it by ([signals.match] of sources.toml); `signals`: incident key → ids of the
+    community signals linked to it."""
     vendors = vendors or {}
     aliases = aliases or {}
-    items = sorted(_items(incidents, figures, causes, vendors, aliases),
+    items = sorted(_items(incidents, figures, causes, vendors, aliases,
+                          names_pattern(names) if names else None, signals),
                    key=lambda i: (i.member.start, i.member.key))
     # Whole clusters are kept or dropped (a cluster reaching into the window keeps its
     # earlier members); the margin only spares linking incidents far outside the window.
@@ -237,10 +399,11 @@ def find_clusters(
     for item in items:
         by_vendor.setdefault(item.vendor, set()).add(item.member.provider)
     shared_vendors = {v for v, providers in by_vendor.items() if len(providers) > 1}
-    active: dict[str, list[_Item]] = {}
+    active: dict[str, list[Side]] = {}
     links: list[Link] = []
+    loose: list[Link] = []
     for item in items:
-        candidates: dict[str, _Item] = {}
+        candidates: dict[str, Side] = {}
         for key in item.query_keys(shared_vendors):
             held = active.get(key)
             if not held:
@@ -250,17 +413,26 @@ def find_clusters(
                 if other.member.provider != item.member.provider:
                     candidates[other.member.key] = other
         for other in sorted(candidates.values(), key=lambda o: (o.member.start, o.member.key)):
-            link = _link(other, item, aliases)
-            if link is not None:
-                links.append(link)
+            found = link(other, item, aliases)
+            if found is None:
+                continue
+            (loose if found.kind == "coincidence" else links).append(found)
         for key in item.index_keys(shared_vendors):
             active.setdefault(key, []).append(item)
-    found = _components(items, links)
-    return [c for c in found if (since is None or c.end >= since)
-            and (until is None or c.start < until)]
+    found_clusters = _components(items, links)
+    members = {i.member.key: i.member for i in items}
+
+    def inside(start: datetime, end: datetime) -> bool:
+        return (since is None or end >= since) and (until is None or start < until)
+
+    return ClusterReport(
+        [c for c in found_clusters if inside(c.start, c.end)],
+        [x for x in loose if inside(min(members[x.a].start, members[x.b].start),
+                                    max(members[x.a].end, members[x.b].end))],
+        members)
 
 
-def _components(items: Sequence[_Item], links: Sequence[Link]) -> list[Cluster]:
+def _components(items: Sequence[Side], links: Sequence[Link]) -> list[Cluster]:
     parent: dict[str, str] = {}
 
     def root(key: str) -> str:

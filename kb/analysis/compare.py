@@ -39,7 +39,8 @@ class Side:
     provider: str
     name: str | None
     figures: GroupFigures
-    causes: tuple[tuple[str, int], ...]  # most common cause tags over the period's incidents
+    causes: tuple[tuple[str, int], ...]  # most common stated causes over the period's incidents
+    symptoms: tuple[tuple[str, int], ...] = ()  # most common tags stated only as symptoms
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,14 @@ def _keys(spans: _Spans, lo: datetime, hi: datetime) -> tuple[str, ...]:
 
 
 def top_causes(keys: Sequence[str], causes: Mapping[str, Sequence[CauseTag]],
-               limit: int = 3) -> tuple[tuple[str, int], ...]:
-    """The most common known cause tags among `keys`, with how many incidents carry each."""
+               limit: int = 3, role: str = "cause") -> tuple[tuple[str, int], ...]:
+    """The most common tags among `keys` with the given role (kb.analysis.causes.role_of):
+    by default the stated causes, with how many incidents state each. `role="symptom"`:
+    the kinds of failure that were only described ("users may see authentication errors"),
+    never counted as causes."""
     tally = Counter(tag for k in keys for tag in {t.tag.value for t in causes.get(k, ())
-                                                  if t.tag is not Cause.UNKNOWN})
+                                                  if t.tag is not Cause.UNKNOWN
+                                                  and t.stated_as == role})
     return tuple(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
@@ -125,7 +130,8 @@ def compare(
         group = group_figures(figures, coverages.get(provider), period, provider=provider)
         inside = [f.key for f in figures if f.kind == "incident" and f.start is not None
                   and period.start <= f.start < period.end]
-        sides.append(Side(provider, names.get(provider), group, top_causes(inside, causes)))
+        sides.append(Side(provider, names.get(provider), group, top_causes(inside, causes),
+                          top_causes(inside, causes, role="symptom")))
     pairs = []
     for x, y in combinations(sides, 2):
         fa = list(figures_by_provider.get(x.provider, ()))

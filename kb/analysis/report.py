@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.analysis.causes import LABELS, CauseTag
-from kb.analysis.clusters import Cluster
+from kb.analysis.clusters import Cluster, Link, Member
 from kb.analysis.compare import Comparison, Pair
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
@@ -73,25 +73,42 @@ def incident_dict(f: IncidentFigures, tags: Sequence[CauseTag] = ()) -> dict[str
     return data
 
 
+def link_dict(link: Link) -> dict[str, Any]:
+    return {"a": link.a, "b": link.b, "kind": link.kind,
+            "overlap_minutes": round(link.overlap_minutes, 1),
+            "gap_minutes": round(link.gap_minutes, 1), "evidence": list(link.evidence),
+            "shared_terms": list(link.shared_terms), "names_other": list(link.names_other),
+            "shared_causes": list(link.shared_causes), "title_similarity": link.similarity}
+
+
+def _member_dict(m: Member) -> dict[str, Any]:
+    return {"key": m.key, "provider": m.provider, "title": m.title,
+            "start": stamp(m.start), "end": stamp(m.end)}
+
+
 def cluster_dict(c: Cluster) -> dict[str, Any]:
     return {
         "kind": c.kind, "start": stamp(c.start), "end": stamp(c.end), "providers":
-        list(c.providers),
-        "members": [{"key": m.key, "provider": m.provider, "title": m.title,
-                     "start": stamp(m.start), "end": stamp(m.end)} for m in c.members],
-        "links": [{"a": link.a, "b": link.b, "kind": link.kind,
-                   "overlap_minutes": round(link.overlap_minutes, 1),
-                   "shared_terms": list(link.shared_terms), "names_other":
-                   list(link.names_other), "shared_causes": list(link.shared_causes),
-                   "title_similarity": link.similarity} for link in c.links],
+        list(c.providers), "members": [_member_dict(m) for m in c.members],
+        "links": [link_dict(link) for link in c.links],
     }
+
+
+def coincidence_dict(link: Link, members: Mapping[str, Member]) -> dict[str, Any]:
+    """A pair that overlaps with no evidence of being one event, in cluster_dict's shape."""
+    pair = sorted((members[link.a], members[link.b]), key=lambda m: (m.start, m.key))
+    return {"kind": "coincidence", "start": stamp(min(m.start for m in pair)),
+            "end": stamp(max(m.end for m in pair)),
+            "providers": sorted({m.provider for m in pair}),
+            "members": [_member_dict(m) for m in pair], "links": [link_dict(link)]}
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {
         "period": period_dict(c.period),
         "providers": [dict(group_dict(s.figures), name=s.name,
-                           top_causes=[{"tag": t, "incidents": n} for t, n in s.causes])
+                           top_causes=[{"tag": t, "incidents": n} for t, n in s.causes],
+                           top_symptoms=[{"tag": t, "incidents": n} for t, n in s.symptoms])
                       for s in c.sides],
         "pairs": [{"a": p.a, "b": p.b, "both_covered_hours": round(p.both_covered_hours, 2),
                    "both_down_hours": _r(p.both_down_hours, 2),
@@ -207,25 +224,45 @@ def print_tags(console: Console, tags: Sequence[CauseTag]) -> None:
             console.print(f"      “{t.evidence}”", style="dim", markup=False)
 
 
-def print_clusters(console: Console, clusters: Sequence[Cluster]) -> None:
+def _link_text(link: Link) -> str:
+    parts = [link.timing, *link.evidence]
+    if link.kind == "coincidence":
+        parts += [f"only shares: terms {', '.join(link.shared_terms)}"] if link.shared_terms \
+            else []
+        parts += [f"names {', '.join(link.names_other)} (no stated dependency)"] \
+            if link.names_other else []
+        parts += [f"tags {', '.join(link.shared_causes)}"] if link.shared_causes else []
+    return "; ".join(parts)
+
+
+def print_clusters(console: Console, clusters: Sequence[Cluster],
+                   coincidences: Sequence[Link] = (),
+                   members: Mapping[str, Member] | None = None, *,
+                   show_coincidences: bool = False) -> None:
     if not clusters:
         console.print("no clusters: no overlapping incidents of different providers share "
-                      "evidence")
-        return
+                      "evidence beyond the time")
     for c in clusters:
         console.print(f"[bold]{c.kind}[/bold] {stamp(c.start)} → {stamp(c.end)} · "
                       f"{', '.join(c.providers)}")
         for m in c.members:
             console.print(f"  {m.key}  {m.title}", markup=False)
         for link in c.links:
-            evidence = [f"overlap {link.overlap_minutes:.0f}m"]
-            evidence += [f"terms {', '.join(link.shared_terms)}"] if link.shared_terms else []
-            evidence += [f"names {', '.join(link.names_other)}"] if link.names_other else []
-            evidence += ([f"causes {', '.join(link.shared_causes)}"] if link.shared_causes
-                         else [])
-            evidence += [f"title similarity {link.similarity:.2f}"] if link.similarity else []
-            console.print(f"    {link.a} ↔ {link.b}: {'; '.join(evidence)}", style="dim",
+            console.print(f"    {link.a} ↔ {link.b}: {_link_text(link)}", style="dim",
                           markup=False)
+    if not coincidences:
+        return
+    if not show_coincidences or members is None:
+        console.print(f"{len(coincidences)} coincidence(s) left out: incidents that overlap "
+                      "in time but share only a tag or a mention (--coincidences lists them)",
+                      style="dim", markup=False)
+        return
+    console.print(f"[bold]coincidences[/bold] ({len(coincidences)}): overlapping in time, no "
+                  "evidence that they are one event")
+    for link in coincidences:
+        a, b = members[link.a], members[link.b]
+        console.print(f"  {a.key}  {a.title}  ↔  {b.key}  {b.title}", markup=False)
+        console.print(f"    {_link_text(link)}", style="dim", markup=False)
 
 
 def pair_text(p: Pair) -> str:
@@ -259,7 +296,10 @@ def print_comparison(console: Console, c: Comparison) -> None:
         ("to resolve median / p90", [_dist(s.figures.resolve) for s in c.sides]),
         ("uptime", [uptime_text(s.figures) for s in c.sides]),
         ("nines", [nines_text(s.figures) for s in c.sides]),
-        ("top causes", [", ".join(f"{t} {n}" for t, n in s.causes) or "-" for s in c.sides]),
+        ("top stated causes", [", ".join(f"{t} {n}" for t, n in s.causes) or (
+            "unknown" if s.figures.status == "unknown" else "none stated") for s in c.sides]),
+        ("top symptoms", [", ".join(f"{t} {n}" for t, n in s.symptoms) or "-"
+                          for s in c.sides]),
     ]
     for label, values in rows:
         table.add_row(label, *values)

@@ -86,7 +86,9 @@ class SimilarityTagger:
                 sentence = " ".join(texts[row].split())[:MAX_EVIDENCE]
                 out.append(CauseTag(tag, "embedding", sentence,
                                     f"nearest example: {self.examples.sentences[col]!r}",
-                                    "symptom", round(score, 4)))
+                                    # a likeness says what a sentence is about, not
+                                    # whether it states a cause
+                                    "unknown", round(score, 4)))
         return out
 
 

@@ -34,6 +34,7 @@ from kb.analysis.reliability import (
     group_figures,
 )
 from kb.analysis.report import nines_text, uptime_text
+from kb.analysis.stage import RULES_ID
 from kb.model import Incident, Kind
 from kb.render.sections import (
     Block,
@@ -79,7 +80,9 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
     """Cause tags, last-seen times and every incident's figures, loaded once per build, and
     each provider's sections made from them."""
     build = build or BuildContext(store)
-    causes, seen = stored_causes(store), last_seen(store)
+    # Stored tags of these rules: an older version's roles mean other things, and `kb update`
+    # re-tags (its analysis stage runs before the site's) before they are shown again.
+    causes, seen = stored_causes(store, rules=RULES_ID), last_seen(store)
     figures: dict[str, IncidentFigures] = {}
     by_provider: dict[str, list[IncidentFigures]] = {}
     for incident in build.incidents:
@@ -258,31 +261,52 @@ def _components(provider: str, items: list[IncidentFigures], coverage: Coverage 
 
 def _cause_counts(items: list[IncidentFigures], causes: dict[str, list[CauseRecord]],
                   end: datetime) -> list[Block]:
-    """Incidents per stored cause tag ("unknown" left out): last 365 days and all time."""
+    """Incidents per stored cause tag ("unknown" left out), last 365 days and all time, the
+    ones whose sentences state it as the cause apart from those that only describe it as
+    what failed (a symptom is no cause: "users may see authentication errors")."""
     since = parse_period("365d", end=end)[0].start
     recent: Counter[str] = Counter()
     overall: Counter[str] = Counter()
+    stated: Counter[str] = Counter()
+    stated_recent: Counter[str] = Counter()
     counted = [f for f in items if f.kind == "incident"]
     in_year = [f for f in counted if f.start is not None and since <= f.start < end]
     for f in counted:
-        tags = {r.tag for r in causes.get(f.key, ()) if r.tag != _UNKNOWN}
+        records = [r for r in causes.get(f.key, ()) if r.tag != _UNKNOWN]
+        tags = {r.tag for r in records}
+        cause = {r.tag for r in records if r.stated_as == "cause"}
         overall.update(tags)
+        stated.update(cause)
         if f.start is not None and since <= f.start < end:
             recent.update(tags)
+            stated_recent.update(cause)
     if not overall:
         return []
     tagged = sum(1 for f in counted if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
     tagged_year = sum(1 for f in in_year
                       if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
-    ordered = sorted(overall, key=lambda t: (-overall[t], -recent[t], t))
-    rows = [(_cause_label(tag), str(recent[tag]), str(overall[tag])) for tag in ordered]
-    return [Table(("cause", "incidents, last 365 days", "incidents, all time"), rows,
+    ordered = sorted(overall, key=lambda t: (-stated[t], -overall[t], -recent[t], t))
+    rows = [(_cause_label(tag), str(stated_recent[tag]), str(stated[tag]),
+             str(overall[tag] - stated[tag])) for tag in ordered]
+    return [Table(("cause", "stated as the cause, last 365 days", "stated as the cause, all "
+                   "time", "only as a symptom or suspected, all time"), rows,
                   caption=f"Tagged from the provider's own sentences: {tagged_year} of "
                           f"{len(in_year)} incidents of the last 365 days and {tagged} of "
                           f"{len(counted)} overall carry a tag other than unknown; an "
-                          "incident may carry several."),
+                          "incident may carry several. A tag counts as a cause only where a "
+                          "sentence states it as one (\"caused by an expired certificate\"); "
+                          "where the sentences only say what failed (\"users may see "
+                          "authentication errors\") it is a symptom."),
             Links([PageLink(CAUSE_PAGES, tag, _cause_label(tag)) for tag in ordered],
-                  caption="Every provider's incidents with the same cause:")]
+                  caption="Every provider's incidents with the same tag:")]
+
+
+_ROLE_TEXT = {"cause": "stated as the cause", "symptom": "a symptom (what failed)",
+              "unknown": "suspected, not stated"}
+
+
+def _role(record: CauseRecord) -> str:
+    return _ROLE_TEXT.get(record.stated_as, "unknown")
 
 
 # -- incident pages ----------------------------------------------------------------------------
@@ -299,9 +323,9 @@ def _causes(state: _State, incident: Incident) -> list[Block] | None:
     tags = [t for t in state.causes.get(incident.key, []) if t.tag != _UNKNOWN]
     if not tags:
         return None  # untagged, or nothing but "unknown": the slot stays out
-    rows = [(_cause_label(t.tag), t.method, t.evidence) for t in tags]
+    rows = [(_cause_label(t.tag), _role(t), t.method, t.evidence) for t in tags]
     return [Tags([_cause_label(t.tag) for t in tags]),
-            Table(("cause", "how it was tagged", "evidence"), rows),
+            Table(("factor", "role", "how it was tagged", "evidence"), rows),
             Links([PageLink(CAUSE_PAGES, t.tag, f"Other incidents tagged {_cause_label(t.tag)}")
                    for t in tags])]
 
@@ -334,26 +358,33 @@ def _cause_page(tag: str, found: list[tuple[datetime, Incident, CauseRecord]],
                 names: dict[str, str | None], since: datetime, end: datetime) -> Page:
     recent: Counter[str] = Counter()
     overall: Counter[str] = Counter()
-    for posted, incident, _ in found:
+    stated: Counter[str] = Counter()
+    for posted, incident, record in found:
         overall[incident.provider] += 1
-        if since <= posted < end:
-            recent[incident.provider] += 1
-    rows = [(names.get(p) or p, str(recent[p]), str(overall[p]))
-            for p in sorted(overall, key=lambda p: (-overall[p], -recent[p], p))]
+        if record.stated_as == "cause":
+            stated[incident.provider] += 1
+            if since <= posted < end:
+                recent[incident.provider] += 1
+    rows = [(names.get(p) or p, str(recent[p]), str(stated[p]), str(overall[p] - stated[p]))
+            for p in sorted(overall, key=lambda p: (-stated[p], -overall[p], -recent[p], p))]
     label = _cause_label(tag)
     blocks: list[Block] = [
         Text(f"Incidents whose status updates say, in the provider's own words, that "
-             f"{label} was part of what happened. Tagged by rules over the updates' "
+             f"{label} was part of what happened: as the stated cause (\"caused by …\", "
+             "\"due to …\") or only as what failed, a symptom (\"users may see … errors\"). "
+             "Only the first count as causes. Tagged by rules over the updates' "
              "sentences (and, where none matched, by similarity to labelled examples): read "
              "the quoted sentence before relying on a tag. An incident may carry several "
              f"tags. The same filter in the CLI: kb search QUERY --cause {tag}"),
-        Table(("provider", "incidents, last 365 days", "incidents, all time"), rows,
-              caption=f"{len(found)} incidents of {len(overall)} providers carry this tag."),
+        Table(("provider", "stated as the cause, last 365 days", "stated as the cause, all "
+               "time", "only as a symptom or suspected, all time"), rows,
+              caption=f"{len(found)} incidents of {len(overall)} providers carry this tag, "
+                      f"{sum(stated.values())} of them state it as the cause."),
     ]
     listed = found[:LISTED_PER_CAUSE]
     by_year: dict[int, list[IncidentLink]] = {}
     for posted, incident, record in listed:
-        how = "stated as the cause" if record.stated_as == "cause" else "stated as a symptom"
+        how = _role(record)
         evidence = f"“{record.evidence}” ({record.method}, {how})" if record.evidence else \
             f"({record.method})"
         by_year.setdefault(posted.year, []).append(IncidentLink(incident.key, note=evidence))
@@ -364,7 +395,7 @@ def _cause_page(tag: str, found: list[tuple[datetime, Incident, CauseRecord]],
     newest = found[0][0]
     summary = (f"{len(found)} incident{'s' if len(found) != 1 else ''}, "
                f"{len(overall)} provider{'s' if len(overall) != 1 else ''}, "
-               f"{sum(recent.values())} in the last 365 days; newest {newest:%Y-%m-%d}")
+               f"{sum(stated.values())} stating it as the cause; newest {newest:%Y-%m-%d}")
     return Page(tag, f"Cause: {label}", blocks, summary=summary)
 
 

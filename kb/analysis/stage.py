@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kb.analysis.causes import RULES_VERSION, Cause, CauseTag, prose_of, tag_sentences, unknown
+from kb.analysis.causes import (
+    RULES_VERSION,
+    Cause,
+    CauseTag,
+    own_names,
+    prose_of,
+    tag_incident,
+    tag_sentences,
+    unknown,
+)
 from kb.analysis.similar import SimilarityTagger, expected_name, load_similarity
 from kb.errors import KbError
 from kb.model import Incident
@@ -34,7 +43,7 @@ def tagger_id(similarity: SimilarityTagger | None) -> str:
 def tag_one(incident: Incident, similarity: SimilarityTagger | None = None) -> list[CauseTag]:
     """Rules first; the embedding step only where the rules found nothing."""
     prose = prose_of(incident)
-    tags = tag_sentences(prose)
+    tags = tag_sentences(prose, own_names(incident.provider))
     if similarity is None or tags[0].tag is not Cause.UNKNOWN:
         return tags
     found = similarity.tag(prose)
@@ -88,12 +97,13 @@ def refresh_causes(
 
 
 def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[CauseTag]]:
-    """Tags per incident: the stored ones where current, else computed now by the rules
-    (a read never writes; `kb update` or `kb causes --refresh` stores them)."""
+    """Tags per incident: the stored ones where current (made for this text by these rules),
+    else computed now by the rules (a read never writes; `kb update` or `kb causes --refresh`
+    stores them)."""
     chosen = list(incidents)
-    stored = stored_causes(store, [i.key for i in chosen])
+    stored = stored_causes(store, [i.key for i in chosen], rules=RULES_ID)
     return {i.key: [from_record(r) for r in stored[i.key]] if i.key in stored
-            else tag_sentences(prose_of(i)) for i in chosen}
+            else tag_incident(i) for i in chosen}
 
 
 def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready: bool = False,

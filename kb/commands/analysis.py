@@ -105,28 +105,65 @@ def metrics(
 def clusters(
     since: Annotated[str | None, typer.Option(help="Only incidents ending on/after this date.")] = None,  # noqa: E501
     until: Annotated[str | None, typer.Option(help="Only incidents starting before this date.")] = None,  # noqa: E501
+    coincidences: Annotated[bool, typer.Option("--coincidences", help="Also list the pairs that only overlap in time (with --json: as entries of kind \"coincidence\").")] = False,  # noqa: E501
     as_json: JsonFlag = False,
 ) -> None:
-    """Incidents of different providers that overlap in time and share evidence (a region
-    like "us-east-1", a vendor name, one naming the other, a cause), and the same outage
-    posted on two pages of one vendor. Each link shows its evidence.
+    """Incidents of different providers that overlap in time and are shown to be one event:
+    one names the other and states a dependency on it, both name the same upstream (a vendor,
+    or a cloud's region on that cloud's own page), the same region and failure kind, or a
+    community thread linked to both. Each link shows its evidence; pairs that only overlap
+    (or share only a tag) are coincidences, counted apart. Also: the same outage posted on
+    two pages of one vendor.
 
     Example: kb clusters --since 2026-07-01 --json
     """
     from kb.analysis import dataset
-    from kb.analysis.clusters import find_clusters
-    from kb.analysis.report import cluster_dict, print_clusters
+    from kb.analysis.clusters import cluster_report
+    from kb.analysis.report import cluster_dict, coincidence_dict, print_clusters
     from kb.cli import open_store, out, parse_date
 
     with open_store() as store:
         data = dataset.load(store)
-    found = find_clusters(data.incidents, data.by_key, data.causes,
-                          since=parse_date(since, "--since"), until=parse_date(until, "--until"),
-                          vendors=data.vendors, aliases=data.aliases)
+        names = _provider_names()
+        linked = _signal_links(store)
+    found = cluster_report(data.incidents, data.by_key, data.causes,
+                           since=parse_date(since, "--since"), until=parse_date(until, "--until"),
+                           vendors=data.vendors, aliases=data.aliases, names=names,
+                           signals=linked)
     if as_json:
-        _print_json([cluster_dict(c) for c in found])
+        _print_json([cluster_dict(c) for c in found.clusters]
+                    + ([coincidence_dict(x, found.members) for x in found.coincidences]
+                       if coincidences else []))
     else:
-        print_clusters(out, found)
+        print_clusters(out, found.clusters, found.coincidences, found.members,
+                       show_coincidences=coincidences)
+
+
+def _provider_names() -> dict[str, tuple[str, ...]]:
+    """provider → the names and products other pages call it by (sources.toml's
+    [signals.match] tables); none when the settings have no sources file."""
+    from kb.config import load_settings
+    from kb.signals.stage import config_for
+
+    try:
+        config = config_for(load_settings())
+    except Exception:  # a broken [signals] table must not cost the clusters: names are extra
+        return {}
+    return {p.slug: p.aliases for p in config.providers}
+
+
+def _signal_links(store: Store) -> dict[str, list[str]]:
+    """incident key → ids of the community signals linked to it (none before `kb signals`)."""
+    from kb.store.signals import links
+
+    try:
+        found = links(store)
+    except Exception:  # a database without signal tables: no signal evidence
+        return {}
+    out: dict[str, list[str]] = {}
+    for item in found:
+        out.setdefault(item.incident_key, []).append(item.signal_id)
+    return out
 
 
 def compare(
@@ -183,30 +220,40 @@ def causes(
             _one(store, key, as_json)
             return
         from kb.analysis.causes import LABELS, Cause, counts
-        from kb.analysis.stage import causes_for
+        from kb.analysis.stage import RULES_ID, causes_for
         from kb.store.analysis import stored_causes
 
         incidents = [i for i in store.incidents(provider=provider) if i.kind.value == "incident"]
-        stored = stored_causes(store, provider=provider)
+        stored = stored_causes(store, provider=provider, rules=RULES_ID)
         tags = causes_for(store, incidents)
     live = sum(1 for i in incidents if i.key not in stored)
     by_provider: dict[str, dict[str, int]] = {}
+    symptoms: dict[str, dict[str, int]] = {}
     for slug in sorted({i.provider for i in incidents}):
-        by_provider[slug] = counts(tags[i.key] for i in incidents if i.provider == slug)
+        mine = [tags[i.key] for i in incidents if i.provider == slug]
+        by_provider[slug] = counts(mine, role="cause")
+        symptoms[slug] = counts(mine, role="symptom")
     if as_json:
         _print_json({"incidents": len(incidents), "computed_now": live,
-                     "by_provider": by_provider})
+                     "by_provider": by_provider, "symptoms_by_provider": symptoms})
         return
     from rich.table import Table
 
-    table = Table(title=f"Cause tags of {len(incidents)} incidents", title_justify="left")
+    table = Table(title=f"Cause tags of {len(incidents)} incidents: stated as the cause / "
+                        "only as a symptom", title_justify="left")
     table.add_column("provider")
-    shown = [c for c in Cause if any(c.value in v for v in by_provider.values())]
+    shown = [c for c in Cause if c is not Cause.UNKNOWN and any(
+        c.value in v for v in (*by_provider.values(), *symptoms.values()))]
     for c in shown:
         table.add_column(LABELS[c], justify="right")
     for slug, tally in by_provider.items():
-        table.add_row(slug, *(str(tally.get(c.value, 0)) for c in shown))
+        table.add_row(slug, *(f"{tally.get(c.value, 0)} / {symptoms[slug].get(c.value, 0)}"
+                              for c in shown))
     print_table(out, table)
+    out.print("A tag is a stated cause where a sentence says so (\"caused by an expired "
+              "certificate\"), a symptom where it only says what failed (\"users may see "
+              "authentication errors\"); `kb causes KEY` shows the sentence.", markup=False,
+              style="dim")
     if live:
         err.print(f"kb: {live} incident(s) had no stored tags; tagged now by the rules "
                   "(run `kb causes --refresh` or `kb update` to store them)", markup=False)

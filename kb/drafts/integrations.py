@@ -136,7 +136,11 @@ def cause_tags(store: Store, incident: Incident, cite: Citations) -> Extra:
     from kb.analysis.causes import LABELS
     from kb.analysis.stage import causes_for
 
-    tags = causes_for(store, [incident]).get(incident.key, [])
+    # Stated causes first: a tag read from "users may see login errors" says what failed, and
+    # the draft says so ("stated as symptom") rather than offering it as a contributing factor.
+    order = {"cause": 0, "unknown": 1, "symptom": 2}
+    tags = sorted(causes_for(store, [incident]).get(incident.key, []),
+                  key=lambda t: order.get(t.stated_as, 3))
     facts = []
     for tag in tags:
         if not tag.evidence:
@@ -144,9 +148,10 @@ def cause_tags(store: Store, incident: Incident, cite: Citations) -> Extra:
         index = next((i for i, u in enumerate(incident.updates) if tag.evidence in u.text),
                      None)
         label = cite.update(index) if index is not None else cite.page()
+        role = {"cause": "stated as the cause", "symptom": "a symptom, not a stated cause",
+                "unknown": "suspected, not stated"}.get(tag.stated_as, "role unknown")
         facts.append(Fact(tag.evidence, (label,), quote=True,
-                          lead=f"{tag.tag.value} ({LABELS[tag.tag]}; {tag.method}, stated as "
-                               f"{tag.stated_as}):"))
+                          lead=f"{tag.tag.value} ({LABELS[tag.tag]}; {tag.method}, {role}):"))
     note = "tagged by kb.analysis" if facts else "no cause tag beyond unknown"
     return Extra("cause_tags", "Cause tags", True, note, tuple(facts))
 

@@ -160,10 +160,13 @@ def write_causes(
 
 
 def stored_causes(
-    store: Store, keys: Iterable[str] | None = None, *, provider: str | None = None
+    store: Store, keys: Iterable[str] | None = None, *, provider: str | None = None,
+    rules: str | None = None,
 ) -> dict[str, list[CauseRecord]]:
     """Current tags (made for the incident's present content) per incident key. Tags of an
-    incident whose content changed since tagging are left out: they describe other text."""
+    incident whose content changed since tagging are left out: they describe other text.
+    With `rules` (a rules id such as "rules-v3"), so are tags made by other rules, alone or
+    with an embedding step ("rules-v3+emb:…"): an older version's roles mean other things."""
     c, i = T_CAUSES.c, T_INCIDENTS.c
     query = (
         select(c.incident_key, c.tag, c.method, c.evidence, c.detail, c.stated_as, c.score)
@@ -172,6 +175,9 @@ def stored_causes(
     )
     if provider:
         query = query.where(i.provider == provider)
+    if rules:
+        query = query.where((c.tagger == rules) | c.tagger.startswith(f"{rules}+",
+                                                                       autoescape=True))
     found: dict[str, list[CauseRecord]] = {}
     with store.engine.connect() as conn:
         if keys is None:
