@@ -10,7 +10,7 @@ query in a language the model was not trained on, or no close match at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,6 +51,13 @@ LOW_SIMILARITY = 0.25  # MiniLM cosine below which nothing is really alike (for 
 DUPLICATE_COSINE = 0.95  # near-identical documents...
 DUPLICATE_SLACK = timedelta(hours=2)  # ...whose time windows overlap (this much slack) are one
 WHY_SENTENCES = 6  # sentences per result weighed semantically when none shares a query word
+# An identifier of the query (a region, an error code, a product or component name) is "rare"
+# when at most this share of the indexed incidents holds it (idf ≥ ln 49 ≈ 3.9), and at least
+# RARE_FLOOR incidents are always allowed (a small KB). A common one ("500" in a KB of HTTP
+# errors, "api") says little about which incident is meant and is left to the rankings.
+RARE_SHARE = 0.02
+RARE_FLOOR = 3
+MAX_NAME_WORDS = 4  # longest product or component name looked for in a query
 
 
 class NoVectors(KbError):
@@ -81,8 +88,11 @@ class Searcher:
     long-lived process (bench, a future server) answers later queries warm."""
 
     def __init__(self, store: Store, home: Path, *, spec: ModelSpec | None = None,
-                 encoder: Encoder | None = None) -> None:
+                 encoder: Encoder | None = None, exact_identifiers: bool = True) -> None:
+        """`exact_identifiers=False` turns the exact-identifier tier of hybrid search off
+        (for measuring what it is worth: bench/eval_search.py)."""
         self.store = store
+        self.exact_identifiers = exact_identifiers
         self.home = home
         self.spec = spec or resolve_model()
         self.model_id = encoder.model_id if encoder is not None else self.spec.model_id
@@ -90,6 +100,8 @@ class Searcher:
         self._index: MatrixIndex | None = None
         self._vector_notes: list[str] = []
         self._keyword: bool | None = None
+        self._names: set[str] | None = None
+        self._rare_limit: int | None = None
 
     # -- the two questions -----------------------------------------------------------------
 
@@ -128,9 +140,59 @@ class Searcher:
                                  f"{semantic[0][1]:.2f}")
         keyword = pending.result() if pending is not None else []
         ranked = _rank(mode, semantic, keyword)
+        if mode == "hybrid" and self.exact_identifiers and query_vector is not None and keyword:
+            ranked = self._exact_first(text, ranked, keyword, query_vector, filters)
         hits = self._hits(ranked[:k], dict(semantic), dict(keyword), terms(text), query_vector,
                           explain)
         return SearchResult(mode, hits, notes + self._vector_notes)
+
+    def identifiers(self, text: str) -> dict[str, set[str]]:
+        """The rare exact identifiers of a query and the incidents holding each: terms shaped
+        like an identifier (a digit, or words joined by "-", "_" or ".": us-east-1,
+        europe-west1, 502, ERR_SSL_PROTOCOL, api.github.com; not a bare year) and phrases
+        naming a product or component of the KB ("Cloud SQL"), kept when 1 to
+        max(RARE_FLOOR, RARE_SHARE × N) incidents of the keyword index hold them exactly."""
+        wanted = identifier_terms(text, self._component_names())
+        if not wanted:
+            return {}
+        if self._rare_limit is None:
+            self._rare_limit = max(RARE_FLOOR,
+                                   int(RARE_SHARE * keyword_index.indexed_documents(self.store)))
+        found = {}
+        for term in wanted:
+            keys = keyword_index.containing(self.store, term, self._rare_limit + 1)
+            if 0 < len(keys) <= self._rare_limit:
+                found[term] = set(keys)
+        return found
+
+    def _exact_first(self, text: str, ranked: list[tuple[str, float]],
+                     keyword: list[tuple[str, float]], query_vector: np.ndarray,
+                     filters: SearchFilters) -> list[tuple[str, float]]:
+        """Hybrid ranking with exact rare identifiers first. The semantic ranking cannot tell
+        us-east-1 from any other region (the bi-encoder puts "us-east-1 outage" next to every
+        one-line "Major service outage"), so incidents holding more of the query's rare
+        identifiers rank above those holding fewer, each tier ordered by the fusion of the
+        semantic ranking among its members and the keyword ranking. Their score is
+        tier + RRF score, so scores still descend."""
+        rare = self.identifiers(text)
+        holders = set().union(*rare.values()) if rare else set()
+        if holders and not filters.empty:
+            holders &= vectors.filter_keys(self.store, filters)
+        if not holders:
+            return ranked
+        among = [key for key, _ in self._vectors().search(query_vector, len(holders), holders)]
+        inside = reciprocal_rank_fusion(
+            [among, [key for key, _ in keyword if key in holders]],
+            weights=(SEMANTIC_WEIGHT, 1.0))
+        tier = {key: sum(1 for keys in rare.values() if key in keys) for key in holders}
+        first = sorted(((key, tier[key] + score) for key, score in inside),
+                       key=lambda item: (-item[1], item[0]))
+        return first + [(key, score) for key, score in ranked if key not in holders]
+
+    def _component_names(self) -> set[str]:
+        if self._names is None:
+            self._names = keyword_index.component_names(self.store)
+        return self._names
 
     def similar(self, key: str, *, k: int = 10, mode: str = "hybrid",
                 filters: SearchFilters | None = None, explain: bool = True) -> SearchResult:
@@ -339,6 +401,36 @@ def _check_mode(mode: str, k: int) -> None:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not 1 <= k <= 1000:
         raise ConfigError(f"-k must be between 1 and 1000, not {k}")
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+# Joined by "_" or "." (err_ssl, api.github.com): an identifier; joined by "-" only with a
+# digit (us-east-1), since "self-hosted" or "re-run" are ordinary words.
+_JOINED = re.compile(r"[a-z0-9][_.][a-z0-9]")
+
+
+def identifier_terms(text: str, names: Collection[str] = ()) -> list[str]:
+    """Identifier candidates of a query, in order: terms with a digit or words joined by "_"
+    or "." (a bare year describes a time, not a thing, and is left out), then the
+    longest runs of up to MAX_NAME_WORDS words that equal one of `names` (lower-cased,
+    words joined by one space: kb.store.keyword.component_names). Whether one is rare
+    enough to count is the index's question (Searcher.identifiers)."""
+    found = [term for term in dict.fromkeys(terms(text))
+             if (any(c.isdigit() for c in term) or _JOINED.search(term))
+             and not _YEAR.fullmatch(term)]
+    words = re.findall(r"\w+", text.lower())
+    start = 0
+    while start < len(words) and names:
+        for size in range(min(MAX_NAME_WORDS, len(words) - start), 0, -1):
+            phrase = " ".join(words[start : start + size])
+            if phrase in names:
+                if phrase not in found and terms(phrase):  # "status" yes, "all" no
+                    found.append(phrase)
+                start += size
+                break
+        else:
+            start += 1
+    return found
 
 
 _SUFFIX = re.compile(r"(?:ing|ed|es|s|ment|ly)$")
