@@ -14,7 +14,8 @@ per mode (rankings only), and hybrid with the "why it matched" sentences (hybrid
 random vectors few results share a query word, so this is the worst case of explaining).
 Also warm: hybrid for queries naming an exact identifier (us-east-1, 502, ...; the keyword
 index is asked which incidents hold it), and `kb similar` (hybrid, reranked, rankings only)
-for incidents spread over the KB.
+for incidents spread over the KB, each interleaved with the same call without its new step
+(the exact-identifier tier, the reranker) so that both see the same load.
 Cold: `kb search QUERY --json` in a fresh process, p50/p95 over --cold-runs runs.
 Targets (issue 4): warm p50 ≤ 20 ms at 100k; cold ≤ 2 s.
 """
@@ -131,24 +132,30 @@ def warm(folder: Path, count: int, models: Path) -> dict[str, dict[str, float]]:
             samples.append((time.perf_counter() - started) * 1000)
         p50, p95 = percentiles(samples)
         out[mode] = {"p50_ms": p50, "p95_ms": p95}
-    samples = []
-    for i in range(count):
-        started = time.perf_counter()
-        searcher.search(IDENTIFIER_QUERIES[i % len(IDENTIFIER_QUERIES)], k=10, explain=False)
-        samples.append((time.perf_counter() - started) * 1000)
-    out["hybrid, identifier queries"] = dict(zip(("p50_ms", "p95_ms"), percentiles(samples),
-                                                 strict=True))
-    # kb similar (hybrid, reranked; rankings only) for incidents spread over the KB.
+    # Identifier queries and `kb similar`, each timed with and without its new step, the two
+    # interleaved query by query in this one process, so load on the machine hits both alike.
+    plain = Searcher(store, models, exact_identifiers=False, rerank_similar=False)
+    plain._index, plain._encoder = searcher._vectors(), searcher.encoder()
     every = searcher._vectors().keys
     keys = every[:: max(1, len(every) // 20)][:20]
-    for key in keys[:3]:
-        searcher.similar(key, k=10, explain=False)
-    samples = []
-    for i in range(min(count, 3 * len(keys))):
-        started = time.perf_counter()
-        searcher.similar(keys[i % len(keys)], k=10, explain=False)
-        samples.append((time.perf_counter() - started) * 1000)
-    out["similar"] = dict(zip(("p50_ms", "p95_ms"), percentiles(samples), strict=True))
+    runs = {
+        "hybrid, identifier queries": lambda i, s: s.search(
+            IDENTIFIER_QUERIES[i % len(IDENTIFIER_QUERIES)], k=10, explain=False),
+        "similar": lambda i, s: s.similar(keys[i % len(keys)], k=10, explain=False),
+    }
+    for name, run in runs.items():
+        for i in range(3):
+            run(i, searcher)
+            run(i, plain)
+        timed: dict[str, list[float]] = {"with": [], "without": []}
+        for i in range(count):
+            for label, who in (("with", searcher), ("without", plain)):
+                started = time.perf_counter()
+                run(i, who)
+                timed[label].append((time.perf_counter() - started) * 1000)
+        out[name] = dict(zip(("p50_ms", "p95_ms"), percentiles(timed["with"]), strict=True))
+        out[f"{name}, without the new step"] = dict(
+            zip(("p50_ms", "p95_ms"), percentiles(timed["without"]), strict=True))
     # The parts of a hybrid query, to show where the time goes.
     encoder = searcher.encoder()
     index = searcher._vectors()
@@ -205,6 +212,11 @@ def main() -> None:
         cells = [f"{w[m]['p50_ms']:.1f} / {w[m]['p95_ms']:.1f} ms"
                  for m in ("semantic", "keyword", "hybrid", "hybrid+why",
                            "hybrid, identifier queries", "similar")]
+        cells = [cell + (f" (without: {w[m + ', without the new step']['p50_ms']:.1f})"
+                         if f"{m}, without the new step" in w else "")
+                 for cell, m in zip(cells, ("semantic", "keyword", "hybrid", "hybrid+why",
+                                            "hybrid, identifier queries", "similar"),
+                                    strict=True)]
         lines.append(f"| {int(size):,} | " + " | ".join(cells) +
                      f" | {w['encode+matrix top-100']['p50_ms']:.1f} ms | "
                      f"{row['cold_cli']['p50_s']:.2f} / {row['cold_cli']['p95_s']:.2f} s |")

@@ -166,7 +166,8 @@ class Searcher:
         keyword = pending.result() if pending is not None else []
         ranked = _rank(mode, semantic, keyword)
         if mode == "hybrid" and self.exact_identifiers and query_vector is not None and keyword:
-            ranked = self._exact_first(text, ranked, keyword, query_vector, filters)
+            ranked = self._exact_first(text, ranked, semantic, keyword, query_vector,
+                                       filters)
         hits = self._hits(ranked[:k], dict(semantic), dict(keyword), terms(text), query_vector,
                           explain)
         return SearchResult(mode, hits, notes + self._vector_notes)
@@ -191,8 +192,9 @@ class Searcher:
         return found
 
     def _exact_first(self, text: str, ranked: list[tuple[str, float]],
-                     keyword: list[tuple[str, float]], query_vector: np.ndarray,
-                     filters: SearchFilters) -> list[tuple[str, float]]:
+                     semantic: list[tuple[str, float]], keyword: list[tuple[str, float]],
+                     query_vector: np.ndarray, filters: SearchFilters
+                     ) -> list[tuple[str, float]]:
         """Hybrid ranking with exact rare identifiers first. The semantic ranking cannot tell
         us-east-1 from any other region (the bi-encoder puts "us-east-1 outage" next to every
         one-line "Major service outage"), so incidents holding more of the query's rare
@@ -205,7 +207,15 @@ class Searcher:
             holders &= vectors.filter_keys(self.store, filters)
         if not holders:
             return ranked
-        among = [key for key, _ in self._vectors().search(query_vector, len(holders), holders)]
+        # The holders by cosine: those the semantic ranking already scored, and the few it
+        # did not reach from their own rows (not a second pass over the whole matrix).
+        index = self._vectors()
+        cosine = {key: score for key, score in semantic if key in holders}
+        for key in holders - cosine.keys():
+            vector = index.vector(key)
+            if vector is not None:
+                cosine[key] = float(vector @ query_vector)
+        among = sorted(cosine, key=lambda key: (-cosine[key], key))
         inside = reciprocal_rank_fusion(
             [among, [key for key, _ in keyword if key in holders]],
             weights=(SEMANTIC_WEIGHT, 1.0))
