@@ -204,21 +204,23 @@ def evaluate_labels(store, home: Path, spec) -> dict[str, dict[str, dict[str, fl
     searcher = Searcher(store, home, spec=spec)
     tasks = {"similar_topics": SimilarTask(store, topics, judged=False),
              "similar": SimilarTask(store, topics, judged=True)}
+    fused = Searcher(store, home, spec=spec, rerank_similar=False)
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for mode in MODES:
+    for name_, mode, who in [(m, m, searcher) for m in MODES] + [
+            ("hybrid, no reranker", "hybrid", fused)]:
         search = []
         for topic in topics:
-            result = searcher.search(topic["query"], mode=mode, k=10,
-                                     filters=SearchFilters(provider=topic["provider"]))
+            result = who.search(topic["query"], mode=mode, k=10,
+                                filters=SearchFilters(provider=topic["provider"]))
             search.append(recall_mrr([h.key for h in result.hits], set(topic["relevant"])))
-        out[mode] = {"search": {"recall@5": statistics.mean(s[0] for s in search),
-                                "mrr@10": statistics.mean(s[1] for s in search),
-                                "topics": len(search)}}
+        out[name_] = {"search": {"recall@5": statistics.mean(s[0] for s in search),
+                                 "mrr@10": statistics.mean(s[1] for s in search),
+                                 "topics": len(search)}}
         for name, task in tasks.items():
-            rankings = {key: [h.key for h in searcher.similar(key, k=10, mode=mode,
-                                                              explain=False).hits]
+            rankings = {key: [h.key for h in who.similar(key, k=10, mode=mode,
+                                                         explain=False).hits]
                         for key, _g, _r in task.queries}
-            out[mode][name] = task.score(rankings)
+            out[name_][name] = task.score(rankings)
     return out
 
 
@@ -358,11 +360,11 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
     lines = [f"Backend: {results['model_id']}", "",
              "| mode | search R@5 / MRR | similar, judged pairs R@5 / MRR | similar, topic "
              "labels only R@5 / MRR | postmortems R@5 / MRR |", "|---|---|---|---|---|"]
-    for mode in MODES:
-        lab, pm = results["labels"][mode], results["postmortems"][mode]
+    for mode in [*MODES, "hybrid, no reranker"]:
+        lab, pm = results["labels"][mode], results["postmortems"].get(mode)
         cells = [f"{lab[t]['recall@5']:.3f} / {lab[t]['mrr@10']:.3f}"
                  for t in ("search", "similar", "similar_topics")]
-        cells.append(f"{pm['recall@5']:.3f} / {pm['mrr@10']:.3f}")
+        cells.append(f"{pm['recall@5']:.3f} / {pm['mrr@10']:.3f}" if pm else "-")
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     similar = results["labels"]["hybrid"]["similar"]
     lines += ["", f"similar, judged: {similar['queries']} queries in {similar['topics']} groups; "
