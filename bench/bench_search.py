@@ -12,6 +12,10 @@ per size under --home and reused.
 Warm: a Searcher in this process, after 5 warm-up queries; p50/p95 over --queries queries,
 per mode (rankings only), and hybrid with the "why it matched" sentences (hybrid+why; with
 random vectors few results share a query word, so this is the worst case of explaining).
+Also warm: hybrid for queries naming an exact identifier (us-east-1, 502, ...; the keyword
+index is asked which incidents hold it), and `kb similar` (hybrid, reranked, rankings only)
+for incidents spread over the KB, each interleaved with the same call without its new step
+(the exact-identifier tier, the reranker) so that both see the same load.
 Cold: `kb search QUERY --json` in a fresh process, p50/p95 over --cold-runs runs.
 Targets (issue 4): warm p50 ≤ 20 ms at 100k; cold ≤ 2 s.
 """
@@ -44,6 +48,10 @@ QUERIES = [
     "notifications delayed", "API rate limiting errors", "Codespaces cannot start",
     "load balancer failure",
 ]
+# Queries with an exact identifier (a region, an error code, a product): the hybrid ranking
+# then also asks the keyword index which incidents hold it (kb.embed.search.identifiers).
+IDENTIFIER_QUERIES = ["us-east-1 outage", "502 errors", "europe-west1 unavailable",
+                      "AMS3 degraded", "gpt-5.6 errors", "api.github.com timeouts"]
 
 
 def build(home: Path, size: int, corpus: Path) -> Path:
@@ -124,6 +132,30 @@ def warm(folder: Path, count: int, models: Path) -> dict[str, dict[str, float]]:
             samples.append((time.perf_counter() - started) * 1000)
         p50, p95 = percentiles(samples)
         out[mode] = {"p50_ms": p50, "p95_ms": p95}
+    # Identifier queries and `kb similar`, each timed with and without its new step, the two
+    # interleaved query by query in this one process, so load on the machine hits both alike.
+    plain = Searcher(store, models, exact_identifiers=False, rerank_similar=False)
+    plain._index, plain._encoder = searcher._vectors(), searcher.encoder()
+    every = searcher._vectors().keys
+    keys = every[:: max(1, len(every) // 20)][:20]
+    runs = {
+        "hybrid, identifier queries": lambda i, s: s.search(
+            IDENTIFIER_QUERIES[i % len(IDENTIFIER_QUERIES)], k=10, explain=False),
+        "similar": lambda i, s: s.similar(keys[i % len(keys)], k=10, explain=False),
+    }
+    for name, run in runs.items():
+        for i in range(3):
+            run(i, searcher)
+            run(i, plain)
+        timed: dict[str, list[float]] = {"with": [], "without": []}
+        for i in range(count):
+            for label, who in (("with", searcher), ("without", plain)):
+                started = time.perf_counter()
+                run(i, who)
+                timed[label].append((time.perf_counter() - started) * 1000)
+        out[name] = dict(zip(("p50_ms", "p95_ms"), percentiles(timed["with"]), strict=True))
+        out[f"{name}, without the new step"] = dict(
+            zip(("p50_ms", "p95_ms"), percentiles(timed["without"]), strict=True))
     # The parts of a hybrid query, to show where the time goes.
     encoder = searcher.encoder()
     index = searcher._vectors()
@@ -172,12 +204,19 @@ def main() -> None:
         results[str(size)] = {"warm": warm(folder, args.queries, args.home),
                               "cold_cli": cold(folder, args.cold_runs, args.home)}
     lines = ["| incidents | warm semantic p50/p95 | warm keyword p50/p95 | warm hybrid p50/p95 "
-             "| warm hybrid + why p50/p95 | encode + matrix top-100 p50 | cold `kb search` "
-             "p50/p95 |", "|---|---|---|---|---|---|---|"]
+             "| warm hybrid + why p50/p95 | warm hybrid, identifier queries p50/p95 "
+             "| warm similar p50/p95 | encode + matrix top-100 p50 | cold `kb search` "
+             "p50/p95 |", "|---|---|---|---|---|---|---|---|---|"]
     for size, row in results.items():
         w = row["warm"]
         cells = [f"{w[m]['p50_ms']:.1f} / {w[m]['p95_ms']:.1f} ms"
-                 for m in ("semantic", "keyword", "hybrid", "hybrid+why")]
+                 for m in ("semantic", "keyword", "hybrid", "hybrid+why",
+                           "hybrid, identifier queries", "similar")]
+        cells = [cell + (f" (without: {w[m + ', without the new step']['p50_ms']:.1f})"
+                         if f"{m}, without the new step" in w else "")
+                 for cell, m in zip(cells, ("semantic", "keyword", "hybrid", "hybrid+why",
+                                            "hybrid, identifier queries", "similar"),
+                                    strict=True)]
         lines.append(f"| {int(size):,} | " + " | ".join(cells) +
                      f" | {w['encode+matrix top-100']['p50_ms']:.1f} ms | "
                      f"{row['cold_cli']['p50_s']:.2f} / {row['cold_cli']['p95_s']:.2f} s |")

@@ -47,6 +47,10 @@ PAIRS = ROOT / "tests" / "fixtures" / "search" / "pairs.json"
 FOLDERS = ("statuspage_incident_json/github", "statuspage_json", "statuspage_atom",
            "statuspage_rss", "incidentio_atom")
 MODES = ("keyword", "semantic", "hybrid")
+# The exact-identifier task asks its queries of every provider at once, with the two cloud
+# providers whose incidents are full of regions and product names added to the KB.
+IDENTIFIER_FOLDERS = ("aws_health_json", "gcp_incidents_json")
+IDENTIFIERS = ROOT / "bench" / "data" / "search_identifiers.json"
 # Front-matter keywords that name a cause or mechanism (not a company, product or "outage").
 CAUSE_KEYWORDS = ("dns", "bgp", "leap second", "power outage", "power loss", "generator",
                   "packet loss", "deadlock", "memory leak", "network partition", "redis",
@@ -74,6 +78,37 @@ def build(home: Path, corpus: Path, backend: str):  # type: ignore[no-untyped-de
     report = embed_missing(store, home, spec=spec)
     print(f"# {report.summary()} ({report.seconds:.0f} s)", file=sys.stderr)
     return store, spec
+
+
+def build_identifiers(home: Path, corpus: Path, spec):  # type: ignore[no-untyped-def]
+    """The KB of the exact-identifier task: a copy of the main KB in `home`/identifiers (its
+    vectors included) plus the AWS and Google Cloud folders, embedded (reused when present)."""
+    import sqlite3
+
+    from kb.config import load_sources
+    from kb.embed.stage import embed_missing
+    from kb.pipeline import Line, ingest
+    from kb.store import Store
+    from scrapers.archive import Archive
+
+    folder = home / "identifiers"
+    if not (folder / "complete").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(f"file:{home / 'kb.db'}?mode=ro", uri=True)
+        target = sqlite3.connect(folder / "kb.db")
+        source.backup(target)
+        target.close()
+        source.close()
+        store, _ = Store.open(f"sqlite:///{folder / 'kb.db'}", write=True)
+        sources = load_sources(ROOT / "data" / "sources.toml")
+        ingest(Line(store, Archive(folder / "raw"), sources),
+               [corpus / f for f in IDENTIFIER_FOLDERS])
+        report = embed_missing(store, home, spec=spec)
+        print(f"# identifiers KB: {report.summary()}", file=sys.stderr)
+        store.close()
+        (folder / "complete").write_text("ok\n")
+    store, _ = Store.open(f"sqlite:///{folder / 'kb.db'}")
+    return store
 
 
 def recall_mrr(ranked: Sequence[str], relevant: set[str]) -> tuple[float, float]:
@@ -169,21 +204,52 @@ def evaluate_labels(store, home: Path, spec) -> dict[str, dict[str, dict[str, fl
     searcher = Searcher(store, home, spec=spec)
     tasks = {"similar_topics": SimilarTask(store, topics, judged=False),
              "similar": SimilarTask(store, topics, judged=True)}
+    fused = Searcher(store, home, spec=spec, rerank_similar=False)
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for mode in MODES:
+    for name_, mode, who in [(m, m, searcher) for m in MODES] + [
+            ("hybrid, no reranker", "hybrid", fused)]:
         search = []
         for topic in topics:
-            result = searcher.search(topic["query"], mode=mode, k=10,
-                                     filters=SearchFilters(provider=topic["provider"]))
+            result = who.search(topic["query"], mode=mode, k=10,
+                                filters=SearchFilters(provider=topic["provider"]))
             search.append(recall_mrr([h.key for h in result.hits], set(topic["relevant"])))
-        out[mode] = {"search": {"recall@5": statistics.mean(s[0] for s in search),
-                                "mrr@10": statistics.mean(s[1] for s in search),
-                                "topics": len(search)}}
+        out[name_] = {"search": {"recall@5": statistics.mean(s[0] for s in search),
+                                 "mrr@10": statistics.mean(s[1] for s in search),
+                                 "topics": len(search)}}
         for name, task in tasks.items():
-            rankings = {key: [h.key for h in searcher.similar(key, k=10, mode=mode,
-                                                              explain=False).hits]
+            rankings = {key: [h.key for h in who.similar(key, k=10, mode=mode,
+                                                         explain=False).hits]
                         for key, _g, _r in task.queries}
-            out[mode][name] = task.score(rankings)
+            out[name_][name] = task.score(rankings)
+    return out
+
+
+def evaluate_identifiers(store, home: Path, spec) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The exact-identifier queries (bench/data/search_identifiers.json), asked of every
+    provider at once: Recall@5 / MRR@10 per mode and split, hybrid with and without the
+    exact-identifier tier ("hybrid, plain fusion" is the ranking before it)."""
+    from kb.embed.search import Searcher
+
+    topics = json.loads(IDENTIFIERS.read_text())["topics"]
+    variants = {mode: (mode, True) for mode in MODES}
+    variants["hybrid, plain fusion"] = ("hybrid", False)
+    out: dict = {}  # type: ignore[type-arg]
+    for name, (mode, exact) in variants.items():
+        searcher = Searcher(store, home, spec=spec, exact_identifiers=exact)
+        scores: dict[str, list[tuple[float, float]]] = {"tune": [], "held-out": []}
+        per_query = {}
+        for topic in topics:
+            result = searcher.search(topic["query"], mode=mode, k=10, explain=False)
+            ranked = [h.key for h in result.hits]
+            score = recall_mrr(ranked, set(topic["relevant"]))
+            scores[topic["split"]].append(score)
+            per_query[topic["id"]] = {"recall@5": score[0], "mrr@10": score[1],
+                                      "top5": ranked[:5]}
+        out[name] = {split: {"recall@5": statistics.mean(s[0] for s in values),
+                             "mrr@10": statistics.mean(s[1] for s in values),
+                             "queries": len(values)}
+                     for split, values in scores.items()}
+        out[name]["per_query"] = per_query
     return out
 
 
@@ -294,16 +360,23 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
     lines = [f"Backend: {results['model_id']}", "",
              "| mode | search R@5 / MRR | similar, judged pairs R@5 / MRR | similar, topic "
              "labels only R@5 / MRR | postmortems R@5 / MRR |", "|---|---|---|---|---|"]
-    for mode in MODES:
-        lab, pm = results["labels"][mode], results["postmortems"][mode]
+    for mode in [*MODES, "hybrid, no reranker"]:
+        lab, pm = results["labels"][mode], results["postmortems"].get(mode)
         cells = [f"{lab[t]['recall@5']:.3f} / {lab[t]['mrr@10']:.3f}"
                  for t in ("search", "similar", "similar_topics")]
-        cells.append(f"{pm['recall@5']:.3f} / {pm['mrr@10']:.3f}")
+        cells.append(f"{pm['recall@5']:.3f} / {pm['mrr@10']:.3f}" if pm else "-")
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     similar = results["labels"]["hybrid"]["similar"]
     lines += ["", f"similar, judged: {similar['queries']} queries in {similar['topics']} groups; "
               f"hybrid top-5 results nobody judged (counted as misses): "
               f"{similar['unjudged_in_top5']}"]
+    if "identifiers" in results:
+        lines += ["", "| exact identifiers (all providers) | tune R@5 / MRR | held-out R@5 / "
+                  "MRR |", "|---|---|---|"]
+        for name, row in results["identifiers"].items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{row[s]['recall@5']:.3f} / {row[s]['mrr@10']:.3f} ({row[s]['queries']} q)"
+                for s in ("tune", "held-out")) + " |")
     for n, fold in enumerate(results.get("tuning", {}).get("folds", []), 1):
         lines.append(f"fold {n}: chosen k={fold['chosen']['k']}, semantic weight "
                      f"{fold['chosen']['semantic_weight']:g}: R@5 {fold['tuned_recall@5']:.3f} "
@@ -327,6 +400,9 @@ def main() -> None:
     store, spec = build(home, args.corpus, args.backend)
     results = {"model_id": spec.model_id, "labels": evaluate_labels(store, home, spec),
                "postmortems": evaluate_postmortems(args.corpus, spec, home)}
+    wide = build_identifiers(home, args.corpus, spec)
+    results["identifiers"] = evaluate_identifiers(wide, home, spec)
+    wide.close()
     if args.tune:
         results["tuning"] = tune_fusion(store, home, spec)
     store.close()

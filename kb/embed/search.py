@@ -10,13 +10,14 @@ query in a language the model was not trained on, or no close match at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from kb.embed import rerank
 from kb.embed.document import (
     RECIPE,
     Document,
@@ -34,10 +35,12 @@ from kb.embed.index import (
     reciprocal_rank_fusion,
     terms,
 )
+from kb.embed.rerank import Reranker, default_reranker
 from kb.errors import ConfigError, KbError
 from kb.model import Incident
 from kb.store import keyword as keyword_index
 from kb.store import vectors
+from kb.store.analysis import stored_causes
 from kb.store.repo import Store
 from kb.store.vectors import SearchFilters
 
@@ -51,6 +54,13 @@ LOW_SIMILARITY = 0.25  # MiniLM cosine below which nothing is really alike (for 
 DUPLICATE_COSINE = 0.95  # near-identical documents...
 DUPLICATE_SLACK = timedelta(hours=2)  # ...whose time windows overlap (this much slack) are one
 WHY_SENTENCES = 6  # sentences per result weighed semantically when none shares a query word
+# An identifier of the query (a region, an error code, a product or component name) is "rare"
+# when at most this share of the indexed incidents holds it (idf ≥ ln 49 ≈ 3.9), and at least
+# RARE_FLOOR incidents are always allowed (a small KB). A common one ("500" in a KB of HTTP
+# errors, "api") says little about which incident is meant and is left to the rankings.
+RARE_SHARE = 0.02
+RARE_FLOOR = 3
+MAX_NAME_WORDS = 4  # longest product or component name looked for in a query
 
 
 class NoVectors(KbError):
@@ -69,6 +79,24 @@ class Hit:
     keyword: float | None = None  # -bm25, when the keyword ranking had it
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """What `similar` ranks from: the fused window and what the reranker needs of it."""
+
+    mode: str
+    incident: Incident
+    document: Document
+    window: list[tuple[str, float]]  # (key, fused score), best first, loaded incidents only
+    pool: dict[str, Incident]
+    duplicates: set[str]
+    cosine: dict[str, float]
+    keyword: dict[str, float]
+    semantic_order: list[str]
+    keyword_order: list[str]
+    query_vector: np.ndarray | None
+    notes: list[str]
+
+
 @dataclass
 class SearchResult:
     mode: str  # the mode that ran (hybrid falls back to one ranking where the other is absent)
@@ -81,8 +109,15 @@ class Searcher:
     long-lived process (bench, a future server) answers later queries warm."""
 
     def __init__(self, store: Store, home: Path, *, spec: ModelSpec | None = None,
-                 encoder: Encoder | None = None) -> None:
+                 encoder: Encoder | None = None, exact_identifiers: bool = True,
+                 rerank_similar: bool = True) -> None:
+        """`exact_identifiers=False` turns the exact-identifier tier of hybrid search off,
+        `rerank_similar=False` the learned reranker of hybrid `similar` (for measuring what
+        each is worth: bench/eval_search.py)."""
         self.store = store
+        self.exact_identifiers = exact_identifiers
+        self.rerank_similar = rerank_similar
+        self._rerank_model: Reranker | Literal[False] | None = None
         self.home = home
         self.spec = spec or resolve_model()
         self.model_id = encoder.model_id if encoder is not None else self.spec.model_id
@@ -90,6 +125,8 @@ class Searcher:
         self._index: MatrixIndex | None = None
         self._vector_notes: list[str] = []
         self._keyword: bool | None = None
+        self._names: set[str] | None = None
+        self._rare_limit: int | None = None
 
     # -- the two questions -----------------------------------------------------------------
 
@@ -128,16 +165,123 @@ class Searcher:
                                  f"{semantic[0][1]:.2f}")
         keyword = pending.result() if pending is not None else []
         ranked = _rank(mode, semantic, keyword)
+        if mode == "hybrid" and self.exact_identifiers and query_vector is not None and keyword:
+            ranked = self._exact_first(text, ranked, semantic, keyword, query_vector,
+                                       filters)
         hits = self._hits(ranked[:k], dict(semantic), dict(keyword), terms(text), query_vector,
                           explain)
         return SearchResult(mode, hits, notes + self._vector_notes)
 
+    def identifiers(self, text: str) -> dict[str, set[str]]:
+        """The rare exact identifiers of a query and the incidents holding each: terms shaped
+        like an identifier (a digit, or words joined by "-", "_" or ".": us-east-1,
+        europe-west1, 502, ERR_SSL_PROTOCOL, api.github.com; not a bare year) and phrases
+        naming a product or component of the KB ("Cloud SQL"), kept when 1 to
+        max(RARE_FLOOR, RARE_SHARE × N) incidents of the keyword index hold them exactly."""
+        wanted = identifier_terms(text, self._component_names())
+        if not wanted:
+            return {}
+        if self._rare_limit is None:
+            self._rare_limit = max(RARE_FLOOR,
+                                   int(RARE_SHARE * keyword_index.indexed_documents(self.store)))
+        found = {}
+        for term in wanted:
+            keys = keyword_index.containing(self.store, term, self._rare_limit + 1)
+            if 0 < len(keys) <= self._rare_limit:
+                found[term] = set(keys)
+        return found
+
+    def _exact_first(self, text: str, ranked: list[tuple[str, float]],
+                     semantic: list[tuple[str, float]], keyword: list[tuple[str, float]],
+                     query_vector: np.ndarray, filters: SearchFilters
+                     ) -> list[tuple[str, float]]:
+        """Hybrid ranking with exact rare identifiers first. The semantic ranking cannot tell
+        us-east-1 from any other region (the bi-encoder puts "us-east-1 outage" next to every
+        one-line "Major service outage"), so incidents holding more of the query's rare
+        identifiers rank above those holding fewer, each tier ordered by the fusion of the
+        semantic ranking among its members and the keyword ranking. Their score is
+        tier + RRF score, so scores still descend."""
+        rare = self.identifiers(text)
+        holders = set().union(*rare.values()) if rare else set()
+        if holders and not filters.empty:
+            holders &= vectors.filter_keys(self.store, filters)
+        if not holders:
+            return ranked
+        # The holders by cosine: those the semantic ranking already scored, and the few it
+        # did not reach from their own rows (not a second pass over the whole matrix).
+        index = self._vectors()
+        cosine = {key: score for key, score in semantic if key in holders}
+        for key in holders - cosine.keys():
+            vector = index.vector(key)
+            if vector is not None:
+                cosine[key] = float(vector @ query_vector)
+        among = sorted(cosine, key=lambda key: (-cosine[key], key))
+        inside = reciprocal_rank_fusion(
+            [among, [key for key, _ in keyword if key in holders]],
+            weights=(SEMANTIC_WEIGHT, 1.0))
+        tier = {key: sum(1 for keys in rare.values() if key in keys) for key in holders}
+        first = sorted(((key, tier[key] + score) for key, score in inside),
+                       key=lambda item: (-item[1], item[0]))
+        return first + [(key, score) for key, score in ranked if key not in holders]
+
+    def _component_names(self) -> set[str]:
+        if self._names is None:
+            self._names = keyword_index.component_names(self.store)
+        return self._names
+
     def similar(self, key: str, *, k: int = 10, mode: str = "hybrid",
                 filters: SearchFilters | None = None, explain: bool = True) -> SearchResult:
         """Incidents like `key`, excluding itself and its duplicates (the same outage posted
-        twice: overlapping in time with the same title or a near-identical document)."""
+        twice: overlapping in time with the same title or a near-identical document). In
+        hybrid mode the fused candidates are reranked by the learned model of
+        kb.embed.rerank (score: its probability that the pair is related)."""
         _check_mode(mode, k)
-        filters = filters or SearchFilters()
+        found = self._similar_candidates(key, k + 40, mode, filters or SearchFilters())
+        fresh = [(other, score) for other, score in found.window
+                 if other not in found.duplicates]
+        reranker = self._reranker() if found.mode == "hybrid" else None
+        if reranker is not None:
+            # The first `depth` candidates are reordered by the model's probability that the
+            # pair is related (the depth it was trained and cross-validated at); the rest
+            # keep the fused order. Every hit's score is that probability.
+            wanted = fresh[:max(reranker.depth, k)]  # features only for what can be shown
+            rows = self._pair_table(found, wanted)
+            fresh = [(other, reranker.score(row))
+                     for (other, _), row in zip(wanted, rows, strict=True)]
+            head = sorted(fresh[:reranker.depth], key=lambda item: (-item[1], item[0]))
+            fresh = head + fresh[reranker.depth:]
+        kept = fresh[:k]
+        # Duplicates ranked (fused order) above the k-th other incident were left out.
+        last = {other for other, _ in kept}
+        dropped = 0
+        for other, _ in found.window:
+            if not last:
+                break
+            if other in found.duplicates:
+                dropped += 1
+            last.discard(other)
+        notes = list(found.notes)
+        if dropped:
+            notes.append(f"left out {dropped} duplicate(s) of {key}")
+        hits = self._hits(kept, found.cosine, found.keyword, terms(found.document.text),
+                          found.query_vector, explain)
+        return SearchResult(found.mode, hits, notes + self._vector_notes)
+
+    def similar_features(self, key: str, *, depth: int = 50,
+                         filters: SearchFilters | None = None) -> list[tuple[str, list[float]]]:
+        """The hybrid candidates of `kb similar KEY` (itself and its duplicates left out), in
+        fused order, each with the reranker's features (kb.embed.rerank.FEATURES): what
+        bench/train_similar.py learns from."""
+        found = self._similar_candidates(key, depth, "hybrid", filters or SearchFilters())
+        fresh = [(other, score) for other, score in found.window
+                 if other not in found.duplicates]
+        rows = self._pair_table(found, fresh)
+        return [(other, row) for (other, _score), row in zip(fresh, rows, strict=True)]
+
+    def _similar_candidates(self, key: str, depth: int, mode: str,
+                            filters: SearchFilters) -> _Candidates:
+        """The fused ranking of incidents like `key` (itself left out), its first `depth`
+        with their incidents loaded, and which of those are duplicates of it."""
         incident = self.store.get(key)
         document = build_document(incident, extra_texts(self.store, [key]).get(key, ()))
         if document.empty:
@@ -158,27 +302,47 @@ class Searcher:
                                                        filters)
         ranked = [(other, score) for other, score in _rank(mode, semantic, keyword)
                   if other != key]
-        # Duplicates are judged on the best few dozen; load those once.
-        head = [other for other, _ in ranked[: k + 40]]
+        # Duplicates are judged (and features computed) on the best few dozen; load those once.
+        head = [other for other, _ in ranked[:depth]]
         pool = {i.key: i for i, _h in vectors.incidents_with_hashes(self.store, head)}
+        window = [(other, score) for other, score in ranked[:depth] if other in pool]
         cosine = dict(semantic)
-        kept = []
-        dropped = 0
-        for other, score in ranked[: k + 40]:
-            candidate = pool.get(other)
-            if candidate is None:
-                continue
-            if is_duplicate(incident, candidate, cosine.get(other)):
-                dropped += 1
-                continue
-            kept.append((other, score))
-            if len(kept) == k:
-                break
-        if dropped:
-            notes.append(f"left out {dropped} duplicate(s) of {key}")
-        hits = self._hits(kept, cosine, dict(keyword), terms(document.text), query_vector,
-                          explain)
-        return SearchResult(mode, hits, notes + self._vector_notes)
+        duplicates = {other for other, _ in window
+                      if is_duplicate(incident, pool[other], cosine.get(other))}
+        return _Candidates(mode, incident, document, window, pool, duplicates, cosine,
+                           dict(keyword), [k for k, _ in semantic], [k for k, _ in keyword],
+                           query_vector, notes)
+
+    def _reranker(self) -> Reranker | None:
+        if not self.rerank_similar:
+            return None
+        if self._rerank_model is None:
+            self._rerank_model = default_reranker() or False
+        return self._rerank_model or None
+
+    def _pair_table(self, found: _Candidates, window: Sequence[tuple[str, float]]
+                    ) -> list[list[float]]:
+        """Reranker features of each (candidate, fused score) of `window`, in its order."""
+        keys = [other for other, _ in window]
+        tags = {k: {r.tag for r in records}
+                for k, records in stored_causes(self.store, [found.incident.key, *keys]).items()}
+        source = rerank.side(found.incident, found.document, tags.get(found.incident.key))
+        semantic_rank = {k: r for r, k in enumerate(found.semantic_order, 1)}
+        keyword_rank = {k: r for r, k in enumerate(found.keyword_order, 1)}
+        best = max(found.keyword.values(), default=0.0)
+        index = self._vectors() if found.query_vector is not None else None
+        rows = []
+        for other, score in window:
+            candidate = found.pool[other]
+            cosine = found.cosine.get(other)
+            if cosine is None and index is not None:
+                vector = index.vector(other)
+                cosine = None if vector is None else float(vector @ found.query_vector)
+            rows.append(rerank.pair_features(
+                source, rerank.side(candidate, build_document(candidate), tags.get(other)),
+                rrf=score, cosine=cosine, keyword=found.keyword.get(other), best_keyword=best,
+                semantic_rank=semantic_rank.get(other), keyword_rank=keyword_rank.get(other)))
+        return rows
 
     # -- pieces ----------------------------------------------------------------------------
 
@@ -339,6 +503,36 @@ def _check_mode(mode: str, k: int) -> None:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not 1 <= k <= 1000:
         raise ConfigError(f"-k must be between 1 and 1000, not {k}")
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+# Joined by "_" or "." (err_ssl, api.github.com): an identifier; joined by "-" only with a
+# digit (us-east-1), since "self-hosted" or "re-run" are ordinary words.
+_JOINED = re.compile(r"[a-z0-9][_.][a-z0-9]")
+
+
+def identifier_terms(text: str, names: Collection[str] = ()) -> list[str]:
+    """Identifier candidates of a query, in order: terms with a digit or words joined by "_"
+    or "." (a bare year describes a time, not a thing, and is left out), then the
+    longest runs of up to MAX_NAME_WORDS words that equal one of `names` (lower-cased,
+    words joined by one space: kb.store.keyword.component_names). Whether one is rare
+    enough to count is the index's question (Searcher.identifiers)."""
+    found = [term for term in dict.fromkeys(terms(text))
+             if (any(c.isdigit() for c in term) or _JOINED.search(term))
+             and not _YEAR.fullmatch(term)]
+    words = re.findall(r"\w+", text.lower())
+    start = 0
+    while start < len(words) and names:
+        for size in range(min(MAX_NAME_WORDS, len(words) - start), 0, -1):
+            phrase = " ".join(words[start : start + size])
+            if phrase in names:
+                if phrase not in found and terms(phrase):  # "status" yes, "all" no
+                    found.append(phrase)
+                start += size
+                break
+        else:
+            start += 1
+    return found
 
 
 _SUFFIX = re.compile(r"(?:ing|ed|es|s|ment|ly)$")

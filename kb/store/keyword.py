@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
-from kb.store.repo import T_INCIDENTS, Store
+from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
 from kb.store.vectors import SearchFilters, as_busy, filter_clauses
 
 # Column weights for bm25(): a term in the title says more than one in the updates' prose.
@@ -208,3 +208,47 @@ def _postgres_query(terms: list[str], limit: int, clauses: list[Any]) -> Any:
     return (select(scores.c.incident_key, scores.c.score)
             .join(T_INCIDENTS, T_INCIDENTS.c.key == scores.c.incident_key).where(*clauses)
             .order_by(scores.c.score.desc(), scores.c.incident_key).limit(limit))
+
+
+def indexed_documents(store: Store) -> int:
+    """How many incidents the keyword index holds (the N of idf): `search_docs` rows on
+    SQLite, `incident_search_totals.docs` on PostgreSQL."""
+    query = (select(_TOTALS.c.docs) if store.engine.dialect.name == "postgresql"
+             else select(func.count()).select_from(_DOCS))
+    with store.engine.connect() as conn:
+        try:
+            value = conn.execute(query).scalar()
+        except OperationalError as exc:
+            raise as_busy(exc) from None
+    return int(value or 0)
+
+
+def containing(store: Store, term: str, limit: int) -> list[str]:
+    """Keys of at most `limit` incidents whose indexed text holds `term` exactly (as a phrase
+    of its words: "us-east-1" is the phrase us east 1 on SQLite, the hyphenated word as
+    PostgreSQL's parser indexes it), in no particular order. A caller asks for one more than
+    it can use to learn whether a term is rare without counting every match of a common one."""
+    if store.engine.dialect.name == "postgresql":
+        config = literal_column(f"'{TS_CONFIG}'::regconfig")
+        wanted = func.phraseto_tsquery(config, bindparam("term", term, type_=String))
+        query = select(_PG.c.incident_key).where(_PG.c.document.op("@@")(wanted))
+    else:
+        match = fts5_match([term])
+        if match is None:
+            return []
+        query = (select(_DOCS.c.incident_key)
+                 .select_from(_FTS.join(_DOCS, _DOCS.c.id == _FTS.c.rowid))
+                 .where(text("incident_fts MATCH :match").bindparams(match=match)))
+    with store.engine.connect() as conn:
+        try:
+            return [row[0] for row in conn.execute(query.limit(int(limit)))]
+        except OperationalError as exc:
+            raise as_busy(exc) from None
+
+
+def component_names(store: Store) -> set[str]:
+    """Every component name in the store, lower-cased, its words joined by one space (how
+    query phrases are compared with product and component names)."""
+    with store.engine.connect() as conn:
+        names = conn.execute(select(T_COMPONENTS.c.name).distinct()).scalars()
+        return {" ".join(re.findall(r"\w+", name.lower())) for name in names} - {""}
