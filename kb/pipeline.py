@@ -25,6 +25,7 @@ from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
 from kb.store.payloads import incidents_of_payloads
+from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
 from scrapers import registry
 from scrapers.archive import Archive
@@ -340,19 +341,58 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
 
 
 def reparse(line: Line) -> RunReport:
-    """Rebuild every normalized table from the raw archive alone, offline."""
-    line.store.clear_derived()
-    line.forget_known_docs()
-    for entry in line.archive.entries():
-        try:
-            doc = line.archive.load(entry)
-        except (KeyError, ValueError, OSError) as exc:
-            line.report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
-            continue
-        provider = None if entry.source in ("import", "") else entry.source
-        line.feed(doc, provider=provider, label=entry.url, strict=False, archived=True)
-    line.flush()
-    return line.report
+    """Rebuild every normalized table from the raw archive alone, offline, beside the live
+    tables, then swap the result in with one transaction (kb.store.rebuild): readers see the
+    old KB or the new one, never half of it, and a kill leaves the old KB as it was.
+
+    Each payload is parsed again under every provider it is stored under (the same bytes
+    imported with two `--provider`s keep both); a stored incident the rebuild does not
+    reproduce is deleted only when all its payloads were parsed again, else kept, and
+    either way listed in the run's notes with its key."""
+    attributions = doc_providers(line.store)
+    report = line.report
+    with shadow_store() as shadow:
+        rebuild = Line(shadow, line.archive, line.sources, report=report,
+                       progress=line.progress)
+        for entry in line.archive.entries():
+            try:
+                doc = line.archive.load(entry)
+            except (KeyError, ValueError, OSError) as exc:
+                report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
+                continue
+            fallback = None if entry.source in ("import", "") else entry.source
+            for provider in sorted(attributions.get(entry.sha256, ())) or [fallback]:
+                rebuild.feed(doc, provider=provider, label=entry.url, strict=False,
+                             archived=True)
+        rebuild.flush()
+        # What the shadow marked stored is exactly what was read and parsed again.
+        reparsed = {(sha, p) for sha, slugs in doc_providers(shadow).items() for p in slugs}
+        result = swap_in(line.store, shadow, reparsed)
+    _recount(report, result)
+    return report
+
+
+def _recount(report: RunReport, result: SwapResult) -> None:
+    """The rebuild counted every incident as new in the empty shadow store; the user wants to
+    know what changed in the live one."""
+    for entry in report.sources.values():
+        entry.new = entry.updated = entry.unchanged = 0
+    report.outcomes.clear()
+    report.changed.clear()
+    report.changed_new.clear()
+    for outcome in ("new", "updated", "unchanged"):
+        for key in getattr(result, outcome):
+            report.count(key.partition("/")[0], key, outcome)
+    if result.dropped:
+        report.notes.append(
+            f"reparse: {len(result.dropped)} stored incident(s) are no longer produced by "
+            f"today's parsers from their payloads and were removed, e.g. "
+            f"{', '.join(result.dropped[:5])}")
+    if result.kept:
+        sample = "; ".join(f"{k} ({why})" for k, why in list(result.kept.items())[:5])
+        report.notes.append(
+            f"reparse: {len(result.kept)} stored incident(s) could not be rebuilt from the "
+            f"archive and were kept as stored: {sample}")
 
 
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
