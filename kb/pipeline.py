@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from kb.config import SourceConfig, slug_for_host
+from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
 from kb.errors import KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
@@ -67,6 +67,9 @@ class Line:
         self._pending: list[_Pending] = []
         self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
         self._skipped: list[tuple[str, str]] = []  # (sha256, provider) skipped as stored
+        self._refusal: str | None = None  # why _provider_of last said None
+        self._pages: dict[str, str | None] | None = None  # slug → page host, loaded lazily
+        self._guessed: set[str] = set()  # slugs guessed from hosts this run (one note each)
 
     # -- entry points ------------------------------------------------------------------
 
@@ -111,7 +114,8 @@ class Line:
         slug = provider or self._provider_of(parsed)
         if slug is None:
             self.report.source(label).failed.append(
-                f"{doc.url}: cannot tell which provider this is; pass --provider SLUG"
+                f"{doc.url}: {self._refusal or 'cannot tell which provider this is'}; "
+                "pass --provider SLUG"
             )
             self.progress(label)
             return
@@ -197,15 +201,56 @@ class Line:
     # -- provider identity -------------------------------------------------------------
 
     def _provider_of(self, parsed: ParsedDoc) -> str | None:
+        """Whose incidents these are, when neither configuration nor --provider says: the
+        page host named in the payload, matched exactly against sources.toml (a `www.` in
+        front allowed); for a host not configured, the payload's own `_meta.provider` or a
+        slug guessed from the host (said in the run's notes). A claim or guess that names a
+        configured provider, or one stored from another host, is refused (None, with the
+        reason in `self._refusal`): a file never picks someone else's incidents."""
+        self._refusal = None
+        hint = parsed.provider_hint
+        if hint is not None and not valid_slug(hint):
+            self._refusal = f"payload names provider {hint!r}, not a valid slug"
+            return None
+        configured = {s.slug: s for s in self.sources}
         urls = [parsed.page.url if parsed.page else None]
         urls += [r.page_url for r in parsed.incidents[:1]]
-        for url in urls:
-            host = urlsplit(url or "").netloc.lower()
-            if host:
-                return self._hosts.get(host) or self._hosts.get(host.removeprefix("www.")) or (
-                    parsed.provider_hint or slug_for_host(host)
-                )
-        return parsed.provider_hint
+        host = next((h for h in (_host_of(u) for u in urls) if h), None)
+        if host is None:
+            if hint in configured:
+                self._refusal = (f"payload claims provider {hint!r} but names no page host "
+                                 "to check that against")
+                return None
+            return hint
+        slug = self._hosts.get(host) or self._hosts.get(host.removeprefix("www."))
+        if slug is not None:
+            if hint is not None and hint != slug:
+                self._refusal = (f"payload claims provider {hint!r} but its page host {host} "
+                                 f"is {slug!r} in sources.toml")
+                return None
+            return slug
+        slug = hint or guess_slug(host)
+        how = "claimed" if hint else "guessed"
+        if slug is None:
+            return None
+        if slug in configured:
+            self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
+                             f"{how} ({slug!r}) is configured for {configured[slug].url}")
+            return None
+        if self._pages is None:
+            self._pages = {k: _host_of(v) for k, v in self.store.provider_pages().items()}
+        owner = self._pages.get(slug)
+        if owner and owner.removeprefix("www.") != host.removeprefix("www."):
+            self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
+                             f"{how} ({slug!r}) is already stored from {owner}")
+            return None
+        self._pages[slug] = host
+        if not hint and slug not in self._guessed:
+            self._guessed.add(slug)
+            self.report.notes.append(
+                f"provider slug {slug!r} guessed from host {host}; add it to sources.toml "
+                "(or pass --provider) to name it yourself")
+        return slug
 
     def _remember_providers(self, pending: list[_Pending]) -> None:
         """One provider row per provider seen in the batch (name, page URL, components)."""
@@ -249,6 +294,14 @@ def _incident_write(
         sources=tuple(sorted(sources.values(), key=lambda s: (s.fetched_at, s.url, s.sha256))),
     )
     return IncidentWrite(incident, content_hash(incident), current, revisions)
+
+
+def _host_of(url: str | None) -> str | None:
+    """The lower-case host of a URL (no port, no user info), or None."""
+    try:
+        return urlsplit(url or "").hostname or None
+    except ValueError:
+        return None
 
 
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
@@ -321,6 +374,8 @@ def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -
 
 def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) -> RunReport:
     """Import recorded payloads (files, or folders of them), detected by content."""
+    if provider is not None:
+        check_slug(provider, "--provider")
     for root in paths:
         if not root.exists():
             line.report.source(provider or str(root)).failed.append(f"{root}: no such file")
@@ -360,8 +415,16 @@ def reparse(line: Line) -> RunReport:
             except (KeyError, ValueError, OSError) as exc:
                 report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
                 continue
-            fallback = None if entry.source in ("import", "") else entry.source
+            # A manifest source is a provider slug, "import", or (from older versions) any
+            # text: only a valid slug is taken as a provider.
+            fallback = entry.source if valid_slug(entry.source) and entry.source != "import" \
+                else None
             for provider in sorted(attributions.get(entry.sha256, ())) or [fallback]:
+                if provider is not None and not valid_slug(provider):
+                    report.source("reparse").failed.append(
+                        f"{entry.url}: stored under provider {provider!r}, not a valid slug; "
+                        "not rebuilt (its incidents are kept as stored)")
+                    continue
                 rebuild.feed(doc, provider=provider, label=entry.url, strict=False,
                              archived=True)
         rebuild.flush()
