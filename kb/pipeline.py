@@ -67,6 +67,9 @@ class Line:
         self._pending: list[_Pending] = []
         self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
         self._skipped: list[tuple[str, str]] = []  # (sha256, provider) skipped as stored
+        # Signal items are upserts that hide nothing, so a reparse writes them to the live
+        # store while incidents are rebuilt beside it (see `reparse`).
+        self.signal_store = store
         self._refusal: str | None = None  # why _provider_of last said None
         self._pages: dict[str, str | None] | None = None  # slug → page host, loaded lazily
         self._guessed: set[str] = set()  # slugs guessed from hosts this run (one note each)
@@ -181,7 +184,7 @@ class Line:
         }.values())
         self.archive.sync()  # raw payloads are durable before rows that refer to them
         for slug, counts in store_doc_signals(
-                self.store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
+                self.signal_store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
             entry = self.report.source(slug)  # signal items: kb.signals
             entry.new, entry.updated = entry.new + counts.new, entry.updated + counts.updated
             entry.unchanged += counts.unchanged
@@ -409,6 +412,7 @@ def reparse(line: Line) -> RunReport:
     with shadow_store() as shadow:
         rebuild = Line(shadow, line.archive, line.sources, report=report,
                        progress=line.progress)
+        rebuild.signal_store = line.store
         for entry in line.archive.entries():
             try:
                 doc = line.archive.load(entry)
