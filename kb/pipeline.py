@@ -440,10 +440,14 @@ def reparse(line: Line) -> RunReport:
 
 
 def _recount(report: RunReport, result: SwapResult) -> None:
-    """The rebuild counted every incident as new in the empty shadow store; the user wants to
-    know what changed in the live one."""
+    """The rebuild counted every incident as new in the empty shadow store, and each vendor
+    edit it replayed as a revision (none is recorded again); the user wants to know what
+    changed in the live one. Signal items were counted against the live store already."""
+    for key, outcome in report.outcomes.items():
+        entry = report.source(key.partition("/")[0])
+        setattr(entry, outcome, getattr(entry, outcome) - 1)
     for entry in report.sources.values():
-        entry.new = entry.updated = entry.unchanged = 0
+        entry.revisions = 0
     report.outcomes.clear()
     report.changed.clear()
     report.changed_new.clear()
