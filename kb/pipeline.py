@@ -232,6 +232,17 @@ class Line:
                                  f"is {slug!r} in sources.toml")
                 return None
             return slug
+        if self._pages is None:
+            self._pages = {k: _host_of(v) for k, v in self.store.provider_pages().items()}
+        # A host already stored under a slug keeps it (a KB built when slugs were guessed
+        # otherwise does not split a provider in two).
+        held = sorted(k for k, h in self._pages.items() if h and _same_host(h, host))
+        if held:
+            if hint is not None and hint not in held:
+                self._refusal = (f"payload claims provider {hint!r} but its page host {host} "
+                                 f"is stored as {held[0]!r}")
+                return None
+            return hint or held[0]
         slug = hint or guess_slug(host)
         how = "claimed" if hint else "guessed"
         if slug is None:
@@ -240,10 +251,8 @@ class Line:
             self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
                              f"{how} ({slug!r}) is configured for {configured[slug].url}")
             return None
-        if self._pages is None:
-            self._pages = {k: _host_of(v) for k, v in self.store.provider_pages().items()}
         owner = self._pages.get(slug)
-        if owner and owner.removeprefix("www.") != host.removeprefix("www."):
+        if owner and not _same_host(owner, host):
             self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
                              f"{how} ({slug!r}) is already stored from {owner}")
             return None
@@ -305,6 +314,10 @@ def _host_of(url: str | None) -> str | None:
         return urlsplit(url or "").hostname or None
     except ValueError:
         return None
+
+
+def _same_host(a: str, b: str) -> bool:
+    return a.removeprefix("www.") == b.removeprefix("www.")
 
 
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]

@@ -113,6 +113,21 @@ def test_product_pages_of_one_company_stay_apart_and_the_guess_is_said(tmp_path:
     assert set(titles(home)) == {"acme-api/apiinc1", "acme/webinc1"}
 
 
+def test_a_host_already_stored_keeps_its_slug(tmp_path: Path) -> None:
+    """A KB that holds a host under another slug (set with --provider, or guessed by an older
+    version) keeps adding that host's incidents there instead of splitting the provider."""
+    home = tmp_path / "home"
+    first = payload(tmp_path / "first.json", page_url="https://api.status.acme.com",
+                    native_id="first")
+    assert kb(home, "ingest", str(first), "--provider", "acme").returncode == 0
+    later = payload(tmp_path / "later.json", page_url="https://api.status.acme.com",
+                    native_id="later")
+    result = kb(home, "ingest", str(later))
+    assert result.returncode == 0, result.stderr
+    assert set(titles(home)) == {"acme/first", "acme/later"}
+    assert "guessed" not in result.stderr
+
+
 @pytest.mark.parametrize(("host", "slug"), [
     # real status page hosts (data/sources.toml, ../shared/corpus payloads' page URLs)
     ("www.githubstatus.com", "github"),
