@@ -42,7 +42,7 @@ class SourceConfig:
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        own = urlsplit(self.url).netloc.lower()
+        own = urlsplit(self.url).hostname or ""
         return (own, *(a.lower() for a in self.aliases if "." in a and " " not in a))
 
 
@@ -155,8 +155,72 @@ def load_sources(path: Path) -> list[SourceConfig]:
     return sources
 
 
+def valid_slug(slug: object) -> bool:
+    """Whether `slug` may name a provider: lower-case letters, digits and dashes (it becomes
+    part of incident keys, page paths and file names, so `../../x` never passes)."""
+    return isinstance(slug, str) and _SLUG.match(slug) is not None
+
+
+def check_slug(slug: str, where: str) -> str:
+    """`slug` if valid, else a ConfigError naming where it came from."""
+    if not valid_slug(slug):
+        raise ConfigError(f"{where}: provider slug {slug!r} must be lower-case letters, "
+                          "digits and dashes")
+    return slug
+
+
+# Labels that say "this is a status page", not whose: dropped when naming a provider.
+_STATUS_WORDS = frozenset({"www", "status", "statuspage", "health", "uptime"})
+# Hosted status-page platforms: <customer>.<platform> names the customer, not the platform.
+_HOSTED = frozenset({"statuspage.io", "instatus.com", "betteruptime.com", "incident.io",
+                     "status.io", "statuspal.io", "hund.io", "freshstatus.io"})
+# Two-label public suffixes common enough to matter (no public-suffix list is bundled).
+_TWO_LABEL_SUFFIXES = frozenset({"co.uk", "org.uk", "ac.uk", "com.au", "net.au", "co.jp",
+                                 "com.br", "co.nz", "co.in", "com.cn", "com.mx", "co.za"})
+
+
+def guess_slug(host: str) -> str | None:
+    """A provider slug for a status page host sources.toml does not name, after its most
+    specific labels, so product pages of one company stay apart:
+
+    status.acme.com → acme, api.status.acme.com → acme-api, acmestatus.com → acme,
+    www.githubstatus.com → github, jira-software.status.atlassian.com →
+    atlassian-jira-software, status.us-west-1.saucelabs.com → saucelabs-us-west-1,
+    acme.statuspage.io → acme, azure.status.microsoft → azure.
+
+    The company (registrable label, with a trailing "status" dropped) comes first, then the
+    other labels from the general to the specific, leaving out words that only say "status
+    page". None when nothing usable is left. A guess is only a name: the caller must check
+    it does not collide with a configured provider or one stored from another host."""
+    bare = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
+    labels = [label for label in bare.strip("[].").split(".") if label]
+    if not labels or ":" in bare or all(label.isdigit() for label in labels):
+        return None  # an IP address names no one
+    cut = 3 if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LABEL_SUFFIXES else 2
+    registrable, below = labels[-cut:], labels[:-cut]
+    if len(labels) < 2:
+        registrable, below = labels, []
+    company = None if ".".join(registrable) in _HOSTED else _core(registrable[0])
+    parts = [company] if company else []
+    parts += [core for core in map(_core, reversed(below)) if core]
+    slug = re.sub(r"-{2,}", "-", "-".join(parts)).strip("-")[:63].strip("-")
+    return slug if valid_slug(slug) else None
+
+
+def _core(label: str) -> str:
+    """A host label without the words that only say "status page" (githubstatus → github)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-")
+    if label in _STATUS_WORDS:
+        return ""
+    for word in ("status", "statuspage"):
+        if label.endswith(word) and len(label) > len(word):
+            label = label[: -len(word)].rstrip("-")
+    return label
+
+
 def slug_for_host(host: str) -> str:
-    """A provider slug derived from a status page host when sources.toml does not name it:
+    """The company behind a status page host, from its second-level label (used to tell
+    whether two providers are one vendor; provider slugs come from `guess_slug`):
     status.streamyard.com → streamyard, www.githubstatus.com → github."""
     labels = [label for label in host.lower().split(":")[0].split(".") if label]
     core = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "unknown")

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from kb.config import SourceConfig, slug_for_host
+from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
 from kb.errors import KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
@@ -27,6 +27,7 @@ from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
 from kb.store.payloads import incidents_of_payloads
+from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
 from kb.store.snapshots import open_snapshots
 from scrapers import registry
@@ -70,6 +71,12 @@ class Line:
         self._pending: list[_Pending] = []
         self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
         self._skipped: list[tuple[str, str]] = []  # (sha256, provider) skipped as stored
+        # Signal items are upserts that hide nothing, so a reparse writes them to the live
+        # store while incidents are rebuilt beside it (see `reparse`).
+        self.signal_store = store
+        self._refusal: str | None = None  # why _provider_of last said None
+        self._pages: dict[str, str | None] | None = None  # slug → page host, loaded lazily
+        self._guessed: set[str] = set()  # slugs guessed from hosts this run (one note each)
 
     # -- entry points ------------------------------------------------------------------
 
@@ -121,7 +128,8 @@ class Line:
         slug = provider or self._provider_of(parsed)
         if slug is None:
             self.report.source(label).failed.append(
-                f"{doc.url}: cannot tell which provider this is; pass --provider SLUG"
+                f"{doc.url}: {self._refusal or 'cannot tell which provider this is'}; "
+                "pass --provider SLUG"
             )
             self.progress(label)
             return
@@ -192,7 +200,7 @@ class Line:
         }.values())
         self.archive.sync()  # raw payloads are durable before rows that refer to them
         for slug, counts in store_doc_signals(
-                self.store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
+                self.signal_store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
             entry = self.report.source(slug)  # signal items: kb.signals
             entry.new, entry.updated = entry.new + counts.new, entry.updated + counts.updated
             entry.unchanged += counts.unchanged
@@ -213,15 +221,65 @@ class Line:
     # -- provider identity -------------------------------------------------------------
 
     def _provider_of(self, parsed: ParsedDoc) -> str | None:
+        """Whose incidents these are, when neither configuration nor --provider says: the
+        page host named in the payload, matched exactly against sources.toml (a `www.` in
+        front allowed); for a host not configured, the payload's own `_meta.provider` or a
+        slug guessed from the host (said in the run's notes). A claim or guess that names a
+        configured provider, or one stored from another host, is refused (None, with the
+        reason in `self._refusal`): a file never picks someone else's incidents."""
+        self._refusal = None
+        hint = parsed.provider_hint
+        if hint is not None and not valid_slug(hint):
+            self._refusal = f"payload names provider {hint!r}, not a valid slug"
+            return None
+        configured = {s.slug: s for s in self.sources}
         urls = [parsed.page.url if parsed.page else None]
         urls += [r.page_url for r in parsed.incidents[:1]]
-        for url in urls:
-            host = urlsplit(url or "").netloc.lower()
-            if host:
-                return self._hosts.get(host) or self._hosts.get(host.removeprefix("www.")) or (
-                    parsed.provider_hint or slug_for_host(host)
-                )
-        return parsed.provider_hint
+        host = next((h for h in (_host_of(u) for u in urls) if h), None)
+        if host is None:
+            if hint in configured:
+                self._refusal = (f"payload claims provider {hint!r} but names no page host "
+                                 "to check that against")
+                return None
+            return hint
+        slug = self._hosts.get(host) or self._hosts.get(host.removeprefix("www."))
+        if slug is not None:
+            if hint is not None and hint != slug:
+                self._refusal = (f"payload claims provider {hint!r} but its page host {host} "
+                                 f"is {slug!r} in sources.toml")
+                return None
+            return slug
+        if self._pages is None:
+            self._pages = {k: _host_of(v) for k, v in self.store.provider_pages().items()}
+        # A host already stored under a slug keeps it (a KB built when slugs were guessed
+        # otherwise does not split a provider in two).
+        held = sorted(k for k, h in self._pages.items() if h and _same_host(h, host))
+        if held:
+            if hint is not None and hint not in held:
+                self._refusal = (f"payload claims provider {hint!r} but its page host {host} "
+                                 f"is stored as {held[0]!r}")
+                return None
+            return hint or held[0]
+        slug = hint or guess_slug(host)
+        how = "claimed" if hint else "guessed"
+        if slug is None:
+            return None
+        if slug in configured:
+            self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
+                             f"{how} ({slug!r}) is configured for {configured[slug].url}")
+            return None
+        owner = self._pages.get(slug)
+        if owner and not _same_host(owner, host):
+            self._refusal = (f"page host {host} is not in sources.toml, and the provider it "
+                             f"{how} ({slug!r}) is already stored from {owner}")
+            return None
+        self._pages[slug] = host
+        if not hint and slug not in self._guessed:
+            self._guessed.add(slug)
+            self.report.notes.append(
+                f"provider slug {slug!r} guessed from host {host}; add it to sources.toml "
+                "(or pass --provider) to name it yourself")
+        return slug
 
     def _remember_providers(self, pending: list[_Pending]) -> None:
         """One provider row per provider seen in the batch (name, page URL, components)."""
@@ -316,6 +374,18 @@ def with_bounded_end(write: IncidentWrite,
     return replace(write, incident=incident, content_hash=content_hash(incident))
 
 
+def _host_of(url: str | None) -> str | None:
+    """The lower-case host of a URL (no port, no user info), or None."""
+    try:
+        return urlsplit(url or "").hostname or None
+    except ValueError:
+        return None
+
+
+def _same_host(a: str, b: str) -> bool:
+    return a.removeprefix("www.") == b.removeprefix("www.")
+
+
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
     text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -386,6 +456,8 @@ def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -
 
 def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) -> RunReport:
     """Import recorded payloads (files, or folders of them), detected by content."""
+    if provider is not None:
+        check_slug(provider, "--provider")
     for root in paths:
         if not root.exists():
             line.report.source(provider or str(root)).failed.append(f"{root}: no such file")
@@ -419,19 +491,71 @@ def _sidecar_has_time(path: Path) -> bool:
 
 
 def reparse(line: Line) -> RunReport:
-    """Rebuild every normalized table from the raw archive alone, offline."""
-    line.store.clear_derived()
-    line.forget_known_docs()
-    for entry in line.archive.entries():
-        try:
-            doc = line.archive.load(entry)
-        except (KeyError, ValueError, OSError) as exc:
-            line.report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
-            continue
-        provider = None if entry.source in ("import", "") else entry.source
-        line.feed(doc, provider=provider, label=entry.url, strict=False, archived=True)
-    line.flush()
-    return line.report
+    """Rebuild every normalized table from the raw archive alone, offline, beside the live
+    tables, then swap the result in with one transaction (kb.store.rebuild): readers see the
+    old KB or the new one, never half of it, and a kill leaves the old KB as it was.
+
+    Each payload is parsed again under every provider it is stored under (the same bytes
+    imported with two `--provider`s keep both); a stored incident the rebuild does not
+    reproduce is deleted only when all its payloads were parsed again, else kept, and
+    either way listed in the run's notes with its key."""
+    attributions = doc_providers(line.store)
+    report = line.report
+    with shadow_store() as shadow:
+        rebuild = Line(shadow, line.archive, line.sources, report=report,
+                       progress=line.progress)
+        rebuild.signal_store = line.store
+        for entry in line.archive.entries():
+            try:
+                doc = line.archive.load(entry)
+            except (KeyError, ValueError, OSError) as exc:
+                report.source(entry.source).failed.append(f"{entry.url}: archive: {exc}")
+                continue
+            # A manifest source is a provider slug, "import", or (from older versions) any
+            # text: only a valid slug is taken as a provider.
+            fallback = entry.source if valid_slug(entry.source) and entry.source != "import" \
+                else None
+            for provider in sorted(attributions.get(entry.sha256, ())) or [fallback]:
+                if provider is not None and not valid_slug(provider):
+                    report.source("reparse").failed.append(
+                        f"{entry.url}: stored under provider {provider!r}, not a valid slug; "
+                        "not rebuilt (its incidents are kept as stored)")
+                    continue
+                rebuild.feed(doc, provider=provider, label=entry.url, strict=False,
+                             archived=True)
+        rebuild.flush()
+        # What the shadow marked stored is exactly what was read and parsed again.
+        reparsed = {(sha, p) for sha, slugs in doc_providers(shadow).items() for p in slugs}
+        result = swap_in(line.store, shadow, reparsed)
+    _recount(report, result)
+    return report
+
+
+def _recount(report: RunReport, result: SwapResult) -> None:
+    """The rebuild counted every incident as new in the empty shadow store, and each vendor
+    edit it replayed as a revision (none is recorded again); the user wants to know what
+    changed in the live one. Signal items were counted against the live store already."""
+    for key, outcome in report.outcomes.items():
+        entry = report.source(key.partition("/")[0])
+        setattr(entry, outcome, getattr(entry, outcome) - 1)
+    for entry in report.sources.values():
+        entry.revisions = 0
+    report.outcomes.clear()
+    report.changed.clear()
+    report.changed_new.clear()
+    for outcome in ("new", "updated", "unchanged"):
+        for key in getattr(result, outcome):
+            report.count(key.partition("/")[0], key, outcome)
+    if result.dropped:
+        report.notes.append(
+            f"reparse: {len(result.dropped)} stored incident(s) are no longer produced by "
+            f"today's parsers from their payloads and were removed, e.g. "
+            f"{', '.join(result.dropped[:5])}")
+    if result.kept:
+        sample = "; ".join(f"{k} ({why})" for k, why in list(result.kept.items())[:5])
+        report.notes.append(
+            f"reparse: {len(result.kept)} stored incident(s) could not be rebuilt from the "
+            f"archive and were kept as stored: {sample}")
 
 
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]

@@ -19,11 +19,19 @@ HTTP cache would only duplicate it, and a 304 must surface to the caller as "unc
 parsing" -- hishel would transparently replay the cached 200, and the pipeline would parse
 and compare the same bytes again without knowing that nothing changed.
 
+Untrusted requests: `Fetcher(untrusted=True)` is for URLs that come from third-party content
+(article links in feeds, links in payloads). It resolves every host itself, refuses any that
+resolves to a loopback, private, link-local (metadata), shared or reserved address
+(`scrapers.addresses`), connects to the address it checked, and follows at most
+`max_redirects` redirects by hand, checking each hop. A refusal is a `FetchError` whose reason
+starts with "refused:". A trusted Fetcher (the default) fetches what the user configured.
+
 A `Fetcher` is not thread-safe; use one per thread.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import httpx
 from tenacity import (
@@ -43,6 +51,7 @@ from tenacity import (
     wait_random,
 )
 
+from scrapers.addresses import AddressCheck, Resolver, refusal, resolve
 from scrapers.content_coding import Decoder, TooLarge
 from scrapers.errors import FetchError
 from scrapers.records import RawDoc
@@ -60,6 +69,7 @@ from scrapers.retry import (
 __all__ = ["FetchOutcome", "FetchSettings", "Fetcher", "Validators"]
 
 _CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})  # header names, lower case
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,9 @@ class Fetcher:
 
     `sleep` and `clock` (monotonic seconds) are injectable so tests can record waits instead
     of waiting; `clock` also measures `total_timeout`. `transport` is passed to httpx.
+    `untrusted=True`: every GET is held to `address_check` (see the module docstring);
+    `resolver` and `address_check` are injectable so tests on 127.0.0.1 can say which
+    addresses count as public.
     """
 
     def __init__(
@@ -114,8 +127,14 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
+        untrusted: bool = False,
+        resolver: Resolver = resolve,
+        address_check: AddressCheck = refusal,
     ) -> None:
         self.settings = settings
+        self.untrusted = untrusted
+        self._resolver = resolver
+        self._address_check = address_check
         self._sleep = sleep
         self._clock = clock
         self._last_request: dict[str, float] = {}  # host -> clock() when its last request ended
@@ -280,6 +299,9 @@ class Fetcher:
         started = self._clock()
         conditional = any(name.lower() in _CONDITIONAL for name in headers)
         try:
+            if self.untrusted:
+                return self._attempt_untrusted(url, headers, attempt_no, method, started,
+                                               conditional)
             with self._client.stream(method, url, headers=headers, content=content,
                                      auth=auth) as response:
                 return self._read(url, response, conditional, started, attempt_no)
@@ -288,6 +310,62 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise Fatal(transport_reason(exc)) from exc
 
+    def _attempt_untrusted(
+        self, url: str, headers: dict[str, str], attempt_no: int, method: str,
+        started: float, conditional: bool,
+    ) -> FetchOutcome:
+        """One request to a URL from third-party content: each hop's host resolved and
+        checked, the connection made to the checked address, redirects followed by hand."""
+        if method != "GET":
+            raise Fatal("refused: only GET is allowed for a URL from third-party content")
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            target, sent, extensions = self._pinned(current, headers)
+            with self._client.stream(method, target, headers=sent, extensions=extensions,
+                                     follow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status_code in _REDIRECTS and location:
+                    current = urljoin(current, location.strip())
+                    continue
+                return self._read(url, response, conditional, started, attempt_no,
+                                  final_url=current)
+        raise Fatal(f"refused: more than {self.settings.max_redirects} redirects")
+
+    def _pinned(
+        self, url: str, headers: dict[str, str]
+    ) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+        """The request for `url` aimed at an address that was checked: the URL with the
+        address for its host, the Host header and TLS server name of the original host."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise Fatal(one_line(f"invalid URL ({exc})")) from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise Fatal(f"refused: {parsed.scheme or 'no'} scheme in a URL from "
+                        "third-party content")
+        host = parsed.host
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            found = self._resolver(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise Fatal(one_line(f"cannot resolve {host} ({exc})")) from None
+        if not found:
+            raise Fatal(f"cannot resolve {host}")
+        for text in found:
+            try:
+                address = ipaddress.ip_address(text.split("%")[0])
+            except ValueError:
+                raise Fatal(f"refused: {host} resolves to {text!r}, no IP address") from None
+            why = self._address_check(address)
+            if why is not None:
+                shown = host if host == str(address) else f"{host} resolves to {address}"
+                raise Fatal(f"refused: {shown}, a {why}; a link from third-party content "
+                            "may only reach public addresses")
+        pinned = parsed.copy_with(host=found[0].split("%")[0])
+        sent = {**headers, "Host": parsed.netloc.decode("ascii")}
+        extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
+        return pinned, sent, extensions
+
     def _read(
         self,
         url: str,
@@ -295,9 +373,10 @@ class Fetcher:
         conditional: bool,
         started: float,
         attempt_no: int,
+        final_url: str | None = None,
     ) -> FetchOutcome:
         status = response.status_code
-        final_url = str(response.url)
+        final_url = final_url or str(response.url)
         if status == 304:
             if not conditional:  # extra headers (a token) do not make a request conditional
                 raise Fatal("304 without validators")

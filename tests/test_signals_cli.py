@@ -188,7 +188,10 @@ def test_fetch_stores_links_and_notes(tmp_path: Path, httpserver: HTTPServer) ->
     assert report["sources"]["signals-hackernews"]["new"] == 9
     assert any(n.startswith("link: ") for n in report["notes"])
     news_warnings = report["sources"]["signals-news"]["warnings"]
-    assert any("not HTML (application/pdf)" in w for w in news_warnings)
+    # The article link in the (trusted, configured) loopback feed is third-party content:
+    # refused, never requested (issue #15 item 7; the article path: test_signals_fetch.py).
+    assert any("refused:" in w and "loopback address" in w for w in news_warnings)
+    assert not any(r.path.startswith("/2024/") for r, _ in httpserver.log)
     assert api.calls > 2  # the 429 was retried, then every query was served
     shown = json.loads(kb(home, "show", "anthropic/qt14v73myyy5", "--json",
                           sources=sources).stdout)
@@ -196,7 +199,7 @@ def test_fetch_stores_links_and_notes(tmp_path: Path, httpserver: HTTPServer) ->
                                                        "Claude Seems Down"}
     listed = json.loads(kb(home, "signals", "--json", sources=sources).stdout)
     chatgpt = next(r for r in listed if "ChatGPT takes morning off" in r["title"])
-    assert chatgpt["notes"] == ["article page is not HTML (application/pdf): feed summary only"]
+    assert chatgpt["notes"][0].startswith("article not fetched (refused:")
     again = kb(home, "signals", "fetch", "anthropic", "openai", "--source", "hn", "--source",
                "news", "--since", "2024-01-01", "--until", "2026-09-01", "--json",
                sources=sources, config=config)

@@ -16,6 +16,7 @@ from kb.signals.fetch import FetchPlan, fetch_signals
 from kb.signals.stage import relink
 from kb.store import Store
 from kb.store.signals import signals
+from scrapers.addresses import refusal
 from scrapers.archive import Archive
 from scrapers.fetch import Fetcher, FetchSettings
 
@@ -25,6 +26,14 @@ ITEMS = [("ok", "ChatGPT is down for millions", "The OpenAI chatbot was unavaila
          ("paywall", "OpenAI outage hits ChatGPT users", "Feed summary of the paywalled one."),
          ("broken", "ChatGPT outage: what we know", "Feed summary of the broken page."),
          ("quiet", "OpenAI ships a new model", "A product announcement.")]
+
+
+def public_loopback(settings: FetchSettings) -> Fetcher:
+    """The untrusted article fetcher, except that loopback stands in for the public internet
+    (the SSRF refusals themselves: tests/test_untrusted_fetch.py)."""
+    return Fetcher(settings, untrusted=True,
+                   address_check=lambda address: None if address.is_loopback
+                   else refusal(address))
 
 
 def feed(server: HTTPServer) -> str:
@@ -61,8 +70,8 @@ def test_articles_enrich_or_annotate_their_feed_items(tmp_path: Path,
     settings = FetchSettings(politeness_delay=0, retries=0)
     plan = FetchPlan(("openai",), datetime(2024, 1, 1, tzinfo=UTC),
                      datetime(2024, 7, 1, tzinfo=UTC), sources=("news",))
-    with Fetcher(settings) as fetcher:
-        fetch_signals(line, fetcher, fetcher, config, plan, settings)
+    with Fetcher(settings) as fetcher, public_loopback(settings) as articles:
+        fetch_signals(line, fetcher, articles, config, plan, settings)
     assert line.report.failures == []  # bad pages are notes, not failures
     warnings = line.report.source("signals-news").warnings
     assert any("broken" in w and "article page unreadable" in w for w in warnings)
@@ -82,7 +91,7 @@ def test_articles_enrich_or_annotate_their_feed_items(tmp_path: Path,
     assert "/a/quiet" not in requested  # no outage, no article fetch
     # A second run fetches the feed again (no validators from the server) but no article.
     before = len(httpserver.log)
-    with Fetcher(settings) as fetcher:
-        fetch_signals(line, fetcher, fetcher, config, plan, settings)
+    with Fetcher(settings) as fetcher, public_loopback(settings) as articles:
+        fetch_signals(line, fetcher, articles, config, plan, settings)
     assert [req.path for req, _ in httpserver.log[before:]] == ["/feed.rss"]
     store.close()

@@ -144,7 +144,8 @@ def fetch(
         fetch_settings = FetchSettings(**settings.fetch)
         plan = FetchPlan(slugs, start, end, chosen_sources, articles)
         with Fetcher(fetch_settings) as fetcher, Fetcher(
-                replace(fetch_settings, max_bytes=config.article_max_bytes)) as article_fetcher:
+                replace(fetch_settings, max_bytes=config.article_max_bytes),
+                untrusted=True) as article_fetcher:  # links in feeds: third-party URLs
             fetch_signals(line, fetcher, article_fetcher, config, plan, fetch_settings)
         line.report.notes.append("link: " + relink(line.store, config).line())
         report = line.report

@@ -42,7 +42,15 @@ class FetchPlan:
 
 def fetch_signals(line: Line, fetcher: Fetcher, article_fetcher: Fetcher,
                   config: SignalConfig, plan: FetchPlan, settings: FetchSettings) -> None:
-    """Run the plan; results land in `line.report` (per pseudo-provider) and the store."""
+    """Run the plan; results land in `line.report` (per pseudo-provider) and the store.
+
+    `fetcher` fetches what the configuration names (the HN API, the feeds listed in
+    sources.toml): trusted as configured. `article_fetcher` fetches the links those feeds
+    carry, written by third parties: it must be `Fetcher(untrusted=True)`, which refuses
+    loopback, private and metadata addresses on every hop (scrapers.addresses)."""
+    if plan.articles and "news" in plan.sources and not article_fetcher.untrusted:
+        raise ValueError("article links come from third-party feeds: pass an untrusted "
+                         "Fetcher (Fetcher(untrusted=True)) as article_fetcher")
     if "hn" in plan.sources:
         _hackernews(line, fetcher, config, plan)
     if "news" in plan.sources:

@@ -460,6 +460,12 @@ class Store:
             )
             return [(r.seen_at, r.channel, r.summary) for r in rows]
 
+    def provider_pages(self) -> dict[str, str | None]:
+        """slug → status page URL of every stored provider (to tell a guessed slug that is
+        already held by another host)."""
+        with self.engine.connect() as conn:
+            return {r.slug: r.page_url for r in conn.execute(select(T_PROVIDERS))}
+
     def provider_names(self) -> dict[str, str | None]:
         with self.engine.connect() as conn:
             return {r.slug: r.name for r in conn.execute(select(T_PROVIDERS))}
