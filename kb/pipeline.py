@@ -26,7 +26,7 @@ from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
 from kb.store.payloads import incidents_of_payloads
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
-from scrapers import registry
+from scrapers import clip, plausible, registry
 from scrapers.archive import Archive
 from scrapers.errors import FetchError, ParseError, UnknownFormat
 from scrapers.files import expand, read_recorded
@@ -77,7 +77,9 @@ class Line:
         recognises is listed as ignored rather than failed."""
         try:
             module = registry.detect(doc.body, doc.url)
-        except UnknownFormat as exc:
+        except Exception as exc:  # one payload never stops the run
+            if not isinstance(exc, UnknownFormat):
+                exc = UnknownFormat(doc.url, f"format detection failed ({_reason(exc)})")
             if not archived and strict:
                 self.archive.put(doc, source=archive_source or provider or "import")
             if strict:
@@ -103,8 +105,17 @@ class Line:
             return
         try:
             parsed = module.parse(doc)
+            # times outside the plausible range dropped, records with none refused (warned)
+            parsed = plausible.screen(parsed, doc.url)
+            # over-long titles and bodies clipped for display and search (archive: whole)
+            parsed = clip.clip(parsed, doc.url)
         except ParseError as exc:
             self.report.source(provider or label).failed.append(str(exc))
+            self.progress(label)
+            return
+        except Exception as exc:  # a parser bug on hostile input: this payload only
+            self.report.source(provider or label).failed.append(
+                f"{doc.url}: {module.NAME} parser failed ({_reason(exc)})")
             self.progress(label)
             return
         slug = provider or self._provider_of(parsed)
@@ -127,7 +138,7 @@ class Line:
         count the incidents of the payloads skipped since then."""
         pending, self._pending = self._pending, []
         if pending:
-            self._store(pending)
+            self._store_isolated(pending)
         skipped, self._skipped = self._skipped, []
         if skipped:
             self._count_skipped(skipped)
@@ -142,8 +153,28 @@ class Line:
                 if key.partition("/")[0] == slug:
                     self.report.count(slug, key, "unchanged")
 
+    def _store_isolated(self, pending: list[_Pending]) -> None:
+        """`_store`, with one payload's unexpected failure kept to that payload: a batch that
+        fails (other than for a KbError: busy database, schema) is retried one payload at a
+        time, and a payload that fails alone is reported as failed; the rest are stored."""
+        try:
+            self._store(pending)
+        except KbError:
+            raise
+        except Exception as exc:  # isolate, then report
+            if len(pending) > 1:
+                for item in pending:
+                    self._store_isolated([item])
+                return
+            item = pending[0]
+            self.report.source(item.provider).failed.append(
+                f"{item.doc.url}: not stored ({_reason(exc)})")
+
     def _store(self, pending: list[_Pending]) -> None:
-        """Normalize, merge with what is stored and write one batch; count what it did."""
+        """Normalize, merge with what is stored and write one batch; count what it did.
+        A record whose normalization fails is reported (source, record id, reason) and left
+        out; the rest of its payload is stored, and the payload is not marked as stored, so
+        the next run reads it again (and reports the record again)."""
         by_key: dict[str, list[SourcedRecord]] = {}
         providers: dict[str, str] = {}
         for item in pending:
@@ -160,11 +191,20 @@ class Line:
         stored = self.store.current_records(keys)
         stored_sources = self.store.sources_of(keys)
         writes = []
+        unfinished: set[str] = set()  # sha256 of payloads with a record left out
         for key in keys:
-            writes.append(
-                _incident_write(key, providers[key], stored.get(key, []), by_key[key],
-                                stored_sources.get(key, []))
-            )
+            try:
+                writes.append(
+                    _incident_write(key, providers[key], stored.get(key, []), by_key[key],
+                                    stored_sources.get(key, []))
+                )
+            except KbError:
+                raise
+            except Exception as exc:  # one record never stops its payload
+                urls = sorted({r.source.url for r in by_key[key]})
+                self.report.source(providers[key]).failed.append(
+                    f"{urls[0]}: record {key.partition('/')[2]}: not stored ({_reason(exc)})")
+                unfinished.update(r.source.sha256 for r in by_key[key])
         # The same bytes can arrive twice in one batch (two URLs, two files): one mark each.
         docs = list({
             (p.doc.sha256, p.provider): DocMark(
@@ -173,6 +213,7 @@ class Line:
                 as_of=p.parsed.as_of, incidents=len(p.parsed.incidents),
             )
             for p in pending
+            if p.doc.sha256 not in unfinished
         }.values())
         self.archive.sync()  # raw payloads are durable before rows that refer to them
         for slug, counts in store_doc_signals(
@@ -248,6 +289,12 @@ def _incident_write(
         sources=tuple(sorted(sources.values(), key=lambda s: (s.fetched_at, s.url, s.sha256))),
     )
     return IncidentWrite(incident, content_hash(incident), current, revisions)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying what went wrong: the exception's type and its first 200 characters."""
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
@@ -333,8 +380,14 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
                     f"{path}: cannot read ({exc.strerror or exc})"
                 )
                 continue
-            line.feed(doc, provider=provider, label=str(path), strict=strict,
-                      archive_source=provider or "import")
+            try:
+                line.feed(doc, provider=provider, label=str(path), strict=strict,
+                          archive_source=provider or "import")
+            except KbError:
+                raise
+            except Exception as exc:  # one file never stops the import
+                line.report.source(provider or str(path)).failed.append(
+                    f"{path}: not imported ({_reason(exc)})")
     line.flush()
     return line.report
 
@@ -358,23 +411,34 @@ def reparse(line: Line) -> RunReport:
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
     """Fetch each configured source's endpoints; a failing one never stops the others."""
     for source in sources:
-        platform = registry.PLATFORMS[source.platform]
-        entry = line.report.source(source.slug)
-        for url in platform.urls(source.url):
-            try:
-                outcome = fetcher.get(url, line.archive.validators(url))
-            except FetchError as exc:
-                entry.failed.append(str(exc))
-                line.store.log_fetch(source.slug, url, "failed", error=str(exc))
-                line.progress(url)
-                continue
-            if outcome.not_modified or outcome.doc is None:
-                entry.not_modified += 1
-                line.store.log_fetch(source.slug, url, "not_modified", status=outcome.status)
-                line.progress(url)
-                continue
-            line.store.log_fetch(source.slug, url, "fetched", status=outcome.status,
-                                 sha256=outcome.doc.sha256)
-            line.feed(outcome.doc, provider=source.slug, label=url, strict=True)
-        line.flush()
+        try:
+            _scrape_source(line, fetcher, source)
+        except KbError:
+            raise
+        except Exception as exc:  # one source never stops the others
+            line.report.source(source.slug).failed.append(
+                f"{source.slug}: stopped by an unexpected error ({_reason(exc)})")
     return line.report
+
+
+def _scrape_source(line: Line, fetcher, source: SourceConfig) -> None:  # type: ignore[no-untyped-def]
+    """Fetch and store one source's endpoints."""
+    platform = registry.PLATFORMS[source.platform]
+    entry = line.report.source(source.slug)
+    for url in platform.urls(source.url):
+        try:
+            outcome = fetcher.get(url, line.archive.validators(url))
+        except FetchError as exc:
+            entry.failed.append(str(exc))
+            line.store.log_fetch(source.slug, url, "failed", error=str(exc))
+            line.progress(url)
+            continue
+        if outcome.not_modified or outcome.doc is None:
+            entry.not_modified += 1
+            line.store.log_fetch(source.slug, url, "not_modified", status=outcome.status)
+            line.progress(url)
+            continue
+        line.store.log_fetch(source.slug, url, "fetched", status=outcome.status,
+                             sha256=outcome.doc.sha256)
+        line.feed(outcome.doc, provider=source.slug, label=url, strict=True)
+    line.flush()
