@@ -127,7 +127,9 @@ class Line:
             return
         entry = self.report.source(slug)
         entry.docs += 1
-        entry.warnings.extend(parsed.warnings)
+        # every warning names its payload, whichever parser wrote it
+        entry.warnings.extend(w if w.startswith(doc.url) else f"{doc.url}: {w}"
+                              for w in parsed.warnings)
         self._pending.append(_Pending(doc, module, parsed, slug))
         self.progress(label)
         if len(self._pending) >= BATCH_DOCS:
