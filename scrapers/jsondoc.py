@@ -190,11 +190,20 @@ def _top_items(events: Iterator[tuple[str, Any]], source: str,
         if event == "end_map":
             return
         key = clean_text(value)  # event is map_key
-        event, value = next(events)
+        event, value = _next(events, source)
         if event == "start_array" and key in arrays:
             yield from ((key, item) for item in _array_items(events, source, 2))
         else:
             yield key, _build(event, value, events, source, 1)
+
+
+def _next(events: Iterator[tuple[str, Any]], source: str) -> tuple[str, Any]:
+    """The next event; a document that ends early is malformed (never a StopIteration,
+    which inside a generator would surface as RuntimeError)."""
+    item = next(events, None)
+    if item is None:
+        raise ParseError(source, "malformed JSON (ends early)")
+    return item
 
 
 def _array_items(events: Iterator[tuple[str, Any]], source: str,
@@ -218,7 +227,7 @@ def _build(event: str, value: Any, events: Iterator[tuple[str, Any]], source: st
     stack: list[Any] = [root]
     keys: list[str | None] = [None]
     while stack:
-        event, value = next(events)
+        event, value = _next(events, source)
         top = stack[-1]
         if event in ("end_map", "end_array"):
             stack.pop()

@@ -94,12 +94,14 @@ class Screen:
             self.hidden += 1
 
     def warnings(self) -> list[str]:
-        """The warning lines: the first WARNINGS_PER_PAYLOAD, then one line of counts."""
+        """The warning lines: a line of counts when some were not kept, then the first
+        WARNINGS_PER_PAYLOAD."""
         shown, hidden = list(self.lines), self.hidden
-        if hidden:
+        if hidden:  # the count first: a terminal summary shows only the first few lines
             counts = ", ".join(f"{reason} {n:,}" for reason, n in self.reasons.most_common())
-            shown.append(f"{self.source}: {hidden:,} more records with the same problems "
-                         f"(all reasons: {counts})")
+            shown.insert(0, f"{self.source}: {len(self.lines) + hidden:,} records with "
+                            f"problems (by reason: {counts}); the first "
+                            f"{len(self.lines)} follow")
         return shown
 
 

@@ -194,7 +194,9 @@ def test_year_one_update_does_not_break_the_site(tmp_path: Path) -> None:
            "incident_updates": [
                {"id": "u1", "status": "investigating", "body": "Down.",
                 "created_at": "0001-01-01T00:00:00Z", "display_at": "0001-01-01T00:00:00Z"},
-               {"id": "u2", "status": "resolved", "body": "Fixed.",
+               {"id": "u2", "status": "monitoring", "body": HUGE,
+                "created_at": "2025-03-03T12:30:00Z", "display_at": "2025-03-03T12:30:00Z"},
+               {"id": "u3", "status": "resolved", "body": "Fixed.",
                 "created_at": "2025-03-03T13:00:00Z", "display_at": "2025-03-03T13:00:00Z"}]}
     payload = tmp_path / "incidents.json"
     payload.write_bytes(_statuspage_payload(bad))
@@ -205,6 +207,14 @@ def test_year_one_update_does_not_break_the_site(tmp_path: Path) -> None:
     proc = run_kb(home, "site", "build", "--out", str(tmp_path / "site"))
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # #15.14: the clipped body says so on the incident page
+    pages = [p for p in (tmp_path / "site").rglob("*yearone*") if p.suffix in (".md", ".html")]
+    pages += [p for p in (tmp_path / "site").rglob("yearone/index.html")]
+    assert pages, sorted(str(p) for p in (tmp_path / "site").rglob("*"))[:40]
+    for page in pages:
+        text = page.read_text()
+        assert "the full text is in the raw archive" in text, page
+        assert text.count("The API is slow.") <= 65_536 // 17 + 1, page  # 64 KiB, not 102 KB
 
 
 def test_scrape_goes_on_after_a_surrogate_title(tmp_path: Path, httpserver) -> None:
