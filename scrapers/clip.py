@@ -6,7 +6,8 @@ database row, full-text search, the page) handles the whole text. Why 64 KiB for
 longest update text in the recorded corpus is 11,142 characters (an AWS event description; a
 long Google Cloud postmortem is 8,412), so 64 KiB is about six times the longest real one and
 clips only what no reader scrolls through (docs/reliability.md, "Hostile records").
-Titles: 1,000 characters (real ones are < 200).
+Titles: 16,384 characters (real ones are < 200; the site already shortens long titles where
+they would swell pages and shows them whole in one table cell, so only absurd ones are cut).
 
 A clipped text ends with CLIP_NOTE, so the incident page, search results and exports say that
 it was clipped and where the full text is; the run summary warns once per payload.
@@ -19,7 +20,7 @@ from dataclasses import replace
 from scrapers.records import IncidentRecord, ParsedDoc, SignalRecord
 
 MAX_BODY_CHARS = 64 * 1024
-MAX_TITLE_CHARS = 1000
+MAX_TITLE_CHARS = 16 * 1024
 CLIP_NOTE = ("\n\n[clipped at {limit:,} characters of {length:,}; "
              "the full text is in the raw archive]")
 

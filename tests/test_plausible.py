@@ -95,7 +95,8 @@ def test_clip_keeps_short_text_and_marks_long_text() -> None:
     assert clipped.startswith("x" * clip.MAX_BODY_CHARS)
     assert clipped.endswith(f"[clipped at 65,536 characters of {len(long):,}; the full text "
                             "is in the raw archive]")
-    assert len(clip.clip_title("t" * 5000)) == clip.MAX_TITLE_CHARS
+    assert len(clip.clip_title("t" * 20_000)) == clip.MAX_TITLE_CHARS
+    assert clip.clip_title("t" * 10_000) == "t" * 10_000
 
 
 def _payload(count: int) -> dict:
