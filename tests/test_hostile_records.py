@@ -184,7 +184,6 @@ def _statuspage_payload(bad: dict) -> bytes:
     return json.dumps(good, ensure_ascii=True).encode()
 
 
-@pytest.mark.slow  # a site build: about 30 s here
 def test_year_one_update_does_not_break_the_site(tmp_path: Path) -> None:
     """#15.2: an update at 0001-01-01 made `kb site build` fail (OverflowError in the
     timeline SVG) on every run. It is dropped at parse time with a warning instead."""
