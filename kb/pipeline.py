@@ -30,10 +30,10 @@ from kb.store.payloads import incidents_of_payloads
 from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
 from kb.store.snapshots import open_snapshots
-from scrapers import registry
+from scrapers import clip, plausible, registry
 from scrapers.archive import Archive
 from scrapers.errors import FetchError, ParseError, UnknownFormat
-from scrapers.files import SIDECAR_SUFFIX, expand, read_recorded
+from scrapers.files import expand, has_recorded_time, read_recorded
 from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
 
 BATCH_DOCS = 400  # payloads per transaction: bounds memory and the work a crash can undo
@@ -95,7 +95,9 @@ class Line:
                 archived and urlsplit(doc.url).scheme in ("http", "https"))
         try:
             module = registry.detect(doc.body, doc.url)
-        except UnknownFormat as exc:
+        except Exception as exc:  # one payload never stops the run
+            if not isinstance(exc, UnknownFormat):
+                exc = UnknownFormat(doc.url, f"format detection failed ({_reason(exc)})")
             if not archived and strict:
                 self.archive.put(doc, source=archive_source or provider or "import")
             if strict:
@@ -121,8 +123,17 @@ class Line:
             return
         try:
             parsed = module.parse(doc)
+            # times outside the plausible range dropped, records with none refused (warned)
+            parsed = plausible.screen(parsed, doc.url)
+            # over-long titles and bodies clipped for display and search (archive: whole)
+            parsed = clip.clip(parsed, doc.url)
         except ParseError as exc:
             self.report.source(provider or label).failed.append(str(exc))
+            self.progress(label)
+            return
+        except Exception as exc:  # a parser bug on hostile input: this payload only
+            self.report.source(provider or label).failed.append(
+                f"{doc.url}: {module.NAME} parser failed ({_reason(exc)})")
             self.progress(label)
             return
         slug = provider or self._provider_of(parsed)
@@ -135,7 +146,9 @@ class Line:
             return
         entry = self.report.source(slug)
         entry.docs += 1
-        entry.warnings.extend(parsed.warnings)
+        # every warning names its payload, whichever parser wrote it
+        entry.warnings.extend(w if w.startswith(doc.url) else f"{doc.url}: {w}"
+                              for w in parsed.warnings)
         self._pending.append(_Pending(doc, module, parsed, slug, fetch_proven))
         self.progress(label)
         if len(self._pending) >= BATCH_DOCS:
@@ -146,7 +159,7 @@ class Line:
         count the incidents of the payloads skipped since then."""
         pending, self._pending = self._pending, []
         if pending:
-            self._store(pending)
+            self._store_isolated(pending)
         skipped, self._skipped = self._skipped, []
         if skipped:
             self._count_skipped(skipped)
@@ -161,8 +174,28 @@ class Line:
                 if key.partition("/")[0] == slug:
                     self.report.count(slug, key, "unchanged")
 
+    def _store_isolated(self, pending: list[_Pending]) -> None:
+        """`_store`, with one payload's unexpected failure kept to that payload: a batch that
+        fails (other than for a KbError: busy database, schema) is retried one payload at a
+        time, and a payload that fails alone is reported as failed; the rest are stored."""
+        try:
+            self._store(pending)
+        except KbError:
+            raise
+        except Exception as exc:  # isolate, then report
+            if len(pending) > 1:
+                for item in pending:
+                    self._store_isolated([item])
+                return
+            item = pending[0]
+            self.report.source(item.provider).failed.append(
+                f"{item.doc.url}: not stored ({_reason(exc)})")
+
     def _store(self, pending: list[_Pending]) -> None:
-        """Normalize, merge with what is stored and write one batch; count what it did."""
+        """Normalize, merge with what is stored and write one batch; count what it did.
+        A record whose normalization fails is reported (source, record id, reason) and left
+        out; the rest of its payload is stored, and the payload is not marked as stored, so
+        the next run reads it again (and reports the record again)."""
         by_key: dict[str, list[SourcedRecord]] = {}
         providers: dict[str, str] = {}
         for item in pending:
@@ -181,12 +214,22 @@ class Line:
         stored = self.store.current_records(keys)
         stored_sources = self.store.sources_of(keys)
         writes = []
+        unfinished: set[str] = set()  # sha256 of payloads with a record left out
         for key in keys:
             if not stored.get(key) and key not in by_key:
                 continue
-            write = _incident_write(key, providers[key], stored.get(key, []),
-                                    by_key.get(key, []), stored_sources.get(key, []))
-            writes.append(with_bounded_end(write, series.get(providers[key])))
+            records = by_key.get(key, [])
+            try:
+                write = _incident_write(key, providers[key], stored.get(key, []), records,
+                                        stored_sources.get(key, []))
+                writes.append(with_bounded_end(write, series.get(providers[key])))
+            except KbError:
+                raise
+            except Exception as exc:  # one record never stops its payload
+                urls = sorted({r.source.url for r in records}) or ["a stored incident"]
+                self.report.source(providers[key]).failed.append(
+                    f"{urls[0]}: record {key.partition('/')[2]}: not stored ({_reason(exc)})")
+                unfinished.update(r.source.sha256 for r in records)
         # The same bytes can arrive twice in one batch (two URLs, two files): one mark each.
         docs = list({
             (p.doc.sha256, p.provider): DocMark(
@@ -197,6 +240,7 @@ class Line:
                 lists_open_only=p.parsed.lists_open_only,
             )
             for p in pending
+            if p.doc.sha256 not in unfinished
         }.values())
         self.archive.sync()  # raw payloads are durable before rows that refer to them
         for slug, counts in store_doc_signals(
@@ -386,6 +430,12 @@ def _same_host(a: str, b: str) -> bool:
     return a.removeprefix("www.") == b.removeprefix("www.")
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying what went wrong: the exception's type and its first 200 characters."""
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
     text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -471,23 +521,17 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
                     f"{path}: cannot read ({exc.strerror or exc})"
                 )
                 continue
-            line.feed(doc, provider=provider, label=str(path), strict=strict,
-                      archive_source=provider or "import",
-                      fetch_proven=_sidecar_has_time(path))
+            try:
+                line.feed(doc, provider=provider, label=str(path), strict=strict,
+                          archive_source=provider or "import",
+                          fetch_proven=has_recorded_time(path))
+            except KbError:
+                raise
+            except Exception as exc:  # one file never stops the import
+                line.report.source(provider or str(path)).failed.append(
+                    f"{path}: not imported ({_reason(exc)})")
     line.flush()
     return line.report
-
-
-def _sidecar_has_time(path: Path) -> bool:
-    """Whether an archiver's sidecar states when it fetched the file (fetchedAt or
-    observed_at): only then is the RawDoc's fetched_at a recorded time, not the file's."""
-    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
-    try:
-        meta = json.loads(sidecar.read_bytes()) if sidecar.is_file() else None
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and any(
-        isinstance(meta.get(k), str) for k in ("fetchedAt", "observed_at"))
 
 
 def reparse(line: Line) -> RunReport:
@@ -561,23 +605,34 @@ def _recount(report: RunReport, result: SwapResult) -> None:
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
     """Fetch each configured source's endpoints; a failing one never stops the others."""
     for source in sources:
-        platform = registry.PLATFORMS[source.platform]
-        entry = line.report.source(source.slug)
-        for url in platform.urls(source.url):
-            try:
-                outcome = fetcher.get(url, line.archive.validators(url))
-            except FetchError as exc:
-                entry.failed.append(str(exc))
-                line.store.log_fetch(source.slug, url, "failed", error=str(exc))
-                line.progress(url)
-                continue
-            if outcome.not_modified or outcome.doc is None:
-                entry.not_modified += 1
-                line.store.log_fetch(source.slug, url, "not_modified", status=outcome.status)
-                line.progress(url)
-                continue
-            line.store.log_fetch(source.slug, url, "fetched", status=outcome.status,
-                                 sha256=outcome.doc.sha256)
-            line.feed(outcome.doc, provider=source.slug, label=url, strict=True)
-        line.flush()
+        try:
+            _scrape_source(line, fetcher, source)
+        except KbError:
+            raise
+        except Exception as exc:  # one source never stops the others
+            line.report.source(source.slug).failed.append(
+                f"{source.slug}: stopped by an unexpected error ({_reason(exc)})")
     return line.report
+
+
+def _scrape_source(line: Line, fetcher, source: SourceConfig) -> None:  # type: ignore[no-untyped-def]
+    """Fetch and store one source's endpoints."""
+    platform = registry.PLATFORMS[source.platform]
+    entry = line.report.source(source.slug)
+    for url in platform.urls(source.url):
+        try:
+            outcome = fetcher.get(url, line.archive.validators(url))
+        except FetchError as exc:
+            entry.failed.append(str(exc))
+            line.store.log_fetch(source.slug, url, "failed", error=str(exc))
+            line.progress(url)
+            continue
+        if outcome.not_modified or outcome.doc is None:
+            entry.not_modified += 1
+            line.store.log_fetch(source.slug, url, "not_modified", status=outcome.status)
+            line.progress(url)
+            continue
+        line.store.log_fetch(source.slug, url, "fetched", status=outcome.status,
+                             sha256=outcome.doc.sha256)
+        line.feed(outcome.doc, provider=source.slug, label=url, strict=True)
+    line.flush()

@@ -76,7 +76,9 @@ def parse(doc: RawDoc) -> ParsedDoc:
         guid = str(entry.get("id") or entry.get("guid") or "")
         found = _GUID.search(guid)
         if found is None:
-            warnings.append(f"item #{index}: no '#<service>_<epoch>' guid, skipped")
+            shown = " ".join(guid.split())[:120] or "(none)"
+            warnings.append(f"{doc.url}: item #{index} (guid {shown}): no "
+                            f"'#<service>_<epoch>' guid, skipped")
             continue
         service = found.group("service").lower()
         at = epoch_time(int(found.group("epoch"))) or node_time(entry, "published")

@@ -14,10 +14,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scrapers.jsondoc import clean_text
+from scrapers.plausible import plausible
 from scrapers.records import RawDoc
 
 SIDECAR_SUFFIX = ".headers.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # same order as the fetcher's cap; larger files are refused
+MAX_SIDECAR_BYTES = 1024 * 1024  # real sidecars are < 2 KB of headers
 # A name that starts with its snapshot's UTC time: two snapshots that state the same times
 # (Vultr's alerts.json when only a status changed) are told apart by it, not by copy order.
 _NAME_STAMP = re.compile(r"^(\d{8}T\d{6}Z)[_.-]")
@@ -46,7 +49,10 @@ def read_recorded(path: Path) -> RawDoc:
     meta = _sidecar(path)
     fetched = _parse_time(meta.get("fetchedAt") or meta.get("observed_at"))
     if fetched is None and (named := _NAME_STAMP.match(path.name)):
-        fetched = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        try:
+            fetched = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:  # a name like 20261399T...: not a time, the file's own time serves
+            fetched = None
     if fetched is None:
         fetched = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     url = meta.get("finalUrl") or meta.get("url") or path.resolve().as_uri()
@@ -54,29 +60,59 @@ def read_recorded(path: Path) -> RawDoc:
         body=body,
         url=str(url),
         fetched_at=fetched,
-        status=int(meta.get("status") or 200) if str(meta.get("status", "200")).isdigit() else 200,
+        status=_status(meta.get("status")),
         content_type=meta.get("contentType"),
         etag=meta.get("etag"),
         last_modified=meta.get("lastModified"),
     )
 
 
+def has_recorded_time(path: Path) -> bool:
+    """Whether an archiver's sidecar states when it fetched the file (fetchedAt or
+    observed_at, plausible): only then is the RawDoc's fetched_at a recorded fetch time, not
+    the file's own."""
+    meta = _sidecar(path)
+    return _parse_time(meta.get("fetchedAt") or meta.get("observed_at")) is not None
+
+
 def _sidecar(path: Path) -> dict:
+    """The sidecar's fields, or {} when it is absent or unreadable: a sidecar is a hint, and a
+    hostile one (nested 100,000 deep, too large, not JSON) must not stop the import."""
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if not sidecar.is_file():
         return {}
     try:
+        if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
+            return {}
         data = json.loads(sidecar.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    # only short string fields (and the status) are read; anything else is as if absent
+    return {
+        k: clean_text(v) if isinstance(v, str) else v
+        for k, v in data.items()
+        if (isinstance(v, str) and len(v) <= 4096) or (k == "status" and type(v) is int)
+    }
+
+
+def _status(value: object) -> int:
+    """The recorded HTTP status, or 200 when absent or not a status code."""
+    if isinstance(value, str) and value.isdigit() and len(value) == 3:
+        value = int(value)
+    return value if isinstance(value, int) and 100 <= value <= 599 else 200
 
 
 def _parse_time(value: object) -> datetime | None:
+    """An ISO time from the sidecar, or None when it is unreadable or implausible (year 1
+    overflowed later date arithmetic; see scrapers.plausible for the bounds)."""
     if not isinstance(value, str):
         return None
     try:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        stamp = stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return stamp if plausible(stamp, now=datetime.now(UTC)) else None

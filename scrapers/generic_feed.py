@@ -104,7 +104,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
     groups: dict[str, list[tuple[UpdateRecord, dict[str, Any]]]] = {}
     unstated = 0
     for index, entry in enumerate(entries):
-        where = entry.get("link") or entry.get("id") or f"#{index}"
+        # the record's id (the key it would be stored under) and its link, for the warning
+        where = f"{ids[index]} ({entry.get('link') or entry.get('id') or f'#{index}'})"
         try:
             update, stated = _update(entry, fallback=node_time(meta, "updated"))
         except ValueError as error:

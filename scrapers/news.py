@@ -106,6 +106,10 @@ def _parse_feed(doc: RawDoc) -> ParsedDoc:
         if record is None:
             warnings.append(f"{doc.url}: entry #{index}: no title and no link, skipped")
             continue
+        if record.created_at is None and (entry.get("published") or entry.get("updated")):
+            stamp = " ".join(str(entry.get("published") or entry.get("updated")).split())[:60]
+            warnings.append(f"{doc.url}: record {record.native_id}: unreadable or implausible "
+                            f"date {stamp!r}; kept with its date unknown")
         signals.append(record)
     if problems:
         warnings[0] += f" ({len(signals)} entries read)"

@@ -15,19 +15,24 @@ monitoring_at and components, and uses ULID ids: all of these are optional here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 from scrapers.jsondoc import (
+    STREAM_BYTES,
     list_field,
     load_json,
     native_id,
     parse_each,
     parse_time,
+    stream_top,
     text_field,
     time_field,
 )
+from scrapers.plausible import Screen
 from scrapers.records import (
     ComponentChange,
     ComponentRecord,
@@ -59,61 +64,94 @@ def sniff(body: bytes) -> bool:
 
 
 def parse(doc: RawDoc) -> ParsedDoc:
-    data = load_json(doc.body, doc.url)
+    """Every incident and maintenance of one payload. A payload over STREAM_BYTES is read one
+    array item at a time, and each record is screened (scrapers.plausible) as it is read, so
+    junk (a quarter million "incidents" with no time) costs the memory of one record."""
+    if len(doc.body) > STREAM_BYTES:
+        top = stream_top(doc.body, doc.url, _ARRAYS)
+        summary = False  # a summary.json lists only what is open now: never this large
+    else:
+        data = load_json(doc.body, doc.url)
+        top, summary = _top_of(data, doc.url), _is_summary(data)
+    check = Screen(doc.url)
     warnings: list[str] = []
     page = None
     meta: dict[str, Any] = {}
-    if isinstance(data, list):
-        incidents_raw, maintenances_raw, components_raw = data, [], []
-    elif isinstance(data, dict):
-        if isinstance(data.get("_meta"), dict):
-            meta = data["_meta"]
-        if isinstance(data.get("page"), dict):
-            page = _page(data["page"])
-        incidents_raw = list_field(data, "incidents")
-        if isinstance(data.get("incident"), dict):
-            incidents_raw = [data["incident"], *incidents_raw]
-        maintenances_raw = list_field(data, "scheduled_maintenances")
-        components_raw = list_field(data, "components")
-        known = {"incidents", "incident", "scheduled_maintenances", "components"}
-        if not known & data.keys():
-            raise ParseError(doc.url, "JSON object has none of the Statuspage keys")
-    else:
-        raise ParseError(doc.url, f"expected a JSON object or list, got {type(data).__name__}")
-
-    page_url = page_origin(page.url if page else None) or page_origin(
-        text_field(meta, "source_url")
-    )
+    page_url: str | None = None
+    page_updated: str | None = None
+    seen: set[str] = set()
+    records: list[IncidentRecord] = []
+    components: list[ComponentRecord] = []
+    for key, value in top:
+        seen.add(key)
+        if key == "_meta" and isinstance(value, dict):
+            meta = value
+            page_url = page_url or page_origin(text_field(meta, "source_url"))
+        elif key == "page" and isinstance(value, dict):
+            page = _page(value)
+            page_updated = text_field(value, "updated_at")
+            page_url = page_origin(page.url) or page_url
+        elif key == "components":
+            component = _component(value)
+            if component is not None:
+                components.append(component)
+        elif key in ("", "incident", "incidents", "scheduled_maintenances"):
+            if key == "incident" and not isinstance(value, dict):
+                continue
+            if not isinstance(value, dict):
+                warnings.append(f"{doc.url}: skipped a non-object incident entry")
+                continue
+            try:
+                record = _incident(value, key == "scheduled_maintenances", page_url)
+            except ValueError as exc:
+                ident = text_field(value, "id") or "?"
+                warnings.append(f"{doc.url}: incident {ident}: {exc}")
+                continue
+            kept = check.incident(record)
+            if kept is not None:
+                records.append(kept)
+    if "" not in seen and seen and not _KNOWN & seen:
+        raise ParseError(doc.url, "JSON object has none of the Statuspage keys")
     if page is None and page_url:
         page = PageInfo(name=text_field(meta, "provider_name"), url=page_url)
-
-    records: list[IncidentRecord] = []
-    for raw, is_maintenance in [(i, False) for i in incidents_raw] + [
-        (m, True) for m in maintenances_raw
-    ]:
-        if not isinstance(raw, dict):
-            warnings.append(f"{doc.url}: skipped a non-object incident entry")
-            continue
-        try:
-            records.append(_incident(raw, is_maintenance, page_url))
-        except ValueError as exc:
-            ident = text_field(raw, "id") or "?"
-            warnings.append(f"{doc.url}: incident {ident}: {exc}")
-    components = tuple(c for c in (_component(x) for x in components_raw) if c is not None)
-    as_of = (
-        time_field(meta, "retrieved_at")
-        or (parse_time(meta_page_updated) if (meta_page_updated := _page_updated(data)) else None)
-    )
+    if page_url:  # the page may come after the incidents in a streamed payload
+        records = [
+            r if r.page_url else replace(r, page_url=page_url,
+                                         url=f"{page_url}/incidents/{r.native_id}")
+            for r in records
+        ]
+    as_of = time_field(meta, "retrieved_at") or (parse_time(page_updated) if page_updated else None)
     return ParsedDoc(
         format=NAME,
         incidents=tuple(records),
         page=page,
-        components=components,
+        components=tuple(components),
         as_of=as_of,
         provider_hint=text_field(meta, "provider"),
-        warnings=tuple(warnings),
-        lists_open_only=_is_summary(data),
+        warnings=(*warnings, *check.warnings()),
+        lists_open_only=summary,
     )
+
+
+_ARRAYS = frozenset({"incidents", "scheduled_maintenances", "components"})
+_KNOWN = frozenset({"incidents", "incident", "scheduled_maintenances", "components"})
+
+
+def _top_of(data: Any, source: str) -> Iterator[tuple[str, Any]]:
+    """A whole decoded document as jsondoc.stream_top yields a streamed one."""
+    if isinstance(data, list):
+        yield from (("", item) for item in data)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if key in _ARRAYS:
+                if isinstance(value, list):
+                    yield from ((key, item) for item in value)
+                else:
+                    yield key, None  # present but junk: counts as a Statuspage key
+            else:
+                yield key, value
+    else:
+        raise ParseError(source, f"expected a JSON object or list, got {type(data).__name__}")
 
 
 def _is_summary(data: Any) -> bool:
@@ -124,12 +162,6 @@ def _is_summary(data: Any) -> bool:
         data.get("status"), dict) and all(
         isinstance(data.get(k), list) for k in ("components", "incidents",
                                                 "scheduled_maintenances"))
-
-
-def _page_updated(data: Any) -> str | None:
-    if isinstance(data, dict) and isinstance(data.get("page"), dict):
-        return text_field(data["page"], "updated_at")
-    return None
 
 
 def _page(raw: dict[str, Any]) -> PageInfo:

@@ -139,7 +139,8 @@ def load_feed(doc: RawDoc) -> tuple[Any, list[str]]:
         # looks like a URL or a path as something to fetch or open. HTML sanitizing and URI
         # rewriting are off so bodies stay as published; `markup`/`kb` clean them later.
         feed = feedparser.parse(
-            io.BytesIO(utf8_xml(doc.body)), sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(_no_surrogate_refs(utf8_xml(doc.body))), sanitize_html=False,
+            resolve_relative_uris=False,
         )
     except Exception as error:
         raise ParseError(doc.url, f"feedparser failed: {_one_line(error)}") from error
@@ -188,7 +189,34 @@ def feed_time(value: str | None, parsed: Any = None) -> datetime | None:
 def node_time(node: dict[str, Any], key: str) -> datetime | None:
     """`feed_time` of a feed or entry field ("updated", "published"), read as stored: plain
     dict access skips feedparser's deprecated updated→published aliasing."""
-    return feed_time(dict.get(node, key), dict.get(node, f"{key}_parsed"))
+    value = dict.get(node, key)
+    moment = feed_time(value, dict.get(node, f"{key}_parsed"))
+    # feedparser reads the RFC 822 year "0001" as 2001 (two-digit year rules): a stamp
+    # whose written four-digit year is not the year read is not trusted at all
+    if moment is not None and isinstance(value, str):
+        written = _YEAR.search(value)
+        if written and int(written.group(0)) != moment.year and abs(
+                int(written.group(0)) - moment.year) > 1:  # a zone can move Dec 31 → Jan 1
+            return None
+    return moment
+
+
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+# A character reference to a UTF-16 surrogate (&#xD800; / &#55296;) is not well-formed XML,
+# and feedparser's loose parser turns it into a lone surrogate it then cannot encode, failing
+# the whole feed: such references become U+FFFD (as HTML5 parsers do) before parsing.
+_SURROGATE_REF = re.compile(rb"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2})|0*(5[5-7]\d{3}));")
+
+
+def _no_surrogate_refs(body: bytes) -> bytes:
+    if b"&#" not in body:
+        return body
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        value = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF else match.group(0)
+
+    return _SURROGATE_REF.sub(swap, body)
 
 
 def _alternate_link(meta: Mapping[str, Any]) -> str | None:

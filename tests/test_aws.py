@@ -245,7 +245,9 @@ def test_items_without_aws_guid_are_skipped_with_a_warning() -> None:
         b"#s3-us-east-1_1772456400", b"#nothing-here")
     parsed = aws_rss.parse(doc(body))
     assert len(parsed.incidents) == 1
-    assert parsed.warnings == ("item #1: no '#<service>_<epoch>' guid, skipped",)
+    assert parsed.warnings == (
+        "file:///fixtures/aws/data.json: item #1 (guid https://status.aws.amazon.com/"
+        "#nothing-here): no '#<service>_<epoch>' guid, skipped",)
 
 
 def test_json_and_rss_of_one_event_merge(tmp_path: Path) -> None:

@@ -131,12 +131,15 @@ def test_bad_entries_are_skipped_with_a_warning_line() -> None:
         {"name": "no id"},
         "not an object",
         {"id": "bad/../id", "name": "path trick"},
-        {"id": "ok2", "name": 42, "incident_updates": None, "unknown_field": {"x": 1}},
+        {"id": "ok2", "name": 42, "incident_updates": None, "unknown_field": {"x": 1},
+         "created_at": "2024-01-02T00:00:00Z"},
+        {"id": "timeless", "name": "no time at all", "incident_updates": None},
     ]}).encode()
     parsed = statuspage.parse(doc(body))
     assert [i.native_id for i in parsed.incidents] == ["ok1", "ok2"]
     assert parsed.incidents[1].title == "42"
-    assert len(parsed.warnings) == 3
+    assert len(parsed.warnings) == 4
+    assert "record timeless: refused: no date at all" in parsed.warnings[-1]
     assert all(w.startswith("https://example.test/") and "\n" not in w for w in parsed.warnings)
 
 
