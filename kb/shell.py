@@ -27,7 +27,9 @@ def command_line(*argv: str) -> str | None:
 
 
 def kb_command(command: str, key: str, *options: str) -> str | None:
-    """`kb COMMAND [OPTIONS] KEY` as `command_line` quotes it; a key that starts with "-" comes
-    after "--", so that it is read as the key and never as an option."""
-    end = ("--",) if key.startswith("-") else ()
-    return command_line("kb", *command.split(), *options, *end, key)
+    """`kb COMMAND KEY [OPTIONS]` as `command_line` quotes it. A key that starts with "-"
+    would be read as an option: it comes last, after "--" (`kb COMMAND [OPTIONS] -- KEY`)."""
+    words = command.split()
+    if key.startswith("-"):
+        return command_line("kb", *words, *options, "--", key)
+    return command_line("kb", *words, key, *options)

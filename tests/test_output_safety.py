@@ -251,7 +251,7 @@ def test_site_commands_paste_as_exactly_the_intended_argv(home: Path, tmp_path: 
     commands = {html.unescape(m) for page in pages
                 for m in re.findall(r"(kb (?:show|postmortem) [^<]*?)(?:</code>|\s{3}\(|<)",
                                     page) if "PWNED" in m}
-    expected = {("kb", "show", EVIL_KEY), ("kb", "postmortem", "--template", "sre", EVIL_KEY)}
+    expected = {("kb", "show", EVIL_KEY), ("kb", "postmortem", EVIL_KEY, "--template", "sre")}
     assert {tuple(shlex.split(c)) for c in commands} == expected, commands
     # Pasted into a real shell, with a `kb` that records its argv: nothing else runs.
     bin_dir = tmp_path / "bin"
@@ -264,7 +264,7 @@ def test_site_commands_paste_as_exactly_the_intended_argv(home: Path, tmp_path: 
         ran = subprocess.run(["sh", "-c", command], capture_output=True, text=True, cwd=tmp_path,
                              env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}"),
                              check=True)
-        assert json.loads(ran.stdout)[-1] == EVIL_KEY
+        assert EVIL_KEY in json.loads(ran.stdout)
     assert not list(tmp_path.rglob("PWNED*"))
 
 
@@ -273,6 +273,8 @@ def test_printed_commands_quote_or_refuse() -> None:
 
     assert shlex.split(kb_command("show", "a/b c;d")) == ["kb", "show", "a/b c;d"]
     assert shlex.split(kb_command("show", "-x/y")) == ["kb", "show", "--", "-x/y"]
+    assert shlex.split(kb_command("postmortem", "-x/y", "--template", "sre")) == [
+        "kb", "postmortem", "--template", "sre", "--", "-x/y"]
     assert command_line("kb", "show", "a/\x1b[2J") is None  # cannot be copied as it is
     assert command_line("kb", "show", "a/\u200bb") is None  # invisible on a page
 
