@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kb.errors import ConfigError, KbError, SourceFailed
-from kb.terminal import SafeConsole
+from kb.terminal import SafeConsole, escape_line
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -137,17 +137,17 @@ def finish_run(report: RunReport, as_json: bool) -> None:
 
         print_run_summary(out, report)
         for note in report.notes:
-            err.print(f"kb: {note}")
+            err.print(f"kb: {escape_line(note)}")
         if report.ignored:
             err.print(f"kb: ignored {len(report.ignored)} file(s) that are no status payload, "
-                      f"e.g. {report.ignored[0]}")
+                      f"e.g. {escape_line(str(report.ignored[0]))}")
         for name, s in sorted(report.sources.items()):
             for warning in s.warnings[:5]:
-                err.print(f"warning: {warning}")
+                err.print(f"warning: {escape_line(warning)}")
             if len(s.warnings) > 5:
                 err.print(f"warning: {name}: {len(s.warnings) - 5} more warnings")
     for line in report.failures:
-        err.print(f"error: {line}", style="red", markup=False)
+        err.print(f"error: {escape_line(line)}", style="red")
     if report.failures:
         raise SourceFailed(f"{len(report.failures)} source(s) failed; the others completed")
 
@@ -395,7 +395,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False, prog_name="kb")
     except KbError as exc:
-        err.print(f"kb: {exc}", style="red")
+        err.print(f"kb: {escape_line(str(exc))}", style="red")
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("kb: aborted")

@@ -44,6 +44,12 @@ def escape_controls(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def escape_line(text: str) -> str:
+    """`escape_controls`, and newlines and tabs escaped too: a message that must stay one line
+    (an error or warning quoting a vendor's id) whatever the vendor put in it."""
+    return escape_controls(text).replace("\n", "\\u000a").replace("\t", "\\u0009")
+
+
 def plain(text: object, style: str = "") -> Text:
     """Third-party text as a rich `Text`: never read as markup, controls escaped. Use it for
     table cells and `Text.assemble` parts where the console is not known to be safe."""
