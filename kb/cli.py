@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from kb.errors import ConfigError, KbError, SourceFailed
+from kb.terminal import SafeConsole, escape_line
 
 if TYPE_CHECKING:
     from kb.config import Settings
     from kb.pipeline import Line
     from kb.stage import RunReport
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# Every byte the CLI prints goes through one of these: no markup, controls escaped (kb.terminal).
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)  # a message is one line, even in a log
 
 app = typer.Typer(
     name="kb",
@@ -109,7 +110,8 @@ def open_line(*, write: bool = True):  # type: ignore[no-untyped-def]
         sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
         progress = stack.enter_context(Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[label]}", style="dim"), console=err, transient=True,
+            TextColumn("{task.fields[label]}", style="dim", markup=False), console=err,
+            transient=True,
             disable=not err.is_terminal,
         ))
         task = progress.add_task("payloads", total=None, label="")
@@ -135,17 +137,17 @@ def finish_run(report: RunReport, as_json: bool) -> None:
 
         print_run_summary(out, report)
         for note in report.notes:
-            err.print(f"kb: {note}")
+            err.print(f"kb: {escape_line(note)}")
         if report.ignored:
             err.print(f"kb: ignored {len(report.ignored)} file(s) that are no status payload, "
-                      f"e.g. {report.ignored[0]}")
+                      f"e.g. {escape_line(str(report.ignored[0]))}")
         for name, s in sorted(report.sources.items()):
             for warning in s.warnings[:5]:
-                err.print(f"warning: {warning}")
+                err.print(f"warning: {escape_line(warning)}")
             if len(s.warnings) > 5:
                 err.print(f"warning: {name}: {len(s.warnings) - 5} more warnings")
     for line in report.failures:
-        err.print(f"error: {line}", style="red", markup=False)
+        err.print(f"error: {escape_line(line)}", style="red")
     if report.failures:
         raise SourceFailed(f"{len(report.failures)} source(s) failed; the others completed")
 
@@ -384,18 +386,34 @@ _register_feature_commands()
 
 
 def main() -> None:
-    """Console entry point: run the app, mapping kb errors to one line and an exit code."""
-    import click
+    """Console entry point: run the app, mapping kb errors to one line and an exit code.
 
+    Usage errors (an unknown option, a missing argument, `--limit abc`) are raised by the
+    click that typer bundles (`typer._click`, subclasses of `typer.TyperException`), not by
+    the `click` package: each becomes one line on stderr and exit 2, like a ConfigError."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="kb")
     except KbError as exc:
-        err.print(f"kb: {exc}", style="red", markup=False)
+        err.print(f"kb: {escape_line(str(exc))}", style="red")
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("kb: aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        sys.exit(_usage_error(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Print a usage error as one line (`kb show: Missing argument 'KEY'. Try 'kb show
+    --help'.`) and return its exit code: 2 for usage errors, click's own code otherwise.
+    `kb` or `kb db` alone print their help, as click does, and exit 2."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        err.print(ctx.get_help())
+        return 2
+    where = ctx.command_path if ctx is not None else "kb"
+    message = " ".join(exc.format_message().split())
+    hint = f" Try '{where} --help'." if ctx is not None else ""
+    err.print(f"{where}: {message}{hint}", style="red")
+    return getattr(exc, "exit_code", 2) or 2

@@ -12,10 +12,12 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
+from rich.text import Text
 
 from kb.model import CONTRADICTING_TIMES, Incident, contradicts
 from kb.normalize.snapshots import describe_end
 from kb.serialize import incident_to_dict, stamp
+from kb.terminal import escape_controls, plain
 
 if TYPE_CHECKING:
     from kb.stage import RunReport
@@ -91,7 +93,7 @@ def print_incident(
     console: Console, incident: Incident, revisions: Sequence[tuple[datetime, str, str]] = ()
 ) -> None:
     life = incident.lifecycle
-    console.print(f"[bold]{incident.title}[/bold]  ({incident.key})", markup=True)
+    console.print(Text.assemble(plain(incident.title, "bold"), f"  ({incident.key})"))
     console.print(f"{incident.kind.value} · severity {incident.stated_severity} "
                   f"(vendor impact: {incident.impact or '-'}) · status {incident.status}")
     if incident.url:
@@ -135,12 +137,18 @@ def public_dict(incident: Incident) -> dict[str, Any]:
 
 
 def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> int:
-    """Write every incident as JSONL (the `kb show --json` object) or CSV. Returns the count."""
+    """Write every incident as JSONL (the `kb show --json` object) or CSV. Returns the count.
+
+    JSONL: json.dumps escapes C0 controls; DEL, C1 controls, lone surrogates and bidi
+    controls are escaped too (`escape_controls` writes them as `\\uXXXX`, the JSON escape of
+    the same character), so a line is exact and safe to print. CSV: every text cell goes
+    through `csv_cell` (controls made visible, formulas neutralised)."""
     count = 0
     if fmt == "jsonl":
         for incident in incidents:
-            handle.write(json.dumps(public_dict(incident), ensure_ascii=False,
-                                    separators=(",", ":")) + "\n")
+            handle.write(escape_controls(json.dumps(public_dict(incident),
+                                                    ensure_ascii=False,
+                                                    separators=(",", ":"))) + "\n")
             count += 1
         return count
     writer = csv.writer(handle, lineterminator="\n")
@@ -148,7 +156,7 @@ def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> in
     for i in incidents:
         d = public_dict(i)
         life, window = d["lifecycle"], d["impact_window"] or {}
-        writer.writerow([
+        writer.writerow(csv_cell(value) for value in [
             d["key"], d["provider"], d["native_id"], d["title"], d["url"], d["kind"],
             d["status"], d["impact"], d["severity"], "; ".join(c["name"] for c in d["components"]),
             life["first_post_at"], life["identified_at"], life["monitoring_at"],
@@ -158,6 +166,25 @@ def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> in
         ])
         count += 1
     return count
+
+
+# What a spreadsheet reads as the start of a formula (OWASP "CSV injection"): = + - @, and
+# tab / carriage return, which some spreadsheets skip before looking for one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """One CSV cell, safe to open in a spreadsheet.
+
+    Text starting with a formula character gets a leading single quote (OWASP's advice), so
+    `=HYPERLINK(...)` is shown as text and never evaluated; controls are made visible
+    (`escape_controls`). Numbers and None are written as they are: the only numeric column,
+    `updates`, is a count and never negative, and every time is ISO 8601 (starts with a
+    digit). The cost: a title that is itself a negative number ("-1") reads "'-1"."""
+    if not isinstance(value, str):
+        return value
+    text = escape_controls(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def stats_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kb.analysis.causes import LABELS, CauseTag
 from kb.analysis.clusters import Cluster, Link, Member
@@ -202,8 +203,8 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
 
 def print_incident_figures(console: Console, f: IncidentFigures,
                            tags: Sequence[CauseTag]) -> None:
-    console.print(f"[bold]{f.key}[/bold] · {f.kind} · severity {f.severity} · weight "
-                  f"{f.weight:g} ({f.weight_basis})")
+    console.print(Text.assemble((f.key, "bold"), f" · {f.kind} · severity {f.severity} · "
+                                f"weight {f.weight:g} ({f.weight_basis})"))
     window = "open" if f.open else _minutes(f.impact_minutes)
     console.print(f"impact {stamp(f.start) or '-'} → {stamp(f.end) or '…'} = {window} "
                   f"(from {f.source})", markup=False)
@@ -243,8 +244,8 @@ def print_clusters(console: Console, clusters: Sequence[Cluster],
         console.print("no clusters: no overlapping incidents of different providers share "
                       "evidence beyond the time")
     for c in clusters:
-        console.print(f"[bold]{c.kind}[/bold] {stamp(c.start)} → {stamp(c.end)} · "
-                      f"{', '.join(c.providers)}")
+        console.print(Text.assemble((c.kind, "bold"), f" {stamp(c.start)} → {stamp(c.end)} · "
+                                    f"{', '.join(c.providers)}"))
         for m in c.members:
             console.print(f"  {m.key}  {m.title}", markup=False)
         for link in c.links:
@@ -257,8 +258,8 @@ def print_clusters(console: Console, clusters: Sequence[Cluster],
                       "in time but share only a tag or a mention (--coincidences lists them)",
                       style="dim", markup=False)
         return
-    console.print(f"[bold]coincidences[/bold] ({len(coincidences)}): overlapping in time, no "
-                  "evidence that they are one event")
+    console.print(Text.assemble(("coincidences", "bold"), f" ({len(coincidences)}): overlapping "
+                                "in time, no evidence that they are one event"))
     for link in coincidences:
         a, b = members[link.a], members[link.b]
         console.print(f"  {a.key}  {a.title}  ↔  {b.key}  {b.title}", markup=False)

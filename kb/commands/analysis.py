@@ -260,18 +260,21 @@ def causes(
 
 
 def _one(store: Store, key: str, as_json: bool) -> None:
+    from rich.text import Text
+
     from kb.analysis.metrics import incident_figures
     from kb.analysis.report import print_tags, tag_dict
     from kb.analysis.stage import causes_for
     from kb.cli import out
+    from kb.terminal import plain
 
     incident = store.get(key)
     tags = causes_for(store, [incident])[key]
     if as_json:
         _print_json({"key": key, "causes": [tag_dict(t) for t in tags]})
         return
-    out.print(f"[bold]{incident.title}[/bold]  ({key}) · impact from "
-              f"{incident_figures(incident).source}")
+    out.print(Text.assemble(plain(incident.title, "bold"), f"  ({key}) · impact from "
+                            f"{incident_figures(incident).source}"))
     print_tags(out, tags)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,7 @@ def postmortem(
     from kb.drafts.render import FORMATS
     from kb.errors import ConfigError
     from kb.store import Store
+    from kb.terminal import escape_controls
     from scrapers.archive import Archive
 
     if fmt not in FORMATS:
@@ -61,7 +63,8 @@ def postmortem(
         draft = result.draft
     text = render_draft(draft, template, fmt)
     if output is None:
-        typer.echo(text, nl=False)
+        # Vendor text on a terminal: controls made visible (kb.terminal); a file keeps it all.
+        sys.stdout.write(escape_controls(text))
         return
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

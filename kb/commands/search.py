@@ -205,9 +205,9 @@ def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
     import json
 
     from rich.table import Table
-    from rich.text import Text
 
     from kb.cli import err, out
+    from kb.terminal import plain
 
     rows = result_rows(result)
     if as_json:
@@ -216,14 +216,15 @@ def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
         return
     for note in result.notes:
         err.print(f"kb: {note}", markup=False)
-    # Titles and sentences are vendor text: Text() keeps "[...]" from reading as rich markup.
-    table = Table(title=Text(f"{title} ({result.mode}, {len(rows)} results)"),
+    # Titles and sentences are vendor text: plain() keeps "[...]" from reading as rich markup
+    # and escapes controls before the table measures them.
+    table = Table(title=plain(f"{title} ({result.mode}, {len(rows)} results)"),
                   title_justify="left")
     for column in ("#", "score", "date", "key", "title", "duration", "why it matched"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for row in rows:
         table.add_row(str(row["rank"]), f"{row['score']:.3f}", (row["first_post_at"] or "-")[:10],
-                      Text(row["key"]), Text(row["title"]), row["duration"],
-                      Text(row["why"] or "-", style="dim"))
+                      plain(row["key"]), plain(row["title"]), row["duration"],
+                      plain(row["why"] or "-", style="dim"))
     print_table(out, table)
 

@@ -24,6 +24,7 @@ from kb.drafts.citations import CitationKind, Citations, Fact, when
 from kb.drafts.draft import Extra
 from kb.drafts.postmortem import minutes, span
 from kb.model import CONTRADICTING_TIMES, Incident, contradicts
+from kb.shell import command_line, kb_command
 
 if TYPE_CHECKING:
     from kb.store.repo import Store
@@ -123,8 +124,9 @@ def similar(store: Store, incident: Incident, cite: Citations) -> Extra:
     for hit in result.hits:
         other = hit.incident
         label = cite.external(
-            "k", f"Stored incident {other.key}, found by `kb similar {incident.key}` "
-            f"({result.mode})", url=other.url, at=other.first_posted, refs=(other.key,),
+            "k", f"Stored incident {other.key}, found by "
+            f"`{kb_command('similar', incident.key) or 'kb similar'}` ({result.mode})",
+            url=other.url, at=other.first_posted, refs=(other.key,),
             kind=CitationKind.DERIVED)
         facts.append(Fact(f"{other.title} ({other.provider}, {_day(other.first_posted)}); "
                           f"{_ending(other)}", (label,)))
@@ -223,8 +225,9 @@ def fallback(store: Store, incident: Incident, cite: Citations) -> Extra:
         if not keys:
             continue
         label = cite.external(
-            "k", f"Computed from stored incidents: `kb compare {incident.provider} {other} "
-            f"--period 365d --end {start:%Y-%m-%dT%H:%M}`", url=None, at=start, refs=keys,
+            "k", "Computed from stored incidents: `" + (command_line(
+                "kb", "compare", incident.provider, other, "--period", "365d", "--end",
+                f"{start:%Y-%m-%dT%H:%M}") or "kb compare") + "`", url=None, at=start, refs=keys,
             kind=CitationKind.DERIVED)
         # the hours one side's state is unknown count against a fallback, never for it
         found.append((pair.both_down_hours + (pair.both_unknown_hours or 0), other, Fact(

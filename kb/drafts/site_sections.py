@@ -39,6 +39,7 @@ from kb.render.sections import (
     Section,
     Text,
 )
+from kb.shell import UNSHOWABLE, kb_command
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -63,7 +64,12 @@ _LEFT_OUT = {
 
 
 def _command(key: str) -> str:
-    return (f"kb postmortem {key} --template sre   "
+    """The command that writes the draft, the key shell-quoted (kb.shell): ids are vendor
+    text, and a pasted `x;touch${IFS}PWNED;#` must stay one argument."""
+    command = kb_command("postmortem", key, "--template", "sre")
+    if command is None:
+        return f"kb postmortem --template sre with the incident's key ({UNSHOWABLE})"
+    return (f"{command}   "
             "(or atlassian, pagerduty, your own jinja2 file; --format md, html or json)")
 
 

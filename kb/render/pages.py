@@ -31,6 +31,7 @@ from kb.render.safe import (
     safe_href,
 )
 from kb.serialize import stamp
+from kb.shell import UNSHOWABLE, kb_command
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
     env.globals.update(
         to=to, provider_name=provider_name, lookup=known, is_open=figures.is_open,
         listing_rows=listing_rows, page_exists=page_exists,
+        kb_command=kb_command, unshowable=UNSHOWABLE,
         collection_doc=paths.collection_doc,
         incident_doc=paths.incident_doc, provider_doc=paths.provider_doc,
         component_doc=paths.component_doc, year_doc=paths.year_doc, feed_file=paths.feed_file,
