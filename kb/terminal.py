@@ -31,9 +31,12 @@ from rich.segment import Segment
 from rich.text import Text
 
 # C0 controls except tab and newline (CR too: it rewinds the line and hides what came
-# before), DEL, C1 controls, lone surrogates (they cannot even be encoded as UTF-8), and the
-# bidi embeddings/overrides/isolates ("Trojan Source"; LRM/RLM only mark direction).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# before), DEL, C1 controls, lone surrogates (they cannot even be encoded as UTF-8), the
+# bidi embeddings/overrides/isolates ("Trojan Source"; LRM/RLM only mark direction), and the
+# Unicode line/paragraph separators (str.splitlines and JavaScript end a line there, so a
+# raw one would split a JSONL record or a log line in two).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def escape_controls(text: str) -> str:

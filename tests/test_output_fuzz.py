@@ -121,9 +121,9 @@ def test_hostile_text_through_every_exit(home: Path, title: str, body: str,
     for page_path in [*site.joinpath("incidents", "fuzz").rglob("*.html"),
                       *site.joinpath("postmortems").rglob("*.html")]:
         text = page_path.read_text(encoding="utf-8")
-        # The payload's own tags, unescaped (escaped, "&lt;img … onerror=…&gt;" is text).
+        # The payload's script tag, unescaped. Handlers are checked on the parsed page
+        # (assert_inert): as text, "onerror=" is harmless escaped or inside a quoted href.
         assert "<script>kbfuzz" not in text, page_path
-        assert not re.search(r"<[a-zA-Z][^<>]*onerror=kbfuzz", text), page_path
         assert_page_inert(BeautifulSoup(text, "lxml"), page_path)
         for command in re.findall(r"<code>(kb show [^<]*)</code>", text):
             argv = shlex.split(unescape(command))

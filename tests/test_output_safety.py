@@ -239,6 +239,7 @@ def test_escape_controls_keeps_text_and_layout() -> None:
     assert escape_controls("a\nb\tc") == "a\nb\tc"
     assert escape_controls("über 東京 ✓") == "über 東京 ✓"
     assert escape_controls("\x1b[2J\r\x9b\u202e\ud800") == "\\u001b[2J\\u000d\\u009b\\u202e\\ud800"
+    assert escape_controls("a\u2028b\u2029") == "a\\u2028b\\u2029"  # splitlines() ends lines there
     once = escape_controls(CONTROLS)
     assert escape_controls(once) == once and not UNSAFE.search(once)
 
