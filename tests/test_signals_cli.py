@@ -14,6 +14,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
 
@@ -168,7 +170,7 @@ def test_fetch_stores_links_and_notes(tmp_path: Path, httpserver: HTTPServer) ->
         feed, content_type="application/rss+xml")
     sources = tmp_path / "sources.toml"
     sources.write_text(
-        (ROOT / "data" / "sources.toml").read_text().split("[[signals.feed]]")[0]
+        (PACKAGED_SOURCES).read_text().split("[[signals.feed]]")[0]
         .replace('hn_api = "https://hn.algolia.com/api/v1"',
                  f'hn_api = "{httpserver.url_for("/api/v1")}"')
         + f'[[signals.feed]]\nname = "local"\nurl = "{httpserver.url_for("/feeds/local.rss")}"\n'
