@@ -125,7 +125,6 @@ def test_signal_terms_merge_with_the_packaged_ones(tmp_path: Path) -> None:
         config_for(_settings(tmp_path, own))
 
 
-@pytest.mark.slow
 def test_two_homes_keep_their_own_sites_and_publish_no_local_path(tmp_path: Path) -> None:
     """Two homes updated one after the other from the same working directory: each site is
     under its home, the second removes nothing of the first, no built file names a path of

@@ -440,7 +440,8 @@ def test_cli_build_then_stage_is_idempotent(
     notes = [n for n in context.report.notes if n.startswith("site:")]
     assert len(notes) == 1
     assert re.fullmatch(rf"site: {summary['pages']} pages, \d+ files written, 0 removed; "
-                        r"(site unchanged|mkdocs \d+\.\d s)", notes[0]), notes
+                        r"(site unchanged|mkdocs \d+\.\d s); in " + re.escape(str(out / "site")),
+                        notes[0]), notes
     assert page.stat().st_mtime_ns == mark
 
 
