@@ -112,6 +112,10 @@ def test_signal_terms_merge_with_the_packaged_ones(tmp_path: Path) -> None:
         '[[signals.feed]]\nname = "Acme news"\nurl = "https://news.acme.com/rss"\n'
         'provider = "acme"\n', encoding="utf-8")
     packaged = config_for(_settings(tmp_path, PACKAGED_SOURCES))
+    # A fresh home (no sources.toml, no KB_SOURCES) knows every provider's names, so its
+    # signals can link: it used to know none.
+    fresh = config_for(load_settings({"KB_HOME": str(tmp_path / "fresh")}))
+    assert fresh == packaged and "Claude" in fresh.terms("anthropic").names
     merged = config_for(_settings(tmp_path, own))
     assert merged.thread_min_comments == 9 and packaged.thread_min_comments == 5
     assert merged.terms("acme").names == ("Acme",)
