@@ -549,6 +549,7 @@ def reparse(line: Line) -> RunReport:
     imported with two `--provider`s keep both); a stored incident the rebuild does not
     reproduce is deleted only when all its payloads were parsed again, else kept, and
     either way listed in the run's notes with its key."""
+    started = time.perf_counter()
     attributions = doc_providers(line.store)
     report = line.report
     with shadow_store() as shadow:
@@ -578,6 +579,7 @@ def reparse(line: Line) -> RunReport:
         reparsed = {(sha, p) for sha, slugs in doc_providers(shadow).items() for p in slugs}
         result = swap_in(line.store, shadow, reparsed)
     _recount(report, result)
+    report.timed("reparse", time.perf_counter() - started)
     return report
 
 
