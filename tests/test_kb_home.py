@@ -88,6 +88,12 @@ def test_a_homes_sources_toml_extends_or_replaces_the_packaged_list(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "only (1 page; replace = true, the packaged list is not used)" in result.stdout
     assert "provider slug 'claude' guessed from host status.claude.com" in result.stderr
+    result = kb(other, "ingest", str(OPENAI), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sources_in_use"] == f"sources: {other / 'sources.toml'} only (1 page; " \
+        "replace = true, the packaged list is not used)"
+    assert list(report["stage_seconds"]) == ["import"] and report["stage_seconds"]["import"] > 0
     # A file named by KB_SOURCES must exist: one line, exit 2.
     result = kb(other, "ingest", str(JSON), KB_SOURCES=str(tmp_path / "missing.toml"))
     assert result.returncode == 2
