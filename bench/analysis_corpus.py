@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 DOC = ROOT / "docs" / "analysis.md"
@@ -37,7 +39,7 @@ def corpus_store(corpus: Path = CORPUS, database: str | None = None) -> Iterator
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-        sources = load_sources(ROOT / "data" / "sources.toml")
+        sources = load_sources(PACKAGED_SOURCES)
         paths = [corpus / f for f in FOLDERS if (corpus / f).exists()]
         ingest(Line(store, Archive(home / "raw"), sources), paths)
         try:

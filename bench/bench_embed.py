@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 FOLDERS = ("statuspage_incident_json/github", "statuspage_json", "statuspage_atom",
@@ -41,7 +43,7 @@ def template(folder: Path, corpus: Path, count: int) -> Path:
     from scrapers.archive import Archive
 
     store, _ = Store.open(f"sqlite:///{folder / 'kb.db'}", write=True)
-    ingest(Line(store, Archive(folder / "raw"), load_sources(ROOT / "data" / "sources.toml")),
+    ingest(Line(store, Archive(folder / "raw"), load_sources(PACKAGED_SOURCES)),
            [corpus / f for f in FOLDERS])
     keep = [i.key for i in store.incidents(limit=count)]
     store.close()

@@ -59,7 +59,7 @@ def ingest(payload: Path, home: Path, tree: Path) -> tuple[int, float, int, str]
     """(exit status, seconds, peak RSS in MB, last stderr line) of one `kb ingest` run from
     the checkout `tree`."""
     home.mkdir(parents=True)
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(tree / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(tree / "kb" / "data" / "sources.toml"),
                PYTHONPATH=str(tree))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", RUN, "ingest", str(payload),

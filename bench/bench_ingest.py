@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("statuspage_incident_json", "statuspage_json", "statuspage_atom", "statuspage_rss",
            "incidentio_atom", "gcp_incidents_json", "aws_health_json")
@@ -29,7 +31,7 @@ def one_run(corpus: Path) -> dict[str, float]:
     from kb.store import Store
     from scrapers.archive import Archive
 
-    sources = load_sources(ROOT / "data" / "sources.toml")
+    sources = load_sources(PACKAGED_SOURCES)
     paths = [corpus / f for f in FOLDERS if (corpus / f).exists()]
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         home = Path(tmp)

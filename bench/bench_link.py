@@ -34,6 +34,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "bench" / "data" / "signal_links.jsonl"
 DOCS = ROOT / "docs" / "signals.md"
@@ -187,8 +189,8 @@ def run(corpus: Path) -> tuple[dict[str, dict], float]:
     from scrapers.archive import Archive
     from scrapers.records import RawDoc
 
-    sources = load_sources(ROOT / "data" / "sources.toml")
-    config = load_signal_config(ROOT / "data" / "sources.toml", sources)
+    sources = load_sources(PACKAGED_SOURCES)
+    config = load_signal_config(PACKAGED_SOURCES, sources)
     labels = [json.loads(line) for line in LABELS.open()]
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         store, _ = Store.open(f"sqlite:///{Path(tmp) / 'kb.db'}", write=True)

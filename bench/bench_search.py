@@ -35,6 +35,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 FOLDERS = ("statuspage_incident_json/github", "statuspage_json", "statuspage_atom",
@@ -72,7 +74,7 @@ def build(home: Path, size: int, corpus: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:  # the real incidents to copy from
         real, _ = Store.open(f"sqlite:///{Path(tmp) / 'kb.db'}", write=True)
         ingest(Line(real, Archive(Path(tmp) / "raw"),
-                    load_sources(ROOT / "data" / "sources.toml")), [corpus / f for f in FOLDERS])
+                    load_sources(PACKAGED_SOURCES)), [corpus / f for f in FOLDERS])
         templates = list(real.incidents())
         real.close()
     import numpy as np

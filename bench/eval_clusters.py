@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_corpus import ROOT, write_section
 
+from kb.config import PACKAGED_SOURCES
+
 PAIRS = ROOT / "bench" / "data" / "cluster_pairs.jsonl"
 
 
@@ -33,7 +35,7 @@ def load_pairs(path: Path = PAIRS) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def predictions(rows: list[dict], sources: Path = ROOT / "data" / "sources.toml",
+def predictions(rows: list[dict], sources: Path = PACKAGED_SOURCES,
                 ) -> list[tuple[bool, bool, object]]:
     """(predicted related now, predicted by the rule before, the link) for each pair."""
     from kb.analysis.causes import own_names, tag_sentences

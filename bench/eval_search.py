@@ -40,6 +40,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 LABELS = ROOT / "tests" / "fixtures" / "search" / "labels.json"
@@ -72,7 +74,7 @@ def build(home: Path, corpus: Path, backend: str):  # type: ignore[no-untyped-de
     url = f"sqlite:///{home / 'kb.db'}"
     store, _ = Store.open(url, write=True)
     if not any(True for _ in store.incidents(limit=1)):
-        sources = load_sources(ROOT / "data" / "sources.toml")
+        sources = load_sources(PACKAGED_SOURCES)
         ingest(Line(store, Archive(home / "raw"), sources), [corpus / f for f in FOLDERS])
     spec = resolve_model({"KB_EMBED_BACKEND": backend})
     report = embed_missing(store, home, spec=spec)
@@ -100,7 +102,7 @@ def build_identifiers(home: Path, corpus: Path, spec):  # type: ignore[no-untype
         target.close()
         source.close()
         store, _ = Store.open(f"sqlite:///{folder / 'kb.db'}", write=True)
-        sources = load_sources(ROOT / "data" / "sources.toml")
+        sources = load_sources(PACKAGED_SOURCES)
         ingest(Line(store, Archive(folder / "raw"), sources),
                [corpus / f for f in IDENTIFIER_FOLDERS])
         report = embed_missing(store, home, spec=spec)

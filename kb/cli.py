@@ -95,7 +95,7 @@ def open_line(*, write: bool = True):  # type: ignore[no-untyped-def]
     bar on stderr. Writers hold the KB_HOME writer lock for the whole block."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from kb.config import load_sources
+    from kb.config import load_source_list
     from kb.pipeline import Line
     from scrapers.archive import Archive
 
@@ -107,7 +107,7 @@ def open_line(*, write: bool = True):  # type: ignore[no-untyped-def]
             from kb.config import load_settings
 
             settings = load_settings()
-        sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
+        listed = load_source_list(settings)
         progress = stack.enter_context(Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[label]}", style="dim", markup=False), console=err,
@@ -119,7 +119,9 @@ def open_line(*, write: bool = True):  # type: ignore[no-untyped-def]
         def advance(label: str) -> None:
             progress.update(task, advance=1, label=label[-60:])
 
-        yield Line(store, Archive(settings.raw_dir), sources, progress=advance), settings
+        line = Line(store, Archive(settings.raw_dir), listed.sources, progress=advance)
+        line.report.sources_in_use = listed.line()
+        yield line, settings
 
 
 def finish_run(report: RunReport, as_json: bool) -> None:
@@ -129,6 +131,8 @@ def finish_run(report: RunReport, as_json: bool) -> None:
 
         out.print_json(json.dumps({
             "sources": {name: vars(s) for name, s in sorted(report.sources.items())},
+            "sources_in_use": report.sources_in_use,
+            "stage_seconds": report.timings,
             "ignored": report.ignored,
             "notes": report.notes,
         }))
@@ -205,7 +209,8 @@ def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
     chosen = [s for s in line.sources if (s.slug in providers if providers else s.enabled)]
     unknown = sorted(set(providers) - {s.slug for s in line.sources})
     if unknown:
-        raise ConfigError(f"not in {settings.sources_path}: {', '.join(unknown)}")
+        raise ConfigError(f"not a followed page (packaged list or {settings.sources_path}): "
+                          f"{', '.join(unknown)}")
     bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
     if bad:
         raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")

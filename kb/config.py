@@ -5,7 +5,8 @@
 | home folder    | KB_HOME            | -              | ./data                      |
 | settings file  | KB_CONFIG          | -              | $KB_HOME/kb.toml (optional) |
 | database       | KB_DATABASE_URL    | database_url   | sqlite:///$KB_HOME/kb.db    |
-| sources        | KB_SOURCES         | sources        | $KB_HOME/sources.toml       |
+| sources        | KB_SOURCES         | sources        | packaged list, extended by  |
+|                |                    |                | $KB_HOME/sources.toml       |
 | raw archive    | KB_RAW_DIR         | raw_dir        | $KB_HOME/raw                |
 | fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
 | writer wait    | KB_LOCK_TIMEOUT    | lock_timeout   | 600 s                       |
@@ -50,13 +51,16 @@ class SourceConfig:
 class Settings:
     home: Path
     database_url: str
-    sources_path: Path
+    sources_path: Path  # the home's own list, over the packaged one (see load_source_list)
     raw_dir: Path
     fetch: Mapping[str, Any] = field(default_factory=dict)
     lock_timeout: float = 600.0  # seconds a writer waits for another writer (KB_LOCK_TIMEOUT)
     # The site publishes postmortem drafts of the incidents first posted in the last N days
     # before its as-of date (0: none). Drafting all of a large KB would double the page count.
     site_draft_days: int = 90
+    # KB_SOURCES or kb.toml `sources` named the file: missing, it is an error (the default
+    # $KB_HOME/sources.toml is optional: the packaged list alone is then in use).
+    sources_named: bool = False
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -74,7 +78,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or file_settings.get("database_url")
         or f"sqlite:///{(home / 'kb.db').as_posix()}"
     )
-    sources = env.get("KB_SOURCES") or file_settings.get("sources") or home / "sources.toml"
+    named_sources = env.get("KB_SOURCES") or file_settings.get("sources")
+    sources = named_sources or home / "sources.toml"
     raw_dir = env.get("KB_RAW_DIR") or file_settings.get("raw_dir") or home / "raw"
     fetch = file_settings.get("fetch", {})
     if not isinstance(fetch, dict):
@@ -100,6 +105,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=str(database_url),
         sources_path=Path(sources),
+        sources_named=bool(named_sources),
         raw_dir=Path(raw_dir),
         fetch=fetch,
     )
@@ -113,10 +119,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_sources(path: Path) -> list[SourceConfig]:
-    """The [[source]] entries of sources.toml, validated."""
+    """The [[source]] entries of one sources.toml, validated (this file alone: a home's list
+    over the packaged one is `load_source_list`)."""
     if not path.is_file():
         raise ConfigError(f"{path}: sources file not found (set KB_SOURCES or KB_HOME)")
-    data = _read_toml(path)
+    return _parse_sources(_read_toml(path), path)
+
+
+def _parse_sources(data: Mapping[str, Any], path: Path) -> list[SourceConfig]:
     entries = data.get("source", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: [[source]] must be an array of tables")
@@ -153,6 +163,108 @@ def load_sources(path: Path) -> list[SourceConfig]:
             )
         )
     return sources
+
+
+# The followed pages and signal terms are product data: shipped inside the package, so a new
+# KB home names providers exactly as every other home does (a home without a list used to
+# guess slugs from hosts: one provider's JSON and feed stored under two names).
+PACKAGED_SOURCES = Path(__file__).resolve().parent / "data" / "sources.toml"
+
+
+@dataclass(frozen=True)
+class SourceList:
+    """The sources in use: the packaged list, extended or replaced by the home's own file.
+
+    `signals` is the merged `[signals]` table (read by kb.signals.config); `path` the file
+    to name in its error messages."""
+
+    sources: tuple[SourceConfig, ...]
+    signals: Mapping[str, Any]
+    path: Path
+    own_file: Path | None = None  # the home's file, when one is in use
+    replaced: bool = False  # `replace = true`: the home's file is the whole list
+    packaged: int = 0  # pages in the packaged list
+    added: tuple[str, ...] = ()
+    overridden: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """One line for the run summary: which list is in use."""
+        if self.own_file is None:
+            return f"sources: packaged list ({_pages(self.packaged)})"
+        if self.replaced:
+            return (f"sources: {self.own_file} only ({_pages(len(self.sources))}; "
+                    "replace = true, the packaged list is not used)")
+        return (f"sources: packaged list ({_pages(self.packaged)}) + {self.own_file} "
+                f"({len(self.added)} added, {len(self.overridden)} overridden)")
+
+
+def _pages(count: int) -> str:
+    return f"{count} page{'s' if count != 1 else ''}"
+
+
+def load_source_list(settings: Settings) -> SourceList:
+    """The packaged sources list, extended by the home's sources.toml (KB_SOURCES, kb.toml
+    `sources`, else $KB_HOME/sources.toml when present), or replaced by it when that file
+    says `replace = true`.
+
+    Extending: a [[source]] with a new slug is added, one with a packaged slug replaces that
+    entry whole; `[signals]` scalars and `[signals.match.<slug>]` / `[signals.reddit]` tables
+    of the home win, its `[[signals.feed]]`s are added (same url: the home's entry wins)."""
+    base_data = _read_toml(PACKAGED_SOURCES)
+    base = _parse_sources(base_data, PACKAGED_SOURCES)
+    base_signals = _signals_table(base_data, PACKAGED_SOURCES)
+    packaged = SourceList(tuple(base), base_signals, PACKAGED_SOURCES, packaged=len(base))
+    path = settings.sources_path
+    if not path.is_file():
+        if settings.sources_named:
+            raise ConfigError(f"{path}: sources file not found (named by KB_SOURCES or "
+                              "kb.toml `sources`)")
+        return packaged
+    if path.resolve() == PACKAGED_SOURCES:
+        return packaged
+    data = _read_toml(path)
+    replace = data.get("replace", False)
+    if not isinstance(replace, bool):
+        raise ConfigError(f"{path}: replace must be true or false (a top-level key, before "
+                          "any table)")
+    own = _parse_sources(data, path)
+    signals = _signals_table(data, path)
+    if replace:
+        return SourceList(tuple(own), signals, path, own_file=path, replaced=True,
+                          packaged=len(base))
+    mine = {s.slug: s for s in own}
+    merged = [mine.get(s.slug, s) for s in base]
+    known = {s.slug for s in base}
+    added = tuple(s.slug for s in own if s.slug not in known)
+    merged += [mine[slug] for slug in added]
+    return SourceList(
+        tuple(merged), _merge_signals(base_signals, signals), path, own_file=path,
+        packaged=len(base), added=added,
+        overridden=tuple(s.slug for s in own if s.slug in known),
+    )
+
+
+def _signals_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    table = data.get("signals", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [signals] must be a table")
+    return table
+
+
+def _merge_signals(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """The home's [signals] over the packaged one (see `load_source_list`); values of the
+    wrong type are kept as the home wrote them, for kb.signals.config to refuse by name."""
+    merged = dict(base)
+    for key, value in own.items():
+        if key == "match" and isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = {**base[key], **value}
+        elif key == "feed" and isinstance(value, list) and isinstance(base.get(key), list):
+            urls = {f.get("url") for f in value if isinstance(f, dict)}
+            merged[key] = [f for f in base[key]
+                           if not (isinstance(f, dict) and f.get("url") in urls)] + value
+        else:
+            merged[key] = value
+    return merged
 
 
 def valid_slug(slug: object) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import unquote, urlsplit
 
 from scrapers.records import IncidentRecord
 
@@ -189,6 +190,19 @@ class Lifecycle:
     end_not_after: datetime | None = None
 
 
+def imported_name(url: str) -> str | None:
+    """The file name of a payload imported from a local file (a `file:` URL, or a bare path
+    from older versions); None for anything else (http(s) and other fetched URLs)."""
+    if url.startswith("file:"):
+        path = unquote(urlsplit(url).path)
+    elif url.startswith(("/", "\\")) or (len(url) > 2 and url[1] == ":" and url[2] in "/\\"):
+        path = url
+    else:
+        return None
+    name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return name or "file"
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """A raw payload this incident was read from."""
@@ -197,6 +211,19 @@ class SourceRef:
     fetched_at: datetime
     sha256: str
     format: str
+
+    @property
+    def imported(self) -> bool:
+        """Read from a local file (`kb ingest`), not fetched: its url is a path of this
+        machine, which nothing published may show."""
+        return imported_name(self.url) is not None
+
+    @property
+    def shown(self) -> str:
+        """The url for a published page or file: a fetched payload's url, an imported one's
+        file name with "(imported)" — never the machine's path."""
+        name = imported_name(self.url)
+        return self.url if name is None else f"{name} (imported)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -492,11 +493,14 @@ def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -
     for name, stage in LATER_STAGES:
         if only is not None and name not in only:
             continue
+        started = time.perf_counter()
         try:
             note = stage(context)
         except KbError as exc:
             context.report.source(f"stage:{name}").failed.append(f"{name}: {exc}")
             continue
+        finally:
+            context.report.timed(name, time.perf_counter() - started)
         if note:
             context.report.notes.append(f"{name}: {note}")
 
@@ -508,6 +512,7 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
     """Import recorded payloads (files, or folders of them), detected by content."""
     if provider is not None:
         check_slug(provider, "--provider")
+    started = time.perf_counter()
     for root in paths:
         if not root.exists():
             line.report.source(provider or str(root)).failed.append(f"{root}: no such file")
@@ -531,6 +536,7 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
                 line.report.source(provider or str(path)).failed.append(
                     f"{path}: not imported ({_reason(exc)})")
     line.flush()
+    line.report.timed("import", time.perf_counter() - started)
     return line.report
 
 
@@ -543,6 +549,7 @@ def reparse(line: Line) -> RunReport:
     imported with two `--provider`s keep both); a stored incident the rebuild does not
     reproduce is deleted only when all its payloads were parsed again, else kept, and
     either way listed in the run's notes with its key."""
+    started = time.perf_counter()
     attributions = doc_providers(line.store)
     report = line.report
     with shadow_store() as shadow:
@@ -572,6 +579,7 @@ def reparse(line: Line) -> RunReport:
         reparsed = {(sha, p) for sha, slugs in doc_providers(shadow).items() for p in slugs}
         result = swap_in(line.store, shadow, reparsed)
     _recount(report, result)
+    report.timed("reparse", time.perf_counter() - started)
     return report
 
 
@@ -604,6 +612,7 @@ def _recount(report: RunReport, result: SwapResult) -> None:
 
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
     """Fetch each configured source's endpoints; a failing one never stops the others."""
+    started = time.perf_counter()
     for source in sources:
         try:
             _scrape_source(line, fetcher, source)
@@ -612,6 +621,7 @@ def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  
         except Exception as exc:  # one source never stops the others
             line.report.source(source.slug).failed.append(
                 f"{source.slug}: stopped by an unexpected error ({_reason(exc)})")
+    line.report.timed("scrape", time.perf_counter() - started)
     return line.report
 
 

@@ -52,6 +52,12 @@ class RunReport:
     # incident key → its column so far: one incident is in many payloads (JSON and feed,
     # page after page, batch after batch) and must be counted once.
     outcomes: dict[str, str] = field(default_factory=dict, repr=False)
+    sources_in_use: str = ""  # which sources list the run used (kb.config.SourceList.line)
+    timings: dict[str, float] = field(default_factory=dict)  # stage → seconds, in run order
+
+    def timed(self, stage: str, seconds: float) -> None:
+        """Add `seconds` to the time of `stage` (a stage may run in several parts)."""
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
     def source(self, name: str) -> SourceReport:
         """The report of source `name`, created empty on first use."""

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -25,7 +27,7 @@ def kb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "kbhome"
     home.mkdir()
     monkeypatch.setenv("KB_HOME", str(home))
-    monkeypatch.setenv("KB_SOURCES", str(ROOT / "data" / "sources.toml"))
+    monkeypatch.setenv("KB_SOURCES", str(PACKAGED_SOURCES))
     monkeypatch.delenv("KB_DATABASE_URL", raising=False)
     monkeypatch.delenv("KB_CONFIG", raising=False)
     return home

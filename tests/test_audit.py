@@ -26,6 +26,7 @@ from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import group_figures
 from kb.analysis.report import uptime_text
+from kb.config import PACKAGED_SOURCES
 from kb.model import (
     SEVERITY_UNKNOWN,
     Component,
@@ -149,7 +150,7 @@ def test_draft_check_compares_each_cited_figure_with_kb_metrics() -> None:
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     env.pop("KB_DATABASE_URL", None)
     env.pop("KB_CONFIG", None)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.store import Store
 from scrapers import aws_json, aws_rss, registry
@@ -252,7 +252,7 @@ def test_items_without_aws_guid_are_skipped_with_a_warning() -> None:
 
 def test_json_and_rss_of_one_event_merge(tmp_path: Path) -> None:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES))
     report = ingest(line, [FIX / "data_slice.json",
                            FIX / "rss_redshift_us_east_1_reconstructed.rss"])
     assert report.failures == []
@@ -368,7 +368,7 @@ def test_corpus_rows_import_as_events(corpus: Path, tmp_path: Path) -> None:
     kept = sum(len(u.components) for r in parsed.incidents for u in r.updates)
     assert kept == posts == 352
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES))
     report = ingest(line, [path.parent])
     assert report.failures == []
     assert report.sources["aws"].new == 61

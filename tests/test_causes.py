@@ -23,7 +23,7 @@ from kb.analysis.causes import (
 )
 from kb.analysis.similar import Examples, SimilarityTagger, load_similarity
 from kb.analysis.stage import RULES_ID, causes_for, refresh_causes, tag_one, tagger_id
-from kb.config import load_settings, load_sources
+from kb.config import PACKAGED_SOURCES, load_settings, load_sources
 from kb.errors import KbError
 from kb.model import Incident, Kind, Phase, Severity, Update
 from kb.pipeline import Line, ingest, run_later_stages
@@ -131,7 +131,7 @@ def test_hostile_text_is_plain_evidence_and_huge_text_finishes() -> None:
 def store(tmp_path: Path) -> Store:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     report = ingest(Line(store, Archive(tmp_path / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")),
+                         load_sources(PACKAGED_SOURCES)),
                     [FIX / "github", FIX / "claude_slice.atom", FIX / "openai_slice.json"])
     assert not report.failures
     return store
@@ -243,7 +243,7 @@ def test_rules_on_hand_labeled_corpus_incidents(tmp_path: Path) -> None:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     folders = ["statuspage_incident_json", "statuspage_json", "statuspage_atom",
                "statuspage_rss", "incidentio_atom"]
-    ingest(Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml")),
+    ingest(Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES)),
            [CORPUS / f for f in folders])
     every = [s for i in store.incidents() for s in prose_of(i)]
     assert not needle_misses(every)  # the prefilter never hides a match on real prose
@@ -293,7 +293,7 @@ def test_stored_tags_and_coverage_on_postgresql(tmp_path: Path) -> None:
     engine.dispose()
     store, _ = Store.open(url, write=True)
     try:
-        ingest(Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml")),
+        ingest(Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES)),
                [FIX / "github", FIX / "claude_slice.atom"])
         assert refresh_causes(store)[0] == 7 and refresh_causes(store) == (0, 0)
         assert {t.tag for t in stored_causes(store)["github/6503rcn8s34s"]} == {

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
 CONTRACT_KEYS = {
@@ -23,7 +25,7 @@ LIFECYCLE_KEYS = {
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     env.pop("KB_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
@@ -93,7 +95,7 @@ def test_incidents_filters_and_json(home: Path) -> None:
 
 def test_tables_written_to_a_pipe_keep_whole_keys(home: Path) -> None:
     # A pipe has no width: rich would cut the table to 80 columns ("openai/01M2H3J…").
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_DATABASE_URL", None)
     env.pop("COLUMNS", None)
     result = subprocess.run([sys.executable, "-m", "kb", "incidents"], capture_output=True,
@@ -152,7 +154,7 @@ def test_ingest_embed_flag_runs_the_embed_stage(tmp_path: Path) -> None:
         [sys.executable, "-m", "kb", "ingest", str(FIX / "github_zzm4nczlpjyy.json"), "--embed"],
         capture_output=True, text=True, timeout=120,
         env=dict(os.environ, KB_HOME=str(env_home), KB_EMBED_MODEL="fake-hash",
-                 KB_SOURCES=str(ROOT / "data" / "sources.toml")),
+                 KB_SOURCES=str(PACKAGED_SOURCES)),
     )
     assert result.returncode == 0, result.stderr
     assert "embed: embedded 1 incident(s) with fake-hash" in result.stderr

@@ -22,6 +22,7 @@ from kb.analysis.clusters import (
     vendor_of,
 )
 from kb.analysis.metrics import incident_figures
+from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,7 +173,7 @@ def test_open_and_since_filters() -> None:
 
 
 def test_cli_clusters_json(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "kb", "ingest", str(FIX / "github")], env=env,
                    check=True, capture_output=True)
@@ -205,7 +206,7 @@ def test_held_out_cluster_links_meet_the_target() -> None:
 @pytest.mark.slow
 def test_corpus_clusters_show_evidence_and_coincidences_apart(corpus: Path,
                                                              tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_DATABASE_URL", None)
     folders = [corpus / f for f in ("statuspage_incident_json", "statuspage_json",
                                     "statuspage_atom", "statuspage_rss", "incidentio_atom",

@@ -18,6 +18,7 @@ from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.report import pair_text
+from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,7 @@ def test_top_causes_count_stated_causes_and_symptoms_apart() -> None:
 
 
 def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     env.pop("KB_DATABASE_URL", None)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.normalize.merge import plain_text
 from kb.pipeline import Line, ingest
 from kb.present import write_export
@@ -56,7 +56,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def make_line(home: Path) -> Line:
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-    return Line(store, Archive(home / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    return Line(store, Archive(home / "raw"), load_sources(PACKAGED_SOURCES))
 
 
 def json_incidents(corpus: Path) -> list[tuple[str, dict]]:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 RUNS = int(os.environ.get("KB_CRASH_RUNS", "3"))
@@ -32,7 +34,7 @@ def inputs() -> list[Path]:
 
 
 def env_for(home: Path) -> dict[str, str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
     for name in ("KB_DATABASE_URL", "KB_CONFIG"):
         env.pop(name, None)
     return env

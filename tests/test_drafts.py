@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, check_draft, draft_from_incident, render_draft
 from kb.drafts.adapters import absent
 from kb.drafts.citations import MARKER, CitationKind, Fact, uncited_sentences
@@ -40,7 +40,7 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Archiv
     home = tmp_path_factory.mktemp("drafts")
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
     archive = Archive(home / "raw")
-    report = ingest(Line(store, archive, load_sources(ROOT / "data" / "sources.toml")), [FIX])
+    report = ingest(Line(store, archive, load_sources(PACKAGED_SOURCES)), [FIX])
     assert not report.failures, report.failures
     yield store, archive
     store.close()
@@ -195,7 +195,7 @@ def lonely(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         (home / "in" / name).write_bytes((FIX / name).read_bytes())
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
     report = ingest(Line(store, Archive(home / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")), [home / "in"])
+                         load_sources(PACKAGED_SOURCES)), [home / "in"])
     assert not report.failures, report.failures
     yield store
     store.close()

@@ -12,12 +12,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "drafts"
 
 
 def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    full = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                 COLUMNS="200", **env)
     for name in ("KB_DATABASE_URL", "KB_CONFIG", *(() if "KB_LLM_URL" in env else
                                                    ("KB_LLM_URL",))):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, check_draft, render_draft
 from kb.drafts.citations import uncited_sentences
 from kb.pipeline import Line, ingest
@@ -27,7 +27,7 @@ def test_every_corpus_incident_drafts_with_resolvable_citations(tmp_path: Path) 
         pytest.skip("../shared/corpus is absent")
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     archive = Archive(tmp_path / "raw")
-    ingest(Line(store, archive, load_sources(ROOT / "data" / "sources.toml")),
+    ingest(Line(store, archive, load_sources(PACKAGED_SOURCES)),
            [CORPUS / part for part in PARTS])
     keys = [i.key for i in store.incidents()]
     assert len(keys) > 1500

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, render_draft
 from kb.pipeline import Line, ingest
 from kb.store import Store
@@ -50,7 +50,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     home = tmp_path_factory.mktemp("golden")
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
     report = ingest(Line(store, Archive(home / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")), [FIX])
+                         load_sources(PACKAGED_SOURCES)), [FIX])
     assert not report.failures
     yield store
     store.close()

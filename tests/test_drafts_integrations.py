@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, check_draft, render_draft
 from kb.drafts.citations import CitationKind, uncited_sentences
 from kb.pipeline import Line, ingest
@@ -28,7 +28,7 @@ KEY = "github/k5z4d1v1tqmt"  # first post 2026-05-23 16:00 UTC
 def store(tmp_path: Path) -> Iterator[Store]:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     report = ingest(Line(store, Archive(tmp_path / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")), [FIX])
+                         load_sources(PACKAGED_SOURCES)), [FIX])
     assert not report.failures
     yield store
     store.close()

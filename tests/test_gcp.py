@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.model import Phase
 from kb.pipeline import Line, ingest
 from kb.serialize import incident_to_dict
@@ -224,7 +224,7 @@ def test_corpus_file_parses_completely(gcp_corpus: Path) -> None:
 def test_corpus_imports_into_sqlite_with_inferred_phases(gcp_corpus: Path,
                                                           tmp_path: Path) -> None:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES))
     report = ingest(line, [gcp_corpus.parent])
     assert report.failures == []
     assert report.sources["google-cloud"].new == 157
@@ -243,12 +243,12 @@ def test_corpus_imports_into_sqlite_with_inferred_phases(gcp_corpus: Path,
     assert bq["lifecycle"]["resolved_at"] == "2022-07-01T19:25:45Z"
     # a second import changes nothing
     again = ingest(Line(store, Archive(tmp_path / "raw"),
-                        load_sources(ROOT / "data" / "sources.toml")), [gcp_corpus.parent])
+                        load_sources(PACKAGED_SOURCES)), [gcp_corpus.parent])
     assert again.total("new") == 0 and again.total("updated") == 0
 
 
 def test_kb_show_json_marks_inferred_phases(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_DATABASE_URL", None)
 
     def kb(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.serialize import incident_to_dict
 from kb.store import Store
@@ -144,7 +144,7 @@ def test_ids_without_guid_fall_back_to_links_then_hash() -> None:
 
 def test_azure_import_marks_the_inferred_phase(tmp_path: Path) -> None:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES))
     report = ingest(line, [FIX / "azure_status_20251029T1658Z_reconstructed.rss"])
     assert report.failures == []
     data = incident_to_dict(store.get("azure/YKYN-BWZ"))

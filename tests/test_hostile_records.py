@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
 from tests.hostile.records import BUILDERS, Rec, expected_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ REFUSED = ("year_1", "year_9999", "no_time")  # status records that cannot be pl
 
 
 def run_kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="1000")
     env.pop("KB_DATABASE_URL", None)
     env.pop("KB_CONFIG", None)
@@ -307,7 +308,7 @@ def test_an_unexpected_error_in_one_record_is_reported_and_the_rest_stored(
     ).encode())
     home = tmp_path / "home"
     home.mkdir()
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="1000")  # one error line, unwrapped
     env.pop("KB_DATABASE_URL", None)
     env.pop("KB_CONFIG", None)

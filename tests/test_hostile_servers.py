@@ -93,8 +93,8 @@ def server() -> Iterator[HostileServer]:
 
 def configure(home: Path, steady: str, hostile: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "sources.toml").write_text(
-        f'[[source]]\nslug = "steady"\nname = "Steady"\nurl = "{steady}"\n\n'
+    (home / "sources.toml").write_text(  # these two pages only: `kb scrape` fetches all
+        f'replace = true\n\n[[source]]\nslug = "steady"\nname = "Steady"\nurl = "{steady}"\n\n'
         f'[[source]]\nslug = "hostile"\nname = "Hostile"\nurl = "{hostile}"\n'
     )
     (home / "kb.toml").write_text(FETCH)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
 from kb.errors import DatabaseBusy
 from kb.lock import writer_lock
 
@@ -65,7 +66,7 @@ def test_cli_exits_6_while_another_writer_runs(tmp_path: Path) -> None:
     holder = hold(tmp_path, 10)
     try:
         env = dict(os.environ, KB_HOME=str(tmp_path), KB_LOCK_TIMEOUT="0.3",
-                   KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+                   KB_SOURCES=str(PACKAGED_SOURCES))
         result = subprocess.run(
             [sys.executable, "-m", "kb", "ingest", str(ROOT / "tests" / "fixtures" / "statuspage")],
             capture_output=True, text=True, env=env, timeout=60,
@@ -87,7 +88,7 @@ def test_readers_work_while_a_writer_writes(tmp_path: Path) -> None:
     corpus = ROOT.parent / "shared" / "corpus"
     if not corpus.is_dir():
         pytest.skip("../shared/corpus is absent: no import long enough to overlap")
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES),
                KB_EMBED_MODEL="fake-hash", KB_SITE_DIR=str(tmp_path / "build"))
 
     def kb(*args: str) -> subprocess.CompletedProcess[str]:

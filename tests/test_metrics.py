@@ -29,7 +29,7 @@ from kb.analysis.metrics import incident_figures, incident_weight, severity_labe
 from kb.analysis.periods import Period, calendar_months, parse_period
 from kb.analysis.reliability import component_figures, group_figures, percentile
 from kb.analysis.report import nines_text, uptime_text
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.errors import ConfigError
 from kb.model import (
     Component,
@@ -375,7 +375,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     OpenAI incidents.json: tests/fixtures/analysis/ORIGIN.md) imported through the pipeline."""
     home = tmp_path_factory.mktemp("analysis")
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-    sources = load_sources(ROOT / "data" / "sources.toml")
+    sources = load_sources(PACKAGED_SOURCES)
     report = ingest(Line(store, Archive(home / "raw"), sources),
                     [FIX / "github", FIX / "openai_slice.json", FIX / "claude_slice.atom"])
     assert not report.failures
@@ -461,7 +461,7 @@ def test_payload_without_own_date_covers_what_it_proves_never_the_import_clock(
     plain.parent.mkdir()
     plain.write_bytes(body)  # mtime: now
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    line = Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml"))
+    line = Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES))
     ingest(line, [plain])
     (span,) = payload_spans(store, "aws")
     inside = max(s for i in store.incidents(provider="aws")
@@ -482,7 +482,7 @@ def test_payload_without_own_date_covers_what_it_proves_never_the_import_clock(
         {"fetchedAt": fetched.isoformat(), "url": "https://status.aws.amazon.com/data.json"}))
     store2, _ = Store.open(f"sqlite:///{tmp_path / 'kb2.db'}", write=True)
     ingest(Line(store2, Archive(tmp_path / "raw2"),
-                load_sources(ROOT / "data" / "sources.toml")), [seen])
+                load_sources(PACKAGED_SOURCES)), [seen])
     assert [s.as_of for s in payload_spans(store2, "aws")] == [fetched]
     # rows stored before the fix (docs.as_of empty) fall back to the newest entry too
     with store.engine.begin() as conn:
@@ -492,7 +492,7 @@ def test_payload_without_own_date_covers_what_it_proves_never_the_import_clock(
             for i in store.incidents(provider="aws"))]
     # a reparse from the archive recomputes it from the payload, not the manifest's time
     reparse(Line(store, Archive(tmp_path / "raw"),
-                 load_sources(ROOT / "data" / "sources.toml")))
+                 load_sources(PACKAGED_SOURCES)))
     assert [s.as_of for s in payload_spans(store, "aws")] == [inside]
 
 
@@ -504,7 +504,7 @@ def test_feed_snapshots_leave_holes_that_are_unknown(tmp_path: Path) -> None:
     if not folder.is_dir():
         pytest.skip("../shared/corpus is absent")
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    ingest(Line(store, Archive(tmp_path / "raw"), load_sources(ROOT / "data" / "sources.toml")),
+    ingest(Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES)),
            [folder / "githubstatus_history_20240201T042234Z.atom",
             folder / "githubstatus_history_20240601T042315Z.atom"])
     cov = coverage_from_payloads(payload_spans(store))["github"]
@@ -521,7 +521,7 @@ def test_feed_snapshots_leave_holes_that_are_unknown(tmp_path: Path) -> None:
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     env.pop("KB_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,

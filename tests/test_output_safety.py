@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import typer
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
 
@@ -47,7 +49,7 @@ UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u206
 def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
     """`python -m kb ARGS` on `home`; output kept as bytes, to see exactly what a terminal
     would receive."""
-    environ = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    environ = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                    KB_EMBED_MODEL="fake-hash", KB_SITE_DIR=str(home / "build"), COLUMNS="200",
                    **env)
     environ.pop("KB_DATABASE_URL", None)
@@ -63,7 +65,7 @@ def run_main(home: Path, *args: str) -> tuple[int, bytes, bytes]:
     from kb.cli import main
 
     streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="") for _ in "12"]
-    env = {"KB_HOME": str(home), "KB_SOURCES": str(ROOT / "data" / "sources.toml"),
+    env = {"KB_HOME": str(home), "KB_SOURCES": str(PACKAGED_SOURCES),
            "KB_EMBED_MODEL": "fake-hash", "KB_SITE_DIR": str(home / "build")}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():

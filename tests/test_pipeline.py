@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest, reparse
 from kb.present import write_export
 from kb.stage import RunReport
@@ -16,7 +16,7 @@ from kb.store import Store
 from scrapers.archive import Archive
 
 FIX = Path(__file__).parent / "fixtures" / "statuspage"
-SOURCES = load_sources(Path(__file__).resolve().parents[1] / "data" / "sources.toml")
+SOURCES = load_sources(PACKAGED_SOURCES)
 
 
 def open_line(home: Path) -> Line:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.present import write_export
 from kb.store import Store
@@ -21,7 +21,7 @@ from scrapers.archive import Archive
 
 URL = os.environ.get("KB_TEST_POSTGRES_URL")
 FIX = Path(__file__).parent / "fixtures" / "statuspage"
-SOURCES = load_sources(Path(__file__).resolve().parents[1] / "data" / "sources.toml")
+SOURCES = load_sources(PACKAGED_SOURCES)
 pytestmark = pytest.mark.skipif(not URL, reason="KB_TEST_POSTGRES_URL not set")
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import guess_slug
+from kb.config import PACKAGED_SOURCES, guess_slug
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "fixtures" / "statuspage" / "github_zzm4nczlpjyy.json"
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_CONFIG", None)
     env.pop("KB_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
@@ -129,7 +129,7 @@ def test_a_host_already_stored_keeps_its_slug(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("host", "slug"), [
-    # real status page hosts (data/sources.toml, ../shared/corpus payloads' page URLs)
+    # real status page hosts (kb/data/sources.toml, ../shared/corpus payloads' page URLs)
     ("www.githubstatus.com", "github"),
     ("www.cloudflarestatus.com", "cloudflare"),
     ("ocistatus.oraclecloud.com", "oraclecloud-oci"),

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
 PAYLOAD = FIX / "github_zzm4nczlpjyy.json"
@@ -30,7 +32,7 @@ PG_URL = os.environ.get("KB_TEST_POSTGRES_URL")
 
 
 def env_for(home: Path, database_url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"))
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
     env.pop("KB_CONFIG", None)
     env.pop("KB_DATABASE_URL", None)
     if database_url:

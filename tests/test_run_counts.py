@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from kb import pipeline
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.present import print_run_summary
 from kb.stage import RunReport
@@ -25,7 +25,7 @@ FIX = Path(__file__).parent / "fixtures"
 # The same Anthropic incident (6304r9jjhj34) is in both: 2 + 3 observations, 4 incidents.
 JSON = FIX / "statuspage" / "anthropic_slice.json"
 ATOM = FIX / "feeds" / "claude_slice.atom"
-SOURCES = load_sources(Path(__file__).resolve().parents[1] / "data" / "sources.toml")
+SOURCES = load_sources(PACKAGED_SOURCES)
 
 
 def open_line(home: Path) -> Line:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.present import write_export
 from kb.store import Store
@@ -33,7 +33,7 @@ def test_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     # schema taken back to exactly what revision 0001 created, rows kept.
     current = Store.open(f"sqlite:///{db}", write=True)[0]
     ingest(Line(current, Archive(tmp_path / "raw"),
-                load_sources(ROOT / "data" / "sources.toml")), [FIX])
+                load_sources(PACKAGED_SOURCES)), [FIX])
     current.close()
     with engine.begin() as connection:
         config = _config()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kb.config import PACKAGED_SOURCES
 from kb.embed.encoder import FakeEncoder, resolve_model
 from kb.embed.index import MatrixIndex, fts_query, reciprocal_rank_fusion
 from kb.embed.search import MAX_QUERY_CHARS, NoVectors, Searcher
@@ -279,7 +280,7 @@ def test_reciprocal_rank_fusion() -> None:
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                KB_EMBED_MODEL="fake-hash", COLUMNS="200")
     for name in ("KB_DATABASE_URL", "KB_CONFIG", "KB_EMBED_BACKEND"):
         env.pop(name, None)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.embed.document import build_document
 from kb.embed.encoder import encode_documents, load_encoder, resolve_model
 from kb.embed.onnx_export import cache_root
@@ -40,7 +40,7 @@ GROUPS = {
 def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("search-model")
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-    sources = load_sources(ROOT / "data" / "sources.toml")
+    sources = load_sources(PACKAGED_SOURCES)
     ingest(Line(store, Archive(home / "raw"), sources), [FIXTURES])
     report = embed_missing(store, home, spec=resolve_model({}))
     assert report.embedded == 12

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.embed.index import query_terms
 from kb.embed.search import Searcher
 from kb.embed.stage import embed_missing
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not os.environ.get("KB_TEST_POSTGRES_URL"),
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "search" / "github"  # 12 real GitHub incidents
-SOURCES = load_sources(ROOT / "data" / "sources.toml")
+SOURCES = load_sources(PACKAGED_SOURCES)
 # Queries whose top three are not tied. ("git operations degraded" is no such query: "git"
 # is in most of these incidents, so its idf is at the floor and every score is ~0 on both.)
 QUERIES = ["webhook deliveries delayed", "ssh connection errors", "DDoS attack",
@@ -78,7 +78,7 @@ def test_keyword_search_on_postgres_through_the_cli(pg_url: str, tmp_path: Path)
     import sys
 
     home = tmp_path / "home"
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                KB_EMBED_MODEL="fake-hash", KB_DATABASE_URL=pg_url)
     env.pop("KB_CONFIG", None)
 

@@ -14,14 +14,16 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
 
 
 def kb(home: Path, *args: str, sources: Path | None = None,
        config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(sources or ROOT / "data" /
-                                                               "sources.toml"), COLUMNS="220")
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(sources or PACKAGED_SOURCES),
+               COLUMNS="220")
     env.pop("KB_DATABASE_URL", None)
     env.pop("KB_CONFIG", None)
     if config is not None:
@@ -167,8 +169,8 @@ def test_fetch_stores_links_and_notes(tmp_path: Path, httpserver: HTTPServer) ->
     httpserver.expect_request("/feeds/local.rss").respond_with_data(
         feed, content_type="application/rss+xml")
     sources = tmp_path / "sources.toml"
-    sources.write_text(
-        (ROOT / "data" / "sources.toml").read_text().split("[[signals.feed]]")[0]
+    sources.write_text(  # replace = true: the packaged news feeds are not fetched
+        "replace = true\n" + (PACKAGED_SOURCES).read_text().split("[[signals.feed]]")[0]
         .replace('hn_api = "https://hn.algolia.com/api/v1"',
                  f'hn_api = "{httpserver.url_for("/api/v1")}"')
         + f'[[signals.feed]]\nname = "local"\nurl = "{httpserver.url_for("/feeds/local.rss")}"\n'

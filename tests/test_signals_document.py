@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.embed.document import build_document, extra_texts
 from kb.pipeline import Line, ingest
 from kb.signals.config import load_signal_config
@@ -21,11 +21,11 @@ KEY = "anthropic/qt14v73myyy5"
 
 def test_confidently_linked_titles_enter_the_document(tmp_path: Path) -> None:
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    sources = load_sources(ROOT / "data" / "sources.toml")
+    sources = load_sources(PACKAGED_SOURCES)
     ingest(Line(store, Archive(tmp_path / "raw"), sources),
            [FIX / "anthropic_incidents_slice.json", FIX / "algolia_search_page0.json",
             FIX / "algolia_search_page1.json"])
-    relink(store, load_signal_config(ROOT / "data" / "sources.toml", sources))
+    relink(store, load_signal_config(PACKAGED_SOURCES, sources))
     titles = {s.id: s.title for s in signals(store)}
     confident = [titles[link.signal_id] for link in links(store, incident_key=KEY)
                  if link.confidence in ("high", "medium")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line
 from kb.signals.config import Feed, load_signal_config
 from kb.signals.fetch import FetchPlan, fetch_signals
@@ -61,8 +61,8 @@ def test_articles_enrich_or_annotate_their_feed_items(tmp_path: Path,
     httpserver.expect_request("/a/broken").respond_with_data(
         "<!doctype html><html><head><meta property='og:type' content='article'></head>"
         "<body><article></article></body></html>", content_type="text/html")
-    sources = load_sources(ROOT / "data" / "sources.toml")
-    config = load_signal_config(ROOT / "data" / "sources.toml", sources)
+    sources = load_sources(PACKAGED_SOURCES)
+    config = load_signal_config(PACKAGED_SOURCES, sources)
     config = type(config)(**{**config.__dict__, "feeds": (
         Feed("local", httpserver.url_for("/feed.rss"), "openai"),)})
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
 from kb.signals.config import load_signal_config
 from kb.signals.stage import relink
@@ -79,8 +79,8 @@ def test_notes_change_the_fingerprint_once(store: Store) -> None:
 
 
 def test_relink_works_only_when_inputs_change(store: Store, tmp_path: Path) -> None:
-    sources = load_sources(ROOT / "data" / "sources.toml")
-    config = load_signal_config(ROOT / "data" / "sources.toml", sources)
+    sources = load_sources(PACKAGED_SOURCES)
+    config = load_signal_config(PACKAGED_SOURCES, sources)
     line = Line(store, Archive(tmp_path / "raw"), sources)
     ingest(line, [FIX / "anthropic_incidents_slice.json", FIX / "algolia_search_page0.json",
                   FIX / "algolia_search_page1.json"])

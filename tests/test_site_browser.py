@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kb.config import load_sources
+from kb.config import PACKAGED_SOURCES, load_sources
 from kb.model import Incident
 from kb.pipeline import Line, ingest
 from kb.render.build import Layout, build_site, find_layout
@@ -62,7 +62,7 @@ def similar_section() -> Section:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Layout, str]]:
     home = tmp_path_factory.mktemp("browserkb")
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-    sources = load_sources(ROOT / "data" / "sources.toml")
+    sources = load_sources(PACKAGED_SOURCES)
     report = ingest(Line(store, Archive(home / "raw"), sources), [FIX])
     assert not report.failures
     layout = find_layout(ROOT / "mkdocs.yml", home / "build")

@@ -20,7 +20,7 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 
-from kb.config import load_settings, load_sources
+from kb.config import PACKAGED_SOURCES, load_settings, load_sources
 from kb.errors import ConfigError
 from kb.model import Incident
 from kb.pipeline import Line, ingest, run_later_stages
@@ -44,7 +44,7 @@ from scrapers.archive import Archive
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "site"
-SOURCES = load_sources(ROOT / "data" / "sources.toml")
+SOURCES = load_sources(PACKAGED_SOURCES)
 AS_OF = date(2026, 9, 15)
 HOSTILE = "hostile/h0st1le0001"
 # Inline scripts mkdocs-material itself writes into every page; anything else is an injection.
@@ -402,7 +402,7 @@ def test_a_changed_incident_rewrites_its_pages_only(tmp_path: Path) -> None:
 
 def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ, KB_HOME=str(home), COLUMNS="200",
-                       KB_SOURCES=str(ROOT / "data" / "sources.toml"), **env)
+                       KB_SOURCES=str(PACKAGED_SOURCES), **env)
     environment.pop("KB_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
                           env=environment, timeout=300, cwd=ROOT)
@@ -440,7 +440,8 @@ def test_cli_build_then_stage_is_idempotent(
     notes = [n for n in context.report.notes if n.startswith("site:")]
     assert len(notes) == 1
     assert re.fullmatch(rf"site: {summary['pages']} pages, \d+ files written, 0 removed; "
-                        r"(site unchanged|mkdocs \d+\.\d s)", notes[0]), notes
+                        r"(site unchanged|mkdocs \d+\.\d s); in " + re.escape(str(out / "site")),
+                        notes[0]), notes
     assert page.stat().st_mtime_ns == mark
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import PACKAGED_SOURCES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
 KEY = ("anthropic", "qt14v73myyy5")
@@ -26,7 +28,7 @@ def test_update_renders_signals_causes_and_metrics(tmp_path: Path) -> None:
                  "algolia_search_page1.json"):
         shutil.copy(FIX / name, inbox / name)
     env = dict(os.environ, KB_HOME=str(tmp_path / "home"), KB_SITE_DIR=str(tmp_path / "build"),
-               KB_SOURCES=str(ROOT / "data" / "sources.toml"), KB_EMBED_MODEL="fake-hash")
+               KB_SOURCES=str(PACKAGED_SOURCES), KB_EMBED_MODEL="fake-hash")
     result = subprocess.run([sys.executable, "-m", "kb", "update", "--from", str(inbox)],
                             capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from kb.config import load_settings, load_sources
+from kb.config import PACKAGED_SOURCES, load_settings, load_sources
 from kb.drafts import site_sections as drafts
 from kb.pipeline import Line, ingest
 from kb.render import paths
@@ -39,7 +39,7 @@ HOSTILE = "hostile/h0st1le0001"
 def fixture_store(home: Path) -> Store:
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
     report = ingest(Line(store, Archive(home / "raw"),
-                         load_sources(ROOT / "data" / "sources.toml")), FIXTURES)
+                         load_sources(PACKAGED_SOURCES)), FIXTURES)
     assert not report.failures, report.failures
     return store
 

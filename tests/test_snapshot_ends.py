@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kb.analysis.metrics import incident_figures
+from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Severity, SourceRef
 from kb.normalize.snapshots import bound_end, describe_end, predecessors
 from kb.render.figures import is_open
@@ -29,7 +30,7 @@ ENDED, STILL = "cloudflare/14rjb6jf7mwh", "cloudflare/x4v5d51wpcnr"
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     for name in ("KB_DATABASE_URL", "KB_CONFIG", "KB_LLM_URL"):
         env.pop(name, None)

@@ -151,8 +151,8 @@ def test_kb_signals_fetch_reads_the_configured_feed_and_refuses_its_loopback_lin
     httpserver.expect_request("/a/ok").respond_with_data("<html>internal page</html>",
                                                          content_type="text/html")
     sources = tmp_path / "sources.toml"
-    sources.write_text(
-        '[[source]]\nslug = "openai"\nname = "OpenAI"\nurl = "https://status.openai.com"\n\n'
+    sources.write_text(  # replace: none of the packaged news feeds is fetched
+        'replace = true\n\n[[source]]\nslug = "openai"\nname = "OpenAI"\nurl = "https://status.openai.com"\n\n'
         '[signals]\nhn_api = "http://127.0.0.1:9/api"\noutage_words = ["down", "outage"]\n\n'
         '[signals.match.openai]\nnames = ["OpenAI", "ChatGPT"]\n\n'
         f'[[signals.feed]]\nname = "Local"\nurl = "{at(httpserver, "/feed.rss")}"\n',

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
+from kb.config import PACKAGED_SOURCES
 from scrapers import registry, vultr
 from scrapers.files import read_recorded
 from scrapers.records import RawDoc
@@ -105,7 +106,7 @@ def test_bad_alerts_are_skipped_with_a_reason() -> None:
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(ROOT / "data" / "sources.toml"),
+    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
                COLUMNS="200")
     for name in ("KB_DATABASE_URL", "KB_CONFIG"):
         env.pop(name, None)

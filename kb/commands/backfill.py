@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         with open_line() as (line, settings):
             source = next((s for s in line.sources if s.slug == provider), None)
             if source is None:
-                raise ConfigError(f"not in {settings.sources_path}: {provider}")
+                raise ConfigError("not a followed page (packaged list or "
+                                  f"{settings.sources_path}): {provider}")
             bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
             if bad:
                 raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")

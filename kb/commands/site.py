@@ -15,7 +15,7 @@ site_app = typer.Typer(
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="mkdocs.yml (default: ./mkdocs.yml, else the repository's).")]
 OutOption = Annotated[Path | None, typer.Option(
-    "--out", help="Build folder (default: $KB_SITE_DIR, else build/ beside mkdocs.yml).")]
+    "--out", help="Build folder (default: $KB_SITE_DIR, else build/ in the KB home).")]
 
 
 @site_app.command("build")
@@ -26,8 +26,8 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Run mkdocs even when no page changed.")] = False,  # noqa: E501
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a line.")] = False,
 ) -> None:
-    """Render the database into Markdown pages (build/docs), then build the HTML site
-    (build/site) with mkdocs-material. Unchanged pages are not rewritten; when nothing
+    """Render the database into Markdown pages ($KB_HOME/build/docs), then build the HTML
+    site ($KB_HOME/build/site) with mkdocs-material. Unchanged pages are not rewritten; when nothing
     changed, mkdocs is skipped.
 
     Example: kb site build && kb site serve
@@ -38,10 +38,11 @@ def build(
 
     from kb.cli import err, open_store, parse_date
     from kb.cli import out as stdout
+    from kb.config import load_settings
     from kb.render.build import build_site, find_layout
 
     day = parse_date(as_of, "--as-of")
-    layout = find_layout(config, out)
+    layout = find_layout(config, out, home=load_settings().home)
     with open_store() as store, Progress(
         TextColumn("site pages"), BarColumn(), MofNCompleteColumn(), console=err,
         transient=True, disable=not err.is_terminal,
@@ -87,10 +88,11 @@ def serve(
     """
     from kb.cli import err
     from kb.cli import out as stdout
+    from kb.config import load_settings
     from kb.render.build import find_layout
     from kb.render.serve import make_server
 
-    layout = find_layout(config, out)
+    layout = find_layout(config, out, home=load_settings().home)
     server = make_server(layout.site, port)
     host, bound = server.server_address[:2]
     stdout.print(f"kb: serving {layout.site} on http://{host}:{bound}/ (Ctrl-C stops)",

@@ -34,6 +34,7 @@ from kb.drafts.citations import MARKER, Citation, CitationKind, Fact, when
 from kb.drafts.draft import NOT_DISCLOSED, Draft, Extra, Suggestion, TimelineRow, draft_to_dict
 from kb.drafts.postmortem import span
 from kb.errors import ConfigError, NotFound
+from kb.model import imported_name
 
 __all__ = ["BUILTIN", "FORMATS", "md_escape", "render_draft", "sanitize", "to_html"]
 
@@ -156,7 +157,7 @@ class _Markdown:
         return Markup("\n".join(lines))
 
     def _payloads(self, c: Citation) -> str:
-        items = [f"{self.esc(p.url)} (sha256 {p.sha256})" for p in c.payloads]
+        items = [f"{self.esc(p.shown)} (sha256 {p.sha256})" for p in c.payloads]
         if not items:
             return ""
         return (" — stored payload: " if len(items) == 1 else " — stored payloads: ") + \
@@ -166,8 +167,12 @@ class _Markdown:
         """What a footnote says: its source, where to read it, the stored payload(s)."""
         if c.kind is CitationKind.PAYLOAD and len(c.payloads) == 1:
             ref = c.payloads[0]
-            return (f"Stored payload ({self.esc(ref.format)}, fetched {when(ref.fetched_at)}): "
-                    f"{self.esc(ref.url)} (sha256 {ref.sha256})")
+            # An imported file is named, never by its path on this machine (drafts are
+            # published on the site and shared).
+            name = imported_name(ref.url)
+            got = "imported file dated" if name is not None else "fetched"
+            return (f"Stored payload ({self.esc(ref.format)}, {got} {when(ref.fetched_at)}): "
+                    f"{self.esc(name or ref.url)} (sha256 {ref.sha256})")
         where = f": {self.link(c.url, c.url)}" if c.url and safe_url(c.url) else ""
         return f"{self.esc(c.text)}{where}{self._payloads(c)}"
 

@@ -1,10 +1,12 @@
 """`kb site build` end to end: render the docs folder, then mkdocs it into the site folder.
 
-Layout (all generated, git-ignored): <root>/build/docs (Markdown from the database),
-<root>/build/site (the HTML people browse), where <root> holds mkdocs.yml and the site/
-sources. mkdocs runs in-process on a fresh folder that replaces the old site only when the
-build succeeded, so `kb site serve` never shows a half-built site. Builds of one build
-folder take turns (a lock file), and mkdocs is skipped when nothing it reads changed.
+Layout (all generated, git-ignored): <build>/docs (Markdown from the database),
+<build>/site (the HTML people browse), where <build> is $KB_HOME/build by default (each KB
+home has its own site: two homes never overwrite each other's), and mkdocs.yml with the
+site/ sources is in the repository. mkdocs runs in-process on a fresh folder that replaces
+the old site only when the build succeeded, so `kb site serve` never shows a half-built
+site. Builds of one build folder take turns (a lock file), and mkdocs is skipped when
+nothing it reads changed.
 """
 
 from __future__ import annotations
@@ -55,12 +57,15 @@ class Layout:
         return self.build / "site"
 
 
-def find_layout(config: Path | None = None, build: Path | None = None) -> Layout:
+def find_layout(config: Path | None = None, build: Path | None = None, *,
+                home: Path | None = None) -> Layout:
     """mkdocs.yml given, else ./mkdocs.yml, else the one beside the installed `kb` package
     (an editable install of the repository). The build folder: `build`, else $KB_SITE_DIR,
-    else build/ beside mkdocs.yml."""
+    else build/ in the KB home `home`, else build/ beside mkdocs.yml."""
     if build is None and os.environ.get(SITE_DIR_ENV):
         build = Path(os.environ[SITE_DIR_ENV]).expanduser()
+    if build is None and home is not None:
+        build = home / "build"
     candidates = [config] if config else [Path("mkdocs.yml"),
                                           Path(__file__).resolve().parents[2] / "mkdocs.yml"]
     for candidate in candidates:

@@ -7,6 +7,7 @@ afterwards (kb.render.build).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections import defaultdict
@@ -262,6 +263,15 @@ def _collections(env: Environment, out: Output, registry: Registry) -> None:
             out.write(doc, render(env, "page.md.j2", doc, collection=collection, page=page))
 
 
+def _published(incident: Incident) -> Incident:
+    """`incident` as the site's export shows it: an imported payload's url is its file name
+    with "(imported)", never a path of this machine (kb export keeps the path)."""
+    if not any(ref.imported for ref in incident.sources):
+        return incident
+    return dataclasses.replace(incident, sources=tuple(
+        dataclasses.replace(ref, url=ref.shown) for ref in incident.sources))
+
+
 def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[str],
                       by_provider: dict[str, list[Incident]],
                       names: dict[str, str | None]) -> None:
@@ -283,5 +293,5 @@ def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[st
             page_path=page_from_feed,
         ))
     buffer = io.StringIO()
-    write_export(sorted(incidents, key=lambda i: i.key), "jsonl", buffer)
+    write_export(sorted(map(_published, incidents), key=lambda i: i.key), "jsonl", buffer)
     out.write(paths.EXPORT_FILE, buffer.getvalue())

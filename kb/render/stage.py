@@ -18,14 +18,14 @@ if TYPE_CHECKING:
 
 
 def site_stage(context: StageContext) -> str | None:
-    """Render and build the site into the build folder (build/ beside mkdocs.yml, or
-    $KB_SITE_DIR); returns a one-line note."""
+    """Render and build the site into the build folder ($KB_SITE_DIR, else build/ in the
+    KB home); returns a one-line note."""
     from kb.render.build import build_site, find_layout
 
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
         return "skipped: mkdocs-material is not installed (pip install 'mkdocs-material>=9.7,<10')"
     try:
-        layout = find_layout()
+        layout = find_layout(home=context.settings.home)
     except ConfigError as exc:
         return f"skipped: {exc}"
     report = build_site(context.store, layout)
@@ -34,4 +34,4 @@ def site_stage(context: StageContext) -> str | None:
         context.report.source("stage:site").warnings.append(line)
     built = f"mkdocs {report.mkdocs_seconds:.1f} s" if report.built else "site unchanged"
     return (f"{rendered.pages} pages, {len(rendered.written)} files written, "
-            f"{len(rendered.removed)} removed; {built}")
+            f"{len(rendered.removed)} removed; {built}; in {layout.site}")

@@ -100,11 +100,14 @@ def default_names(source: SourceConfig) -> tuple[str, ...]:
 
 
 def load_signal_config(path: Path, sources: Sequence[SourceConfig],
-                       env: Mapping[str, str] | None = None) -> SignalConfig:
-    """The [signals] tables of `path` over defaults; ConfigError (one line) on bad values."""
+                       env: Mapping[str, str] | None = None, *,
+                       table: Mapping[str, Any] | None = None) -> SignalConfig:
+    """The [signals] tables of `path` (or `table`, an already merged [signals] table, see
+    kb.config.load_source_list; `path` then only names it in errors) over defaults;
+    ConfigError (one line) on bad values."""
     env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    if path.is_file():
+    data: Any = dict(table) if table is not None else {}
+    if table is None and path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8")).get("signals", {})
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -91,12 +91,11 @@ def relink(store: Store, config: SignalConfig, *, force: bool = False,
 
 
 def config_for(settings: Settings) -> SignalConfig:
-    """The signal configuration of these settings' sources.toml."""
-    from kb.config import load_sources
+    """The signal configuration of the sources list in use (packaged, and the home's)."""
+    from kb.config import load_source_list
 
-    path = settings.sources_path
-    sources = load_sources(path) if path.is_file() else []
-    return load_signal_config(path, sources)
+    listed = load_source_list(settings)
+    return load_signal_config(listed.path, listed.sources, table=listed.signals)
 
 
 def link_stage(context: StageContext) -> str | None:
