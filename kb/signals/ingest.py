@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kb.signals.kinds import is_outage
 from kb.store.repo import Store
 from kb.store.signals import ItemCounts, ItemWrite, store_items
 from scrapers.records import ParsedDoc, RawDoc
+
+LISTING_FORMAT = "frontpage"  # scrapers.frontpage.NAME
 
 
 def store_doc_signals(store: Store,
                       batch: Iterable[tuple[str, RawDoc, ParsedDoc]]) -> dict[str, ItemCounts]:
     """Store the signals of each (provider, payload, parsed) in the batch; counts per provider.
-    Payloads without signals cost nothing."""
+    Payloads without signals cost nothing.
+
+    A recorded front page or feed log (format `frontpage`) lists every story of the day,
+    nearly all about something else: only its stories whose title uses outage vocabulary
+    are kept (the linker would not link the others, and they would bury the signals list)."""
     by_provider: dict[str, list[ItemWrite]] = {}
     for provider, doc, parsed in batch:
+        listing = parsed.format == LISTING_FORMAT
         for record in parsed.signals:
+            if listing and not is_outage(record.title):
+                continue
             by_provider.setdefault(provider, []).append(
                 ItemWrite(record, doc.sha256, doc.url, doc.fetched_at))
     return {provider: store_items(store, writes) for provider, writes in by_provider.items()}
