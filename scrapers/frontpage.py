@@ -11,7 +11,7 @@ Four archive shapes, as kept in `shared/corpus/signals/` (its SOURCES.md):
   `YYYYMMDDTHHMMSSZ`) is used as an upper bound, said in the record's notes, else unknown;
 - a log of stories removed from the front page (vitoplantamura/HackerNewsRemovals):
   `#### **Weekday, Month D, YYYY**` headings over `* [id](hn link) #rank P points C comments ->
-  [title](url)` lines; only the day is known (end of day used, noted).
+  [title](url)` lines; only the day of removal is known: the time is left unknown (noted).
 
 Keys match the live sources (HN item id, lobste.rs short id, an article's URL without
 tracking parameters), so the same story read here, from a compiled record or from the API is
@@ -116,18 +116,15 @@ def _stamp(day: str, time: str) -> datetime | None:
 def _markdown(text: str, where: str) -> tuple[list[SignalRecord], list[str]]:
     records: list[SignalRecord] = []
     warnings: list[str] = []
-    day_end: datetime | None = None
     day_note: tuple[str, ...] = ()
     for number, line in enumerate(text.splitlines(), 1):
         if heading := _DAY.match(line):
             try:
                 day = datetime.strptime(heading.group(1), "%B %d, %Y")
             except ValueError:
-                day_end, day_note = None, ()
+                day_note = ()
                 continue
-            day_end = day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
-            day_note = (f"time: removed from the front page on {day:%Y-%m-%d} "
-                        "(an upper bound; end of day used)",)
+            day_note = (f"time: unknown; removed from the front page on {day:%Y-%m-%d}",)
             continue
         if not line.startswith("* ["):
             continue
@@ -137,7 +134,10 @@ def _markdown(text: str, where: str) -> tuple[list[SignalRecord], list[str]]:
             record = _record(link, title, url or None, _stamp(day, time), where)
         elif match := _REMOVED.match(line):
             _id, link, points, comments, title, url = match.groups()
-            record = _record(link, title, url or None, day_end, where, day_note,
+            # only the day of removal is known: the time stays unknown, so that the exact
+            # feed time of the same story (a daily list, a compiled record) is the one kept
+            # whatever the order the files are read in (kb.store.signals.merge_records)
+            record = _record(link, title, url or None, None, where, day_note,
                              points=int(points) if points else None,
                              comments=int(comments) if comments else None)
         if record is None:

@@ -45,13 +45,13 @@ def test_lobsters_list_keyed_by_short_id() -> None:
     assert first.url == "https://two-wrongs.com/getting-used-to-microservices.html"
 
 
-def test_removals_log_day_only_is_an_upper_bound() -> None:
+def test_removals_log_time_is_unknown_the_day_noted() -> None:
     doc = parsed("frontpage_removals_2024-04_head.md")
     assert len(doc.signals) == 36 and not doc.warnings
     first = doc.signals[0]
     assert (first.native_id, first.points, first.comments) == ("39888894", 7, 0)
-    assert first.created_at == datetime(2024, 4, 1, 23, 59, 59, tzinfo=UTC)
-    assert "upper bound" in first.notes[0]
+    assert first.created_at is None  # the day of removal only: an exact time read elsewhere wins
+    assert first.notes == ("time: unknown; removed from the front page on 2024-04-01",)
     assert any(s.points is None for s in doc.signals)  # "#25 ->": unknown, never 0
 
 
