@@ -87,6 +87,8 @@ def check_network(urls: Sequence[str]) -> None:
             socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
             failures.append(f"{host} ({getattr(exc, 'strerror', None) or exc})")
+            if getattr(exc, "errno", None) == socket.EAI_AGAIN:
+                break  # no resolver answers: the next host would wait as long for nothing
         else:
             return  # one host answers: the network is there; per-request errors say the rest
     if failures:
