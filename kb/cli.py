@@ -7,14 +7,15 @@ Heavy modules are imported inside the commands that need them so `kb --help` sta
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kb.errors import ConfigError, KbError, SourceFailed
+from kb.errors import ConfigError, KbError, NotFound, SourceFailed
 from kb.terminal import SafeConsole, escape_line
 
 if TYPE_CHECKING:
@@ -67,6 +68,35 @@ def parse_date(value: str | None, option: str) -> datetime | None:
     except ValueError:
         raise ConfigError(f"{option}: not a date (use YYYY-MM-DD or ISO 8601): {value!r}") from None
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def check_providers(names: Iterable[str | None], known: Iterable[str], where: str) -> None:
+    """NotFound (exit 3, one line) for the first name not among `known`, with its close
+    matches: the one check of every command that takes a provider slug. `where` says where
+    slugs were looked for ("stored or in sources.toml")."""
+    import difflib
+
+    slugs = sorted(set(known))
+    for name in names:
+        if not name or name in slugs:
+            continue
+        # "google" → google-cloud, google-workspace: a slug's parts count as close, then
+        # spelling (difflib) catches typos ("githb")
+        parts = [s for s in slugs if name in s.split("-") or s.startswith(name)]
+        close = parts + [s for s in difflib.get_close_matches(name, slugs, n=5, cutoff=0.6)
+                         if s not in parts]
+        hint = (f"; close matches: {', '.join(close[:5])}" if close
+                else f"; known: {', '.join(slugs[:12])}{' …' if len(slugs) > 12 else ''}"
+                if slugs else "; none are known yet (run `kb update` or `kb ingest`)")
+        raise NotFound(f"no such provider: {name!r} (not {where}){hint}")
+
+
+def known_providers(store: Any) -> set[str]:
+    """Slugs a reading command accepts: every stored provider and every configured one."""
+    from kb.config import load_settings, load_source_list
+
+    configured = {s.slug for s in load_source_list(load_settings()).sources}
+    return set(store.provider_pages()) | configured
 
 
 @contextmanager
@@ -207,10 +237,8 @@ def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
     from scrapers.fetch import Fetcher, FetchSettings
 
     chosen = [s for s in line.sources if (s.slug in providers if providers else s.enabled)]
-    unknown = sorted(set(providers) - {s.slug for s in line.sources})
-    if unknown:
-        raise ConfigError(f"not a followed page (packaged list or {settings.sources_path}): "
-                          f"{', '.join(unknown)}")
+    check_providers(providers, {s.slug for s in line.sources},
+                    f"in the packaged list or {settings.sources_path}")
     bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
     if bad:
         raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
@@ -276,6 +304,7 @@ def incidents(
     from kb.present import incident_rows, print_incident_table
 
     with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
         found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
                                      until=parse_date(until, "--until"), kind=kind,
                                      newest_first=True, limit=limit))
@@ -387,7 +416,38 @@ def _register_feature_commands() -> None:
         importlib.import_module(f"kb.commands.{info.name}").register(app)
 
 
+def _examples_on_own_lines(typer_app: typer.Typer) -> None:
+    """Mark each docstring's run of `Example:` lines with click's no-rewrap marker (a `\\b`
+    line), so `--help` shows one example a line instead of joining them into one paragraph.
+    Done once for every command and group, so a new command's examples need nothing."""
+    import inspect
+
+    def fix(callback: object) -> None:
+        doc = inspect.getdoc(callback)
+        if not doc or "Example:" not in doc or "\b" in doc.splitlines():
+            return
+        lines, previous = [], ""
+        for line in doc.splitlines():
+            if line.startswith("Example:") and not previous.startswith("Example:"):
+                if lines and lines[-1].strip():
+                    lines.append("")
+                lines.append("\b")
+            lines.append(line)
+            previous = line
+        callback.__doc__ = "\n".join(lines)  # type: ignore[attr-defined]
+
+    for command in typer_app.registered_commands:
+        fix(command.callback)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            if sub.registered_callback is not None:
+                fix(sub.registered_callback.callback)
+            _examples_on_own_lines(sub)
+
+
 _register_feature_commands()
+_examples_on_own_lines(app)
 
 
 def main() -> None:

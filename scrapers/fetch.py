@@ -61,6 +61,7 @@ from scrapers.retry import (
     TRANSIENT_ERRORS,
     Fatal,
     Transient,
+    name_unresolved,
     one_line,
     parse_retry_after,
     transport_reason,
@@ -306,6 +307,8 @@ class Fetcher:
                                      auth=auth) as response:
                 return self._read(url, response, conditional, started, attempt_no)
         except TRANSIENT_ERRORS as exc:
+            if name_unresolved(exc):
+                raise Fatal(f"name not resolved ({exc})") from exc
             raise Transient(transport_reason(exc)) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise Fatal(transport_reason(exc)) from exc

@@ -14,6 +14,7 @@ from scrapers import (
     aws_json,
     aws_rss,
     betterstack,
+    frontpage,
     gcp,
     generic_feed,
     hackernews,
@@ -22,6 +23,7 @@ from scrapers import (
     instatus,
     news,
     reddit,
+    signal_records,
     slack,
     statuspage,
     statuspage_feed,
@@ -33,14 +35,19 @@ from scrapers.errors import UnknownFormat
 
 # Order matters: the first module whose sniff() accepts a payload parses it, so the more
 # specific formats come first (incident.io's Atom before the generic Statuspage feed).
-# Signal formats go last: `news` takes any RSS/Atom feed or article page that no status
+# `signal_records` (the corpus's compiled JSON Lines) comes first: its sniff needs an
+# archive origin (where_found/raw_files) no status payload has, and `statuspage` would
+# otherwise claim a line mentioning incidents; `frontpage` (recorded front pages and feed
+# logs) next, its sniff needs their exact line or list shapes.
+# Other signal formats go last: `news` takes any RSS/Atom feed or article page that no status
 # format claimed.
 # Slack, Instatus, Better Stack, incident.io's own API and Statuspage's history index come
 # before `statuspage`, whose sniff would also accept their JSON ("incident", "incidents").
 # Google's and AWS's JSON and AWS's RSS are recognised by keys and marks of their own.
 # `generic_feed` is the last status format (a fallback that refuses feeds without status
 # vocabulary) and must stay after every status feed format and before the signal formats.
-FORMATS: tuple[ModuleType, ...] = (slack, instatus, betterstack, incidentio, statuspage_history,
+FORMATS: tuple[ModuleType, ...] = (signal_records, frontpage,
+                                   slack, instatus, betterstack, incidentio, statuspage_history,
                                    gcp, aws_json, vultr,
                                    statuspage, incidentio_feed, statuspage_feed, aws_rss,
                                    generic_feed,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import email.utils
 import re
+import socket
 from datetime import UTC, datetime
 
 import httpx
 
 __all__ = [
     "RETRY_AFTER_STATUSES", "RETRY_STATUSES", "TRANSIENT_ERRORS", "Fatal", "Transient",
-    "one_line", "parse_retry_after", "transport_reason",
+    "name_unresolved", "one_line", "parse_retry_after", "transport_reason",
 ]
 
 # Statuses that say "try again later" rather than "no".
@@ -67,6 +68,20 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:  # HTTP-dates are GMT by definition
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def name_unresolved(exc: BaseException) -> bool:
+    """True when a transport error comes from a failed name lookup (socket.gaierror): no
+    network or no such host. Not retried: back-offs do not bring a resolver back (offline,
+    retrying each request's DNS cost a signals fetch 59 s)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def transport_reason(exc: Exception) -> str:

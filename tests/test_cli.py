@@ -143,9 +143,10 @@ def test_json_summary_of_a_run(home: Path) -> None:
     assert summary["sources"]["github"]["new"] == 0
 
 
-def test_unknown_provider_to_scrape_is_a_config_error(home: Path) -> None:
+def test_unknown_provider_to_scrape_is_not_found(home: Path) -> None:
+    # issue #18: every command that takes a provider says "no such provider", exit 3
     result = kb(home, "scrape", "no-such-provider")
-    assert result.returncode == 2 and "no-such-provider" in result.stderr
+    assert result.returncode == 3 and "no such provider: 'no-such-provider'" in result.stderr
 
 
 def test_ingest_embed_flag_runs_the_embed_stage(tmp_path: Path) -> None:

@@ -126,12 +126,17 @@ def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
 
     assert kb("ingest", str(FIX / "claude_slice.atom"), str(FIX / "openai_slice.json")
               ).returncode == 0
-    result = kb("compare", "anthropic", "openai", "google", "--period", "30d", "--end",
+    # a provider followed but without data is unknown; a name no provider has is refused
+    # (issue #18: "google" is no provider; google-cloud and google-workspace are)
+    refused = kb("compare", "anthropic", "openai", "google")
+    assert refused.returncode == 3 and "google-cloud, google-workspace" in refused.stderr
+    result = kb("compare", "anthropic", "openai", "google-cloud", "--period", "30d", "--end",
                 "2026-10-08", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     sides = {s["provider"]: s for s in data["providers"]}
-    assert sides["google"]["status"] == "unknown" and sides["google"]["uptime_percent"] is None
+    assert sides["google-cloud"]["status"] == "unknown"
+    assert sides["google-cloud"]["uptime_percent"] is None
     assert sides["anthropic"]["incidents"] == 3
     # the slice's sign-in outage and unsaved messages are what users saw, not stated causes
     assert sides["anthropic"]["top_symptoms"][0]["tag"] in {"auth", "data-loss"}

@@ -63,11 +63,12 @@ def metrics(
         print_incident_figures,
         print_metrics,
     )
-    from kb.cli import open_store, out, parse_date
+    from kb.cli import check_providers, known_providers, open_store, out, parse_date
     from kb.errors import NotFound
 
     stop = parse_date(end, "--end") or datetime.now(UTC)
     with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
         if incident is not None:
             chosen = store.get(incident)
             data = dataset.load(store, [chosen.provider])
@@ -181,7 +182,7 @@ def compare(
     from kb.analysis import dataset
     from kb.analysis.compare import compare as run
     from kb.analysis.report import comparison_dict, print_comparison
-    from kb.cli import open_store, out, parse_date
+    from kb.cli import check_providers, known_providers, open_store, out, parse_date
     from kb.errors import ConfigError
 
     if len(providers) < 2:
@@ -190,6 +191,7 @@ def compare(
         raise ConfigError("--period for compare is one period: Nd, YYYY-MM or YYYY")
     chosen = _periods(period, parse_date(end, "--end") or datetime.now(UTC), None)[0]
     with open_store() as store:
+        check_providers(providers, known_providers(store), "stored or in sources.toml")
         data = dataset.load(store, providers)
     result = run(providers, data.figures, data.coverages, data.causes, chosen, data.names)
     if as_json:
@@ -211,11 +213,12 @@ def causes(
 
     Example: kb causes github/zzm4nczlpjyy
     """
-    from kb.cli import err, open_store, out
+    from kb.cli import check_providers, err, known_providers, open_store, out
 
     if refresh:
         _refresh(embedding)
     with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
         if key is not None:
             _one(store, key, as_json)
             return

@@ -25,15 +25,14 @@ def register(app: typer.Typer) -> None:
         """
         from kb.backfill import backfill as run
         from kb.backfill import state_path
-        from kb.cli import finish_run, open_line
+        from kb.cli import check_providers, finish_run, open_line
         from kb.errors import ConfigError
         from scrapers.fetch import Fetcher, FetchSettings
 
         with open_line() as (line, settings):
-            source = next((s for s in line.sources if s.slug == provider), None)
-            if source is None:
-                raise ConfigError("not a followed page (packaged list or "
-                                  f"{settings.sources_path}): {provider}")
+            check_providers([provider], {s.slug for s in line.sources},
+                            f"in the packaged list or {settings.sources_path}")
+            source = next(s for s in line.sources if s.slug == provider)
             bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
             if bad:
                 raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")

@@ -51,13 +51,15 @@ def search(
     Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
     Example: kb search "login failures" --cause auth --json
     """
-    from kb.cli import parse_date
+    from kb.cli import check_providers, known_providers, parse_date
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, component=component, severity=severity,
                             kind=kind, since=parse_date(since, "--since"),
                             until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
+        check_providers([provider], known_providers(searcher.store),
+                        "stored or in sources.toml")
         result = searcher.search(query, mode=mode, k=k, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"search: {query[:60]}")
@@ -77,10 +79,13 @@ def similar(
     Example: kb similar anthropic/6304r9jjhj34 -k 5 --json
     Example: kb similar github/zzm4nczlpjyy --cause dns
     """
+    from kb.cli import check_providers, known_providers
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, cause=cause_tag(cause))
     with _searcher() as searcher:
+        check_providers([provider], known_providers(searcher.store),
+                        "stored or in sources.toml")
         result = searcher.similar(key, k=k, mode=mode, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"similar to {key}")

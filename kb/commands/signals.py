@@ -35,24 +35,29 @@ def list_signals(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kb.cli import err, open_store, out, parse_date
+    from kb.cli import check_providers, err, known_providers, open_store, out, parse_date
     from kb.store.signals import get_state, links, signals
     from kb.store.signals import unofficial as candidates
 
     since_at = parse_date(since, "--since")
     with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
         if unofficial:
             _print_unofficial(candidates(store, provider=provider), as_json)
             return
         found = signals(store, since=since_at)
+        stored = len(found) if since_at is None else len(signals(store))
         linked: dict[str, list] = {}
         for item in links(store):
             linked.setdefault(item.signal_id, []).append(item)
-        stale = get_state(store, "link_inputs") is None and bool(found)
+        never_linked = get_state(store, "link_inputs") is None
+        stale = never_linked and bool(found)
     if provider:
         found = [s for s in found if provider in s.providers
                  or any(k.provider == provider for k in linked.get(s.id, []))]
     found = found[:limit] if limit else found
+    if not found:
+        err.print(f"kb: {_why_empty(stored, since, provider, never_linked)}")
     if as_json:
         import json
 
@@ -77,8 +82,23 @@ def list_signals(
                       str(s.points if s.points is not None else "-"),
                       str(s.comments if s.comments is not None else "-"), targets)
     print_table(out, table)
-    if stale:
+    if stale and found:
         err.print("kb: signals were stored but never linked: run `kb link`")
+
+
+def _why_empty(stored: int, since: str | None, provider: str | None,
+               never_linked: bool) -> str:
+    """Why `kb signals` lists nothing, and what to run (one line)."""
+    if stored == 0:
+        return ("no signals stored: import recorded dumps (`kb ingest ../shared/corpus/signals`"
+                " or `kb update --from DIR`) or fetch them (`kb signals fetch`)")
+    if since:
+        return f"none of the {stored} stored signals is on/after {since}"
+    if never_linked:
+        return (f"{stored} signals stored but never linked to incidents: run `kb link`"
+                f"{'' if provider is None else f' (then `kb signals --provider {provider}`)'}")
+    return (f"none of the {stored} stored signals names or is linked to {provider!r}: "
+            "`kb signals` lists them all; `kb link --force` relinks after new incidents")
 
 
 def _print_unofficial(found: list, as_json: bool) -> None:
@@ -121,7 +141,7 @@ def fetch(
     """
     from dataclasses import replace
 
-    from kb.cli import finish_run, open_line, parse_date
+    from kb.cli import check_providers, finish_run, open_line, parse_date
     from kb.errors import ConfigError
     from kb.signals.fetch import SOURCES, FetchPlan, fetch_signals
     from kb.signals.stage import config_for, relink
@@ -136,10 +156,8 @@ def fetch(
     end = parse_date(until, "--until") or now
     with open_line() as (line, settings):
         config = config_for(settings)
-        known = {s.slug for s in line.sources}
-        unknown = sorted(set(providers or []) - known)
-        if unknown:
-            raise ConfigError(f"not in {settings.sources_path}: {', '.join(unknown)}")
+        check_providers(providers or [], {s.slug for s in line.sources},
+                        f"in the packaged list or {settings.sources_path}")
         slugs = tuple(providers or [s.slug for s in line.sources if s.enabled])
         fetch_settings = FetchSettings(**settings.fetch)
         plan = FetchPlan(slugs, start, end, chosen_sources, articles)

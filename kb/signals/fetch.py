@@ -9,10 +9,13 @@ on the item with `note_item`.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from kb.errors import SourceFailed
 from kb.pipeline import Line
 from kb.signals.config import SignalConfig
 from kb.signals.kinds import is_outage
@@ -51,6 +54,7 @@ def fetch_signals(line: Line, fetcher: Fetcher, article_fetcher: Fetcher,
     if plan.articles and "news" in plan.sources and not article_fetcher.untrusted:
         raise ValueError("article links come from third-party feeds: pass an untrusted "
                          "Fetcher (Fetcher(untrusted=True)) as article_fetcher")
+    check_network(endpoints(config, plan))
     if "hn" in plan.sources:
         _hackernews(line, fetcher, config, plan)
     if "news" in plan.sources:
@@ -58,6 +62,39 @@ def fetch_signals(line: Line, fetcher: Fetcher, article_fetcher: Fetcher,
     if "reddit" in plan.sources:
         _reddit(line, fetcher, config, plan, settings)
     line.flush()
+
+
+def endpoints(config: SignalConfig, plan: FetchPlan) -> list[str]:
+    """The configured URLs the plan will ask first (the HN API, the feeds, reddit)."""
+    urls = []
+    if "hn" in plan.sources:
+        urls.append(config.hn_api)
+    if "news" in plan.sources:
+        urls += [feed.url for feed in config.feeds]
+    if "reddit" in plan.sources and config.reddit_subreddits:
+        urls.append(config.reddit_web)
+    return urls
+
+
+def check_network(urls: Sequence[str]) -> None:
+    """Resolve each distinct host once before any request; SourceFailed (exit 5, one line)
+    when none resolves. Offline, every request would otherwise spend its retries and back-offs
+    on name resolution (59 s for one run); a name that fails here is not worth retrying."""
+    hosts = _unique([h for h in (urlsplit(u).hostname for u in urls) if h])
+    failures = []
+    for host in hosts:
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            failures.append(f"{host} ({getattr(exc, 'strerror', None) or exc})")
+            if getattr(exc, "errno", None) == socket.EAI_AGAIN:
+                break  # no resolver answers: the next host would wait as long for nothing
+        else:
+            return  # one host answers: the network is there; per-request errors say the rest
+    if failures:
+        more = f" and {len(failures) - 1} more" if len(failures) > 1 else ""
+        raise SourceFailed(f"no network: cannot resolve {failures[0]}{more}; nothing fetched "
+                           "(offline: import recorded payloads with `kb ingest DIR`)")
 
 
 def _take(line: Line, fetched: Fetched, slug: str) -> bool:
