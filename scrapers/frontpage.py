@@ -20,14 +20,13 @@ one item.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapers.errors import ParseError
-from scrapers.jsondoc import head_text
+from scrapers.jsondoc import head_text, load_json
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "frontpage"
@@ -62,10 +61,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
     """One SignalRecord per listed story; an unreadable entry costs that entry (a warning)."""
     text = doc.body.decode("utf-8", errors="replace")
     if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise ParseError(doc.url, f"not JSON ({error})") from None
+        # load_json: depth-bounded, and lone surrogates made U+FFFD (ParseError otherwise)
+        data = load_json(text.encode("utf-8"), doc.url)
         if not isinstance(data, list):
             raise ParseError(doc.url, "expected a JSON list of front-page stories")
         records, warnings = _json_items(data, doc.url)

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapers.errors import ParseError
-from scrapers.jsondoc import head_text, parse_time
+from scrapers.jsondoc import clean_text, head_text, parse_time
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "signal_records"
@@ -66,7 +66,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            # lone surrogates (valid JSON escapes) become U+FFFD, as load_json does
+            row = json.loads(line, object_hook=_cleaned)
             record = _record(row, doc.url) if isinstance(row, dict) else None
         except (ValueError, TypeError, RecursionError) as error:
             warnings.append(f"{doc.url}: line {number}: {type(error).__name__}: "
@@ -93,6 +94,13 @@ def _int(value: Any) -> int | None:
 def _time(row: dict[str, Any], key: str) -> datetime | None:
     value = row.get(key)
     return parse_time(value) if isinstance(value, str) and value.strip() else None
+
+
+def _cleaned(obj: dict[str, Any]) -> dict[str, Any]:
+    """A decoded JSON object with every string value (lists included) made encodable."""
+    return {clean_text(k): (clean_text(v) if isinstance(v, str) else
+                            [clean_text(x) if isinstance(x, str) else x for x in v]
+                            if isinstance(v, list) else v) for k, v in obj.items()}
 
 
 def _clip(text: str, limit: int) -> str:

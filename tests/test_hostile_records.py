@@ -1,7 +1,8 @@
 """The hostile-record suite: one bad record among good ones, in every format kb reads.
 
 For every format in scrapers/registry.py FORMATS that carries records (the builders of
-tests/hostile/records.py; reddit is left out, its parser shares hackernews' path), one
+tests/hostile/records.py; reddit is left out, its parser shares hackernews' path, and so are
+the raw front-page dumps, decoded by the same load_json as every JSON format), one
 `kb ingest DIR` imports a folder holding one payload per hostile class, each payload being
 two good records plus one hostile one. Checked for every (format, class):
 - no traceback, and the exit status the class documents (docs/reliability.md, "Hostile
@@ -157,8 +158,9 @@ def test_surrogate_is_stored_as_replacement_character(imported) -> None:
         assert title in ("API down \ufffd here", "API down ? here"), (fmt, title)
 
 
-KEEPS_WHOLE_BODIES = set(BUILDERS) - {"instatus", "news"}  # instatus summaries carry no
-# update text; news feeds keep a 1,500-character lead only
+KEEPS_WHOLE_BODIES = set(BUILDERS) - {"instatus", "news", "signal_records"}  # instatus
+# summaries carry no update text; news feeds and compiled signal records keep a 1,500-character
+# lead only
 
 
 def test_huge_body_is_clipped_and_says_so(imported) -> None:

@@ -208,6 +208,19 @@ def slack(recs: list[Rec]) -> bytes:
     return _json(items)
 
 
+def vultr(recs: list[Rec]) -> bytes:
+    """Vultr's alerts.json (tests/fixtures/vultr): one alert per record, one entry each."""
+    items = []
+    for r in recs:
+        item: dict = {"id": r.id, "region": "ewr", "subject": r.title, "updated_at": "",
+                      "status": "ongoing", "entries": []}
+        if r.when:
+            item["start_date"] = r.when
+            item["entries"] = [{"updated_at": r.when, "message": r.body}]
+        items.append(item)
+    return _json({"service_alerts": items})
+
+
 def instatus(recs: list[Rec]) -> bytes:
     items = []
     for r in recs:
@@ -276,6 +289,19 @@ def hackernews(recs: list[Rec]) -> bytes:
     return _json({"hits": hits, "nbHits": len(hits), "hitsPerPage": 50})
 
 
+def signal_records(recs: list[Rec]) -> bytes:
+    """The corpus' compiled signal records (JSON Lines; tests/fixtures/signals), lobste.rs."""
+    lines = []
+    for r in recs:
+        lines.append(json.dumps({
+            "source": "lobsters", "id": r.id, "title": r.title,
+            "url": f"https://news.acme.test/{r.id}",
+            "discussion_url": f"https://lobste.rs/s/{r.id}", "created_at": r.when,
+            "provider": "acme", "kind": "live_report", "note": r.body,
+            "where_found": "a hostile test"}, ensure_ascii=True))
+    return ("\n".join(lines) + "\n").encode()
+
+
 def news(recs: list[Rec]) -> bytes:
     items = []
     for r in recs:
@@ -299,11 +325,13 @@ BUILDERS: dict[str, tuple[Callable[[list[Rec]], bytes], str, bool]] = {
     "aws_json": (aws_json, "json", False),
     "aws_rss": (aws_rss, "rss", False),
     "slack": (slack, "json", False),
+    "vultr": (vultr, "json", False),
     "instatus": (instatus, "json", False),
     "betterstack": (betterstack, "json", False),
     "generic_feed": (generic_feed, "rss", False),
     "hackernews": (hackernews, "json", True),
     "news": (news, "rss", True),
+    "signal_records": (signal_records, "jsonl", True),
 }
 
 
