@@ -286,9 +286,12 @@ def _items(
         f = figures.get(incident.key)
         if f is None or f.start is None or f.kind != "incident":
             continue
-        # A post that was already resolved is a moment; an open incident lasts as far as the
-        # KB saw it, capped: a week-long "monitoring" tail would overlap everything.
-        end = f.start if f.source == "posted-resolved" else (f.end or f.last_seen or f.start)
+        # A post that was already resolved is a moment, and so is a feed entry whose impact
+        # time is unknown ("bounded": posted, then resolved days later, nothing between); an
+        # open incident lasts as far as the KB saw it, capped: a week-long "monitoring" tail
+        # would overlap everything.
+        end = (f.start if f.source in ("posted-resolved", "bounded")
+               else (f.end or f.last_seen or f.start))
         end = min(max(end, f.start), f.start + MAX_SPAN)
         out.append(side(incident.key, incident.provider, incident.title, _text(incident),
                         f.start, end, (t.tag.value for t in causes.get(incident.key, ())),
