@@ -19,6 +19,7 @@ from kb.analysis.compare import Comparison, Pair
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, Stat
+from kb.present import print_table
 from kb.serialize import stamp
 
 
@@ -189,7 +190,7 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
                  severity_text(g.by_severity), _dist(g.impact), _dist(g.resolve),
                  _minutes(g.downtime_minutes), uptime_text(g), nines_text(g)]
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     for provider, text in sorted(basis.items()):
         console.print(f"coverage of {provider}: {text}", style="dim", markup=False)
     console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
@@ -304,6 +305,6 @@ def print_comparison(console: Console, c: Comparison) -> None:
     ]
     for label, values in rows:
         table.add_row(label, *values)
-    console.print(table)
+    print_table(console, table)
     for p in c.pairs:
         console.print(f"{p.a} + {p.b}: {pair_text(p)}", markup=False)

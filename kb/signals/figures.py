@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.model import Incident
+from kb.present import print_table
 from kb.store.repo import Store
 from kb.store.signals import Signal, SignalLink, links, signal_to_dict, signals
 
@@ -113,7 +114,7 @@ def print_signals(console: Console, view: IncidentSignals) -> None:
         sources = "+".join(sorted({s.source for s in signal.sources}))
         table.add_row(when, sources, signal.title, f"{link.score:.2f}", link.confidence,
                       signal.discussion_url or signal.url or "-")
-    console.print(table)
+    print_table(console, table)
     first = view.first_signal_at.strftime("%Y-%m-%d %H:%M") if view.first_signal_at else "-"
     console.print(f"first community signal {first} · detection lead "
                   f"{lead_text(view.detection_lead_s)} · {view.threads} threads, "
