@@ -46,9 +46,11 @@ def sniff(body: bytes) -> bool:
     if not head.startswith("{"):
         return False
     first = head.split("\n", 1)[0]
+    if not all(f'"{key}"' in first for key in _REQUIRED):
+        return False  # cheap: most JSON never gets decoded here
     try:
         row = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile nest is some other format's to refuse
         return False
     return (isinstance(row, dict) and all(k in row for k in _REQUIRED)
             and any(k in row for k in _ARCHIVE_KEYS))
