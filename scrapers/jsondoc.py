@@ -146,6 +146,25 @@ def parse_each(items: list[Any], parse: Callable[[dict[str, Any]], T | None],
     return found, skipped
 
 
+def parse_records(items: list[Any], parse: Callable[[dict[str, Any]], T], source: str,
+                  what: str) -> tuple[list[T], list[str]]:
+    """`parse` over each item of a payload's record list: (the records, one warning per item
+    that is no object or whose `parse` raised ValueError, naming `source` and the record's id
+    or position)."""
+    found: list[T] = []
+    warnings: list[str] = []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            warnings.append(f"{source}: {what} #{index}: not an object")
+            continue
+        try:
+            found.append(parse(raw))
+        except ValueError as exc:
+            warnings.append(f"{source}: {what} {text_field(raw, 'id') or '#' + str(index)}: "
+                            f"{exc}")
+    return found, warnings
+
+
 # -- streaming large payloads -----------------------------------------------------------------
 
 STREAM_BYTES = 8 * 1024 * 1024  # larger JSON payloads are read one array item at a time

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapers.errors import ParseError
-from scrapers.jsondoc import clean_text, head_text, parse_time
+from scrapers.jsondoc import head_text, load_json, parse_time
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "signal_records"
@@ -68,10 +68,13 @@ def parse(doc: RawDoc) -> ParsedDoc:
         if not line.strip():
             continue
         try:
-            # lone surrogates (valid JSON escapes) become U+FFFD, as load_json does
-            row = json.loads(line, object_hook=_cleaned)
+            # load_json: lone surrogates become U+FFFD, depth bounded, one-line reasons
+            row = load_json(line.encode("utf-8"), doc.url)
             record = _record(row, doc.url) if isinstance(row, dict) else None
-        except (ValueError, TypeError, RecursionError) as error:
+        except ParseError as error:
+            warnings.append(f"{doc.url}: line {number}: {error.reason}")
+            continue
+        except (ValueError, TypeError) as error:
             warnings.append(f"{doc.url}: line {number}: {type(error).__name__}: "
                             f"{' '.join(str(error).split())[:200]}")
             continue
@@ -96,13 +99,6 @@ def _int(value: Any) -> int | None:
 def _time(row: dict[str, Any], key: str) -> datetime | None:
     value = row.get(key)
     return parse_time(value) if isinstance(value, str) and value.strip() else None
-
-
-def _cleaned(obj: dict[str, Any]) -> dict[str, Any]:
-    """A decoded JSON object with every string value (lists included) made encodable."""
-    return {clean_text(k): (clean_text(v) if isinstance(v, str) else
-                            [clean_text(x) if isinstance(x, str) else x for x in v]
-                            if isinstance(v, list) else v) for k, v in obj.items()}
 
 
 def _clip(text: str, limit: int) -> str:

@@ -22,7 +22,15 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, native_id, parse_each, text_field, time_field
+from scrapers.jsondoc import (
+    list_field,
+    load_json,
+    native_id,
+    parse_each,
+    parse_records,
+    text_field,
+    time_field,
+)
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -67,16 +75,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
     else:
         raise ParseError(doc.url, f"expected a JSON object or list, got {type(data).__name__}")
     page_url = page_origin(doc.url) if doc.url.startswith("http") else None
-    records: list[IncidentRecord] = []
-    warnings: list[str] = []
-    for index, raw in enumerate(issues):
-        if not isinstance(raw, dict):
-            warnings.append(f"{doc.url}: issue #{index}: not an object")
-            continue
-        try:
-            records.append(_issue(raw, page_url))
-        except ValueError as exc:
-            warnings.append(f"{doc.url}: issue {text_field(raw, 'id') or '#' + str(index)}: {exc}")
+    records, warnings = parse_records(issues, lambda raw: _issue(raw, page_url), doc.url,
+                                      "issue")
     if page_url is None:  # an imported file: the issues' own links name the page
         page_url = next((r.page_url for r in records if r.page_url), None)
     return ParsedDoc(

@@ -22,7 +22,15 @@ from typing import Any
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, native_id, parse_each, text_field, time_field
+from scrapers.jsondoc import (
+    list_field,
+    load_json,
+    native_id,
+    parse_each,
+    parse_records,
+    text_field,
+    time_field,
+)
 from scrapers.records import (
     ComponentRecord,
     IncidentRecord,
@@ -57,16 +65,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
         raise ParseError(doc.url, "expected a JSON object with a service_alerts list "
                                   "(Vultr's alerts.json)")
     page_url = page_origin(doc.url) if doc.url.startswith("http") else PAGE_URL
-    records: list[IncidentRecord] = []
-    warnings: list[str] = []
-    for index, raw in enumerate(list_field(data, "service_alerts")):
-        if not isinstance(raw, dict):
-            warnings.append(f"{doc.url}: alert #{index}: not an object")
-            continue
-        try:
-            records.append(_alert(raw, page_url))
-        except ValueError as exc:
-            warnings.append(f"{doc.url}: alert {text_field(raw, 'id') or '#' + str(index)}: {exc}")
+    records, warnings = parse_records(list_field(data, "service_alerts"),
+                                      lambda raw: _alert(raw, page_url), doc.url, "alert")
     return ParsedDoc(
         format=NAME,
         incidents=tuple(records),
