@@ -9,7 +9,7 @@ through rich they are dangerous twice:
   plants an OSC-8 hyperlink whose text lies about its target, a C1 CSI (U+009B) does the same
   on terminals that honour 8-bit controls, and a bidi override reorders what a line says.
 
-So every CLI console is a `SafeConsole` (`kb.cli.out` / `kb.cli.err`): it never parses markup
+Every CLI console is a `SafeConsole` (kb.commands.common out, err): it never parses markup
 (styling is done with `rich.text.Text` and `style=`, which cannot be injected) nor emoji
 codes, and every piece of text it lays out or writes passes `escape_controls`, the one
 function that makes controls visible. tests/test_output_safety.py fails if any module under

@@ -11,25 +11,27 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kb.commands.common import (
+    JsonFlag,
+    check_providers,
+    err,
+    known_providers,
+    open_store,
+    out,
+    parse_date,
+    print_json,
+    progress_bar,
+)
 from kb.present import print_table
 
 if TYPE_CHECKING:
     from kb.store import Store
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PeriodOpt = Annotated[str, typer.Option(
     "--period", help="30d, 90d, 365d (any Nd, ending at --end), YYYY-MM, YYYY, months, all; "
                      "several comma-separated.")]
 EndOpt = Annotated[str | None, typer.Option(
     "--end", help="End of rolling periods (UTC date or ISO time; default: now).")]
-
-
-def _print_json(data: object) -> None:
-    import json
-
-    from kb.cli import out
-
-    out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False, highlight=False)
 
 
 def _periods(text: str, end: datetime, span: tuple[datetime, datetime] | None):  # type: ignore[no-untyped-def]
@@ -63,7 +65,6 @@ def metrics(
         print_incident_figures,
         print_metrics,
     )
-    from kb.cli import check_providers, known_providers, open_store, out, parse_date
     from kb.errors import NotFound
 
     stop = parse_date(end, "--end") or datetime.now(UTC)
@@ -75,7 +76,7 @@ def metrics(
             figures = data.by_key[incident]
             tags = data.causes.get(incident, [])
             if as_json:
-                _print_json(incident_dict(figures, tags))
+                print_json(incident_dict(figures, tags))
             else:
                 print_incident_figures(out, figures, tags)
             return
@@ -96,7 +97,7 @@ def metrics(
         rows = [group_figures([], None, per, provider=provider)
                 for per in _periods(period, stop, None)]
     if as_json:
-        _print_json({"coverage_basis": {p: c.basis for p, c in data.coverages.items()},
+        print_json({"coverage_basis": {p: c.basis for p, c in data.coverages.items()},
                      "rows": [group_dict(r) for r in rows]})
     else:
         print_metrics(out, rows, {p: c.basis for p, c in data.coverages.items()
@@ -121,7 +122,6 @@ def clusters(
     from kb.analysis import dataset
     from kb.analysis.clusters import cluster_report
     from kb.analysis.report import cluster_dict, coincidence_dict, print_clusters
-    from kb.cli import open_store, out, parse_date
 
     with open_store() as store:
         data = dataset.load(store)
@@ -132,7 +132,7 @@ def clusters(
                            vendors=data.vendors, aliases=data.aliases, names=names,
                            signals=linked)
     if as_json:
-        _print_json([cluster_dict(c) for c in found.clusters]
+        print_json([cluster_dict(c) for c in found.clusters]
                     + ([coincidence_dict(x, found.members) for x in found.coincidences]
                        if coincidences else []))
     else:
@@ -182,7 +182,6 @@ def compare(
     from kb.analysis import dataset
     from kb.analysis.compare import compare as run
     from kb.analysis.report import comparison_dict, print_comparison
-    from kb.cli import check_providers, known_providers, open_store, out, parse_date
     from kb.errors import ConfigError
 
     if len(providers) < 2:
@@ -195,7 +194,7 @@ def compare(
         data = dataset.load(store, providers)
     result = run(providers, data.figures, data.coverages, data.causes, chosen, data.names)
     if as_json:
-        _print_json(comparison_dict(result))
+        print_json(comparison_dict(result))
     else:
         print_comparison(out, result)
 
@@ -213,7 +212,6 @@ def causes(
 
     Example: kb causes github/zzm4nczlpjyy
     """
-    from kb.cli import check_providers, err, known_providers, open_store, out
 
     if refresh:
         _refresh(embedding)
@@ -237,7 +235,7 @@ def causes(
         by_provider[slug] = counts(mine, role="cause")
         symptoms[slug] = counts(mine, role="symptom")
     if as_json:
-        _print_json({"incidents": len(incidents), "computed_now": live,
+        print_json({"incidents": len(incidents), "computed_now": live,
                      "by_provider": by_provider, "symptoms_by_provider": symptoms})
         return
     from rich.table import Table
@@ -268,13 +266,12 @@ def _one(store: Store, key: str, as_json: bool) -> None:
     from kb.analysis.metrics import incident_figures
     from kb.analysis.report import print_tags, tag_dict
     from kb.analysis.stage import causes_for
-    from kb.cli import out
     from kb.terminal import plain
 
     incident = store.get(key)
     tags = causes_for(store, [incident])[key]
     if as_json:
-        _print_json({"key": key, "causes": [tag_dict(t) for t in tags]})
+        print_json({"key": key, "causes": [tag_dict(t) for t in tags]})
         return
     out.print(Text.assemble(plain(incident.title, "bold"), f"  ({key}) · impact from "
                             f"{incident_figures(incident).source}"))
@@ -282,18 +279,12 @@ def _one(store: Store, key: str, as_json: bool) -> None:
 
 
 def _refresh(embedding: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from kb.analysis.stage import refresh
-    from kb.cli import err, open_writer
+    from kb.config import load_settings
 
-    with open_writer() as (store, settings), Progress(
-        TextColumn("cause tags"), BarColumn(), MofNCompleteColumn(), console=err,
-        transient=True, disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("tags", total=None)
-        done, why = refresh(store, settings.home, use_embedding=embedding,
-                            progress=lambda n, of: bar.update(task, completed=n, total=of))
+    settings = load_settings()
+    with open_store(settings, write=True) as store, progress_bar("cause tags") as bar:
+        done, why = refresh(store, settings.home, use_embedding=embedding, progress=bar)
     err.print(f"kb: tagged {done} incident(s); {why}", markup=False)
 
 
@@ -314,7 +305,6 @@ def audit(
     from kb.analysis import dataset
     from kb.analysis.audit import audit as run_audit
     from kb.analysis.audit import check_draft
-    from kb.cli import open_store, out
     from kb.drafts.citations import Citations
     from kb.drafts.integrations import fallback, reliability
     from kb.store.analysis import payload_spans
@@ -331,7 +321,7 @@ def audit(
                                    fallback(store, incident, cite))}
             report.add("draft", 1, check_draft(incident, facts, data))
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         for f in report.failures:
             out.print(f"FAIL {f.check} {f.key}: {f.message}", markup=False, highlight=False)

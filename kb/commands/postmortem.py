@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from kb.commands.common import err, open_store
+
 
 def register(app: typer.Typer) -> None:
     """Add `kb postmortem` to the CLI."""
@@ -30,26 +32,21 @@ def postmortem(
 
     Example: kb postmortem github/zjchv3zvfg50 --template atlassian --format html -o pm.html
     """
-    from kb.cli import err
     from kb.config import load_settings
     from kb.drafts import build_draft, check_draft, render_draft
     from kb.drafts.render import FORMATS
     from kb.errors import ConfigError
-    from kb.store import Store
     from kb.terminal import escape_controls
     from scrapers.archive import Archive
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     settings = load_settings()
-    store, _ = Store.open(settings.database_url, write=False)
-    try:
+    with open_store(settings) as store:
         draft = build_draft(store, key)
         archive = Archive(settings.raw_dir) if settings.raw_dir.is_dir() else None
         for problem in check_draft(store, draft, archive=archive):
             err.print(f"warning: {key}: citation {problem}", markup=False)
-    finally:
-        store.close()
     if polish:
         from kb.drafts.polish import PolishSettings, polish_draft
 

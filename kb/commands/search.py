@@ -6,17 +6,28 @@ the default ONNX backend never imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kb.commands.common import (
+    JsonFlag,
+    check_providers,
+    err,
+    known_providers,
+    open_store,
+    out,
+    parse_date,
+    progress_bar,
+)
 from kb.present import print_table
 
 if TYPE_CHECKING:
-    from kb.embed.search import SearchResult
+    from kb.embed.search import Searcher, SearchResult
     from kb.store import Store
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ModeOption = Annotated[str, typer.Option("--mode", help="hybrid (default), semantic or keyword.")]
 KOption = Annotated[int, typer.Option("-k", help="How many results.")]
 CauseOption = Annotated[str | None, typer.Option(
@@ -51,7 +62,6 @@ def search(
     Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
     Example: kb search "login failures" --cause auth --json
     """
-    from kb.cli import check_providers, known_providers, parse_date
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, component=component, severity=severity,
@@ -79,7 +89,6 @@ def similar(
     Example: kb similar anthropic/6304r9jjhj34 -k 5 --json
     Example: kb similar github/zzm4nczlpjyy --cause dns
     """
-    from kb.cli import check_providers, known_providers
     from kb.store.vectors import SearchFilters
 
     filters = SearchFilters(provider=provider, cause=cause_tag(cause))
@@ -102,31 +111,12 @@ def embed(
 
     Example: kb embed
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from kb.cli import err, open_writer, out
+    from kb.config import load_settings
     from kb.embed.stage import embed_missing
 
-    with open_writer() as (store, settings), Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("embed", total=None)
-
-        class Bar:
-            def start(self, total: int) -> None:
-                progress.update(task, total=total)
-
-            def advance(self, done: int) -> None:
-                progress.advance(task, done)
-
-        report = embed_missing(store, settings.home, tracker=Bar(), full=full,
+    settings = load_settings()
+    with open_store(settings, write=True) as store, progress_bar("embedding", eta=True) as bar:
+        report = embed_missing(store, settings.home, tracker=bar, full=full,
                                note=lambda message: err.print(f"kb: {message}"))
     if as_json:
         import json
@@ -169,20 +159,15 @@ def cause_notes(store: Store, cause: str | None) -> list[str]:
     return []
 
 
-class _searcher:
-    """The configured store and a Searcher on it, closed on exit."""
+@contextmanager
+def _searcher() -> Iterator[Searcher]:
+    """A Searcher on the configured store, closed on exit."""
+    from kb.config import load_settings
+    from kb.embed.search import Searcher
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        from kb.config import load_settings
-        from kb.embed.search import Searcher
-        from kb.store import Store
-
-        settings = load_settings()
-        self.store, _ = Store.open(settings.database_url, write=False)
-        return Searcher(self.store, settings.home)
-
-    def __exit__(self, *_exc: object) -> None:
-        self.store.close()
+    settings = load_settings()
+    with open_store(settings) as store:
+        yield Searcher(store, settings.home)
 
 
 def result_rows(result: SearchResult) -> list[dict[str, Any]]:
@@ -211,7 +196,6 @@ def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
 
     from rich.table import Table
 
-    from kb.cli import err, out
     from kb.terminal import plain
 
     rows = result_rows(result)

@@ -7,9 +7,19 @@ from typing import Annotated
 
 import typer
 
+from kb.commands.common import (
+    JsonFlag,
+    check_providers,
+    err,
+    fetch_settings,
+    finish_run,
+    known_providers,
+    open_line,
+    open_store,
+    out,
+    parse_date,
+)
 from kb.present import print_table
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +45,6 @@ def list_signals(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kb.cli import check_providers, err, known_providers, open_store, out, parse_date
     from kb.store.signals import get_state, links, signals
     from kb.store.signals import unofficial as candidates
 
@@ -102,7 +111,6 @@ def _why_empty(stored: int, since: str | None, provider: str | None,
 
 
 def _print_unofficial(found: list, as_json: bool) -> None:
-    from kb.cli import out
 
     if as_json:
         import json
@@ -141,11 +149,10 @@ def fetch(
     """
     from dataclasses import replace
 
-    from kb.cli import check_providers, finish_run, open_line, parse_date
     from kb.errors import ConfigError
     from kb.signals.fetch import SOURCES, FetchPlan, fetch_signals
     from kb.signals.stage import config_for, relink
-    from scrapers.fetch import Fetcher, FetchSettings
+    from scrapers.fetch import Fetcher
 
     chosen_sources = tuple(source or SOURCES)
     bad = sorted(set(chosen_sources) - set(SOURCES))
@@ -159,12 +166,12 @@ def fetch(
         check_providers(providers or [], {s.slug for s in line.sources},
                         f"in the packaged list or {settings.sources_path}")
         slugs = tuple(providers or [s.slug for s in line.sources if s.enabled])
-        fetch_settings = FetchSettings(**settings.fetch)
+        fetching = fetch_settings(settings)
         plan = FetchPlan(slugs, start, end, chosen_sources, articles)
-        with Fetcher(fetch_settings) as fetcher, Fetcher(
-                replace(fetch_settings, max_bytes=config.article_max_bytes),
+        with Fetcher(fetching) as fetcher, Fetcher(
+                replace(fetching, max_bytes=config.article_max_bytes),
                 untrusted=True) as article_fetcher:  # links in feeds: third-party URLs
-            fetch_signals(line, fetcher, article_fetcher, config, plan, fetch_settings)
+            fetch_signals(line, fetcher, article_fetcher, config, plan, fetching)
         line.report.notes.append("link: " + relink(line.store, config).line())
         report = line.report
     finish_run(report, as_json)
@@ -179,7 +186,6 @@ def link(
 
     Example: kb link --force
     """
-    from kb.cli import open_line, out
     from kb.signals.stage import config_for, relink
 
     with open_line() as (line, settings):

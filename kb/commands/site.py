@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from kb.commands.common import err, open_store, parse_date, progress_bar
+from kb.commands.common import out as stdout
+
 site_app = typer.Typer(
     help="The static site: render the knowledge base with mkdocs-material, serve it locally.",
     no_args_is_help=True,
@@ -34,24 +37,14 @@ def build(
     """
     import json
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from kb.cli import err, open_store, parse_date
-    from kb.cli import out as stdout
     from kb.config import load_settings
     from kb.render.build import build_site, find_layout
 
     day = parse_date(as_of, "--as-of")
     layout = find_layout(config, out, home=load_settings().home)
-    with open_store() as store, Progress(
-        TextColumn("site pages"), BarColumn(), MofNCompleteColumn(), console=err,
-        transient=True, disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("pages", total=None)
-        report = build_site(
-            store, layout, as_of=day.date() if day else None, force=force,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with open_store() as store, progress_bar("site pages") as bar:
+        report = build_site(store, layout, as_of=day.date() if day else None, force=force,
+                            progress=bar)
     rendered = report.render
     for line in rendered.failures:
         err.print(f"warning: {line}", markup=False)
@@ -86,8 +79,6 @@ def serve(
 
     Example: kb site serve --port 8000
     """
-    from kb.cli import err
-    from kb.cli import out as stdout
     from kb.config import load_settings
     from kb.render.build import find_layout
     from kb.render.serve import make_server

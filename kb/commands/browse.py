@@ -1,0 +1,115 @@
+"""`kb incidents`, `kb show`, `kb export`, `kb stats`: reading the stored timelines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kb.commands.common import (
+    JsonFlag,
+    check_providers,
+    err,
+    known_providers,
+    open_store,
+    out,
+    parse_date,
+)
+from kb.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `kb incidents`, `kb show`, `kb export` and `kb stats` to the CLI."""
+    for command in (incidents, show, export, stats):
+        app.command()(command)
+
+
+def incidents(
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
+    kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List incidents, newest first.
+
+    Example: kb incidents --provider github --since 2023-01-01 --limit 20
+    """
+    from kb.present import incident_rows, print_incident_table
+
+    with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
+                                     until=parse_date(until, "--until"), kind=kind,
+                                     newest_first=True, limit=limit))
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(incident_rows(found)))
+    else:
+        print_incident_table(out, found)
+
+
+def show(
+    key: Annotated[str, typer.Argument(help="PROVIDER/ID, e.g. anthropic/6304r9jjhj34")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one incident's timeline, with the news and forum threads linked to it.
+
+    Example: kb show github/zzm4nczlpjyy --json
+    """
+    from kb.present import print_incident, public_dict
+    from kb.signals.figures import incident_signals, print_signals, signals_json
+
+    with open_store() as store:
+        incident = store.get(key)
+        revisions = store.revisions(key)
+        linked = incident_signals(store, incident)
+    if as_json:
+        import json
+
+        data = {**public_dict(incident), **signals_json(linked)}
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+    else:
+        print_incident(out, incident, revisions)
+        print_signals(out, linked)
+
+
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,  # noqa: E501
+) -> None:
+    """Export every incident in a stable order (two exports of the same data are identical).
+
+    Example: kb export --format csv -o incidents.csv
+    """
+    from kb.present import write_export
+
+    if fmt not in ("jsonl", "csv"):
+        raise ConfigError(f"--format must be jsonl or csv, not {fmt!r}")
+    with open_store() as store:
+        if output is None:
+            write_export(store.incidents(), fmt, sys.stdout)
+        else:
+            tmp = output.with_name(output.name + ".tmp")
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                count = write_export(store.incidents(), fmt, handle)
+            tmp.replace(output)
+            err.print(f"kb: wrote {count} incidents to {output}")
+
+
+def stats(as_json: JsonFlag = False) -> None:
+    """Incidents per provider, date range, phase coverage, sources and last fetch."""
+    from kb.present import print_stats, stats_rows
+
+    with open_store() as store:
+        rows = store.stats()
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(stats_rows(rows)))
+    else:
+        print_stats(out, rows)

@@ -1,0 +1,208 @@
+"""What every command shares: the two consoles, the store (one way to open it), the options
+used by many commands, the progress bar, the fetch settings and the run summary.
+
+Commands import from here, never from kb.cli (which only assembles the app). Heavy modules
+load inside the functions, so `kb --help` stays instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kb.errors import ConfigError, NotFound, SourceFailed
+from kb.terminal import SafeConsole, escape_line
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.pipeline import Line
+    from kb.stage import RunReport
+    from kb.store import Store
+    from scrapers.fetch import FetchSettings
+
+# Every byte the CLI prints goes through one of these: no markup, controls escaped (kb.terminal).
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)  # a message is one line, even in a log
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+EmbedFlag = Annotated[
+    bool, typer.Option("--embed", help="Embed new or changed incidents at the end (kb embed).")
+]
+
+
+def parse_date(value: str | None, option: str) -> datetime | None:
+    """A --since/--until style option as an aware UTC datetime; ConfigError if unreadable."""
+    if value is None:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{option}: not a date (use YYYY-MM-DD or ISO 8601): {value!r}") from None
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def check_providers(names: Iterable[str | None], known: Iterable[str], where: str) -> None:
+    """NotFound (exit 3, one line) for the first name not among `known`, with its close
+    matches: the one check of every command that takes a provider slug. `where` says where
+    slugs were looked for ("stored or in sources.toml")."""
+    import difflib
+
+    slugs = sorted(set(known))
+    for name in names:
+        if not name or name in slugs:
+            continue
+        # "google" → google-cloud, google-workspace: a slug's parts count as close, then
+        # spelling (difflib) catches typos ("githb")
+        parts = [s for s in slugs if name in s.split("-") or s.startswith(name)]
+        close = parts + [s for s in difflib.get_close_matches(name, slugs, n=5, cutoff=0.6)
+                         if s not in parts]
+        hint = (f"; close matches: {', '.join(close[:5])}" if close
+                else f"; known: {', '.join(slugs[:12])}{' …' if len(slugs) > 12 else ''}"
+                if slugs else "; none are known yet (run `kb update` or `kb ingest`)")
+        raise NotFound(f"no such provider: {name!r} (not {where}){hint}")
+
+
+def known_providers(store: Any) -> set[str]:
+    """Slugs a reading command accepts: every stored provider and every configured one."""
+    from kb.config import load_settings, load_source_list
+
+    configured = {s.slug for s in load_source_list(load_settings()).sources}
+    return set(store.provider_pages()) | configured
+
+
+@contextmanager
+def open_store(settings: Settings | None = None, *, write: bool = False) -> Iterator[Store]:
+    """The configured store (settings: `load_settings()` unless given), closed on exit.
+
+    Reading, an old schema asks for `kb db upgrade`. Writing (`write=True`), the KB_HOME
+    writer lock is held for the whole block and the schema created or upgraded (said on
+    stderr). The one way a command opens the store."""
+    from kb.config import load_settings
+    from kb.lock import writer_lock
+    from kb.store import Store
+
+    settings = settings or load_settings()
+    with ExitStack() as stack:
+        if write:
+            stack.enter_context(writer_lock(
+                settings.home, timeout=settings.lock_timeout,
+                on_wait=lambda message: err.print(f"kb: {message}")))
+        store, note = Store.open(settings.database_url, write=write)
+        stack.callback(store.close)
+        if note:
+            err.print(f"kb: {note}")
+        yield store
+
+
+class Bar:
+    """A progress bar on stderr (shown only on a terminal), in the shapes the library's
+    progress callbacks take: `bar(done, total)`, `bar.start(total)` + `bar.advance(n)`, or
+    `bar.step(label)` for one item done."""
+
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+        self._task = progress.add_task("", total=None, label="")
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def advance(self, done: int = 1) -> None:
+        self._progress.advance(self._task, done)
+
+    def step(self, label: str) -> None:
+        self._progress.update(self._task, advance=1, label=label[-60:])
+
+
+@contextmanager
+def progress_bar(title: str, *, eta: bool = False, labels: bool = False) -> Iterator[Bar]:
+    """The one progress bar of the CLI: `title`, bar, done/total, then the time left (`eta`)
+    or the current item's label (`labels`, shown dim and never parsed as markup)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns: list[Any] = [TextColumn(title, markup=False), BarColumn(), MofNCompleteColumn()]
+    if eta:
+        columns.append(TimeRemainingColumn())
+    if labels:
+        columns.append(TextColumn("{task.fields[label]}", style="dim", markup=False))
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        yield Bar(bar)
+
+
+def fetch_settings(settings: Settings) -> FetchSettings:
+    """kb.toml's [fetch] table as scrapers.fetch settings; ConfigError naming unknown keys."""
+    from scrapers.fetch import FetchSettings
+
+    bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
+    if bad:
+        raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
+    return FetchSettings(**settings.fetch)
+
+
+@contextmanager
+def open_line() -> Iterator[tuple[Line, Settings]]:
+    """The configured store, archive and sources wired into a pipeline Line, with a progress
+    bar on stderr, the KB_HOME writer lock held for the whole block."""
+    from kb.config import load_settings, load_source_list
+    from kb.pipeline import Line
+    from scrapers.archive import Archive
+
+    settings = load_settings()
+    with open_store(settings, write=True) as store, \
+            progress_bar("payloads", labels=True) as bar:
+        listed = load_source_list(settings)
+        line = Line(store, Archive(settings.raw_dir), listed.sources, progress=bar.step)
+        line.report.sources_in_use = listed.line()
+        yield line, settings
+
+
+def finish_run(report: RunReport, as_json: bool) -> None:
+    """Print the run summary; exit 5 when any source failed."""
+    if as_json:
+        import json
+
+        out.print_json(json.dumps({
+            "sources": {name: vars(s) for name, s in sorted(report.sources.items())},
+            "sources_in_use": report.sources_in_use,
+            "stage_seconds": report.timings,
+            "ignored": report.ignored,
+            "notes": report.notes,
+        }))
+    else:
+        from kb.present import print_run_summary
+
+        print_run_summary(out, report)
+        for note in report.notes:
+            err.print(f"kb: {escape_line(note)}")
+        if report.ignored:
+            err.print(f"kb: ignored {len(report.ignored)} file(s) that are no status payload, "
+                      f"e.g. {escape_line(str(report.ignored[0]))}")
+        for name, s in sorted(report.sources.items()):
+            for warning in s.warnings[:5]:
+                err.print(f"warning: {escape_line(warning)}")
+            if len(s.warnings) > 5:
+                err.print(f"warning: {name}: {len(s.warnings) - 5} more warnings")
+    for line in report.failures:
+        err.print(f"error: {escape_line(line)}", style="red")
+    if report.failures:
+        raise SourceFailed(f"{len(report.failures)} source(s) failed; the others completed")
+
+
+def print_json(data: object) -> None:
+    """`data` as indented JSON on stdout, non-ASCII kept (vendor text), nothing highlighted."""
+    import json
+
+    out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False, highlight=False)
+

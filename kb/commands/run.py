@@ -1,0 +1,110 @@
+"""`kb ingest`, `kb scrape`, `kb update`, `kb reparse`: the runs that fill the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kb.commands.common import (
+    EmbedFlag,
+    JsonFlag,
+    check_providers,
+    fetch_settings,
+    finish_run,
+    open_line,
+)
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.pipeline import Line
+    from kb.stage import RunReport
+
+
+def register(app: typer.Typer) -> None:
+    """Add `kb ingest`, `kb scrape`, `kb update` and `kb reparse` to the CLI."""
+    for command in (ingest, scrape, update, reparse):
+        app.command()(command)
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of recorded payloads.")],
+    provider: Annotated[str | None, typer.Option(help="Provider slug when the payload's host is not in sources.toml.")] = None,  # noqa: E501
+    embed: EmbedFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import recorded payloads (Statuspage JSON, Atom/RSS feeds, archiver wrappers).
+
+    Formats are detected by content. Re-importing the same files changes nothing.
+
+    Example: kb ingest ../shared/corpus/statuspage_json/anthropic --embed
+    """
+    from kb.pipeline import ingest as run
+
+    with open_line() as (line, settings):
+        report = run(line, paths, provider=provider)
+        _embed_after(line, settings, report, embed)
+    finish_run(report, as_json)
+
+
+def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool) -> None:
+    """Run the embed stage after storing, when --embed asked for it."""
+    if embed:
+        from kb.pipeline import run_later_stages
+        from kb.stage import StageContext
+
+        run_later_stages(StageContext(line.store, settings, report), only=["embed"])
+
+
+def scrape(
+    providers: Annotated[list[str] | None, typer.Argument(help="Provider slugs (default: all enabled).")] = None,  # noqa: E501
+    embed: EmbedFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch the configured status pages (conditional GET, retries, politeness) and store them.
+
+    Example: kb scrape anthropic openai --embed
+    """
+    with open_line() as (line, settings):
+        report = _scrape(line, settings, providers or [])
+        _embed_after(line, settings, report, embed)
+    finish_run(report, as_json)
+
+
+def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
+    from kb.pipeline import scrape as run
+    from scrapers.fetch import Fetcher
+
+    chosen = [s for s in line.sources if (s.slug in providers if providers else s.enabled)]
+    check_providers(providers, {s.slug for s in line.sources},
+                    f"in the packaged list or {settings.sources_path}")
+    with Fetcher(fetch_settings(settings)) as fetcher:
+        return run(line, fetcher, chosen)
+
+
+def update(
+    from_dir: Annotated[Path | None, typer.Option("--from", help="Run on recorded payloads in this folder instead of the network.")] = None,  # noqa: E501
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the whole job: scrape (or import --from DIR), normalize, store, then every later
+    stage (embedding, linking, site, ...), holding the writer lock throughout.
+
+    Example: kb update --from data/samples
+    """
+    from kb.pipeline import ingest, run_later_stages
+    from kb.stage import StageContext
+
+    with open_line() as (line, settings):
+        report = ingest(line, [from_dir]) if from_dir is not None else _scrape(line, settings, [])
+        run_later_stages(StageContext(line.store, settings, report))
+    finish_run(report, as_json)
+
+
+def reparse(as_json: JsonFlag = False) -> None:
+    """Rebuild the normalized tables from the raw archive alone (offline)."""
+    from kb.pipeline import reparse as run
+
+    with open_line() as (line, _settings):
+        report = run(line)
+    finish_run(report, as_json)
