@@ -18,6 +18,7 @@ from kb.model import CONTRADICTING_TIMES, Incident, contradicts
 from kb.normalize.snapshots import describe_end
 from kb.serialize import incident_to_dict, stamp
 from kb.terminal import escape_controls, plain
+from kb.timefmt import clock
 
 if TYPE_CHECKING:
     from kb.stage import RunReport
@@ -39,8 +40,7 @@ def duration(start: datetime | None, end: datetime | None) -> str:
         return CONTRADICTING_TIMES  # never a negative duration
     if not start or not end:
         return "-"
-    minutes = int((end - start).total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return clock(int((end - start).total_seconds() // 60))
 
 
 def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:

@@ -20,11 +20,11 @@ from kb.drafts import build_draft, check_draft, draft_from_incident, render_draf
 from kb.drafts.adapters import absent
 from kb.drafts.citations import MARKER, CitationKind, Fact, uncited_sentences
 from kb.drafts.draft import NOT_DISCLOSED, Extra
-from kb.drafts.postmortem import minutes, span
 from kb.errors import ConfigError, NotFound
 from kb.model import ImpactWindow, Incident, Kind, Phase, Severity, SourceRef, Update
 from kb.pipeline import Line, ingest
 from kb.store import Store
+from kb.timefmt import minutes_text, whole_minutes
 from scrapers.archive import Archive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +95,11 @@ def test_the_issue_example_impact_78_min_first_post_7_min_after_start() -> None:
 
 
 def test_minutes_use_the_displayed_minutes_and_spans_show_hours_when_long() -> None:
-    assert minutes(at("2026-01-01 14:19:51"), at("2026-01-01 14:21:00")) == 2
-    assert minutes(at("2026-01-01 23:50"), at("2026-01-02 00:10")) == 20
-    assert minutes(at("2026-01-01 10:00"), at("2026-01-01 09:45")) == -15
-    assert span(78) == "78 min"
-    assert span(792) == "792 min (13 h 12 min)"
+    assert whole_minutes(at("2026-01-01 14:19:51"), at("2026-01-01 14:21:00")) == 2
+    assert whole_minutes(at("2026-01-01 23:50"), at("2026-01-02 00:10")) == 20
+    assert whole_minutes(at("2026-01-01 10:00"), at("2026-01-01 09:45")) == -15
+    assert minutes_text(78) == "78 min"
+    assert minutes_text(792) == "792 min (13 h 12 min)"
 
 
 def test_a_post_before_the_stated_start_is_said_to_come_before() -> None:

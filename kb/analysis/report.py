@@ -21,6 +21,7 @@ from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, Stat
 from kb.present import print_table
 from kb.serialize import stamp
+from kb.timefmt import hours_text
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:
@@ -127,16 +128,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 # -- text -------------------------------------------------------------------------------------
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 120:
-        return f"{value / 60:.1f}h"
-    return f"{value:.0f}m"
-
-
 def _dist(stat: Stat) -> str:
-    return "-" if not stat.n else f"{_minutes(stat.median)} / {_minutes(stat.p90)}"
+    return "-" if not stat.n else f"{hours_text(stat.median)} / {hours_text(stat.p90)}"
 
 
 def uptime_text(g: GroupFigures) -> str:
@@ -149,7 +142,7 @@ def uptime_text(g: GroupFigures) -> str:
     if g.unmeasured:
         text = "≤ " + text  # incidents without a measurable duration add no downtime
     if g.unknown_minutes:
-        text += (f" (measured); {_minutes(g.unknown_minutes)} unknown"
+        text += (f" (measured); {hours_text(g.unknown_minutes)} unknown"
                  + (f", {g.uptime_if_down:.3f}% if down" if g.uptime_if_down is not None
                     else ""))
     return text
@@ -188,7 +181,7 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
                  g.period.label, coverage_text(g),
                  str(g.incidents) if g.status != "unknown" else "unknown",
                  severity_text(g.by_severity), _dist(g.impact), _dist(g.resolve),
-                 _minutes(g.downtime_minutes), uptime_text(g), nines_text(g)]
+                 hours_text(g.downtime_minutes), uptime_text(g), nines_text(g)]
         table.add_row(*cells)
     print_table(console, table)
     for provider, text in sorted(basis.items()):
@@ -206,14 +199,14 @@ def print_incident_figures(console: Console, f: IncidentFigures,
                            tags: Sequence[CauseTag]) -> None:
     console.print(Text.assemble((f.key, "bold"), f" · {f.kind} · severity {f.severity} · "
                                 f"weight {f.weight:g} ({f.weight_basis})"))
-    window = "open" if f.open else _minutes(f.impact_minutes)
+    window = "open" if f.open else hours_text(f.impact_minutes)
     console.print(f"impact {stamp(f.start) or '-'} → {stamp(f.end) or '…'} = {window} "
                   f"(from {f.source})", markup=False)
-    console.print(f"detection lag {_minutes(f.detection_minutes)} · to identified "
-                  f"{_minutes(f.identified_minutes)} · first post → resolved "
-                  f"{_minutes(f.resolve_minutes)} · {f.updates} updates, cadence "
-                  f"{_minutes(f.cadence_minutes)}, longest silence "
-                  f"{_minutes(f.longest_silence_minutes)}", markup=False)
+    console.print(f"detection lag {hours_text(f.detection_minutes)} · to identified "
+                  f"{hours_text(f.identified_minutes)} · first post → resolved "
+                  f"{hours_text(f.resolve_minutes)} · {f.updates} updates, cadence "
+                  f"{hours_text(f.cadence_minutes)}, longest silence "
+                  f"{hours_text(f.longest_silence_minutes)}", markup=False)
     print_tags(console, tags)
 
 
@@ -293,7 +286,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         ("major/critical", [str(s.figures.by_severity.get("major", 0)
                                 + s.figures.by_severity.get("critical", 0))
                             if s.figures.status != "unknown" else "unknown" for s in c.sides]),
-        ("impact time (union)", [_minutes(s.figures.outage_minutes) for s in c.sides]),
+        ("impact time (union)", [hours_text(s.figures.outage_minutes) for s in c.sides]),
         ("impact median / p90", [_dist(s.figures.impact) for s in c.sides]),
         ("to resolve median / p90", [_dist(s.figures.resolve) for s in c.sides]),
         ("uptime", [uptime_text(s.figures) for s in c.sides]),

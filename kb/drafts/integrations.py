@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from kb.drafts import prose
 from kb.drafts.citations import CitationKind, Citations, Fact, when
 from kb.drafts.draft import Extra
-from kb.drafts.postmortem import minutes, span
 from kb.model import CONTRADICTING_TIMES, Incident, contradicts
 from kb.shell import command_line, kb_command
+from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
     from kb.store.repo import Store
@@ -65,7 +65,7 @@ def signals(store: Store, incident: Incident, cite: Citations) -> Extra:
     facts: list[Fact] = []
     first = next((s for s, _ in view.linked if s.created_at == view.first_signal_at), None)
     if view.detection_lead_s is not None and first is not None and incident.updates:
-        lead = minutes(incident.updates[0].at, first.created_at)
+        lead = whole_minutes(incident.updates[0].at, first.created_at)
         rel = "before" if lead < 0 else "after"
         facts.append(Fact(f"The first community signal came {abs(lead)} min {rel} the first "
                           "official post.", (_signal_label(cite, first), cite.update(0))))
@@ -110,8 +110,8 @@ def _ending(other: Incident) -> str:
     if contradicts(life.first_post_at, life.resolved_at):
         return f"resolved before its first post ({CONTRADICTING_TIMES})"
     if life.first_post_at and life.resolved_at:
-        return (f"resolved {span(minutes(life.first_post_at, life.resolved_at))} after its "
-                "first post")
+        taken = whole_minutes(life.first_post_at, life.resolved_at)
+        return f"resolved {minutes_text(taken)} after its first post"
     return "no resolution is stored"
 
 

@@ -31,11 +31,12 @@ from kb.model import (
     contradicts,
     final_resolution,
 )
+from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
     from kb.store.repo import Store
 
-__all__ = ["build_draft", "check_draft", "draft_from_incident", "minutes", "span"]
+__all__ = ["build_draft", "check_draft", "draft_from_incident"]
 
 _STATUS_WORDS = {
     "operational": "operational", "degraded_performance": "degraded performance",
@@ -48,20 +49,6 @@ _TIMELINE_TEXT = 280
 _LONG_SILENCE = 60  # minutes without an update worth pointing out
 
 
-def minutes(start: datetime, end: datetime) -> int:
-    """Whole minutes between two times as displayed (seconds dropped first)."""
-    a = start.astimezone(UTC).replace(second=0, microsecond=0)
-    b = end.astimezone(UTC).replace(second=0, microsecond=0)
-    return int((b - a).total_seconds() // 60)
-
-
-def span(total: int) -> str:
-    """78 min; 792 min (13 h 12 min) once it is long enough for hours to help."""
-    if abs(total) < 120:
-        return f"{total} min"
-    return f"{total} min ({abs(total) // 60} h {abs(total) % 60} min)"
-
-
 def _hm(value: datetime, ref: datetime | None = None) -> str:
     """17:34, with the date when it differs from `ref`'s."""
     value = value.astimezone(UTC)
@@ -72,7 +59,7 @@ def _hm(value: datetime, ref: datetime | None = None) -> str:
 
 def _gaps(updates: Sequence[Update]) -> list[int]:
     """Minutes between each update and the next."""
-    return [minutes(a.at, b.at) for a, b in pairwise(updates)]
+    return [whole_minutes(a.at, b.at) for a, b in pairwise(updates)]
 
 
 def _evidence_update(incident: Incident) -> int | None:
@@ -153,7 +140,7 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
         start = _hm(window.start)
         if window.end is not None and fig.impact_minutes is not None:
             text = (f"The provider's updates give an impact window of {start} to "
-                    f"{_hm(window.end, window.start)} UTC, {span(fig.impact_minutes)}.")
+                    f"{_hm(window.end, window.start)} UTC, {minutes_text(fig.impact_minutes)}.")
         else:
             text = (f"The provider's updates give an impact start of {start} UTC and no "
                     "end.")
@@ -170,7 +157,7 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
             done = "completed" if incident.kind is Kind.MAINTENANCE else "resolved"
             lifecycle += (f"; the {incident.kind.value} was marked {done} at "
                           f"{_hm(u[resolved].at, u[first].at)} UTC, "
-                          f"{span(fig.lifecycle_minutes)} after the first post")
+                          f"{minutes_text(fig.lifecycle_minutes)} after the first post")
         cites = (*c_first, *c_res, *(c_ev if fig.first_post_lag_minutes is not None else ()))
         summary.append(Fact(lifecycle + ".", tuple(dict.fromkeys(cites))))
         impact.append(summary[-1])
@@ -241,15 +228,15 @@ def _figures(incident: Incident, first: int | None, resolved: int | None,
     u, window = incident.updates, incident.impact_window
     gaps = _gaps(u)
     return Figures(
-        impact_minutes=minutes(window.start, window.end) if window and window.end else None,
-        lifecycle_minutes=minutes(u[first].at, u[resolved].at)
+        impact_minutes=whole_minutes(window.start, window.end) if window and window.end else None,
+        lifecycle_minutes=whole_minutes(u[first].at, u[resolved].at)
         if first is not None and resolved is not None else None,
-        first_post_lag_minutes=minutes(window.start, u[first].at)
+        first_post_lag_minutes=whole_minutes(window.start, u[first].at)
         if window and first is not None else None,
-        resolve_lag_minutes=minutes(window.end, u[resolved].at)
+        resolve_lag_minutes=whole_minutes(window.end, u[resolved].at)
         if window and window.end and resolved is not None
         and not contradicts(window.end, u[resolved].at) else None,
-        time_to_identified_minutes=minutes(u[first].at, u[identified].at)
+        time_to_identified_minutes=whole_minutes(u[first].at, u[identified].at)
         if first is not None and identified is not None else None,
         updates=len(u),
         longest_silence_minutes=max(gaps) if gaps else None,
@@ -274,7 +261,7 @@ def _components(incident: Incident, cite: Citations) -> tuple[Fact, ...]:
         status = _STATUS_WORDS.get(worst.new_status or "", worst.new_status)
         if back is not None:
             text = (f"{comp.name}: {status} at worst; not operational from {_hm(start)} to "
-                    f"{_hm(back, start)} UTC, {span(minutes(start, back))}.")
+                    f"{_hm(back, start)} UTC, {minutes_text(whole_minutes(start, back))}.")
         else:
             text = (f"{comp.name}: {status} at worst from {_hm(start)} UTC; not marked "
                     "operational again in the stored updates.")
@@ -304,7 +291,7 @@ def _communication(incident: Incident, cite: Citations, fig: Figures) -> tuple[F
     widest = max(range(len(gaps)), key=lambda i: (gaps[i], -i))
     if gaps[widest] >= _LONG_SILENCE:
         facts.append(Fact(
-            f"The longest silence was {span(gaps[widest])}, from {_hm(u[widest].at)} to "
+            f"The longest silence was {minutes_text(gaps[widest])}, from {_hm(u[widest].at)} to "
             f"{_hm(u[widest + 1].at, u[widest].at)} UTC.",
             (cite.update(widest), cite.update(widest + 1))))
     if not incident.updates_complete:
@@ -357,7 +344,7 @@ def _lessons(incident: Incident, cite: Citations, fig: Figures, c_first: tuple[s
     if silence is not None and silence >= _LONG_SILENCE:
         gaps = _gaps(u)
         widest = gaps.index(silence)
-        wrong.append(Fact(f"The status page went {span(silence)} without an update.",
+        wrong.append(Fact(f"The status page went {minutes_text(silence)} without an update.",
                           (cite.update(widest), cite.update(widest + 1))))
     return Lessons(tuple(well), tuple(wrong), tuple(lucky))
 

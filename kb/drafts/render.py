@@ -32,9 +32,9 @@ from markupsafe import Markup
 
 from kb.drafts.citations import MARKER, Citation, CitationKind, Fact, when
 from kb.drafts.draft import NOT_DISCLOSED, Draft, Extra, Suggestion, TimelineRow, draft_to_dict
-from kb.drafts.postmortem import span
 from kb.errors import ConfigError, NotFound
 from kb.model import imported_name
+from kb.timefmt import minutes_text
 
 __all__ = ["BUILTIN", "FORMATS", "md_escape", "render_draft", "sanitize", "to_html"]
 
@@ -264,7 +264,7 @@ def _environment(search: tuple[Path, ...], *, html_mode: bool) -> SandboxedEnvir
         keep_trailing_newline=True,
     )
     env.filters["when"] = lambda v: when(v)
-    env.filters["span"] = span
+    env.filters["span"] = minutes_text
     return env
 
 

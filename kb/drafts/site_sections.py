@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from kb.drafts import adapters, prose
 from kb.drafts.draft import Extra
-from kb.drafts.postmortem import draft_from_incident, minutes, span
+from kb.drafts.postmortem import draft_from_incident
 from kb.drafts.render import render_draft
 from kb.model import Incident, Kind, SourcedRecord, final_resolution
 from kb.render.sections import (
@@ -40,6 +40,7 @@ from kb.render.sections import (
     Text,
 )
 from kb.shell import UNSHOWABLE, kb_command
+from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -245,15 +246,16 @@ def preview(_state: object, incident: Incident) -> list[Figures | Text] | None:
     window = incident.impact_window
     if window is not None:
         if window.end is not None:
-            pairs.append(("stated impact", f"{window.start:%H:%M}–{window.end:%H:%M} UTC, "
-                                           f"{span(minutes(window.start, window.end))}"))
-        lag = minutes(window.start, first)
+            taken = minutes_text(whole_minutes(window.start, window.end))
+            pairs.append(("stated impact",
+                          f"{window.start:%H:%M}–{window.end:%H:%M} UTC, {taken}"))
+        lag = whole_minutes(window.start, first)
         pairs.append(("first post", f"{abs(lag)} min {'after' if lag >= 0 else 'before'} the "
                                     "stated impact start"))
     final = final_resolution(updates)  # the last resolution, after any reopening
     resolved = updates[final].at if final is not None else None
     if resolved is not None:
-        pairs.append(("first post → resolved", span(minutes(first, resolved))))
+        pairs.append(("first post → resolved", minutes_text(whole_minutes(first, resolved))))
     pairs.append(("stated cause", "quoted in the draft" if prose.causes(updates, limit=1)
                   else "not disclosed by the provider"))
     return [Figures(pairs, caption="What a postmortem draft starts from"),

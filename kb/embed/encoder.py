@@ -24,10 +24,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,19 +40,6 @@ BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_BACKEND = "onnx-int8"
 FAKE_MODEL = "fake-hash"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model and the backend that runs it. `model_id` names the vector space."""
-
-    name: str
-    path: Path | None  # local folder of a sentence-transformers model; None for fake-hash
-    backend: str  # onnx-int8 | onnx | torch | fake
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.name}@{self.backend}"
 
 
 def resolve_model(env: Mapping[str, str] | None = None) -> ModelSpec:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from kb.errors import ConfigError
 
 if TYPE_CHECKING:
-    from kb.embed.encoder import ModelSpec
+    from kb.embed.spec import ModelSpec
 
 EXPORT_VERSION = 1
 _IDENTITY_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",

@@ -26,7 +26,7 @@ from kb.embed.document import (
     extra_texts,
     split_sentences,
 )
-from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder, resolve_model
+from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
 from kb.embed.index import (
     SEMANTIC_WEIGHT,
     MatrixIndex,
@@ -36,6 +36,7 @@ from kb.embed.index import (
     terms,
 )
 from kb.embed.rerank import Reranker, default_reranker
+from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError, KbError
 from kb.model import Incident
 from kb.store import keyword as keyword_index

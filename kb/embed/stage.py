@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from kb.embed.document import DOCUMENT_EXTRAS, RECIPE, Document, build_document, extra_texts
-from kb.embed.encoder import Encoder, ModelSpec, encode_documents, load_encoder, resolve_model
+from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
+from kb.embed.spec import ModelSpec
 from kb.store import vectors
 from kb.store.repo import Store
 

@@ -32,6 +32,7 @@ from kb.render.safe import (
 )
 from kb.serialize import stamp
 from kb.shell import UNSHOWABLE, kb_command
+from kb.timefmt import clock
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def span(value: timedelta | None) -> str:
     minutes = int(value.total_seconds() // 60)
     if minutes >= 2 * 24 * 60:
         return f"{minutes / (24 * 60):.1f} days"
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return clock(minutes)
 
 
 def css(value: object) -> str:

@@ -13,10 +13,10 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from kb.errors import SourceFailed
-from kb.pipeline import Line
 from kb.signals.config import SignalConfig
 from kb.signals.kinds import is_outage
 from kb.signals.match import match_providers
@@ -26,6 +26,9 @@ from scrapers.errors import FetchError, ParseError
 from scrapers.fetch import Fetcher, FetchSettings
 from scrapers.hackernews import Fetched
 from scrapers.records import SignalRecord
+
+if TYPE_CHECKING:
+    from kb.pipeline import Line  # the Line the command opened; no import at run time
 
 SOURCES = ("hn", "news", "reddit")
 
