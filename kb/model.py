@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from scrapers.records import IncidentRecord
@@ -294,3 +295,69 @@ class SourcedRecord:
     def freshness(self) -> tuple[datetime, datetime, str]:
         """Sort key: later payloads supersede earlier ones of the same channel."""
         return (self.as_of or self.source.fetched_at, self.source.fetched_at, self.source.sha256)
+
+
+# Community signals (news, forum threads) and what linking makes of them (kb.signals)
+
+
+@dataclass(frozen=True)
+class SignalSource:
+    """One source's view of a story (an HN thread, a feed entry)."""
+
+    source: str
+    native_id: str
+    url: str | None
+    discussion_url: str | None
+    created_at: datetime | None
+    site: str | None = None
+    points: int | None = None
+    comments: int | None = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A story: one or more source items about the same thing, merged."""
+
+    id: str
+    title: str
+    url: str | None
+    discussion_url: str | None
+    created_at: datetime | None
+    kind: str  # live | late | news (see kb.signals.kinds)
+    providers: tuple[str, ...]  # providers its title, URL or text names
+    sources: tuple[SignalSource, ...]
+    site: str | None = None
+    author: str | None = None
+    points: int | None = None
+    comments: int | None = None
+    threads: int = 0  # discussion threads among the sources (HN, reddit, lobsters)
+    text: str = ""
+    top_comments: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignalLink:
+    """A signal linked to an incident, with the score and the evidence behind it."""
+
+    signal_id: str
+    incident_key: str
+    provider: str
+    score: float
+    confidence: str  # high | medium | low
+    rule: str  # url | live | news | late-named | late
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unofficial:
+    """Independent signals that agree on an outage no official incident covers."""
+
+    key: str
+    provider: str
+    start: datetime
+    end: datetime
+    signal_ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    source_families: tuple[str, ...]
+    score: float

@@ -259,10 +259,6 @@ class Line:
         for write in writes:
             self.report.source(write.incident.provider).revisions += len(write.revisions)
 
-    def forget_known_docs(self) -> None:
-        """After the derived tables were cleared, every payload must be parsed again."""
-        self._known = {}
-
     # -- provider identity -------------------------------------------------------------
 
     def _provider_of(self, parsed: ParsedDoc) -> str | None:

@@ -7,12 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kb.model import Component, Incident, Kind, Lifecycle, Phase, Severity, Update
+from kb.model import (
+    Component,
+    Incident,
+    Kind,
+    Lifecycle,
+    Phase,
+    Severity,
+    Signal,
+    SignalSource,
+    Update,
+)
 from kb.signals.config import ProviderTerms, SignalConfig
 from kb.signals.link import Linker
 from kb.signals.match import match_providers
 from kb.signals.stage import link_all
-from kb.store.signals import Signal, SignalSource
 
 T0 = datetime(2026, 8, 17, 13, 40, tzinfo=UTC)
 CONFIG = SignalConfig(providers=(

@@ -17,10 +17,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kb.model import Incident
+from kb.model import Incident, Signal, SignalLink
 from kb.present import print_table
 from kb.store.repo import Store
-from kb.store.signals import Signal, SignalLink, links, signal_to_dict, signals
+from kb.store.signals import links, signal_to_dict, signals
 
 
 @dataclass(frozen=True)

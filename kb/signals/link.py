@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kb.model import Incident, Kind, Severity
+from kb.model import Incident, Kind, Severity, Signal, SignalLink
 from kb.signals.config import ProviderTerms, SignalConfig
 from kb.signals.kinds import is_outage, named_date
 from kb.signals.match import (
@@ -40,7 +40,6 @@ from kb.signals.match import (
     names_in,
     tokens,
 )
-from kb.store.signals import Signal, SignalLink
 
 _INCIDENT_PATH = re.compile(r"/incidents/([A-Za-z0-9_-]+)")
 _SEVERITY = {Severity.CRITICAL: 3, Severity.MAJOR: 2, Severity.MINOR: 1, Severity.NONE: 0}

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kb.model import Incident
+from kb.model import Incident, Signal, SignalLink
 from kb.render.sections import Block, ExternalLink, Figures, Links, Mark, Section
 from kb.signals.figures import IncidentSignals, lead_text, summarize
 from kb.store import Store
-from kb.store.signals import Signal, SignalLink, links, signals
+from kb.store.signals import links, signals
 
 __all__ = ["SECTIONS"]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kb.model import Signal, SignalSource
 from kb.signals.config import SignalConfig
 from kb.signals.dedupe import DISCUSSION_FAMILIES, canonical_url, group_items, is_specific
 from kb.signals.dedupe import signal_id as make_id
 from kb.signals.kinds import classify
 from kb.signals.match import match_providers
-from kb.store.signals import Signal, SignalSource, StoredItem
+from kb.store.signals import StoredItem
 
 TOP_COMMENTS = 5
 

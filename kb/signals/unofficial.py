@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from kb.model import Incident, Kind
+from kb.model import Incident, Kind, Signal, SignalLink, Unofficial
 from kb.signals.kinds import is_outage
 from kb.signals.match import ProviderMatch
-from kb.store.signals import Signal, SignalLink, Unofficial
 
 GAP = timedelta(hours=6)
 MIN_ORIGINS = 2

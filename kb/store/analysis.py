@@ -17,7 +17,7 @@ from sqlalchemy import Column, Float, Text, case, delete, func, insert, select
 from sqlmodel import Field, SQLModel
 
 from kb.store.repo import T_DOCS, T_INCIDENTS, T_SOURCES, Store
-from kb.store.tables import UTCDateTime
+from kb.store.tables import UTCDateTime, as_utc, chunks
 
 
 class CauseRow(SQLModel, table=True):
@@ -37,21 +37,8 @@ class CauseRow(SQLModel, table=True):
 
 
 T_CAUSES = CauseRow.__table__  # type: ignore[attr-defined]
-_CHUNK = 500  # keys per IN (...) clause, well under SQLite's variable limit
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    """Aggregates bypass the column type on SQLite and come back as naive text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +94,13 @@ def payload_spans(store: Store, provider: str | None = None) -> list[PayloadSpan
             # before it was filled that way have none: their newest entry stands in, never
             # fetched_at, which for an import is when a file was copied, not when anyone
             # watched the page (a reparse stores the proper time).
-            as_of = _utc(row[2]) or _utc(row[7]) or _utc(row[6])
+            as_of = as_utc(row[2]) or as_utc(row[7]) or as_utc(row[6])
             if as_of is None:
                 continue  # no dated entry: proves no time at all
             out.append(PayloadSpan(
                 provider=row[0], sha256=row[1], as_of=as_of, entries=int(row[4]),
-                incidents=int(row[5] or 0), oldest=_utc(row[6]), newest_end=_utc(row[7]),
-                fetched_at=_utc(row[3]), stored_as_of=_utc(row[2]),
+                incidents=int(row[5] or 0), oldest=as_utc(row[6]), newest_end=as_utc(row[7]),
+                fetched_at=as_utc(row[3]), stored_as_of=as_utc(row[2]),
             ))
     return out
 
@@ -152,7 +139,7 @@ def write_causes(
         for key, (digest, tagger, records) in tags.items() for t in records
     ]
     with store.engine.begin() as conn:
-        for chunk in _chunks(list(tags)):
+        for chunk in chunks(list(tags)):
             conn.execute(delete(T_CAUSES).where(T_CAUSES.c.incident_key.in_(chunk)))
         if rows:
             conn.execute(insert(T_CAUSES), rows)
@@ -183,7 +170,7 @@ def stored_causes(
         if keys is None:
             batches: Iterable[Sequence[str] | None] = [None]
         else:
-            batches = list(_chunks(list(keys)))
+            batches = list(chunks(list(keys)))
         for chunk in batches:
             q = query if chunk is None else query.where(c.incident_key.in_(chunk))
             for row in conn.execute(q):
@@ -206,7 +193,7 @@ def last_seen(store: Store, provider: str | None = None) -> dict[str, datetime]:
         query = query.join(T_INCIDENTS, i.key == s.incident_key).where(i.provider == provider)
     with store.engine.connect() as conn:
         return {key: stamp for key, value in conn.execute(query)
-                if (stamp := _utc(value)) is not None}
+                if (stamp := as_utc(value)) is not None}
 
 
 def provider_pages(store: Store) -> dict[str, tuple[str | None, str | None]]:

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from kb.store.repo import T_SOURCES, Store
-
-_CHUNK = 500  # hashes per IN (...) clause, well under SQLite's variable limit
+from kb.store.tables import chunks
 
 
 def incidents_of_payloads(store: Store, sha256s: Sequence[str]) -> dict[str, set[str]]:
@@ -22,9 +21,9 @@ def incidents_of_payloads(store: Store, sha256s: Sequence[str]) -> dict[str, set
     found: dict[str, set[str]] = {}
     wanted = sorted(set(sha256s))
     with store.engine.connect() as conn:
-        for start in range(0, len(wanted), _CHUNK):
+        for chunk in chunks(wanted):
             query = select(T_SOURCES.c.sha256, T_SOURCES.c.incident_key).where(
-                T_SOURCES.c.sha256.in_(wanted[start:start + _CHUNK]))
+                T_SOURCES.c.sha256.in_(chunk))
             for row in conn.execute(query):
                 found.setdefault(row.sha256, set()).add(row.incident_key)
     return found

@@ -43,8 +43,8 @@ from kb.store.repo import (
     T_UPDATES,
     Store,
 )
+from kb.store.tables import chunks
 
-_CHUNK = 500  # keys per IN (...) clause, well under SQLite's variable limit
 _CHILDREN = (T_UPDATES, T_COMPONENTS, T_SOURCES, T_RECORDS)
 
 
@@ -96,7 +96,7 @@ def swap_in(store: Store, shadow: Store, reparsed: set[tuple[str, str]]) -> Swap
                 select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash,
                        T_INCIDENTS.c.first_stored_at))}
             keys = sorted(built)
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 _copy_incidents(src, dst, chunk, held, result)
             gone = sorted(set(held) - set(built))
             sources = _sources_by_key(dst, gone)
@@ -110,7 +110,7 @@ def swap_in(store: Store, shadow: Store, reparsed: set[tuple[str, str]]) -> Swap
                     why = (f"payload {missing[0][:12]}… was not parsed again" if missing
                            else "no stored payload refers to it")
                     result.kept[key] = why
-            for chunk in _chunks(result.dropped):
+            for chunk in chunks(result.dropped):
                 for table in _CHILDREN:
                     dst.execute(delete(table).where(table.c.incident_key.in_(chunk)))
                 dst.execute(delete(T_INCIDENTS).where(T_INCIDENTS.c.key.in_(chunk)))
@@ -119,14 +119,10 @@ def swap_in(store: Store, shadow: Store, reparsed: set[tuple[str, str]]) -> Swap
     return result
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
-
 
 def _sources_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         query = select(T_SOURCES.c.incident_key, T_SOURCES.c.sha256).where(
             T_SOURCES.c.incident_key.in_(chunk))
         for row in conn.execute(query):

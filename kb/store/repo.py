@@ -27,6 +27,9 @@ from kb.store.tables import (
     RevisionRow,
     SourceRow,
     UpdateRow,
+    as_utc,
+    canonical_json,
+    chunks,
 )
 from scrapers.records import record_from_dict, record_to_dict
 
@@ -40,7 +43,6 @@ T_DOCS = DocRow.__table__  # type: ignore[attr-defined]
 T_FETCH = FetchRow.__table__  # type: ignore[attr-defined]
 T_PROVIDERS = ProviderRow.__table__  # type: ignore[attr-defined]
 
-_CHUNK = 500  # keys per IN (...) clause, well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,11 @@ def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
         "updates_count": len(inc.updates),
         "updates_complete": inc.updates_complete,
         "content_hash": write.content_hash,
-        "doc_json": _json(incident_to_dict(inc)),
+        "doc_json": canonical_json(incident_to_dict(inc)),
         "changed_at": now,
     }
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class Store:
@@ -200,7 +195,7 @@ class Store:
     def current_records(self, keys: Sequence[str]) -> dict[str, list[SourcedRecord]]:
         found: dict[str, list[SourcedRecord]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 rows = conn.execute(select(T_RECORDS).where(T_RECORDS.c.incident_key.in_(chunk)))
                 for row in rows:
                     found.setdefault(row.incident_key, []).append(
@@ -215,7 +210,7 @@ class Store:
     def sources_of(self, keys: Sequence[str]) -> dict[str, list[SourceRef]]:
         found: dict[str, list[SourceRef]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 for row in conn.execute(
                     select(T_SOURCES).where(T_SOURCES.c.incident_key.in_(chunk))
                 ):
@@ -227,7 +222,7 @@ class Store:
     def content_hashes(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 q = select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash).where(
                     T_INCIDENTS.c.key.in_(chunk)
                 )
@@ -250,7 +245,7 @@ class Store:
             with self.engine.begin() as conn:
                 stored = {
                     row.key: row.content_hash
-                    for chunk in _chunks(keys)
+                    for chunk in chunks(keys)
                     for row in conn.execute(
                         select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash).where(
                             T_INCIDENTS.c.key.in_(chunk)
@@ -279,7 +274,7 @@ class Store:
 
     @staticmethod
     def _delete_in(conn: Connection, column: Any, values: Sequence[str]) -> None:
-        for chunk in _chunks(values):
+        for chunk in chunks(values):
             conn.execute(delete(column.table).where(column.in_(chunk)))
 
     def _write_records(self, conn: Connection, writes: Sequence[IncidentWrite]) -> None:
@@ -288,7 +283,7 @@ class Store:
         rows = []
         for write in writes:
             for item in write.current:
-                record_json = _json(record_to_dict(item.record))
+                record_json = canonical_json(record_to_dict(item.record))
                 rows.append({
                     "incident_key": write.incident.key,
                     "channel": item.record.channel,
@@ -318,7 +313,7 @@ class Store:
                     "old_sha256": rev.old.source.sha256,
                     "new_sha256": rev.new.source.sha256,
                     "summary": rev.summary,
-                    "old_record_json": _json(record_to_dict(rev.old.record)),
+                    "old_record_json": canonical_json(record_to_dict(rev.old.record)),
                 }
                 for rev in revisions
             ],
@@ -383,7 +378,7 @@ class Store:
     ) -> None:
         values = {"name": name, "page_url": page_url, "updated_at": datetime.now(UTC)}
         if components:
-            values["components_json"] = _json(list(components))
+            values["components_json"] = canonical_json(list(components))
         with self.engine.begin() as conn:
             held = conn.execute(select(T_PROVIDERS).where(T_PROVIDERS.c.slug == slug)).first()
             if held is None:
@@ -500,7 +495,7 @@ class Store:
             for provider, first_post in conn.execute(
                 select(c.provider, c.first_post_at).where(c.first_post_at.is_not(None))
             ):
-                stamp = _utc(first_post)
+                stamp = as_utc(first_post)
                 if stamp is not None:
                     posted.setdefault(provider, []).append(stamp)
         names = self.provider_names()
@@ -512,7 +507,7 @@ class Store:
             result.append(
                 ProviderStats(
                     provider=row[0], name=names.get(row[0]), incidents=total - maint,
-                    maintenances=maint, first=_utc(row[3]), last=_utc(row[4]),
+                    maintenances=maint, first=as_utc(row[3]), last=as_utc(row[4]),
                     with_identified=row[5], with_monitoring=row[6], with_resolved=row[7],
                     with_impact_window=row[8], complete_updates=row[9] or 0,
                     sources=sources.get(row[0], 0), last_fetch=fetched[0],
@@ -521,14 +516,6 @@ class Store:
             )
         return result
 
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    """Aggregates bypass the column type on SQLite and come back as text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _hash(text: str) -> str:

@@ -10,20 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Float, Index, Text, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 
+from kb.model import Signal, SignalLink, SignalSource, Unofficial
 from kb.store.repo import Store
-from kb.store.tables import UTCDateTime
+from kb.store.tables import canonical_json, chunks, time_column
 from scrapers.records import SignalRecord
-
-
-def _time(index: bool = False, nullable: bool = True):  # type: ignore[no-untyped-def]
-    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
 
 
 class SignalItemRow(SQLModel, table=True):
@@ -34,10 +31,10 @@ class SignalItemRow(SQLModel, table=True):
     record_hash: str
     sha256: str
     doc_url: str
-    fetched_at: datetime = _time(nullable=False)
+    fetched_at: datetime = time_column(nullable=False)
     resolved_url: str | None = None
     fetch_note: str | None = Field(default=None, sa_column=Column(Text))
-    first_stored_at: datetime = _time(nullable=False)
+    first_stored_at: datetime = time_column(nullable=False)
 
 
 class SignalRow(SQLModel, table=True):
@@ -46,7 +43,7 @@ class SignalRow(SQLModel, table=True):
     title: str = Field(sa_column=Column(Text, nullable=False))
     url: str | None = Field(default=None, sa_column=Column(Text))
     discussion_url: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime | None = _time()
+    created_at: datetime | None = time_column()
     kind: str
     providers: str
     doc_json: str = Field(sa_column=Column(Text, nullable=False))
@@ -67,8 +64,8 @@ class SignalUnofficialRow(SQLModel, table=True):
     __tablename__ = "signal_unofficial"
     key: str = Field(primary_key=True)
     provider: str
-    start_at: datetime = _time(nullable=False)
-    end_at: datetime = _time(nullable=False)
+    start_at: datetime = time_column(nullable=False)
+    end_at: datetime = time_column(nullable=False)
     doc_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
@@ -120,69 +117,6 @@ class ItemCounts:
     unchanged: int = 0
 
 
-@dataclass(frozen=True)
-class SignalSource:
-    """One source's view of a story (an HN thread, a feed entry)."""
-
-    source: str
-    native_id: str
-    url: str | None
-    discussion_url: str | None
-    created_at: datetime | None
-    site: str | None = None
-    points: int | None = None
-    comments: int | None = None
-
-
-@dataclass(frozen=True)
-class Signal:
-    """A story: one or more source items about the same thing, merged."""
-
-    id: str
-    title: str
-    url: str | None
-    discussion_url: str | None
-    created_at: datetime | None
-    kind: str  # live | late | news (see kb.signals.kinds)
-    providers: tuple[str, ...]  # providers its title, URL or text names
-    sources: tuple[SignalSource, ...]
-    site: str | None = None
-    author: str | None = None
-    points: int | None = None
-    comments: int | None = None
-    threads: int = 0  # discussion threads among the sources (HN, reddit, lobsters)
-    text: str = ""
-    top_comments: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SignalLink:
-    """A signal linked to an incident, with the score and the evidence behind it."""
-
-    signal_id: str
-    incident_key: str
-    provider: str
-    score: float
-    confidence: str  # high | medium | low
-    rule: str  # url | live | news | late-named | late
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Unofficial:
-    """Independent signals that agree on an outage no official incident covers."""
-
-    key: str
-    provider: str
-    start: datetime
-    end: datetime
-    signal_ids: tuple[str, ...]
-    titles: tuple[str, ...]
-    source_families: tuple[str, ...]
-    score: float
-
-
 # --------------------------------------------------------------------------- (de)serialization
 
 
@@ -199,7 +133,7 @@ def record_to_json(record: SignalRecord) -> str:
     data["created_at"] = _stamp(record.created_at)
     data["top_comments"] = list(record.top_comments)
     data["notes"] = list(record.notes)
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return canonical_json(data)
 
 
 def record_from_json(text: str) -> SignalRecord:
@@ -229,10 +163,6 @@ def signal_from_dict(data: dict[str, Any]) -> Signal:
         for s in values.get("sources") or ()
     )
     return Signal(**values)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def merge_records(old: SignalRecord, new: SignalRecord) -> SignalRecord:
@@ -304,10 +234,9 @@ def _held(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     for source, native_id in keys:
         by_source.setdefault(source, []).append(native_id)
     for source, ids in by_source.items():
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(ids):
             query = select(T_ITEMS.c.native_id, T_ITEMS.c.record_json, T_ITEMS.c.record_hash
-                           ).where(T_ITEMS.c.source == source,
-                                   T_ITEMS.c.native_id.in_(ids[start:start + 500]))
+                           ).where(T_ITEMS.c.source == source, T_ITEMS.c.native_id.in_(chunk))
             for row in conn.execute(query):
                 found[(source, row.native_id)] = row
     return found
@@ -340,16 +269,16 @@ def replace_derived(store: Store, signals: Sequence[Signal], links: Sequence[Sig
             conn.execute(insert(T_SIGNALS), [
                 {"id": s.id, "title": s.title, "url": s.url, "discussion_url": s.discussion_url,
                  "created_at": s.created_at, "kind": s.kind, "providers": ",".join(s.providers),
-                 "doc_json": _json(signal_to_dict(s))} for s in signals])
+                 "doc_json": canonical_json(signal_to_dict(s))} for s in signals])
         if links:
             conn.execute(insert(T_LINKS), [
                 {"signal_id": k.signal_id, "incident_key": k.incident_key,
                  "provider": k.provider, "score": k.score, "confidence": k.confidence,
-                 "rule": k.rule, "evidence_json": _json(k.evidence)} for k in links])
+                 "rule": k.rule, "evidence_json": canonical_json(k.evidence)} for k in links])
         if unofficial:
             conn.execute(insert(T_UNOFFICIAL), [
                 {"key": u.key, "provider": u.provider, "start_at": u.start, "end_at": u.end,
-                 "doc_json": _json({"signal_ids": u.signal_ids, "titles": u.titles,
+                 "doc_json": canonical_json({"signal_ids": u.signal_ids, "titles": u.titles,
                                     "source_families": u.source_families, "score": u.score})}
                 for u in unofficial])
         for name, value in state.items():
@@ -376,7 +305,7 @@ def items_fingerprint(store: Store) -> str:
                                        T_ITEMS.c.record_hash, T_ITEMS.c.resolved_url,
                                        T_ITEMS.c.fetch_note).order_by(T_ITEMS.c.source,
                                                                       T_ITEMS.c.native_id)):
-            digest.update(_json(list(row)).encode())
+            digest.update(canonical_json(list(row)).encode())
     return digest.hexdigest()
 
 

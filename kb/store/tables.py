@@ -6,7 +6,10 @@ is what reads return; the other columns and child tables exist for filtering and
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, DateTime, Index, Text
 from sqlalchemy.types import TypeDecorator
@@ -31,8 +34,35 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _time(index: bool = False, nullable: bool = True):  # type: ignore[no-untyped-def]
+def time_column(index: bool = False, nullable: bool = True):  # type: ignore[no-untyped-def]
+    """A UTCDateTime column of a sqlmodel table."""
     return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+CHUNK = 500  # keys per IN (...) clause, well under SQLite's variable limit
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """`items` in slices of CHUNK, one IN (...) clause each."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def canonical_json(value: Any) -> str:
+    """The stored JSON text of a value: sorted keys, no spaces, non-ASCII kept (so equal
+    values store equal text and a hash of it changes only when the value does)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """An aggregate's time as an aware UTC datetime: aggregates bypass the column type, and
+    SQLite returns them as naive text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _text():  # type: ignore[no-untyped-def]
@@ -45,7 +75,7 @@ class ProviderRow(SQLModel, table=True):
     name: str | None = None
     page_url: str | None = None
     components_json: str | None = _text()
-    updated_at: datetime | None = _time()
+    updated_at: datetime | None = time_column()
 
 
 class DocRow(SQLModel, table=True):
@@ -57,10 +87,10 @@ class DocRow(SQLModel, table=True):
     format: str
     parser_version: int
     url: str
-    fetched_at: datetime = _time(nullable=False)
-    as_of: datetime | None = _time()
+    fetched_at: datetime = time_column(nullable=False)
+    as_of: datetime | None = time_column()
     incidents: int = 0
-    ingested_at: datetime = _time(nullable=False)
+    ingested_at: datetime = time_column(nullable=False)
     # a snapshot that lists only open items (summary.json): revision d01, kb.normalize.snapshots
     lists_open_only: bool = Field(default=False)
 
@@ -74,8 +104,8 @@ class RecordRow(SQLModel, table=True):
     sha256: str
     url: str
     format: str
-    fetched_at: datetime = _time(nullable=False)
-    as_of: datetime | None = _time()
+    fetched_at: datetime = time_column(nullable=False)
+    as_of: datetime | None = time_column()
     record_hash: str
     record_json: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -91,29 +121,29 @@ class IncidentRow(SQLModel, table=True):
     status: str
     impact: str | None = None
     severity: str
-    first_post_at: datetime | None = _time(index=True)
-    identified_at: datetime | None = _time()
-    monitoring_at: datetime | None = _time()
-    resolved_at: datetime | None = _time()
-    vendor_created_at: datetime | None = _time()
-    vendor_started_at: datetime | None = _time()
-    vendor_resolved_at: datetime | None = _time()
-    impact_start: datetime | None = _time()
-    impact_end: datetime | None = _time()
+    first_post_at: datetime | None = time_column(index=True)
+    identified_at: datetime | None = time_column()
+    monitoring_at: datetime | None = time_column()
+    resolved_at: datetime | None = time_column()
+    vendor_created_at: datetime | None = time_column()
+    vendor_started_at: datetime | None = time_column()
+    vendor_resolved_at: datetime | None = time_column()
+    impact_start: datetime | None = time_column()
+    impact_end: datetime | None = time_column()
     impact_evidence: str | None = _text()
     updates_count: int = 0
     updates_complete: bool = True
     content_hash: str
     doc_json: str = Field(sa_column=Column(Text, nullable=False))
-    first_stored_at: datetime = _time(nullable=False)
-    changed_at: datetime = _time(nullable=False)
+    first_stored_at: datetime = time_column(nullable=False)
+    changed_at: datetime = time_column(nullable=False)
 
 
 class UpdateRow(SQLModel, table=True):
     __tablename__ = "incident_updates"
     incident_key: str = Field(primary_key=True, foreign_key="incidents.key", ondelete="CASCADE")
     seq: int = Field(primary_key=True)
-    at: datetime = _time(nullable=False)
+    at: datetime = time_column(nullable=False)
     phase: str
     label: str
     phase_inferred: bool = False
@@ -133,7 +163,7 @@ class SourceRow(SQLModel, table=True):
     incident_key: str = Field(primary_key=True, foreign_key="incidents.key", ondelete="CASCADE")
     sha256: str = Field(primary_key=True)
     url: str = Field(primary_key=True)
-    fetched_at: datetime = _time(nullable=False)
+    fetched_at: datetime = time_column(nullable=False)
     format: str
 
 
@@ -144,7 +174,7 @@ class RevisionRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_key: str = Field(index=True)
     channel: str
-    seen_at: datetime = _time(nullable=False)
+    seen_at: datetime = time_column(nullable=False)
     old_sha256: str
     new_sha256: str
     summary: str = Field(sa_column=Column(Text, nullable=False))
@@ -156,7 +186,7 @@ class FetchRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(index=True)
     url: str
-    fetched_at: datetime = _time(nullable=False)
+    fetched_at: datetime = time_column(nullable=False)
     outcome: str  # new | unchanged | not_modified | failed
     status: int | None = None
     sha256: str | None = None

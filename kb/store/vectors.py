@@ -14,7 +14,7 @@ lives in kb.store.keyword and shares the filters defined here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,7 @@ from kb.model import Incident
 from kb.serialize import incident_from_dict
 from kb.store.analysis import T_CAUSES
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
+from kb.store.tables import chunks
 
 _META = MetaData()
 T_VECTORS = Table(
@@ -58,7 +59,6 @@ T_VECTORS = Table(
     Column("embedded_at", DateTime(timezone=True), nullable=False),
 )
 
-_CHUNK = 500  # keys per IN (...) clause
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,6 @@ class SearchFilters:
     def empty(self) -> bool:
         return all(getattr(self, name) is None for name in self.__dataclass_fields__)
 
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def as_busy(exc: OperationalError) -> Exception:
@@ -132,7 +128,7 @@ def stored_states(store: Store, keys: Sequence[str]) -> dict[str, tuple[str, int
     v = T_VECTORS.c
     found: dict[str, tuple[str, int, str]] = {}
     with store.engine.connect() as conn:
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys)):
             query = select(v.incident_key, v.model_id, v.recipe, v.doc_hash).where(
                 v.incident_key.in_(chunk)
             )
@@ -146,7 +142,7 @@ def incidents_with_hashes(store: Store, keys: Sequence[str]) -> list[tuple[Incid
     c = T_INCIDENTS.c
     found: dict[str, tuple[Incident, str]] = {}
     with store.engine.connect() as conn:
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys)):
             query = select(c.key, c.doc_json, c.content_hash).where(c.key.in_(chunk))
             for key, doc, digest in conn.execute(query):
                 found[key] = (incident_from_dict(json.loads(doc)), digest)
@@ -164,7 +160,7 @@ def write_vectors(store: Store, rows: Sequence[VectorRow]) -> None:
     try:
         with store.engine.begin() as conn:
             keys = [r.key for r in rows]
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 conn.execute(delete(T_VECTORS).where(T_VECTORS.c.incident_key.in_(chunk)))
             conn.execute(insert(T_VECTORS), [
                 {"incident_key": r.key, "model_id": r.model_id, "recipe": r.recipe,
