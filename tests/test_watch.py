@@ -281,9 +281,7 @@ def test_a_hanging_target_does_not_delay_the_others(watched: Any) -> None:
         Receiver(slow, "/hang", Response("{}", status=200), delay=3.0)
         hanging = Target("hang", "webhook", slow.url_for("/hang"), retries=0, timeout=0.5,
                          min_interval=0)
-        fast = Target("fast", "webhook", watched.hook_url if hasattr(watched, "hook_url")
-                      else slow.url_for("/hang").replace("/hang", "/fast"), retries=0,
-                      min_interval=0)
+        fast = Target("fast", "webhook", slow.url_for("/fast"), retries=0, min_interval=0)
         quick = Receiver(slow, "/fast", Response("{}", status=200))
         started = time.monotonic()
         report = watched.round(targets=[hanging, fast])
@@ -312,3 +310,115 @@ def test_rate_limit_holds_then_supersedes(watched: Any, httpserver: HTTPServer) 
     report = send_due(store, [target], now=datetime.now(UTC) + timedelta(minutes=11))
     assert report.superseded == 1 and len(report.sent) == 1  # only the newest state goes out
     assert watched.hook.got[-1]["change"]["kind"] == "phase"
+
+
+def kb(home: Path, *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KB_HOME": str(home), "KB_EMBED_MODEL": "fake-hash"}
+    env.pop("KB_SOURCES", None)
+    return subprocess.run([sys.executable, "-m", "kb", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.slow  # three kb processes: ~20-40 s on the shared 2-core machine
+@pytest.mark.parametrize("kind", ["slack", "webhook"])
+def test_no_duplicate_after_sigkill_between_send_and_record(
+        kind: str, kb_home: Path, httpserver: HTTPServer) -> None:
+    """The receiver gets the notification, then the watcher is killed before it can record
+    "sent". The next round must not notify twice: Slack (which cannot deduplicate) is not
+    resent and the row says its delivery is unknown; the webhook is resent with the same
+    event id, which its receiver deduplicates on (docs/alerts.md)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    StatusPage(httpserver)
+    write_home(kb_home, httpserver, f"[[alert]]\nkind = \"{kind}\"\nname = \"t\"\n"
+                                    f"url = \"{httpserver.url_for('/t')}\"\nmin_interval = 0\n")
+    got: list[dict[str, Any]] = []
+    victim: dict[str, subprocess.Popen[str]] = {}
+
+    def handle(request: Request) -> Response:
+        got.append(json.loads(request.get_data()))
+        if "proc" in victim:  # the first watcher dies before it reads this answer
+            os.kill(victim.pop("proc").pid, signal.SIGKILL)
+            time.sleep(0.2)
+        return Response("ok" if kind == "slack" else "{}", status=200)
+
+    httpserver.expect_request("/t", method="POST").respond_with_handler(handle)
+    env = {**os.environ, "KB_HOME": str(kb_home), "KB_EMBED_MODEL": "fake-hash"}
+    env.pop("KB_SOURCES", None)
+    proc = subprocess.Popen([sys.executable, "-m", "kb", "watch", "--once", "--no-refresh"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim["proc"] = proc
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(got) == 1
+    listed = json.loads(kb(kb_home, "alerts", "--json").stdout)
+    assert listed["counts"] == {"sending": 1}
+
+    second = kb(kb_home, "watch", "--once", "--no-refresh")
+    third = kb(kb_home, "watch", "--once", "--no-refresh")
+    assert second.returncode == 0 and third.returncode == 0, second.stderr + third.stderr
+    listed = json.loads(kb(kb_home, "alerts", "--json").stdout)
+    if kind == "slack":
+        assert len(got) == 1  # never twice
+        assert listed["counts"] == {"unknown": 1}
+        assert "in doubt" in second.stderr
+        assert "delivery unknown" in listed["items"][0]["last_error"]
+    else:
+        assert len(got) == 2 and got[0]["event_id"] == got[1]["event_id"]
+        assert listed["counts"] == {"sent": 1}
+    assert "0 notification(s) recorded" in third.stdout
+
+
+BAD_TARGETS = {
+    'kind = "webhook"\nurl = "ftp://example.com/hook"': "url must be an http(s) URL",
+    'kind = "email"\nurl = "https://example.com"': "kind must be one of",
+    'kind = "pagerduty"\nurl = "https://events.pagerduty.com/v2/enqueue"':
+        "routing_key is required",
+    'kind = "slack"\nurl = "https://hooks.example.com/x"\nretries = "many"': "retries must be",
+    'kind = "slack"\nurl = "https://hooks.example.com/x"\nrouting_key = "k"':
+        "routing_key is for pagerduty",
+    'kind = "webhook"\nurl = "https://x.example/h"\nmin_severity = "huge"': "min_severity",
+}
+
+
+@pytest.mark.parametrize("body", sorted(BAD_TARGETS))
+def test_bad_targets_are_refused_by_name(body: str) -> None:
+    import tomllib
+
+    from kb.errors import ConfigError
+
+    entries = tomllib.loads(f"[[alert]]\n{body}\n")["alert"]
+    with pytest.raises(ConfigError) as caught:
+        load_targets(entries, Path("kb.toml"))
+    message = str(caught.value)
+    assert BAD_TARGETS[body] in message and "kb.toml: alert #1" in message
+    assert "\n" not in message
+
+
+def test_cli_refuses_a_bad_target_with_one_line(kb_home: Path, httpserver: HTTPServer) -> None:
+    write_home(kb_home, httpserver, '[[alert]]\nkind = "webhook"\nurl = "file:///etc/passwd"\n')
+    result = kb(kb_home, "watch", "--once")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "url must be an http(s) URL" in lines[0]
+
+
+def test_alerts_test_sends_a_labelled_sample(kb_home: Path, httpserver: HTTPServer) -> None:
+    write_home(kb_home, httpserver, targets_toml(httpserver))
+    slack = Receiver(httpserver, "/slack", ok_slack())
+    pd = Receiver(httpserver, "/pd", ok_pd())
+    hook = Receiver(httpserver, "/hook", Response("{}", status=200))
+    result = kb(kb_home, "alerts", "test")
+    assert result.returncode == 0, result.stderr
+    assert "Test" in slack.got[0]["text"]
+    assert pd.got[0]["routing_key"] == "R0UTING" and pd.got[0]["event_action"] == "trigger"
+    assert hook.got[0]["change"]["kind"] == "test"
+    listed = kb(kb_home, "alerts")
+    assert "3 sent" in listed.stdout
