@@ -422,3 +422,22 @@ def test_alerts_test_sends_a_labelled_sample(kb_home: Path, httpserver: HTTPServ
     assert hook.got[0]["change"]["kind"] == "test"
     listed = kb(kb_home, "alerts")
     assert "3 sent" in listed.stdout
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("KB_TEST_POSTGRES_URL"),
+                    reason="KB_TEST_POSTGRES_URL not set")
+def test_watch_on_postgres(watched: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from test_watch_outbox import _reset
+
+    url = os.environ["KB_TEST_POSTGRES_URL"]
+    _reset(url)
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+    assert kinds(watched.round()) == [(KEY, "new")]
+    assert kinds(watched.round()) == []
+    watched.status.stage = "resolved"
+    assert kinds(watched.round()) == [(KEY, "resolved")]
+    assert [(e["event_action"], e["dedup_key"]) for e in watched.pd.got] == [
+        ("trigger", KEY), ("resolve", KEY)]
+    assert len(watched.hook.got) == len(watched.slack.got) == 2

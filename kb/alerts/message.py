@@ -99,21 +99,24 @@ def similar_facts(context: FactsContext, key: str) -> tuple[list[dict[str, Any]]
     if searcher is None:
         return [], None, 0, context._searcher_note
     try:
-        result = searcher.similar(key, k=TYPICAL_FROM, explain=False)
+        result = searcher.similar(key, k=TYPICAL_FROM * 2, explain=False)
     except (KbError, ImportError, OSError, ValueError) as exc:
         return [], None, 0, f"similar incidents unavailable ({exc})"
+    this = context.store.get(key).first_posted
     past = []
     for hit in result.hits:
         try:
             other = context.store.get(hit.key)
         except KbError:
             continue
-        past.append(other)
+        # "like this before": only incidents first posted before this one
+        if this is None or other.first_posted is None or other.first_posted < this:
+            past.append(other)
     shown = [{"key": o.key, "title": o.title, "provider": o.provider,
               "first_post_at": _iso(o.first_posted), "duration_minutes": _minutes(o),
               "url": o.url if (o.url or "").startswith(("https://", "http://")) else None}
              for o in past[:SIMILAR]]
-    known = [m for m in (_minutes(o) for o in past) if m is not None]
+    known = [m for m in (_minutes(o) for o in past[:TYPICAL_FROM]) if m is not None]
     typical = round(statistics.median(known), 1) if len(known) >= TYPICAL_MIN else None
     note = "; ".join(result.notes) or None
     return shown, typical, len(known), note

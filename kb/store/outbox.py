@@ -193,9 +193,10 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]],
         statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     else:  # pragma: no cover - the two tested backends are above
         raise NotImplementedError(f"outbox on {dialect}")
+    statement = statement.returning(table.c[keys[0]])
     inserted = 0
-    for row in rows:  # per row: rowcount of an executemany with ON CONFLICT is unreliable
-        inserted += conn.execute(statement, row).rowcount or 0
+    for row in rows:  # per row, counting what RETURNING gives: rowcount is -1 on psycopg
+        inserted += len(conn.execute(statement, row).all())
     return inserted
 
 
