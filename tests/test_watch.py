@@ -441,3 +441,21 @@ def test_watch_on_postgres(watched: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     assert [(e["event_action"], e["dedup_key"]) for e in watched.pd.got] == [
         ("trigger", KEY), ("resolve", KEY)]
     assert len(watched.hook.got) == len(watched.slack.got) == 2
+
+
+def test_fallback_lists_followed_providers_up_now(watched: Any, httpserver: HTTPServer,
+                                                  kb_home: Path) -> None:
+    openai = (FIX / "statuspage" / "openai_slice.json").read_bytes()
+    httpserver.expect_request("/openai/incidents.json").respond_with_data(
+        openai, content_type="application/json")
+    with (kb_home / "sources.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f"[[source]]\nslug = \"openai\"\nname = \"OpenAI\"\n"
+                     f"url = \"{httpserver.url_for('/openai').rstrip('/')}\"\n"
+                     "platform = \"gcp\"\n")
+    report = watched.round()
+    assert kinds(report) == [(KEY, "new")]  # OpenAI's two closed incidents are history
+    [fallback] = watched.hook.got[0]["fallbacks"]
+    assert fallback["provider"] == "openai" and fallback["name"] == "OpenAI"
+    # measured where the KB covers both (the slices' payload spans), not "never" over a year
+    assert fallback["both_down_hours"] == 0.0 and fallback["both_covered_hours"] > 0
+    assert "OpenAI: down together 0 h of " in json.dumps(watched.slack.got[0])

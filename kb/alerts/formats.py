@@ -58,6 +58,13 @@ def _hours_text(hours: float | None) -> str:
     return "unknown" if hours is None else f"{hours:g} h"
 
 
+def _together(fallback: dict[str, Any]) -> str:
+    """"down together 0 h of 50.9 h both covered": the figure and what it was measured over
+    (the last 365 days, only where the KB covers both)."""
+    return (f"down together {_hours_text(fallback['both_down_hours'])} of "
+            f"{fallback['both_covered_hours']:g} h both covered")
+
+
 def headline(facts: dict[str, Any]) -> str:
     """One plain line: kind, provider, title (no markup; callers escape for their exit)."""
     inc, change = facts["incident"], facts["change"]
@@ -92,8 +99,7 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
                                                         "unknown (no similar incident found)")
                            + f"\n*Typical duration:* {typical}"))
     if facts["fallbacks"]:
-        ranked = [f"{n}. {slack_escape(f['name'])}: down together "
-                  f"{_hours_text(f['both_down_hours'])} in {facts['fallback_period_days']} d"
+        ranked = [f"{n}. {slack_escape(f['name'])}: {_together(f)}"
                   for n, f in enumerate(facts["fallbacks"], 1)]
         blocks.append(_section("*Fallback (up now, rarest shared downtime first):*\n"
                                + "\n".join(ranked)))
@@ -150,8 +156,7 @@ def pagerduty(facts: dict[str, Any], target: Target) -> dict[str, Any] | None:
                 f"{s['title']} ({s['first_post_at'] or 'unknown'}): "
                 f"{duration_text(s['duration_minutes'])}" for s in facts["similar"]],
             "typical_duration": duration_text(facts["typical_duration_minutes"]),
-            "fallbacks": [f"{f['name']}: down together {_hours_text(f['both_down_hours'])}"
-                          for f in facts["fallbacks"]],
+            "fallbacks": [f"{f['name']}: {_together(f)}" for f in facts["fallbacks"]],
         },
     }
     if inc["url"]:
