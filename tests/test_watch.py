@@ -459,3 +459,39 @@ def test_fallback_lists_followed_providers_up_now(watched: Any, httpserver: HTTP
     # measured where the KB covers both (the slices' payload spans), not "never" over a year
     assert fallback["both_down_hours"] == 0.0 and fallback["both_covered_hours"] > 0
     assert "OpenAI: down together 0 h of " in json.dumps(watched.slack.got[0])
+
+
+MAINTENANCES = json.loads((FIX / "statuspage" / "anthropic_maintenances.json").read_bytes())
+
+
+def maintenance_page(shown: int) -> bytes:
+    """scheduled-maintenances.json with maintenance x017628t2rl5's first `shown` updates."""
+    data = copy.deepcopy(MAINTENANCES)
+    item = next(m for m in data["scheduled_maintenances"] if m["id"] == "x017628t2rl5")
+    data["scheduled_maintenances"] = [item]
+    updates = sorted(item["incident_updates"], key=lambda u: u["created_at"])[:shown]
+    item["incident_updates"] = list(reversed(updates))
+    item["status"] = updates[-1]["status"]
+    item["updated_at"] = updates[-1]["created_at"]
+    if item["status"] != "completed":
+        item["resolved_at"] = None
+    return json.dumps(data).encode()
+
+
+def test_maintenance_start_is_notified_once(watched: Any, httpserver: HTTPServer,
+                                            kb_home: Path) -> None:
+    shown = {"n": 1}
+    httpserver.expect_request("/maint/incidents.json").respond_with_handler(
+        lambda _r: Response(maintenance_page(shown["n"]), content_type="application/json"))
+    with (kb_home / "sources.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f"[[source]]\nslug = \"anthropic-maint\"\nname = \"Maint\"\n"
+                     f"url = \"{httpserver.url_for('/maint').rstrip('/')}\"\n"
+                     "platform = \"gcp\"\n")
+    first = watched.round()
+    assert ("anthropic-maint/x017628t2rl5", "maintenance_start") not in kinds(first)
+    shown["n"] = 2  # in progress
+    assert kinds(watched.round()) == [("anthropic-maint/x017628t2rl5", "maintenance_start")]
+    shown["n"] = 3  # verifying: still the same maintenance under way
+    assert kinds(watched.round()) == []
+    assert [m["change"]["kind"] for m in watched.hook.got] == ["new", "maintenance_start"]
+    assert len(watched.pd.got) == 1  # a maintenance pages nobody
