@@ -11,6 +11,8 @@
 | fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
 | writer wait    | KB_LOCK_TIMEOUT    | lock_timeout   | 600 s                       |
 | site drafts    | KB_SITE_DRAFT_DAYS | [site] draft_days | 90 days (0: none)        |
+| alert targets  | -                  | [[alert]] tables | none (kb.alerts.targets)  |
+| kb watch       | -                  | [watch] table  | see kb.watch.schedule       |
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class Settings:
     # KB_SOURCES or kb.toml `sources` named the file: missing, it is an error (the default
     # $KB_HOME/sources.toml is optional: the packaged list alone is then in use).
     sources_named: bool = False
+    # [[alert]] tables and the [watch] table of kb.toml, as written: validated by
+    # kb.alerts.targets and kb.watch.schedule, which name the file in their errors.
+    alerts: tuple[Mapping[str, Any], ...] = ()
+    watch: Mapping[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None  # the kb.toml read, if any
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -99,7 +106,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if site_draft_days < 0:
         raise ConfigError("KB_SITE_DRAFT_DAYS / [site] draft_days must be a whole number of "
                           f"days, 0 or more, not {draft_days!r}")
+    alerts = file_settings.get("alert", [])
+    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
+        raise ConfigError(f"{config_path}: [[alert]] must be an array of tables")
+    watch = file_settings.get("watch", {})
+    if not isinstance(watch, dict):
+        raise ConfigError(f"{config_path}: [watch] must be a table")
     return Settings(
+        alerts=tuple(alerts),
+        watch=watch,
+        config_path=config_path if config_path.is_file() else None,
         lock_timeout=lock_timeout,
         site_draft_days=site_draft_days,
         home=home,

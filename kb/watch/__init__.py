@@ -1,0 +1,1 @@
+"""`kb watch`: poll the followed status pages, find what changed, notify (kb.alerts)."""
