@@ -136,3 +136,44 @@ def test_phone_timeline_gives_each_update_the_screen_width(
         "el => getComputedStyle(el).display") == "table-cell"
     shot(phone, "site-phone-incident.png")
     shot(desktop, "site-desktop-incident.png")
+
+
+def first_visit(tab: Any, url: str) -> dict[str, int]:
+    """Open `url` in a tab with an empty cache and wait until the network is idle; returns
+    the bytes transferred per URL (headers + body as sent, i.e. compressed)."""
+    responses: list[Any] = []
+    tab.on("response", lambda r: responses.append(r))
+    tab.goto(url, wait_until="networkidle")
+    tab.wait_for_timeout(300)  # a late request (the search worker's) would show here
+    sent: dict[str, int] = {}
+    for response in responses:
+        sizes = response.request.sizes()
+        sent[response.url] = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    return sent
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_first_visit_is_small_and_the_search_index_waits_for_a_search(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, layout, base = site
+    index_bytes = (layout.site / "search" / "search_index.json").stat().st_size
+    assert index_bytes > 10_000
+    for url in (base, url_of(base, LONG)):
+        tab = open_tab(viewport)
+        sent = first_visit(tab, url)
+        assert url in sent and sum(sent.values()) < 1_000_000, sent
+        assert not [u for u in sent if "search_index" in u], sent
+        # Served compressed: the page's bytes on the wire are well under its size on disk.
+        page = tab.request.get(url, headers={"Accept-Encoding": "gzip"})
+        assert page.headers.get("content-encoding") == "gzip"
+    # The first search loads it, and the search works.
+    requested: list[str] = []
+    tab.on("request", lambda r: requested.append(r.url))
+    toggle = tab.locator("label.md-header__button[for='__search']")
+    (toggle if toggle.is_visible() else tab.locator("input.md-search__input")).click()
+    tab.locator("input.md-search__input").press_sequentially("Codespaces", delay=20)
+    hit = tab.locator(".md-search-result__item a[href*='incidents/github/cmsz976yn1km']")
+    hit.first.wait_for(timeout=15_000)
+    assert [u for u in requested if u.endswith("search/search_index.json")]
+    assert store.get(LONG) is not None
