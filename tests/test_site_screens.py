@@ -9,12 +9,17 @@ to test-artifacts/. Skipped, with the reason, where chromium or playwright is mi
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 
 from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
@@ -177,3 +182,100 @@ def test_first_visit_is_small_and_the_search_index_waits_for_a_search(
     hit.first.wait_for(timeout=15_000)
     assert [u for u in requested if u.endswith("search/search_index.json")]
     assert store.get(LONG) is not None
+
+
+def kb_json(home: Path, *args: str) -> Any:
+    """A `kb` command through the real CLI on the fixture's home, its --json output."""
+    env = {**os.environ, "KB_HOME": str(home), "KB_DATABASE_URL": f"sqlite:///{home / 'kb.db'}"}
+    done = subprocess.run([sys.executable, "-m", "kb", *args, "--json"], env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_provider_page_groups_by_year_with_kb_metrics_figures(
+    site: tuple[Store, Layout, str],
+) -> None:
+    store, layout, _ = site
+    page = BeautifulSoup((layout.site / "providers" / "github" / "index.html").read_text(),
+                         "html.parser")
+    rows = page.select("table.kb-years tbody tr")
+    years = [r.find("td").get_text() for r in rows]
+    assert years == ["2023", "2013", "2011", "all"]
+    reliability = {tr.find_all("td")[0].get_text(): [td.get_text() for td in tr.find_all("td")]
+                   for tr in page.select(".kb-section-reliability table")[0].select("tbody tr")}
+    home = layout.build.parent
+    for row in rows[:-1]:
+        cells = [td.get_text() for td in row.find_all("td")]
+        year = cells[0]
+        listed = [i for i in store.incidents(provider="github")
+                  if (i.first_posted and i.first_posted.year == int(year))]
+        assert cells[1] == str(len(listed))
+        # The year's figures are the Reliability table's row for that year, cell for cell ...
+        assert cells[2:5] == reliability[year][1:4] and cells[5] == reliability[year][5]
+        # ... which are kb metrics' for the calendar year.
+        metrics = kb_json(home, "metrics", "--provider", "github", "--period", year,
+                          "--end", AS_OF.isoformat())["rows"][0]
+        assert cells[2].split(" ")[0] == str(metrics["incidents"])
+        assert cells[3].startswith(metrics["uptime_text"])
+        link = row.find("a")["href"]
+        year_page = (layout.site / "providers" / "github" / link.rstrip("/").split("/")[-1]
+                     / "index.html")
+        assert year_page.is_file(), link
+        listing = BeautifulSoup(year_page.read_text(), "html.parser")
+        assert len(listing.select("tr.kb-facet-row")) == len(listed)
+    # The provider page lists only its newest incidents, not the whole history.
+    assert len(page.select(".kb-history tr")) <= 1 + 20
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_year_page_filters_by_component_severity_and_cause(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, _, base = site
+    tab = open_tab(viewport)
+    tab.goto(f"{base}providers/anthropic/2026/")
+    form = tab.locator("form.kb-filter")
+    assert form.is_visible()
+    rows = tab.locator("tr.kb-facet-row")
+    listed = [i for i in store.incidents(provider="anthropic") if i.first_posted
+              and i.first_posted.year == 2026]
+    assert rows.count() == len(listed) >= 8
+
+    def shown() -> int:
+        return tab.locator("tr.kb-facet-row:visible").count()
+
+    severities = {i.stated_severity for i in listed}
+    for severity in severities:
+        form.locator("select[name=severity]").select_option(severity)
+        assert shown() == sum(1 for i in listed if i.stated_severity == severity)
+        assert tab.locator(".kb-filter-count").inner_text() == f"{shown()} of {len(listed)} shown"
+    form.locator("select[name=severity]").select_option("")
+    names = sorted({c.name for i in listed for c in i.components})
+    assert names
+    form.locator("select[name=component]").select_option(names[0])
+    assert shown() == sum(1 for i in listed if names[0] in {c.name for c in i.components})
+    form.locator("select[name=component]").select_option("")
+    # "none stated" shows the incidents with no stated cause (before `kb causes`: all).
+    form.locator("select[name=cause]").select_option("-")
+    causes = [o for o in form.locator("select[name=cause] option").all_inner_texts()
+              if o not in ("any", "none stated")]
+    assert shown() <= len(listed) and (shown() == len(listed)) == (not causes)
+    if viewport is PHONE:
+        assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+        shot(tab, "site-phone-provider-year.png")
+
+
+def test_year_page_without_javascript_lists_everything(
+    browser: Any, site: tuple[Store, Layout, str],
+) -> None:
+    _, _, base = site
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    try:
+        tab = context.new_page()
+        tab.goto(f"{base}providers/anthropic/2026/")
+        assert not tab.locator("form.kb-filter").is_visible()
+        assert tab.locator("tr.kb-facet-row:visible").count() == \
+            tab.locator("tr.kb-facet-row").count() >= 8
+    finally:
+        context.close()
