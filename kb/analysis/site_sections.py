@@ -53,7 +53,8 @@ from kb.render.sections import (
 from kb.store import Store
 from kb.store.analysis import CauseRecord, last_seen, stored_causes
 
-__all__ = ["CAUSE_PAGES", "COLLECTIONS", "SECTIONS", "period_end", "provider_periods"]
+__all__ = ["CAUSE_PAGES", "COLLECTIONS", "COLUMNS", "SECTIONS", "period_end", "period_row",
+           "provider_periods"]
 
 ROLLING = (30, 90, 365)  # days before the build's as-of date
 COLUMNS = ("period", "incidents (by severity)", "uptime (coverage)", "nines",
@@ -216,14 +217,20 @@ HOW = (
 )
 
 
+def period_row(period: Period, g: GroupFigures) -> tuple[str, ...]:
+    """One row of the Reliability table (COLUMNS), worded as kb metrics words it; the site's
+    per-year history shows the same row for each year."""
+    return (_label(period), _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
+            _minutes(g.resolve.median), str(g.unmeasured))
+
+
 def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage | None,
                  end: datetime) -> list[Block]:
     series = Series.of(items)  # sorted and unioned once for every period
     rows = []
     for period in provider_periods(items, coverage, end):
         g = group_figures(items, coverage, period, provider=provider, series=series)
-        rows.append((_label(period), _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
-                     _minutes(g.resolve.median), str(g.unmeasured)))
+        rows.append(period_row(period, g))
     basis = (f"Coverage from {coverage.basis}." if coverage is not None
              else "No stored payload covers this provider, so every uptime is unknown.")
     blocks: list[Block] = [Table(COLUMNS, rows, caption="Durations: median / 90th percentile")]

@@ -8,6 +8,7 @@ code builds as HTML (SVG pictures, nh3-cleaned bodies) are `Markup` and pass unc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,6 +151,16 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
             out.append(row)
         return Markup("\n".join(out))
 
+    @pass_context
+    def filter_rows(context: Any, items: list[Incident],
+                    causes: Mapping[str, tuple[str, ...]]) -> Markup:
+        """Listing rows that carry what the year pages' filter reads (data-kb-* attributes:
+        components, severity, stated causes; JSON lists, escaped)."""
+        root = paths.root_of(context["here"])
+        return Markup("\n".join(
+            _row(i, root, False, provider_name(i.provider), causes.get(i.key, ()))
+            for i in items))
+
     env.filters.update(
         when=when, span=span, css=css, heading=heading, paragraph=paragraph, ttr=ttr,
         end_bound=end_bound,
@@ -162,8 +173,9 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
     )
     env.globals.update(
         to=to, provider_name=provider_name, lookup=known, is_open=figures.is_open,
-        listing_rows=listing_rows, page_exists=page_exists,
-        kb_command=kb_command, unshowable=UNSHOWABLE,
+        listing_rows=listing_rows, filter_rows=filter_rows, page_exists=page_exists,
+        provider_year_doc=paths.provider_year_doc,
+        kb_command=kb_command, unshowable=UNSHOWABLE, zip=zip,
         collection_doc=paths.collection_doc,
         incident_doc=paths.incident_doc, provider_doc=paths.provider_doc,
         component_doc=paths.component_doc, year_doc=paths.year_doc, feed_file=paths.feed_file,
@@ -172,8 +184,10 @@ def make_env(templates: Path, providers: Mapping[str, str | None],
     return env
 
 
-def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> str:
-    """One listing row; every scraped value cleaned and escaped, as in the templates."""
+def _row(incident: Incident, root: str, show_provider: bool, provider: str,
+         causes: tuple[str, ...] | None = None) -> str:
+    """One listing row; every scraped value cleaned and escaped, as in the templates. With
+    `causes`, the row also carries the filter's values (severity "unknown" is a value)."""
     page = root + paths.url_of(paths.incident_doc(incident.provider, incident.native_id))
     cells = [f"<td>{when(figures.first_post(incident))}</td>"]
     if show_provider:
@@ -189,7 +203,13 @@ def _row(incident: Incident, root: str, show_provider: bool, provider: str) -> s
         f"<td>{escape(one_line(incident.status, 30))}</td>",
         f"<td>{resolved_after(incident)}</td>",
     ]
-    return "<tr>" + "".join(cells) + "</tr>"
+    if causes is None:
+        return "<tr>" + "".join(cells) + "</tr>"
+    components = sorted({one_line(c.name, 80) for c in incident.components})
+    facets = (f' data-kb-components="{escape(json.dumps(components))}"'
+              f' data-kb-severity="{escape(one_line(severity, 30))}"'
+              f' data-kb-causes="{escape(json.dumps(list(causes)))}"')
+    return f'<tr class="kb-facet-row"{facets}>' + "".join(cells) + "</tr>"
 
 
 def resolved_after(incident: Incident) -> str:

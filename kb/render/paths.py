@@ -20,6 +20,11 @@ def provider_doc(provider: str) -> str:
     return f"providers/{path_segment(provider)}.md"
 
 
+def provider_year_doc(provider: str, year: int) -> str:
+    """A provider's incidents of one year: /providers/<provider>/<yyyy>/."""
+    return f"providers/{path_segment(provider)}/{year}.md"
+
+
 def component_doc(provider: str, component: str) -> str:
     return f"components/{path_segment(provider)}/{path_segment(component)}.md"
 

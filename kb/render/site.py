@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
     from kb.analysis.coverage import Coverage
     from kb.config import Settings
+    from kb.render.history import History
     from kb.store import Store
 
 RECENT = 30  # incidents listed on the home page
 LATEST = 100  # incidents listed on the incidents index
+LATEST_ON_PROVIDER = 20  # a provider page lists its newest; each year has its own page
 ONGOING_DAYS = 7  # an unresolved incident older than this is stale data, not "ongoing"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -113,9 +115,13 @@ def render_site(
 
     bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)),
                         interval=_touched) for p in providers}
+    from kb.render.history import history
+
+    years = history(build, by_provider)
+    registry.failures.extend(years.failures)
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
-                        names.get(provider) or provider)
+                        names.get(provider) or provider, years)
     tick(len(incidents) + len(providers), total)
     _collections(env, out, registry)
     _index_pages(env, out, incidents, providers, by_provider, bars, as_of,
@@ -162,7 +168,8 @@ def _watched(coverage: Coverage | None) -> Callable[[date], float]:
 
 
 def _provider_pages(env: Environment, out: Output, registry: Registry, provider: str,
-                    items: list[Incident], cells: list[svg.Day], name: str) -> None:
+                    items: list[Incident], cells: list[svg.Day], name: str,
+                    history: History) -> None:
     doc = paths.provider_doc(provider)
     periods = figures.by_year(items)
     by_component: dict[str, list[Incident]] = defaultdict(list)
@@ -172,10 +179,21 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
     years: dict[int | None, list[Incident]] = defaultdict(list)
     for incident in items:
         years[figures.year_of(incident)].append(incident)
+    dated = {y: listed for y, listed in years.items() if y is not None}
+    figures_of = history.years.get(provider, {})
+    for year, listed in dated.items():
+        page = paths.provider_year_doc(provider, year)
+        out.write(page, render(
+            env, "provider_year.md.j2", page, provider=provider, name=name, year=year,
+            incidents=listed, counts=figures.by_year(listed), figures=figures_of.get(year),
+            columns=history.columns, causes=history.causes,
+            years=sorted(dated), facets=_facets(listed, history.causes),
+        ))
     out.write(doc, render(
         env, "provider.md.j2", doc, provider=provider, name=name, incidents=items,
-        periods=periods, whole=figures.total(periods),
-        components=figures.components(items), years=years,
+        periods=periods, whole=figures.total(periods), latest=items[:LATEST_ON_PROVIDER],
+        components=figures.components(items), years=years, year_figures=figures_of,
+        columns=history.columns,
         bars=svg.day_bars(cells, f"{name}: the last {len(cells)} days"), cells=cells,
         sections=registry.blocks("provider", provider),
         feed=paths.feed_file(provider),
@@ -184,6 +202,18 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
         page = paths.component_doc(provider, component)
         out.write(page, render(env, "component.md.j2", page, provider=provider, name=name,
                                component=component, incidents=listed))
+
+
+def _facets(items: list[Incident], causes: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The values the year page's filter offers: what its incidents carry, sorted."""
+    from kb.render.safe import one_line
+
+    found: dict[str, set[str]] = {"component": set(), "severity": set(), "cause": set()}
+    for incident in items:
+        found["component"].update(one_line(c.name, 80) for c in incident.components)
+        found["severity"].add(one_line(incident.stated_severity, 30))
+        found["cause"].update(causes.get(incident.key, ()))
+    return {name: sorted(values) for name, values in found.items()}
 
 
 def _index_pages(env: Environment, out: Output, incidents: list[Incident], providers: list[str],

@@ -49,3 +49,48 @@
     init();
   }
 })();
+
+// The year pages' filter (progressive enhancement: without JavaScript the form stays hidden
+// and every incident is listed). Each row carries its components, severity and stated causes
+// as data-kb-* attributes; "unknown" severity is a value of its own, "-" means no stated cause.
+(function () {
+  "use strict";
+
+  function values(row, name) {
+    try { return JSON.parse(row.getAttribute("data-kb-" + name) || "[]"); } catch (e) { return []; }
+  }
+
+  function init() {
+    document.querySelectorAll("form.kb-filter").forEach(function (form) {
+      var table = form.parentNode.querySelector("table.kb-filterable");
+      if (!table) { return; }
+      var rows = Array.prototype.slice.call(table.querySelectorAll("tr.kb-facet-row"));
+      var count = form.querySelector(".kb-filter-count");
+      function apply() {
+        var component = form.elements.component.value;
+        var severity = form.elements.severity.value;
+        var cause = form.elements.cause.value;
+        var shown = 0;
+        rows.forEach(function (row) {
+          var causes = values(row, "causes");
+          var ok = (!component || values(row, "components").indexOf(component) >= 0) &&
+            (!severity || row.getAttribute("data-kb-severity") === severity) &&
+            (!cause || (cause === "-" ? causes.length === 0 : causes.indexOf(cause) >= 0));
+          row.hidden = !ok;
+          if (ok) { shown += 1; }
+        });
+        count.textContent = shown + " of " + rows.length + " shown";
+      }
+      form.addEventListener("change", apply);
+      form.addEventListener("submit", function (event) { event.preventDefault(); });
+      form.hidden = false;
+      apply();
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

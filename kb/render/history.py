@@ -1,0 +1,89 @@
+"""A provider's history by year: the figures of each year (kb metrics' own, worded as the
+Reliability table words them) and what each listed incident can be filtered by.
+
+A provider page lists its years, each with its counts and figures, and links a page per year
+(/providers/<provider>/<year>/) that lists that year's incidents: GitHub's single page of
+1,513 incidents was 60,745 px tall and 0.5 MB. The year pages carry a client-side filter by
+component, severity and stated cause (site/assets/kb.js), which needs these values per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kb.analysis.causes import LABELS, Cause
+from kb.analysis.metrics import IncidentFigures, incident_figures
+from kb.analysis.reliability import Series, group_figures
+from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_periods
+from kb.model import Incident
+
+if TYPE_CHECKING:
+    from kb.render.sections import BuildContext
+
+UNKNOWN = "unknown"  # a filter value of its own: severity or cause not stated
+
+
+@dataclass
+class History:
+    """Per provider and year, the Reliability row of that calendar year (COLUMNS); per
+    incident, its stated causes (role "cause", labels). Empty where the figures failed:
+    `failures` says why, and the pages show their counts alone."""
+
+    columns: tuple[str, ...] = COLUMNS
+    years: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
+    causes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> History:
+    """The year figures of every provider, computed from the incidents the build read."""
+    from kb.analysis.stage import RULES_ID
+    from kb.store.analysis import last_seen, stored_causes
+
+    found = History()
+    try:
+        seen = last_seen(build.store)
+        stored = stored_causes(build.store, rules=RULES_ID)
+    except Exception as exc:  # a store without analysis tables: counts only
+        found.failures.append(f"history by year: {_line(exc)}")
+        return found
+    for key, records in stored.items():
+        stated = sorted({_label(r.tag) for r in records if r.stated_as == "cause"
+                         and r.tag != Cause.UNKNOWN.value})
+        found.causes[key] = tuple(stated)
+    end = period_end(build.as_of)
+    coverages = build.coverage
+    for provider, incidents in by_provider.items():
+        try:
+            items = [incident_figures(i, seen.get(i.key)) for i in incidents]
+            found.years[provider] = _years(provider, items, coverages.get(provider), end)
+        except Exception as exc:  # one provider's odd data: its pages show counts only
+            found.failures.append(f"history by year: {provider}: {_line(exc)}")
+    return found
+
+
+def _years(provider: str, items: Sequence[IncidentFigures], coverage: object,
+           end: object) -> dict[int, tuple[str, ...]]:
+    series = Series.of(items)
+    rows: dict[int, tuple[str, ...]] = {}
+    for period in provider_periods(items, coverage, end):  # type: ignore[arg-type]
+        year = period.label[:4]
+        if not (year.isdigit() and len(period.label) >= 4 and not period.label.endswith("d")):
+            continue  # the rolling 30/90/365 days
+        g = group_figures(items, coverage, period, provider=provider,  # type: ignore[arg-type]
+                          series=series)
+        rows[int(year)] = period_row(period, g)
+    return rows
+
+
+def _label(tag: str) -> str:
+    try:
+        return LABELS[Cause(tag)]
+    except ValueError:
+        return tag
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

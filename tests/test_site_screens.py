@@ -1,0 +1,281 @@
+"""The built site on real screens: Debian's chromium (Playwright) at a phone's width (390 px)
+and a desktop's (1280 px), measuring what a reader gets: how wide the timeline's text is, how
+tall the pages are, how many bytes a first visit transfers.
+
+The site is built once for the module from tests/fixtures/site plus
+tests/fixtures/site_screens (a 25-update GitHub incident; ORIGIN.md). 390 px screenshots go
+to test-artifacts/. Skipped, with the reason, where chromium or playwright is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from kb.config import PACKAGED_SOURCES, load_sources
+from kb.pipeline import Line, ingest
+from kb.render.build import Layout, build_site, find_layout
+from kb.render.serve import serve_in_thread
+from kb.store import Store
+from scrapers.archive import Archive
+from tests.test_site_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, Watch
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = [ROOT / "tests" / "fixtures" / "site", ROOT / "tests" / "fixtures" / "site_screens"]
+AS_OF = date(2026, 9, 15)
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+LONG = "github/cmsz976yn1km"  # 25 updates, the longest timeline of the fixtures
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright Python package is not installed "
+    "(pip install playwright; the browser itself comes from apt: chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(),
+    reason=f"{CHROMIUM} is missing (apt-get install chromium); no browser is ever downloaded",
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Layout, str]]:
+    home = tmp_path_factory.mktemp("screenskb")
+    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
+    report = ingest(Line(store, Archive(home / "raw"), load_sources(PACKAGED_SOURCES)),
+                    FIXTURES)
+    assert not report.failures
+    layout = find_layout(ROOT / "mkdocs.yml", home / "build")
+    build_site(store, layout, as_of=AS_OF)
+    server, base = serve_in_thread(layout.site)
+    yield store, layout, base
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_tab(browser: Any, site: tuple[Store, Layout, str]) -> Iterator[Any]:
+    """`open_tab(viewport)` gives a fresh tab (own context: empty cache) with the Watch of
+    test_site_browser: console errors, dialogs, failed or off-host requests fail the test."""
+    _, _, base = site
+    opened: list[tuple[Any, Watch]] = []
+
+    def make(viewport: dict[str, int]) -> Any:
+        context = browser.new_context(viewport=viewport)
+        tab = context.new_page()
+        watch = Watch(base)
+        watch.attach(context, tab)
+        opened.append((context, watch))
+        return tab
+
+    yield make
+    for context, watch in opened:
+        context.close()
+        assert watch.outside == [], f"requests left 127.0.0.1: {watch.outside}"
+        assert watch.errors == [], f"console errors: {watch.errors}"
+        assert watch.failed == [], f"failed responses: {watch.failed}"
+        assert watch.dialogs == [], f"dialogs opened: {watch.dialogs}"
+
+
+def shot(tab: Any, name: str) -> Path:
+    """A full-page screenshot kept as a test artifact (the measurements are the assertions)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    tab.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
+
+
+def height(tab: Any) -> int:
+    return int(tab.evaluate("document.documentElement.scrollHeight"))
+
+
+def url_of(base: str, key: str) -> str:
+    return f"{base}incidents/{key}/"
+
+
+def test_phone_timeline_gives_each_update_the_screen_width(
+    open_tab: Any, site: tuple[Store, Layout, str],
+) -> None:
+    store, _, base = site
+    incident = store.get(LONG)
+    assert incident is not None and len(incident.updates) == 25
+    phone, desktop = open_tab(PHONE), open_tab(DESKTOP)
+    for tab in (phone, desktop):
+        tab.goto(url_of(base, LONG))
+    texts = phone.locator("tr.kb-update td.kb-text")
+    assert texts.count() == 25
+    widths = [texts.nth(i).bounding_box()["width"] for i in range(texts.count())]
+    # As a table the Update column got ~62 px of the 390; as cards, nearly all of the width.
+    assert min(widths) >= 300, widths
+    # Nothing overflows sideways: the page is no wider than the phone.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # Each card's text starts below its time, not beside it.
+    times = phone.locator("tr.kb-update td:first-child")
+    assert texts.first.bounding_box()["y"] > times.first.bounding_box()["y"]
+    # The page is taller on a phone, but by the narrower lines, not by a squeezed column
+    # (the table layout made it ~4.5 times the desktop's height on corpus incidents).
+    table_phone = phone.locator("table.kb-timeline-table").bounding_box()["height"]
+    table_desk = desktop.locator("table.kb-timeline-table").bounding_box()["height"]
+    assert table_phone <= 3 * table_desk, (table_phone, table_desk)
+    assert height(phone) <= 3 * height(desktop), (height(phone), height(desktop))
+    # On the desktop it stays a table with its header.
+    assert desktop.locator("table.kb-timeline-table thead th").first.is_visible()
+    assert desktop.locator("tr.kb-update td.kb-text").first.evaluate(
+        "el => getComputedStyle(el).display") == "table-cell"
+    shot(phone, "site-phone-incident.png")
+    shot(desktop, "site-desktop-incident.png")
+
+
+def first_visit(tab: Any, url: str) -> dict[str, int]:
+    """Open `url` in a tab with an empty cache and wait until the network is idle; returns
+    the bytes transferred per URL (headers + body as sent, i.e. compressed)."""
+    responses: list[Any] = []
+    tab.on("response", lambda r: responses.append(r))
+    tab.goto(url, wait_until="networkidle")
+    tab.wait_for_timeout(300)  # a late request (the search worker's) would show here
+    sent: dict[str, int] = {}
+    for response in responses:
+        sizes = response.request.sizes()
+        sent[response.url] = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    return sent
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_first_visit_is_small_and_the_search_index_waits_for_a_search(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, layout, base = site
+    index_bytes = (layout.site / "search" / "search_index.json").stat().st_size
+    assert index_bytes > 10_000
+    for url in (base, url_of(base, LONG)):
+        tab = open_tab(viewport)
+        sent = first_visit(tab, url)
+        assert url in sent and sum(sent.values()) < 1_000_000, sent
+        assert not [u for u in sent if "search_index" in u], sent
+        # Served compressed: the page's bytes on the wire are well under its size on disk.
+        page = tab.request.get(url, headers={"Accept-Encoding": "gzip"})
+        assert page.headers.get("content-encoding") == "gzip"
+    # The first search loads it, and the search works.
+    requested: list[str] = []
+    tab.on("request", lambda r: requested.append(r.url))
+    toggle = tab.locator("label.md-header__button[for='__search']")
+    (toggle if toggle.is_visible() else tab.locator("input.md-search__input")).click()
+    tab.locator("input.md-search__input").press_sequentially("Codespaces", delay=20)
+    hit = tab.locator(".md-search-result__item a[href*='incidents/github/cmsz976yn1km']")
+    hit.first.wait_for(timeout=15_000)
+    assert [u for u in requested if u.endswith("search/search_index.json")]
+    assert store.get(LONG) is not None
+
+
+def kb_json(home: Path, *args: str) -> Any:
+    """A `kb` command through the real CLI on the fixture's home, its --json output."""
+    env = {**os.environ, "KB_HOME": str(home), "KB_DATABASE_URL": f"sqlite:///{home / 'kb.db'}"}
+    done = subprocess.run([sys.executable, "-m", "kb", *args, "--json"], env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_provider_page_groups_by_year_with_kb_metrics_figures(
+    site: tuple[Store, Layout, str],
+) -> None:
+    store, layout, _ = site
+    page = BeautifulSoup((layout.site / "providers" / "github" / "index.html").read_text(),
+                         "html.parser")
+    rows = page.select("table.kb-years tbody tr")
+    years = [r.find("td").get_text() for r in rows]
+    assert years == ["2023", "2013", "2011", "all"]
+    reliability = {tr.find_all("td")[0].get_text(): [td.get_text() for td in tr.find_all("td")]
+                   for tr in page.select(".kb-section-reliability table")[0].select("tbody tr")}
+    home = layout.build.parent
+    for row in rows[:-1]:
+        cells = [td.get_text() for td in row.find_all("td")]
+        year = cells[0]
+        listed = [i for i in store.incidents(provider="github")
+                  if (i.first_posted and i.first_posted.year == int(year))]
+        assert cells[1] == str(len(listed))
+        # The year's figures are the Reliability table's row for that year, cell for cell ...
+        assert cells[2:5] == reliability[year][1:4] and cells[5] == reliability[year][5]
+        # ... which are kb metrics' for the calendar year.
+        metrics = kb_json(home, "metrics", "--provider", "github", "--period", year,
+                          "--end", AS_OF.isoformat())["rows"][0]
+        assert cells[2].split(" ")[0] == str(metrics["incidents"])
+        assert cells[3].startswith(metrics["uptime_text"])
+        link = row.find("a")["href"]
+        year_page = (layout.site / "providers" / "github" / link.rstrip("/").split("/")[-1]
+                     / "index.html")
+        assert year_page.is_file(), link
+        listing = BeautifulSoup(year_page.read_text(), "html.parser")
+        assert len(listing.select("tr.kb-facet-row")) == len(listed)
+    # The provider page lists only its newest incidents, not the whole history.
+    assert len(page.select(".kb-history tr")) <= 1 + 20
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_year_page_filters_by_component_severity_and_cause(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, _, base = site
+    tab = open_tab(viewport)
+    tab.goto(f"{base}providers/anthropic/2026/")
+    form = tab.locator("form.kb-filter")
+    assert form.is_visible()
+    rows = tab.locator("tr.kb-facet-row")
+    listed = [i for i in store.incidents(provider="anthropic") if i.first_posted
+              and i.first_posted.year == 2026]
+    assert rows.count() == len(listed) >= 8
+
+    def shown() -> int:
+        return tab.locator("tr.kb-facet-row:visible").count()
+
+    severities = {i.stated_severity for i in listed}
+    for severity in severities:
+        form.locator("select[name=severity]").select_option(severity)
+        assert shown() == sum(1 for i in listed if i.stated_severity == severity)
+        assert tab.locator(".kb-filter-count").inner_text() == f"{shown()} of {len(listed)} shown"
+    form.locator("select[name=severity]").select_option("")
+    names = sorted({c.name for i in listed for c in i.components})
+    assert names
+    form.locator("select[name=component]").select_option(names[0])
+    assert shown() == sum(1 for i in listed if names[0] in {c.name for c in i.components})
+    form.locator("select[name=component]").select_option("")
+    # "none stated" shows the incidents with no stated cause (before `kb causes`: all).
+    form.locator("select[name=cause]").select_option("-")
+    causes = [o for o in form.locator("select[name=cause] option").all_inner_texts()
+              if o not in ("any", "none stated")]
+    assert shown() <= len(listed) and (shown() == len(listed)) == (not causes)
+    if viewport is PHONE:
+        assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+        shot(tab, "site-phone-provider-year.png")
+
+
+def test_year_page_without_javascript_lists_everything(
+    browser: Any, site: tuple[Store, Layout, str],
+) -> None:
+    _, _, base = site
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    try:
+        tab = context.new_page()
+        tab.goto(f"{base}providers/anthropic/2026/")
+        assert not tab.locator("form.kb-filter").is_visible()
+        assert tab.locator("tr.kb-facet-row:visible").count() == \
+            tab.locator("tr.kb-facet-row").count() >= 8
+    finally:
+        context.close()
