@@ -8,6 +8,7 @@ its text inline, so no corpus is needed. The split is fixed per row by a hash of
 "tune" only.
 
     python bench/eval_normalize.py            # both parts, errors of the tune part listed
+    python bench/eval_normalize.py --batch 2  # windows of batch 2 only (see bench/data/LABELS.md)
     python bench/eval_normalize.py --json     # figures only, machine-readable
 
 Phases: `infer_phase(text)` with no vendor label (the vendor's label is what inference
@@ -37,17 +38,20 @@ DATA = ROOT / "bench" / "data"
 PHASES = DATA / "labels_phases.jsonl"
 WINDOWS = DATA / "labels_windows.jsonl"
 SPLITS = ("tune", "heldout")
+BATCHES = (1, 2)  # windows: batch 1 (first 268 rows), batch 2 (bench/data/sample_windows.py)
 
 # The targets of issue 14, on the held-out part.
 TARGET_RESOLVED_PRECISION = 0.95
 TARGET_WINDOW_EXACT = 0.95
 
 
-def rows(path: Path, split: str | None = None) -> list[dict]:
-    """Labelled rows of one file, optionally of one split only."""
+def rows(path: Path, split: str | None = None, batch: int | None = None) -> list[dict]:
+    """Labelled rows of one file, optionally of one split and one batch only (rows without a
+    `batch` field are batch 1)."""
     with path.open(encoding="utf-8") as fh:
         found = [json.loads(line) for line in fh if line.strip()]
-    return [r for r in found if split is None or r["split"] == split]
+    return [r for r in found if (split is None or r["split"] == split)
+            and (batch is None or r.get("batch", 1) == batch)]
 
 
 @dataclass(frozen=True)
@@ -138,24 +142,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print figures as JSON")
     parser.add_argument("--errors", choices=SPLITS, default="tune",
                         help="list the errors of this part (default: tune only)")
+    parser.add_argument("--batch", type=int, choices=BATCHES, default=None,
+                        help="windows of one labelling batch only (default: all)")
     args = parser.parse_args(argv)
     out: dict[str, dict] = {}
     for split in SPLITS:
         phases = score_phases(rows(PHASES, split))
-        windows = score_windows(rows(WINDOWS, split))
+        windows = score_windows(rows(WINDOWS, split, args.batch))
         out[split] = {"phases": phases, "windows": windows}
+        if args.batch is None:  # each batch's held-out part on its own, then both
+            for batch in BATCHES:
+                out[split][f"windows_batch{batch}"] = score_windows(rows(WINDOWS, split, batch))
     if args.json:
         print(json.dumps({s: {k: {f: v for f, v in asdict(x).items() if f != "errors"}
                               for k, x in parts.items()} for s, parts in out.items()}, indent=2))
         return 0
     for split in SPLITS:
-        p, w = out[split]["phases"], out[split]["windows"]
+        p = out[split]["phases"]
         print(f"[{split}] phases: n={p.n}, resolved labelled {p.resolved_labelled}, "
               f"predicted {p.resolved_predicted}: precision {_pct(p.resolved_precision)}, "
               f"recall {_pct(p.resolved_recall)}; all-phase accuracy {p.accuracy:.3f}")
-        print(f"[{split}] windows: n={w.n} ({w.with_window} with a window): exact "
-              f"{w.exact}/{w.n} = {w.exact_rate:.3f}; window precision "
-              f"{_pct(w.window_precision)}, recall {_pct(w.window_recall)}")
+        for name, w in out[split].items():
+            if not name.startswith("windows"):
+                continue
+            which = name.replace("windows_", " ").replace("batch", "batch ") if "_" in name \
+                else (f" batch {args.batch}" if args.batch else " all")
+            print(f"[{split}] windows{which}: n={w.n} ({w.with_window} with a window): exact "
+                  f"{w.exact}/{w.n} = {w.exact_rate:.3f}; window precision "
+                  f"{_pct(w.window_precision)}, recall {_pct(w.window_recall)}")
     p, w = out[args.errors]["phases"], out[args.errors]["windows"]
     for key, want, got, text in p.errors:
         print(f"  phase {key} label={want} got={got}: {text[:160]!r}")

@@ -19,6 +19,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
+from kb.epochs import epoch_of
 from kb.errors import KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
@@ -145,6 +146,9 @@ class Line:
             )
             self.progress(label)
             return
+        if (epoch := epoch_of(slug)) is not None:
+            # dated before the provider existed: dropped or refused, one warning per record
+            parsed = plausible.screen_before(parsed, doc.url, epoch.since, epoch.why(slug))
         entry = self.report.source(slug)
         entry.docs += 1
         # every warning names its payload, whichever parser wrote it

@@ -20,6 +20,12 @@ dropped would read as "still impaired"). A record left with no time at all canno
 on any timeline or in any figure and is refused, with a warning. An update posted more than a
 day before its incident was created is kept (Statuspage lets vendors backfill an incident's
 updates) but warned about.
+
+Once the line knows whose payload it is, `screen_before` applies a later floor the same way:
+the date the provider began (kb/data/provider_epochs.toml, read by kb.epochs). An update or
+incident dated before the company or service existed is a placeholder or a typo; it is
+dropped (or, with no time left, refused) with a warning naming the record, so no figure
+counts it.
 """
 
 from __future__ import annotations
@@ -39,10 +45,12 @@ _POSTED = ("created_at", "started_at", "monitoring_at", "resolved_at", "updated_
 _SCHEDULED = ("scheduled_for", "scheduled_until")
 
 
-def plausible(value: datetime, *, now: datetime, scheduled: bool = False) -> bool:
-    """True when `value` lies within the bounds above (`scheduled`: a maintenance window)."""
+def plausible(value: datetime, *, now: datetime, scheduled: bool = False,
+              earliest: datetime = EARLIEST) -> bool:
+    """True when `value` lies within the bounds above (`scheduled`: a maintenance window;
+    `earliest`: a later floor than 1990, e.g. when the provider began)."""
     latest = now + (SCHEDULE_HORIZON if scheduled else POSTED_SLACK)
-    return EARLIEST <= value <= latest
+    return earliest <= value <= latest
 
 
 def screen(parsed: ParsedDoc, source: str, *, now: datetime | None = None) -> ParsedDoc:
@@ -55,7 +63,24 @@ def screen(parsed: ParsedDoc, source: str, *, now: datetime | None = None) -> Pa
     as_of = check.as_of(parsed.as_of)
     if not check.lines:
         return parsed
+    # a parser that streams has screened its records already (Screen): its lines are not
+    # repeated
+    new = tuple(w for w in check.warnings() if w not in parsed.warnings)
     return replace(parsed, incidents=tuple(incidents), signals=signals, as_of=as_of,
+                   warnings=parsed.warnings + new)
+
+
+def screen_before(parsed: ParsedDoc, source: str, earliest: datetime, why: str, *,
+                  now: datetime | None = None) -> ParsedDoc:
+    """`parsed` without the times before `earliest` (`why` says what that date is, e.g.
+    "github began (about 2008-02)"): dropped updates and times, refused records, one warning
+    each, as `screen` does. Signals and the payload's own date are left alone (a news story
+    may predate a provider's name). Returns `parsed` itself when nothing is that early."""
+    check = Screen(source, now=now, earliest=earliest, why=why)
+    incidents = [kept for r in parsed.incidents if (kept := check.incident(r)) is not None]
+    if not check.lines:
+        return parsed
+    return replace(parsed, incidents=tuple(incidents),
                    warnings=parsed.warnings + tuple(check.warnings()))
 
 
@@ -63,9 +88,12 @@ class Screen:
     """The checks of `screen`, one record at a time, for a parser that streams a large
     payload and must refuse junk as it goes (memory stays that of one record)."""
 
-    def __init__(self, source: str, *, now: datetime | None = None) -> None:
+    def __init__(self, source: str, *, now: datetime | None = None,
+                 earliest: datetime = EARLIEST, why: str | None = None) -> None:
         self.source = source
         self.now = now or datetime.now(UTC)
+        self.earliest = earliest  # a later floor (screen_before): `why` names it
+        self.why = why
         self.lines: list[str] = []  # shown
         self.hidden = 0  # counted only
         self.reasons: Counter[str] = Counter()
@@ -114,17 +142,21 @@ def _screen_incident(record: IncidentRecord, now: datetime,
     ident = record.native_id
     changes: dict[str, object] = {}
     dropped: list[str] = []
+
+    def ok(value: datetime, scheduled: bool = False) -> bool:
+        return plausible(value, now=now, scheduled=scheduled, earliest=notes.earliest)
+
     for name in (*_POSTED, *_SCHEDULED):
         value = getattr(record, name)
-        if value is not None and not plausible(value, now=now, scheduled=name in _SCHEDULED):
+        if value is not None and not ok(value, name in _SCHEDULED):
             changes[name] = None
             dropped.append(f"{name} {_show(value)}")
     updates = []
     for update in record.updates:
-        if not plausible(update.at, now=now):
+        if not ok(update.at):
             dropped.append(f"update at {_show(update.at)}")
             continue
-        if update.created_at is not None and not plausible(update.created_at, now=now):
+        if update.created_at is not None and not ok(update.created_at):
             dropped.append(f"update created_at {_show(update.created_at)}")
             update = replace(update, created_at=None)
         updates.append(update)
@@ -133,15 +165,22 @@ def _screen_incident(record: IncidentRecord, now: datetime,
         changes["updates"] = tuple(updates)
         if len(updates) != len(record.updates):
             changes["updates_complete"] = False
-    impacts = tuple(
-        i for i in record.impacts
-        if plausible(i.start, now=now) and (i.end is None or plausible(i.end, now=now))
-    )
+    impacts = tuple(i for i in record.impacts if ok(i.start) and (i.end is None or ok(i.end)))
     if len(impacts) != len(record.impacts):
         dropped.append(f"{len(record.impacts) - len(impacts)} impact period(s)")
         changes["impacts"] = impacts
     screened = replace(record, **changes) if changes else record  # type: ignore[arg-type]
     times = [getattr(screened, n) for n in (*_POSTED, *_SCHEDULED)]
+    if notes.why is not None:  # the provider's floor (screen_before): its own words
+        if dropped and not any(times) and not screened.updates and not screened.impacts:
+            notes.add(ident, "before the provider began",
+                      f"refused: every time is before {notes.why} ({'; '.join(dropped[:3])})")
+            return None
+        if dropped:
+            notes.add(ident, "before the provider began",
+                      f"ignored time(s) before {notes.why}: {'; '.join(dropped[:3])}"
+                      + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""))
+        return screened  # the order of updates was checked by the first screen
     if not any(times) and not screened.updates and not screened.impacts:
         if dropped:
             notes.add(ident, "implausible times",

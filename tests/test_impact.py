@@ -457,6 +457,28 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
     # plans are not impact
     ("Scheduled maintenance. Start Time: March 14, 2023 10:02 UTC", None, None),
     ("Between 3:00 - 3:30 am PST, there will be a network maintenance.", None, None),
+    # grown on the tune rows of labelling batch 2 (bench/data/LABELS.md)
+    ("Errors began at 10:02 UTC and the site was confirmed back up at 10:45 UTC.",
+     "10:02", "10:45"),
+    ("The API was reopened at 10:45 UTC, resulting in a total downtime of 43 minutes.",
+     "10:02", "10:45"),
+    ("The outage persisted for approximately 1.5 hours until it was resolved on March 14, "
+     "2023, at 1132 UTC.", "10:02", "11:32"),
+    ("Latency was identified in the API by 10:02 UTC, leading to errors.", "10:02", None),
+    ("Error rates climbed, and by 10:02 UTC, the API became unavailable.", "10:02", None),
+    ("At 10:02 UTC, the production database was accidentally deleted.", "10:02", None),
+    ("At 10:02 UTC, a power surge caused a utility power loss in two datacenters.",
+     "10:02", None),
+    ("At 10:02 UTC we deployed a configuration change that impacted the API.", "10:02", None),
+    ("At 10:02 UTC, engineers began responding to alerts about the API.", None, None),
+    ("Between 10:02 and 10:45 UTC, engineers continued troubleshooting the API.", None, None),
+    ("Changes made between 10:02 and 10:45 UTC were lost.", None, None),
+    ("This resulted in the deletion of 80 sites between 10:02 and 10:45 UTC.", None, None),
+    ("The default update window was set between 10:02 and 10:45 UTC.", None, None),
+    ("Engineers identified the root cause by 10:45 UTC.", None, None),
+    ("A breakthrough occurred when the fix allowed the cluster to start successfully at "
+     "10:45 UTC.", None, None),
+    ("At 10:45 UTC we rolled back the change that impacted the API.", None, None),
 ])
 def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
                                              end: str | None) -> None:

@@ -26,6 +26,8 @@ def test_the_labelled_sets_are_what_docs_normalize_md_claims() -> None:
     assert 0.3 <= len(held) / len(phases + windows) <= 0.5
     assert sum(r["label"] == "resolved" for r in phases if r["split"] == "heldout") >= 15
     assert sum(r["start"] is None for r in windows if r["split"] == "heldout") >= 20
+    assert {r.get("batch", 1) for r in windows} == {1, 2}
+    assert len({r["key"] for r in windows}) == len(windows)
     # the split is a function of the key alone (fixed before any rule saw the rows)
     assert all((int(r["key"], 16) % 10 < 4) == (r["split"] == "heldout")
                for r in phases + windows)
@@ -38,13 +40,21 @@ def test_inferred_resolved_precision_on_held_out_text() -> None:
 
 
 def test_impact_windows_on_held_out_text_do_not_regress() -> None:
-    # 86/102 = 0.843 when the grammar was grown (0.784 before): a floor, not the target
-    score = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout"))
-    assert score.exact_rate >= 0.84
+    # floors, not the target. Batch 1 (first 268 rows): 86/102 = 0.843 when the grammar was
+    # first grown (0.784 before), 88/102 = 0.863 after batch 2's tune rows. Batch 2 (220 rows
+    # from postmortems and pages batch 1 did not use): 79/83 = 0.952 before and after.
+    # Together: 167/185 = 0.903.
+    old = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout", batch=1))
+    new = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout", batch=2))
+    both = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout"))
+    assert (old.n, new.n, both.n) == (102, 83, 185)
+    assert old.exact_rate >= 0.86
+    assert new.exact_rate >= 0.95
+    assert both.exact_rate >= 0.90
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14's target (0.95 exact) is not reached on the "
-                   "held-out windows yet: 0.843; see docs/normalize.md")
+                   "held-out windows yet: 0.903 (0.863 on batch 1); see docs/normalize.md")
 def test_impact_windows_reach_the_target_on_held_out_text() -> None:
     score = evaluation.score_windows(evaluation.rows(evaluation.WINDOWS, "heldout"))
     assert score.exact_rate >= evaluation.TARGET_WINDOW_EXACT

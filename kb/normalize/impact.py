@@ -61,6 +61,7 @@ _NO_BREAK = re.compile(
 )
 _TIME = re.compile(
     r"(?<![\w:.])(?:(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::[0-5]\d)?"
+    r"|(?P<h4>[01]\d|2[0-3])(?P<m4>[0-5]\d)(?=\s?(?:UTC|GMT)\b)"  # "at 0930 UTC"
     r"|(?P<hb>1[0-2]|0?[1-9])(?=\s?[aApP]\.?[mM]\b))"
     r"(?:\s?(?P<ap>[aApP])(?:\.?[mM]\.?|\b))?(?![\d:]|[a-z])"  # "08:02UTC" is fine
 )
@@ -104,13 +105,35 @@ _FIELDS = frozenset({"start time", "start date", "end time", "end date"})
 _PLANNED = re.compile(r"\bmaintenance\b", re.I)
 _TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
 _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
-                       r"|baseline|mitigat\w*|operational|ended|fixed)\b", re.I)
+                       r"|baseline|mitigat\w*|operational|ended|fixed|reopen\w*"
+                       r"|(?:back|came|brought)\s+(?:up|online))\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
-    r"[^.;]*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
-    r"|went down|offline|triggered|caus(?:ed|ing)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}(?:outages?|"
-    r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+))\b", re.I)
+    r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
+    r"|went down|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
+    r"|(?:caus(?:ed|ing)|leading\s+to)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
+    r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
+# ... unless the words before it are a remedy: "at 17:05 we rolled back the change that
+# impacted ..."
+_REMEDY = re.compile(r"\b(?:roll\w*\s+back|revert\w*|fix\w*|mitigat\w*|restor\w*|recover\w*"
+                     r"|resum\w*)\b", re.I)
+# Who did something then: "Between 16:00 and 19:00 UTC, engineers continued troubleshooting",
+# "at 14:09 UTC, Mailgun engineers began responding to alerts".
+_ACTOR_AFTER = re.compile(
+    r"[\s,]*(?:(?:our|the|\w+(?:'s|\u2019s)?)\s+)?(?:engineers?|engineering|teams?|operators?"
+    r"|staff|SREs?|on-?call|responders?|developers?)\s+(?:\w+\s+){0,2}?(?:respond|investigat"
+    r"|troubleshoot|work|engag|alerted|paged|look)", re.I)
+# A range of when data was made, not when users were affected: "modifications made between
+# 17:20 and 00:00 UTC were lost".
+_LOST_AFTER = re.compile(r"[^.;]*?\b(?:were|was)\s+(?:\w+\s+)?(?:lost|deleted|irrecoverable)\b",
+                         re.I)
+# An onset stated with "by": "latency was identified in the workflows service by 22:17 UTC",
+# "by 7:00 AM PST, Slack became unavailable".
+_ONSET_BEFORE = re.compile(r"\b(?:was|were)\s+(?:first\s+)?(?:identified|detected|observed"
+                           r"|noticed)\b", re.I)
+_BECAME_AFTER = re.compile(r"[\s,]*[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
+                           r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
 # observed"), unless what began was the recovery.
@@ -119,10 +142,11 @@ _STARTED = re.compile(
     r"|detected|occurred)\b", re.I)
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
                          r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
-                         r"|disabl\w*|halt\w*|deploy\w*)\b", re.I)
+                         r"|disabl\w*|halt\w*|deploy\w*|success\w*|breakthrough)\b", re.I)
 # Before a range: what was done then, not when users were affected.
 _ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
-                     r"|upgrad\w*|patch\w*|restart\w*)\b", re.I)
+                     r"|upgrad\w*|patch\w*|restart\w*|delet\w*|(?:was|is|were)\s+set"
+                     r"|configured|window)\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
 # PST, there will be a network maintenance".
 _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
@@ -134,8 +158,9 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
 _N = (r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty"
       r"|forty-five|ninety|an|a")
 _DURATION = re.compile(
-    r"\b(?:(?:for|lasting|lasted|duration\s+of)\s+(?:a\s+period\s+of\s+)?(?:approximately\s+"
-    rf"|about\s+|around\s+|roughly\s+|~\s*)?(?P<n>{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
+    r"\b(?:(?:for|lasting|lasted|duration\s+of|downtime\s+of)\s+(?:a\s+period\s+of\s+)?"
+    r"(?:approximately\s+|about\s+|around\s+|roughly\s+|~\s*)?"
+    rf"(?P<n>\d{{1,3}}\.\d|{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
     rf"(?:,?\s+and\s+(?P<m>{_N})\s+(?:minutes?|mins?)\b)?"
     r"|(?P<hn>\d{1,3})-(?P<hu>minute|hour)\s+(?:period|outage|disruption|incident))", re.I)
 _FUTURE = re.compile(
@@ -238,8 +263,9 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
     b = "".join(chars)
     out: list[_Mention] = []
     for m in _TIME.finditer(b):
-        hour = int(m.group("h") or m.group("hb"))
-        mention = _Mention(m.start(), m.end(), hour, int(m.group("mi") or 0), m.group("ap"), None,
+        hour = int(m.group("h") or m.group("h4") or m.group("hb"))
+        minute = int(m.group("mi") or m.group("m4") or 0)
+        mention = _Mention(m.start(), m.end(), hour, minute, m.group("ap"), None,
                            inherited=context)
         z = _ZONE_AFTER.match(b, m.end())
         if z:
@@ -332,7 +358,10 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             roles.append(None)
             continue
         word = " ".join(cue.group("w").lower().split())
-        clause = re.split(r"[,;:(]", b[lo:cue.start()])[-1]  # "operating normally since"
+        # "operating normally since"; a comma left after a blanked date ("resolved on July
+        # 30, 2014, at 0930 UTC") does not end the clause
+        clause = next((c for c in reversed(re.split(r"[,;:(]", b[lo:cue.start()])) if c.strip()),
+                      "")
         if word in _FIELDS:  # "Start Time: ..." of an incident; of a maintenance, a plan
             roles.append(None if planned else ("start" if word.startswith("start") else "end"))
         elif word in _START_WORDS:
@@ -348,6 +377,9 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             roles.append("end")
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
+        elif word == "by" and not _RECOVERY.search(clause) and (
+                _ONSET_BEFORE.search(clause) or _BECAME_AFTER.match(b, m.hi)):
+            roles.append("start")  # "latency was identified ... by 22:17 UTC"
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
             # ... unless it is when recovery began ("began to recover at 10:30") or was tried
             roles.append(None if _STARTED.search(clause) or _TRIED.search(clause) else "end")
@@ -357,7 +389,9 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             roles.append("start")
         else:  # GCP reports: "On 20 May 2022 at 13:47 US/Pacific, Networking experienced ..."
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
-            roles.append("start" if _EXPERIENCED.match(after) else None)
+            said = _EXPERIENCED.match(after)
+            roles.append("start" if said and not _ACTOR_AFTER.match(after)
+                         and not _REMEDY.search(after, 0, said.end()) else None)
     return roles
 
 
@@ -391,8 +425,13 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     while i < len(kept):
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
-            if _ACTION.search(re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]):
-                i += 2  # "GitHub rerouted traffic between 01:00 and 02:00 UTC"
+            before = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]
+            after = kept[i + 1].hi
+            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after) \
+                    or _LOST_AFTER.match(b, after):
+                # "GitHub rerouted traffic between 01:00 and 02:00 UTC", "between 16:00 and
+                # 19:00 UTC, engineers continued troubleshooting", "made between ... were lost"
+                i += 2
                 continue
             start = _start(kept[i], posted, kept[i + 1])
             end = _end(kept[i + 1], posted, start)
@@ -441,7 +480,7 @@ def _length(text: str) -> timedelta | None:
         return None
     word = (found.group("n") or found.group("hn")).lower()
     unit = (found.group("u") or found.group("hu")).lower()
-    n = int(word) if word.isdigit() else _NUMBERS[word]
+    n = float(word) if word[0].isdigit() else _NUMBERS[word]  # "21.5 hours"
     length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)
     if extra := found.group("m"):  # "1 hour and 44 minutes"
         length += timedelta(minutes=int(extra) if extra.isdigit() else _NUMBERS[extra.lower()])
