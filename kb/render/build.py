@@ -7,6 +7,13 @@ site/ sources is in the repository. mkdocs runs in-process on a fresh folder tha
 the old site only when the build succeeded, so `kb site serve` never shows a half-built
 site. Builds of one build folder take turns (a lock file), and mkdocs is skipped when
 nothing it reads changed.
+
+When only a few pages changed since the last build (and mkdocs.yml and the theme did not),
+mkdocs builds just those pages (`run_mkdocs_pages`: the same theme, hook and search plugin,
+through mkdocs' own page functions), moves each into the site atomically, deletes the pages
+no longer produced and patches the search index, instead of rebuilding every page: at 100k
+incidents a full mkdocs pass is minutes, one page well under a second (docs/site.md,
+"Incremental builds"). `kb site build --force` always builds everything.
 """
 
 from __future__ import annotations
@@ -32,7 +39,11 @@ if TYPE_CHECKING:
     from kb.render.sections import Section
     from kb.store import Store
 
-STAMP = ".kb-site-stamp"  # digest of what the current site was built from
+STAMP = ".kb-site-stamp"  # digest of what the current site was built from, then the theme's
+# At most this share of the pages built one by one into the existing site; above it a full
+# mkdocs pass (which also refreshes sitemap.xml) costs about the same.
+INCREMENTAL_SHARE = 0.25
+INCREMENTAL_MIN = 50  # ... but a change of up to this many files is always built one by one
 SITE_DIR_ENV = "KB_SITE_DIR"  # build folder override (kb site build/serve, the site stage)
 
 
@@ -80,6 +91,8 @@ def find_layout(config: Path | None = None, build: Path | None = None, *,
 class BuildReport:
     render: RenderReport
     built: bool = False  # False: mkdocs skipped, nothing it reads changed
+    incremental: bool = False  # True: only the changed pages were built (run_mkdocs_pages)
+    html_written: int = 0  # files of the site written or removed by an incremental build
     mkdocs_seconds: float = 0.0
     mkdocs_cpu_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -99,12 +112,20 @@ def _turn(build: Path) -> Iterator[None]:
 
 def _inputs_digest(layout: Layout, docs_digest: str) -> str:
     """What mkdocs reads: the docs folder, mkdocs.yml and the theme overrides."""
-    h = hashlib.sha256(docs_digest.encode())
-    h.update(layout.config.read_bytes())
+    return hashlib.sha256(docs_digest.encode() + _theme_digest(layout).encode()).hexdigest()
+
+
+def _theme_digest(layout: Layout) -> str:
+    """What every page depends on: mkdocs.yml, the theme overrides and the hooks (a change
+    there rebuilds every page)."""
+    h = hashlib.sha256(layout.config.read_bytes())
     overrides = layout.source / "overrides"
     for path in sorted(overrides.rglob("*")) if overrides.is_dir() else []:
         if path.is_file():
             h.update(path.relative_to(overrides).as_posix().encode() + b"\0" + path.read_bytes())
+    hooks = layout.source / "hooks"
+    for path in sorted(hooks.glob("*.py")) if hooks.is_dir() else []:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
@@ -141,6 +162,136 @@ def run_mkdocs(layout: Layout, site_dir: Path) -> list[str]:
     return collect.lines
 
 
+def _nav_docs(items: object) -> Iterator[str]:
+    """The Markdown paths named in mkdocs.yml's nav (any nesting)."""
+    if isinstance(items, str):
+        if items.endswith(".md"):
+            yield items
+    elif isinstance(items, dict):
+        for value in items.values():
+            yield from _nav_docs(value)
+    elif isinstance(items, list):
+        for value in items:
+            yield from _nav_docs(value)
+
+
+def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[str]) -> int:
+    """Bring an existing `layout.site` up to date with the docs files `changed` (written by
+    the render) and `removed` (pruned by it), without a full mkdocs pass: each changed
+    Markdown page goes through mkdocs' own page functions (plugins, the kb_pages hook, the
+    theme's templates, the nav of mkdocs.yml) into a staging folder, other files are copied
+    as mkdocs copies them, then each file is moved into the site (atomic per file); the
+    pages' old search entries are replaced by their new ones (what material's search does on
+    a dirty reload). sitemap.xml and 404.html are left as the last full build wrote them.
+    Returns how many files of the site were written or removed."""
+    from mkdocs.commands.build import _build_page, _populate_page
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+    from mkdocs.structure.files import File, Files, set_exclusions
+    from mkdocs.structure.nav import get_navigation
+    from mkdocs.structure.pages import Page
+
+    stage = layout.build / f"site.part-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    pages = sorted(p for p in changed if p.endswith(".md"))
+    others = sorted(p for p in changed if not p.endswith(".md"))
+    touched = 0
+    collect = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(collect)
+    try:
+        config = load_config(str(layout.config), docs_dir=str(layout.docs),
+                             site_dir=str(stage))
+        config.plugins.on_startup(command="build", dirty=True)
+        try:
+            config = config.plugins.on_config(config)
+            config.plugins.on_pre_build(config=config)
+            env = config.theme.get_env()
+            # Only the nav's pages and the changed ones: the generated pages link to each
+            # other by relative URL (no Markdown link resolution), so mkdocs needs no list
+            # of the other 100k files to build these.
+            wanted = sorted(set(_nav_docs(config.nav)) | set(pages))
+            files = Files([File(p, config.docs_dir, config.site_dir, config.use_directory_urls)
+                           for p in wanted if (layout.docs / p).is_file()])
+            set_exclusions(files, config)
+            nav = get_navigation(files, config)
+            nav = config.plugins.on_nav(nav, config=config, files=files)
+            todo = []
+            for file in files.documentation_pages():
+                if file.page is None:
+                    Page(None, file, config)
+                if file.src_uri in pages:
+                    assert file.page is not None
+                    _populate_page(file.page, config, files)
+                    todo.append(file)
+            env = config.plugins.on_env(env, config=config, files=files)
+            doc_files = files.documentation_pages()
+            for file in todo:
+                _build_page(file.page, config, doc_files, nav, env)
+            search = config.plugins.get("material/search")
+            entries = (search.search_index.entries
+                       if search is not None and search.config.enabled else None)
+        finally:
+            config.plugins.on_shutdown()
+        for relative in others:
+            target = stage / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(layout.docs / relative, target)
+        for path in sorted(stage.rglob("*")):
+            if path.is_file():
+                target = layout.site / path.relative_to(stage)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+                touched += 1
+        urls = {f.url for f in todo}
+        for relative in removed:
+            target = layout.site / (_page_dest(relative) if relative.endswith(".md")
+                                    else relative)
+            urls.add(_page_url(relative))
+            if target.is_file():
+                target.unlink()
+                touched += 1
+                with contextlib.suppress(OSError):  # an emptied folder goes too
+                    target.parent.rmdir()
+        if entries is not None:
+            _patch_search_index(layout.site / "search" / "search_index.json", urls, entries)
+    except MkDocsException as exc:
+        raise KbError(f"mkdocs: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    finally:
+        logger.removeHandler(collect)
+        shutil.rmtree(stage, ignore_errors=True)
+    return touched
+
+
+def _page_url(doc: str) -> str:
+    """The site URL of a docs page, as mkdocs (use_directory_urls) makes it."""
+    stem = doc.removesuffix(".md")
+    if stem == "index":
+        return ""
+    return stem.removesuffix("/index").removesuffix("index") + "/"
+
+
+def _page_dest(doc: str) -> str:
+    return _page_url(doc) + "index.html"
+
+
+def _patch_search_index(path: Path, urls: set[str], entries: list[dict[str, object]]) -> None:
+    """Replace the search entries of the pages at `urls` (a page's entries are its URL and
+    its URL with an anchor) by `entries`, written atomically."""
+    import json
+
+    if not path.is_file():
+        raise KbError(f"{path}: no search index to update; run `kb site build --force`")
+    data = json.loads(path.read_bytes())
+    kept = [e for e in data.get("docs", [])
+            if str(e.get("location", "")).split("#", 1)[0] not in urls]
+    data["docs"] = kept + entries
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":"), default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
 def build_site(
     store: Store,
     layout: Layout,
@@ -157,12 +308,29 @@ def build_site(
         if layout.site.is_dir() and not stamp.is_file() and any(layout.site.iterdir()):
             raise ConfigError(f"{layout.site} holds files `kb site build` did not write; "
                               "choose a new or empty build folder")
+        current, _, built_theme = (stamp.read_text() if stamp.is_file() else "").partition("\n")
+        if stamp.is_file():
+            # Until this build ends well the site matches neither the old docs nor the new:
+            # a build cut short (render or mkdocs) leaves this, and the next one is full.
+            stamp.write_text("incomplete\n\n")
         rendered = render_site(store, layout.docs, layout.source, as_of=as_of,
                                extra_sections=extra_sections, progress=progress)
         report = BuildReport(rendered)
         digest = _inputs_digest(layout, rendered.digest)
-        current = stamp.read_text().strip() if stamp.is_file() else ""
+        theme = _theme_digest(layout)
         if not force and current == digest and (layout.site / "index.html").is_file():
+            stamp.write_text(f"{digest}\n{theme}\n")
+            return report
+        changed = len(rendered.written) + len(rendered.removed)
+        if (not force and current and built_theme.strip() == theme
+                and (layout.site / "index.html").is_file()
+                and changed <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * rendered.pages)):
+            started, cpu = time.perf_counter(), time.process_time()
+            report.html_written = run_mkdocs_pages(layout, rendered.written, rendered.removed)
+            report.mkdocs_seconds = time.perf_counter() - started
+            report.mkdocs_cpu_seconds = time.process_time() - cpu
+            stamp.write_text(f"{digest}\n{theme}\n")
+            report.built = report.incremental = True
             return report
         fresh = layout.build / f"site.new-{os.getpid()}"
         if fresh.exists():
@@ -176,6 +344,6 @@ def build_site(
         report.mkdocs_seconds = time.perf_counter() - started
         report.mkdocs_cpu_seconds = time.process_time() - cpu
         replace_dir(fresh, layout.site)
-        stamp.write_text(digest + "\n")
+        stamp.write_text(f"{digest}\n{theme}\n")
         report.built = True
         return report
