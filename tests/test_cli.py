@@ -1,16 +1,17 @@
-"""The `kb` command line, run as users run it (a subprocess), on a temporary KB_HOME."""
+"""The `kb` command line on a temporary KB_HOME: in-process through the real entry point
+(tests.conftest.invoke_kb), and in a new process where start-up imports are the point."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb as kb
+from tests.conftest import run_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
@@ -24,14 +25,6 @@ LIFECYCLE_KEYS = {
 }
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    env.pop("KB_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cli")
@@ -41,7 +34,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_help_lists_commands_and_imports_nothing_heavy(tmp_path: Path) -> None:
-    result = kb(tmp_path, "--help")
+    result = run_kb(tmp_path, "--help")
     assert result.returncode == 0
     for command in ("ingest", "scrape", "update", "reparse", "incidents", "show", "export",
                     "stats"):
@@ -95,11 +88,7 @@ def test_incidents_filters_and_json(home: Path) -> None:
 
 def test_tables_written_to_a_pipe_keep_whole_keys(home: Path) -> None:
     # A pipe has no width: rich would cut the table to 80 columns ("openai/01M2H3J…").
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("COLUMNS", None)
-    result = subprocess.run([sys.executable, "-m", "kb", "incidents"], capture_output=True,
-                            text=True, env=env, timeout=120)
+    result = run_kb(home, "incidents", COLUMNS=None)  # a real pipe, no COLUMNS
     assert result.returncode == 0, result.stderr
     keys = [r["key"] for r in json.loads(kb(home, "incidents", "--json").stdout)]
     assert len(keys) == 8
@@ -151,11 +140,7 @@ def test_unknown_provider_to_scrape_is_not_found(home: Path) -> None:
 
 def test_ingest_embed_flag_runs_the_embed_stage(tmp_path: Path) -> None:
     env_home = tmp_path / "embed"  # KB_EMBED_MODEL=fake-hash: the deterministic test encoder
-    result = subprocess.run(
-        [sys.executable, "-m", "kb", "ingest", str(FIX / "github_zzm4nczlpjyy.json"), "--embed"],
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, KB_HOME=str(env_home), KB_EMBED_MODEL="fake-hash",
-                 KB_SOURCES=str(PACKAGED_SOURCES)),
-    )
+    result = kb(env_home, "ingest", str(FIX / "github_zzm4nczlpjyy.json"), "--embed",
+                KB_EMBED_MODEL="fake-hash")
     assert result.returncode == 0, result.stderr
     assert "embed: embedded 1 incident(s) with fake-hash" in result.stderr
