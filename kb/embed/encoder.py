@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from kb.config import env_value
 from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError
 
@@ -44,9 +45,8 @@ _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 def resolve_model(env: Mapping[str, str] | None = None) -> ModelSpec:
     """The configured model (KB_EMBED_MODEL, KB_EMBED_BACKEND), located on disk."""
-    env = os.environ if env is None else env
-    name = (env.get("KB_EMBED_MODEL") or DEFAULT_MODEL).strip()
-    backend = (env.get("KB_EMBED_BACKEND") or DEFAULT_BACKEND).strip()
+    name = (env_value("KB_EMBED_MODEL", env) or DEFAULT_MODEL).strip()
+    backend = (env_value("KB_EMBED_BACKEND", env) or DEFAULT_BACKEND).strip()
     if name == FAKE_MODEL:
         return ModelSpec(FAKE_MODEL, None, "fake")
     if backend not in BACKENDS:
