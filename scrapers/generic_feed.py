@@ -36,6 +36,7 @@ from scrapers.urls import page_origin
 NAME = "generic_feed"
 VERSION = 1
 CHANNEL = "generic_feed"
+PRIORITY = 95  # a plain feed often shows only the latest state
 
 _SNIFF_CHARS = 65536
 _ROOT = re.compile(r"<(?:[a-z0-9_]+:)?(?:rss|feed|rdf:rdf)\b", re.I)

@@ -40,6 +40,8 @@ from scrapers.zones import infer_year, local_to_utc, zone_for
 
 NAME = "statuspage_feed"
 VERSION = 1
+CHANNEL = NAME
+PRIORITY = 50
 
 _SNIFF_BYTES = 4096
 _MAINTENANCE_LABELS = frozenset({"scheduled", "in progress", "verifying", "completed"})
@@ -291,7 +293,7 @@ def _entry(entry: dict[str, Any], page_url: str | None, horizon: datetime,
     return IncidentRecord(
         native_id=code.group(1),
         title=title.strip(),
-        channel=NAME,
+        channel=CHANNEL,
         kind="maintenance" if maintenance else "incident",
         url=link,
         page_url=page_url,
