@@ -22,43 +22,35 @@ from kb.errors import ConfigError
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-@dataclass(frozen=True)
-class Variable:
-    """One environment variable kb reads: its name, its default, what it sets."""
-
-    name: str
-    default: str
-    meaning: str
-
-
-ENVIRONMENT: tuple[Variable, ...] = (
-    Variable("KB_HOME", "./data", "home folder"),
-    Variable("KB_CONFIG", "$KB_HOME/kb.toml if present", "settings file"),
-    Variable("KB_DATABASE_URL", "sqlite:///$KB_HOME/kb.db", "database (any SQLAlchemy URL)"),
-    Variable("KB_SOURCES", "$KB_HOME/sources.toml if present", "sources list over the packaged"),
-    Variable("KB_RAW_DIR", "$KB_HOME/raw", "raw archive"),
-    Variable("KB_LOCK_TIMEOUT", "600 s", "how long a writer waits for another"),
-    Variable("KB_SITE_DRAFT_DAYS", "90", "days of postmortem drafts the site publishes"),
-    Variable("KB_SITE_DIR", "$KB_HOME/build", "site output"),
-    Variable("KB_EMBED_MODEL", "all-MiniLM-L6-v2", "embedding model"),
-    Variable("KB_EMBED_BACKEND", "onnx-int8", "embedding backend (onnx-int8, onnx, torch)"),
-    Variable("KB_MODEL_CACHE", "$KB_HOME/models", "ONNX export cache"),
-    Variable("KB_LLM_URL", "off", "postmortem polishing endpoints, comma-separated"),
-    Variable("KB_LLM_MODEL", "default", "polishing model name"),
-    Variable("KB_LLM_API_KEY", "none", "polishing API key"),
-    Variable("KB_LLM_TIMEOUT", "60 s", "polishing request timeout"),
-    Variable("KB_LLM_RETRIES", "1", "polishing retries per endpoint"),
-    Variable("KB_HN_API", "https://hn.algolia.com/api/v1", "Hacker News search API"),
-    Variable("KB_REDDIT_CLIENT_ID", "none", "reddit OAuth client (else the public JSON)"),
-    Variable("KB_REDDIT_CLIENT_SECRET", "none", "reddit OAuth secret"),
-)
-_NAMES = frozenset(v.name for v in ENVIRONMENT)
+# Every environment variable kb reads, with what it sets (defaults: the README's table).
+ENVIRONMENT: dict[str, str] = {
+    "KB_HOME": "home folder (./data)",
+    "KB_CONFIG": "settings file ($KB_HOME/kb.toml if present)",
+    "KB_DATABASE_URL": "database, any SQLAlchemy URL (sqlite:///$KB_HOME/kb.db)",
+    "KB_SOURCES": "sources list over the packaged one ($KB_HOME/sources.toml if present)",
+    "KB_RAW_DIR": "raw archive ($KB_HOME/raw)",
+    "KB_LOCK_TIMEOUT": "seconds a writer waits for another (600)",
+    "KB_SITE_DRAFT_DAYS": "days of postmortem drafts the site publishes (90; 0: none)",
+    "KB_SITE_DIR": "site output ($KB_HOME/build)",
+    "KB_EMBED_MODEL": "embedding model: all-MiniLM-L6-v2 (packaged), a folder, or fake-hash",
+    "KB_EMBED_BACKEND": "onnx-int8 (default), onnx or torch",
+    "KB_MODEL_CACHE": "ONNX export cache, shareable by several homes ($KB_HOME/models)",
+    "KB_LLM_URL": "polishing: OpenAI-compatible chat completions URLs, comma-separated; a "
+                  "base such as http://host:8000/v1 gets /chat/completions appended (off)",
+    "KB_LLM_MODEL": "polishing: model name sent with each request (default)",
+    "KB_LLM_API_KEY": "polishing: bearer token, sent as Authorization, never printed",
+    "KB_LLM_TIMEOUT": "polishing: seconds per request (60)",
+    "KB_LLM_RETRIES": "polishing: extra attempts per endpoint on transient failures (1)",
+    "KB_HN_API": "Hacker News search API (https://hn.algolia.com/api/v1)",
+    "KB_REDDIT_CLIENT_ID": "reddit OAuth client (else reddit's public JSON)",
+    "KB_REDDIT_CLIENT_SECRET": "reddit OAuth secret",
+}
 
 
 def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
     """The one way kb reads an environment variable (`os.environ` unless `env` is given);
     empty counts as unset. `name` must be one of ENVIRONMENT, so none goes undocumented."""
-    if name not in _NAMES:
+    if name not in ENVIRONMENT:
         raise KeyError(f"{name} is not listed in kb.config.ENVIRONMENT")
     return (os.environ if env is None else env).get(name) or None
 

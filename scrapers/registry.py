@@ -113,13 +113,6 @@ PLATFORMS: dict[str, Platform] = {
 }
 
 
-def format_named(name: str) -> ModuleType:
-    for module in FORMATS:
-        if name == module.NAME:
-            return module
-    raise KeyError(name)
-
-
 def detect(body: bytes, source: str) -> ModuleType:
     """The format module that recognises `body`; UnknownFormat (one line) when none does."""
     for module in FORMATS:

@@ -171,15 +171,14 @@ def open_line() -> Iterator[tuple[Line, Settings]]:
 def finish_run(report: RunReport, as_json: bool) -> None:
     """Print the run summary; exit 5 when any source failed."""
     if as_json:
-        import json
 
-        out.print_json(json.dumps({
+        print_json({
             "sources": {name: vars(s) for name, s in sorted(report.sources.items())},
             "sources_in_use": report.sources_in_use,
             "stage_seconds": report.timings,
             "ignored": report.ignored,
             "notes": report.notes,
-        }))
+        })
     else:
         from kb.present import print_run_summary
 

@@ -20,6 +20,7 @@ from kb.commands.common import (
     open_store,
     out,
     parse_date,
+    print_json,
     progress_bar,
 )
 from kb.present import print_table
@@ -119,9 +120,7 @@ def embed(
         report = embed_missing(store, settings.home, tracker=bar, full=full,
                                note=lambda message: err.print(f"kb: {message}"))
     if as_json:
-        import json
-
-        out.print_json(json.dumps(vars(report)))
+        print_json(vars(report))
     else:
         err.print(f"kb: {report.summary()} in {report.seconds:.1f} s", markup=False)
 
@@ -192,16 +191,14 @@ def result_rows(result: SearchResult) -> list[dict[str, Any]]:
 
 
 def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
-    import json
-
     from rich.table import Table
 
     from kb.terminal import plain
 
     rows = result_rows(result)
     if as_json:
-        out.print_json(json.dumps({"mode": result.mode, "notes": result.notes,
-                                   "results": rows}, ensure_ascii=False))
+        print_json({"mode": result.mode, "notes": result.notes,
+                                   "results": rows})
         return
     for note in result.notes:
         err.print(f"kb: {note}", markup=False)

