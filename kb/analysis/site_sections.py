@@ -146,11 +146,6 @@ def provider_periods(items: Sequence[IncidentFigures], coverage: Coverage | None
     return periods
 
 
-def _label(period: Period) -> str:
-    days = period.label[:-1]
-    return f"last {days} days" if period.label.endswith("d") and days.isdigit() else period.label
-
-
 # -- formatting (kb.analysis.report's wording: unknown is "unknown", never 0 or 100 %) ----------
 
 
@@ -222,7 +217,7 @@ def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage
     rows = []
     for period in provider_periods(items, coverage, end):
         g = group_figures(items, coverage, period, provider=provider, series=series)
-        rows.append((_label(period), _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
+        rows.append((period.words, _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
                      _minutes(g.resolve.median), str(g.unmeasured)))
     basis = (f"Coverage from {coverage.basis}." if coverage is not None
              else "No stored payload covers this provider, so every uptime is unknown.")

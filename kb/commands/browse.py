@@ -10,9 +10,8 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
-    check_providers,
+    check_known,
     err,
-    known_providers,
     open_store,
     out,
     parse_date,
@@ -42,7 +41,7 @@ def incidents(
     from kb.present import incident_rows, print_incident_table
 
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
                                      until=parse_date(until, "--until"), kind=kind,
                                      newest_first=True, limit=limit))

@@ -66,12 +66,13 @@ def check_providers(names: Iterable[str | None], known: Iterable[str], where: st
         raise NotFound(f"no such provider: {name!r} (not {where}){hint}")
 
 
-def known_providers(store: Any) -> set[str]:
-    """Slugs a reading command accepts: every stored provider and every configured one."""
+def check_known(store: Any, names: Iterable[str | None]) -> None:
+    """check_providers for a reading command: it accepts every stored provider and every
+    configured one."""
     from kb.config import load_settings, load_source_list
 
     configured = {s.slug for s in load_source_list(load_settings()).sources}
-    return set(store.provider_pages()) | configured
+    check_providers(names, set(store.provider_pages()) | configured, "stored or in sources.toml")
 
 
 @contextmanager

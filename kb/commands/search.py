@@ -14,9 +14,8 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
-    check_providers,
+    check_known,
     err,
-    known_providers,
     open_store,
     out,
     parse_date,
@@ -69,8 +68,7 @@ def search(
                             kind=kind, since=parse_date(since, "--since"),
                             until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
-        check_providers([provider], known_providers(searcher.store),
-                        "stored or in sources.toml")
+        check_known(searcher.store, [provider])
         result = searcher.search(query, mode=mode, k=k, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"search: {query[:60]}")
@@ -94,8 +92,7 @@ def similar(
 
     filters = SearchFilters(provider=provider, cause=cause_tag(cause))
     with _searcher() as searcher:
-        check_providers([provider], known_providers(searcher.store),
-                        "stored or in sources.toml")
+        check_known(searcher.store, [provider])
         result = searcher.similar(key, k=k, mode=mode, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"similar to {key}")

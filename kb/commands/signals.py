@@ -9,11 +9,11 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
+    check_known,
     check_providers,
     err,
     fetch_settings,
     finish_run,
-    known_providers,
     open_line,
     open_store,
     out,
@@ -51,7 +51,7 @@ def list_signals(
 
     since_at = parse_date(since, "--since")
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         if unofficial:
             _print_unofficial(candidates(store, provider=provider), as_json)
             return
