@@ -1,18 +1,10 @@
 """Paths and settings, from environment variables over an optional TOML file over defaults.
 
-| setting        | environment        | kb.toml key    | default                     |
-|----------------|--------------------|----------------|-----------------------------|
-| home folder    | KB_HOME            | -              | ./data                      |
-| settings file  | KB_CONFIG          | -              | $KB_HOME/kb.toml (optional) |
-| database       | KB_DATABASE_URL    | database_url   | sqlite:///$KB_HOME/kb.db    |
-| sources        | KB_SOURCES         | sources        | packaged list, extended by  |
-|                |                    |                | $KB_HOME/sources.toml       |
-| raw archive    | KB_RAW_DIR         | raw_dir        | $KB_HOME/raw                |
-| fetch settings | -                  | [fetch] table  | see scrapers.fetch          |
-| writer wait    | KB_LOCK_TIMEOUT    | lock_timeout   | 600 s                       |
-| site drafts    | KB_SITE_DRAFT_DAYS | [site] draft_days | 90 days (0: none)        |
-| alert targets  | -                  | [[alert]] tables | none (kb.alerts.targets)  |
-| kb watch       | -                  | [watch] table  | see kb.watch.schedule       |
+Every environment variable kb reads is listed in ENVIRONMENT and read through `env_value`,
+here and in the features (embedding, polishing, signals, the site); the README's settings
+table is tested against that list. kb.toml keys: database_url, sources, raw_dir,
+lock_timeout, [fetch] (see scrapers.fetch), [site] draft_days, [watch] and [[alert]]
+(see docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -27,9 +19,41 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
-from scrapers.registry import PLATFORMS
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+# Every environment variable kb reads, with what it sets (defaults: the README's table).
+ENVIRONMENT: dict[str, str] = {
+    "KB_HOME": "home folder (./data)",
+    "KB_CONFIG": "settings file ($KB_HOME/kb.toml if present)",
+    "KB_DATABASE_URL": "database, any SQLAlchemy URL (sqlite:///$KB_HOME/kb.db)",
+    "KB_SOURCES": "sources list over the packaged one ($KB_HOME/sources.toml if present)",
+    "KB_RAW_DIR": "raw archive ($KB_HOME/raw)",
+    "KB_LOCK_TIMEOUT": "seconds a writer waits for another (600)",
+    "KB_SITE_DRAFT_DAYS": "days of postmortem drafts the site publishes (90; 0: none)",
+    "KB_SITE_DIR": "site output ($KB_HOME/build)",
+    "KB_EMBED_MODEL": "embedding model: all-MiniLM-L6-v2 (packaged), a folder, or fake-hash",
+    "KB_EMBED_BACKEND": "onnx-int8 (default), onnx or torch",
+    "KB_MODEL_CACHE": "ONNX export cache, shareable by several homes ($KB_HOME/models)",
+    "KB_LLM_URL": "polishing: OpenAI-compatible chat completions URLs, comma-separated; a "
+                  "base such as http://host:8000/v1 gets /chat/completions appended (off)",
+    "KB_LLM_MODEL": "polishing: model name sent with each request (default)",
+    "KB_LLM_API_KEY": "polishing: bearer token, sent as Authorization, never printed",
+    "KB_LLM_TIMEOUT": "polishing: seconds per request (60)",
+    "KB_LLM_RETRIES": "polishing: extra attempts per endpoint on transient failures (1)",
+    "KB_HN_API": "Hacker News search API (https://hn.algolia.com/api/v1)",
+    "KB_REDDIT_CLIENT_ID": "reddit OAuth client (else reddit's public JSON)",
+    "KB_REDDIT_CLIENT_SECRET": "reddit OAuth secret",
+}
+
+
+def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The one way kb reads an environment variable (`os.environ` unless `env` is given);
+    empty counts as unset. `name` must be one of ENVIRONMENT, so none goes undocumented."""
+    if name not in ENVIRONMENT:
+        raise KeyError(f"{name} is not listed in kb.config.ENVIRONMENT")
+    return (os.environ if env is None else env).get(name) or None
 
 
 @dataclass(frozen=True)
@@ -72,33 +96,34 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (`os.environ` by default) and the optional kb.toml."""
-    env = os.environ if env is None else env
-    home = Path(env.get("KB_HOME") or "data").expanduser()
-    config_path = Path(env["KB_CONFIG"]) if env.get("KB_CONFIG") else home / "kb.toml"
+    named_config = env_value("KB_CONFIG", env)
+    home = Path(env_value("KB_HOME", env) or "data").expanduser()
+    config_path = Path(named_config) if named_config else home / "kb.toml"
     file_settings: dict[str, Any] = {}
     if config_path.is_file():
         file_settings = _read_toml(config_path)
-    elif env.get("KB_CONFIG"):
+    elif named_config:
         raise ConfigError(f"{config_path}: settings file not found")
     database_url = (
-        env.get("KB_DATABASE_URL")
+        env_value("KB_DATABASE_URL", env)
         or file_settings.get("database_url")
         or f"sqlite:///{(home / 'kb.db').as_posix()}"
     )
-    named_sources = env.get("KB_SOURCES") or file_settings.get("sources")
+    named_sources = env_value("KB_SOURCES", env) or file_settings.get("sources")
     sources = named_sources or home / "sources.toml"
-    raw_dir = env.get("KB_RAW_DIR") or file_settings.get("raw_dir") or home / "raw"
+    raw_dir = env_value("KB_RAW_DIR", env) or file_settings.get("raw_dir") or home / "raw"
     fetch = file_settings.get("fetch", {})
     if not isinstance(fetch, dict):
         raise ConfigError(f"{config_path}: [fetch] must be a table")
     try:
-        lock_timeout = float(env.get("KB_LOCK_TIMEOUT") or file_settings.get("lock_timeout", 600))
+        lock_timeout = float(env_value("KB_LOCK_TIMEOUT", env)
+                             or file_settings.get("lock_timeout", 600))
     except ValueError:
         raise ConfigError("KB_LOCK_TIMEOUT must be a number of seconds") from None
     site = file_settings.get("site", {})
     if not isinstance(site, dict):
         raise ConfigError(f"{config_path}: [site] must be a table")
-    draft_days = env.get("KB_SITE_DRAFT_DAYS") or site.get("draft_days", 90)
+    draft_days = env_value("KB_SITE_DRAFT_DAYS", env) or site.get("draft_days", 90)
     try:  # via str(): a TOML float (30.5) or boolean is refused, not truncated
         site_draft_days = int(str(draft_days).strip())
     except ValueError:
@@ -143,6 +168,8 @@ def load_sources(path: Path) -> list[SourceConfig]:
 
 
 def _parse_sources(data: Mapping[str, Any], path: Path) -> list[SourceConfig]:
+    from scrapers.registry import PLATFORMS  # imports every scraper: only when sources are read
+
     entries = data.get("source", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: [[source]] must be an array of tables")
@@ -258,6 +285,11 @@ def load_source_list(settings: Settings) -> SourceList:
         packaged=len(base), added=added,
         overridden=tuple(s.slug for s in own if s.slug in known),
     )
+
+
+def signals_table(path: Path) -> dict[str, Any]:
+    """The [signals] table of one sources file (a list over others: `load_source_list`)."""
+    return _signals_table(_read_toml(path), path)
 
 
 def _signals_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:

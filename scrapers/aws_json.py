@@ -54,6 +54,7 @@ from scrapers.zones import local_to_utc, zone_for
 NAME = "aws_json"
 VERSION = 1
 CHANNEL = "aws_json"
+PRIORITY = 0  # AWS's complete JSON history
 CURRENT_PAGE = "https://health.aws.amazon.com"
 
 # One post: <div><span class="yellowfg">Aug 7,  2:53 AM PDT</span>&nbsp;text</div>

@@ -40,6 +40,7 @@ from scrapers.statuspage_feed import load_feed, node_time
 NAME = "aws_rss"
 VERSION = 1
 CHANNEL = "aws_rss"
+PRIORITY = 60  # a window of recent posts only
 
 _SNIFF_BYTES = 4096
 _GUID = re.compile(r"#(?P<service>[a-z0-9][a-z0-9-]{0,80})_(?P<epoch>\d{9,13})\s*$", re.I)

@@ -35,6 +35,7 @@ from scrapers.urls import page_origin
 NAME = "betterstack"
 VERSION = 1
 CHANNEL = "betterstack_json"
+PRIORITY = 0
 
 _WORST_FIRST = ("downtime", "degraded", "maintenance")
 

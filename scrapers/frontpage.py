@@ -31,6 +31,7 @@ from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "frontpage"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "signals-frontpage"
 _HN_ITEM = re.compile(r"^https?://news\.ycombinator\.com/item\?id=(\d+)$")

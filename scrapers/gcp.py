@@ -44,6 +44,7 @@ from scrapers.records import (
 NAME = "gcp_json"
 VERSION = 1
 CHANNEL = "gcp_json"
+PRIORITY = 0  # a complete history of Google's dashboard
 
 GOOGLE_CLOUD = ("Google Cloud", "https://status.cloud.google.com")
 GOOGLE_WORKSPACE = ("Google Workspace", "https://www.google.com/appsstatus/dashboard")

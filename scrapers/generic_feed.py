@@ -30,12 +30,13 @@ from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 from scrapers.markup import html_to_text
 from scrapers.records import IncidentRecord, PageInfo, ParsedDoc, RawDoc, UpdateRecord
-from scrapers.statuspage_feed import load_feed, node_time
+from scrapers.statuspage_feed import entry_content, load_feed, node_time
 from scrapers.urls import page_origin
 
 NAME = "generic_feed"
 VERSION = 1
 CHANNEL = "generic_feed"
+PRIORITY = 95  # a plain feed often shows only the latest state
 
 _SNIFF_CHARS = 65536
 _ROOT = re.compile(r"<(?:[a-z0-9_]+:)?(?:rss|feed|rdf:rdf)\b", re.I)
@@ -178,19 +179,12 @@ def _token(raw: str) -> str:
     return "h" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
-def _content(entry: dict[str, Any]) -> str:
-    for part in entry.get("content") or []:
-        if part.get("value"):
-            return str(part["value"])
-    return str(entry.get("summary") or entry.get("description") or "")
-
-
 def _update(entry: dict[str, Any], fallback: Any) -> tuple[UpdateRecord, bool]:
     at = node_time(entry, "updated") or node_time(entry, "published") or fallback
     if at is None:
         raise ValueError("no time on the item or the feed")
     title = str(entry.get("title") or "")
-    content = _content(entry)
+    content = entry_content(entry)
     word = phase_word(title, content)
     return UpdateRecord(at=at, label=word or "", body=content.strip(),
                         body_format="html", native_id=_text(entry.get("id"))), word is not None

@@ -28,6 +28,7 @@ from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "hackernews"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 SOURCE = "hackernews"
 PROVIDER_HINT = "signals-hackernews"  # the pseudo-provider signal payloads are stored under

@@ -44,6 +44,9 @@ from scrapers.urls import page_origin
 NAME = "incidentio"
 VERSION = 1
 CHANNEL = "incidentio_api"
+# incident.io's own API: the same updates as its Statuspage-compatible copy, plus
+# component statuses and impact windows, so it is the base where both are held
+PRIORITY = -10
 
 _SNIFF_KEYS = ('"to_status"', '"message_string"', '"component_impacts"', '"status_page_id"',
                '"incident_links"', '"ongoing_incidents"', '"public_url"')

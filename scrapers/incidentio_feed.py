@@ -30,6 +30,8 @@ from scrapers.urls import page_origin
 
 NAME = "incidentio_feed"
 VERSION = 1
+CHANNEL = NAME
+PRIORITY = 90
 
 _SNIFF_BYTES = 4096
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -143,7 +145,7 @@ def _entry(entry: dict[str, Any], page_url: str | None) -> IncidentRecord:
     return IncidentRecord(
         native_id=ulid,
         title=title.strip(),
-        channel=NAME,
+        channel=CHANNEL,
         url=_single_slash(raw_link),
         page_url=page_url,
         status=label.lower().replace(" ", "_"),

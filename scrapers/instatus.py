@@ -40,6 +40,7 @@ from scrapers.urls import page_origin
 NAME = "instatus"
 VERSION = 1
 CHANNEL = "instatus_json"
+PRIORITY = 60  # the summary lists open items without update text
 
 _PAGE_STATUSES = ('"UP"', '"HASISSUES"', '"UNDERMAINTENANCE"')
 _COMPONENT_STATUSES = ('"OPERATIONAL"', '"DEGRADEDPERFORMANCE"', '"PARTIALOUTAGE"',

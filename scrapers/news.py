@@ -35,6 +35,7 @@ from scrapers.statuspage_feed import load_feed, node_time
 
 NAME = "news"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "signals-news"
 SUMMARY_CHARS = 1500  # feed summaries and article leads are cut to this

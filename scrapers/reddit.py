@@ -29,6 +29,7 @@ from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "reddit"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "signals-reddit"
 WEB = "https://www.reddit.com"

@@ -1,7 +1,9 @@
 """The one list of sources: format parsers (detected by content) and platforms (what to fetch).
 
-Adding a source means: a format module with NAME, VERSION, sniff(body) and parse(doc), a
-recorded real sample under tests/fixtures, a test, and one line here.
+Adding a source means: a format module with NAME, VERSION, CHANNEL and PRIORITY (the
+channel its incident records carry and how authoritative it is when several describe one
+incident; both None for a format without incident records), sniff(body) and parse(doc), a
+recorded real sample under tests/fixtures, a test, and one line here (CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,16 @@ FORMATS: tuple[ModuleType, ...] = (signal_records, frontpage,
                                    generic_feed,
                                    hackernews, reddit, news)
 
+_DECLARED = ("NAME", "VERSION", "CHANNEL", "PRIORITY", "sniff", "parse")
+for _module in FORMATS:
+    _missing = [name for name in _DECLARED if not hasattr(_module, name)]
+    if _missing:  # a format half declared fails at import, not by merging at a guessed rank
+        raise ImportError(f"{_module.__name__} does not declare {', '.join(_missing)}")
+
+# Channel → rank when records of several channels describe one incident (lower is more
+# authoritative); kb.normalize.merge orders records by it.
+CHANNEL_PRIORITY: dict[str, int] = {m.CHANNEL: m.PRIORITY for m in FORMATS if m.CHANNEL}
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -99,13 +111,6 @@ PLATFORMS: dict[str, Platform] = {
     # Vultr (status.vultr.com): its own JSON of service alerts, resolved ones included
     "vultr": Platform("vultr", ("/alerts.json",)),
 }
-
-
-def format_named(name: str) -> ModuleType:
-    for module in FORMATS:
-        if name == module.NAME:
-            return module
-    raise KeyError(name)
 
 
 def detect(body: bytes, source: str) -> ModuleType:

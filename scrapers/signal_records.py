@@ -30,6 +30,7 @@ from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "signal_records"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "signals-corpus"
 HN_ITEM = "https://news.ycombinator.com/item?id="

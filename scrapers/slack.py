@@ -44,6 +44,7 @@ from scrapers.urls import page_origin
 NAME = "slack"
 VERSION = 1
 CHANNEL = "slack_api"
+PRIORITY = 0
 NOTE_LABEL = "note"  # Slack's notes have no status; this label names no phase on purpose
 
 _MAINTENANCE_STATUSES = frozenset({"scheduled", "completed", "cancelled", "in_progress"})

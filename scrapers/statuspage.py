@@ -47,6 +47,7 @@ from scrapers.urls import page_origin
 NAME = "statuspage"
 VERSION = 1
 CHANNEL = "statuspage_json"
+PRIORITY = 0
 
 MAINTENANCE_STATUSES = frozenset({"scheduled", "in_progress", "verifying", "completed"})
 _SNIFF_KEYS = ('"incident_updates"', '"incidents"', '"incident"', '"scheduled_maintenances"')

@@ -40,6 +40,8 @@ from scrapers.zones import infer_year, local_to_utc, zone_for
 
 NAME = "statuspage_feed"
 VERSION = 1
+CHANNEL = NAME
+PRIORITY = 50
 
 _SNIFF_BYTES = 4096
 _MAINTENANCE_LABELS = frozenset({"scheduled", "in progress", "verifying", "completed"})
@@ -262,7 +264,7 @@ def _entry(entry: dict[str, Any], page_url: str | None, horizon: datetime,
     # Maintenance entries publish the scheduled start, which may lie after the last update.
     reference = max(moments)
 
-    content = _content(entry)
+    content = entry_content(entry)
     headers = list(_HEADER.finditer(content))
     if not headers:
         raise _EntryError("no '<small>stamp</small><br><strong>label</strong>' update blocks")
@@ -291,7 +293,7 @@ def _entry(entry: dict[str, Any], page_url: str | None, horizon: datetime,
     return IncidentRecord(
         native_id=code.group(1),
         title=title.strip(),
-        channel=NAME,
+        channel=CHANNEL,
         kind="maintenance" if maintenance else "incident",
         url=link,
         page_url=page_url,
@@ -304,7 +306,8 @@ def _entry(entry: dict[str, Any], page_url: str | None, horizon: datetime,
     )
 
 
-def _content(entry: dict[str, Any]) -> str:
+def entry_content(entry: dict[str, Any]) -> str:
+    """A feed entry's body: its first non-empty content, else its summary or description."""
     for part in entry.get("content") or []:
         if part.get("value"):
             return str(part["value"])

@@ -31,6 +31,7 @@ from scrapers.zones import local_to_utc, zone_for
 
 NAME = "statuspage_history"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 _MONTHS = {name: number for number, names in enumerate((
     ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),

@@ -44,6 +44,8 @@ from scrapers.urls import page_origin
 NAME = "vultr"
 VERSION = 1
 CHANNEL = "vultr_json"
+# between the complete APIs and the feeds (the rank it had by default before it was declared)
+PRIORITY = 40
 NOTE_LABEL = "note"  # Vultr's entries have no status; this label names no phase on purpose
 PAGE_URL = "https://status.vultr.com"  # the only page that publishes this format
 

@@ -64,10 +64,11 @@ def test_a_failing_prepare_drops_only_that_section() -> None:
     assert registry.failures == ["section similar: prepare failed: no such table: similar"]
 
 
-def test_discover_finds_site_sections_modules_of_kb_packages(
+def test_discover_imports_the_listed_site_sections_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A stand-in feature package `kb.zzfeature` with a site_sections module, found on kb's path.
+    # A stand-in feature package `kb.zzfeature` with a site_sections module, on kb's path and
+    # listed in SITE_SECTIONS (with a broken one, reported as a line).
     package = tmp_path / "kb" / "zzfeature"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -82,6 +83,8 @@ def test_discover_finds_site_sections_modules_of_kb_packages(
     import kb
 
     monkeypatch.setattr(kb, "__path__", [*kb.__path__, str(tmp_path / "kb")])
+    monkeypatch.setattr(sections, "SITE_SECTIONS", (*sections.SITE_SECTIONS,
+                        "kb.zzfeature.site_sections", "kb.zzbroken.site_sections"))
     for name in ("kb.zzfeature", "kb.zzfeature.site_sections", "kb.zzbroken"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     registry = sections.discover()

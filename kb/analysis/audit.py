@@ -240,18 +240,13 @@ def check_site(data: Dataset, end: datetime) -> tuple[int, list[Failure]]:
         shown = {row[0]: row[2] for row in tables[0].rows}
         for period in periods:
             count += 1
-            label = _site_label(period)
+            label = period.words
             cell = shown.get(label)
             want = expected.get(period.label)
             if cell is None or want is None or not str(cell).startswith(want + " ("):
                 out.append(Failure("site", f"{provider}@{period.label}",
                                    f"site shows {cell!r}, kb metrics {want!r}"))
     return count, out
-
-
-def _site_label(period: Period) -> str:
-    days = period.label[:-1]
-    return f"last {days} days" if period.label.endswith("d") and days.isdigit() else period.label
 
 
 def check_draft(incident: Incident, facts: Mapping[str, Sequence[str]],

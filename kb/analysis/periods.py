@@ -24,6 +24,12 @@ class Period:
     def days(self) -> float:
         return (self.end - self.start) / timedelta(days=1)
 
+    @property
+    def words(self) -> str:
+        """The label as the site and the drafts print it: "last 90 days" for "90d"."""
+        days = self.label[:-1]
+        return f"last {days} days" if self.label.endswith("d") and days.isdigit() else self.label
+
 
 def month_start(stamp: datetime) -> datetime:
     stamp = stamp.astimezone(UTC)

@@ -147,11 +147,6 @@ def provider_periods(items: Sequence[IncidentFigures], coverage: Coverage | None
     return periods
 
 
-def _label(period: Period) -> str:
-    days = period.label[:-1]
-    return f"last {days} days" if period.label.endswith("d") and days.isdigit() else period.label
-
-
 # -- formatting (kb.analysis.report's wording: unknown is "unknown", never 0 or 100 %) ----------
 
 
@@ -220,7 +215,7 @@ HOW = (
 def period_row(period: Period, g: GroupFigures) -> tuple[str, ...]:
     """One row of the Reliability table (COLUMNS), worded as kb metrics words it; the site's
     per-year history shows the same row for each year."""
-    return (_label(period), _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
+    return (period.words, _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
             _minutes(g.resolve.median), str(g.unmeasured))
 
 

@@ -13,9 +13,8 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
-    check_providers,
+    check_known,
     err,
-    known_providers,
     open_store,
     out,
     parse_date,
@@ -69,7 +68,7 @@ def metrics(
 
     stop = parse_date(end, "--end") or datetime.now(UTC)
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         if incident is not None:
             chosen = store.get(incident)
             data = dataset.load(store, [chosen.provider])
@@ -190,7 +189,7 @@ def compare(
         raise ConfigError("--period for compare is one period: Nd, YYYY-MM or YYYY")
     chosen = _periods(period, parse_date(end, "--end") or datetime.now(UTC), None)[0]
     with open_store() as store:
-        check_providers(providers, known_providers(store), "stored or in sources.toml")
+        check_known(store, providers)
         data = dataset.load(store, providers)
     result = run(providers, data.figures, data.coverages, data.causes, chosen, data.names)
     if as_json:
@@ -216,7 +215,7 @@ def causes(
     if refresh:
         _refresh(embedding)
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         if key is not None:
             _one(store, key, as_json)
             return

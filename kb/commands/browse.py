@@ -10,12 +10,12 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
-    check_providers,
+    check_known,
     err,
-    known_providers,
     open_store,
     out,
     parse_date,
+    print_json,
 )
 from kb.errors import ConfigError
 
@@ -41,14 +41,12 @@ def incidents(
     from kb.present import incident_rows, print_incident_table
 
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
                                      until=parse_date(until, "--until"), kind=kind,
                                      newest_first=True, limit=limit))
     if as_json:
-        import json
-
-        out.print_json(json.dumps(incident_rows(found)))
+        print_json(incident_rows(found))
     else:
         print_incident_table(out, found)
 
@@ -69,10 +67,8 @@ def show(
         revisions = store.revisions(key)
         linked = incident_signals(store, incident)
     if as_json:
-        import json
-
         data = {**public_dict(incident), **signals_json(linked)}
-        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+        print_json(data)
     else:
         print_incident(out, incident, revisions)
         print_signals(out, linked)
@@ -108,8 +104,6 @@ def stats(as_json: JsonFlag = False) -> None:
     with open_store() as store:
         rows = store.stats()
     if as_json:
-        import json
-
-        out.print_json(json.dumps(stats_rows(rows)))
+        print_json(stats_rows(rows))
     else:
         print_stats(out, rows)

@@ -66,12 +66,13 @@ def check_providers(names: Iterable[str | None], known: Iterable[str], where: st
         raise NotFound(f"no such provider: {name!r} (not {where}){hint}")
 
 
-def known_providers(store: Any) -> set[str]:
-    """Slugs a reading command accepts: every stored provider and every configured one."""
+def check_known(store: Any, names: Iterable[str | None]) -> None:
+    """check_providers for a reading command: it accepts every stored provider and every
+    configured one."""
     from kb.config import load_settings, load_source_list
 
     configured = {s.slug for s in load_source_list(load_settings()).sources}
-    return set(store.provider_pages()) | configured
+    check_providers(names, set(store.provider_pages()) | configured, "stored or in sources.toml")
 
 
 @contextmanager
@@ -171,15 +172,14 @@ def open_line() -> Iterator[tuple[Line, Settings]]:
 def finish_run(report: RunReport, as_json: bool) -> None:
     """Print the run summary; exit 5 when any source failed."""
     if as_json:
-        import json
 
-        out.print_json(json.dumps({
+        print_json({
             "sources": {name: vars(s) for name, s in sorted(report.sources.items())},
             "sources_in_use": report.sources_in_use,
             "stage_seconds": report.timings,
             "ignored": report.ignored,
             "notes": report.notes,
-        }))
+        })
     else:
         from kb.present import print_run_summary
 

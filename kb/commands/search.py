@@ -14,12 +14,12 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
-    check_providers,
+    check_known,
     err,
-    known_providers,
     open_store,
     out,
     parse_date,
+    print_json,
     progress_bar,
 )
 from kb.present import print_table
@@ -68,8 +68,7 @@ def search(
                             kind=kind, since=parse_date(since, "--since"),
                             until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
-        check_providers([provider], known_providers(searcher.store),
-                        "stored or in sources.toml")
+        check_known(searcher.store, [provider])
         result = searcher.search(query, mode=mode, k=k, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"search: {query[:60]}")
@@ -93,8 +92,7 @@ def similar(
 
     filters = SearchFilters(provider=provider, cause=cause_tag(cause))
     with _searcher() as searcher:
-        check_providers([provider], known_providers(searcher.store),
-                        "stored or in sources.toml")
+        check_known(searcher.store, [provider])
         result = searcher.similar(key, k=k, mode=mode, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"similar to {key}")
@@ -119,9 +117,7 @@ def embed(
         report = embed_missing(store, settings.home, tracker=bar, full=full,
                                note=lambda message: err.print(f"kb: {message}"))
     if as_json:
-        import json
-
-        out.print_json(json.dumps(vars(report)))
+        print_json(vars(report))
     else:
         err.print(f"kb: {report.summary()} in {report.seconds:.1f} s", markup=False)
 
@@ -192,16 +188,14 @@ def result_rows(result: SearchResult) -> list[dict[str, Any]]:
 
 
 def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
-    import json
-
     from rich.table import Table
 
     from kb.terminal import plain
 
     rows = result_rows(result)
     if as_json:
-        out.print_json(json.dumps({"mode": result.mode, "notes": result.notes,
-                                   "results": rows}, ensure_ascii=False))
+        print_json({"mode": result.mode, "notes": result.notes,
+                                   "results": rows})
         return
     for note in result.notes:
         err.print(f"kb: {note}", markup=False)

@@ -9,15 +9,16 @@ import typer
 
 from kb.commands.common import (
     JsonFlag,
+    check_known,
     check_providers,
     err,
     fetch_settings,
     finish_run,
-    known_providers,
     open_line,
     open_store,
     out,
     parse_date,
+    print_json,
 )
 from kb.present import print_table
 
@@ -50,7 +51,7 @@ def list_signals(
 
     since_at = parse_date(since, "--since")
     with open_store() as store:
-        check_providers([provider], known_providers(store), "stored or in sources.toml")
+        check_known(store, [provider])
         if unofficial:
             _print_unofficial(candidates(store, provider=provider), as_json)
             return
@@ -68,15 +69,13 @@ def list_signals(
     if not found:
         err.print(f"kb: {_why_empty(stored, since, provider, never_linked)}")
     if as_json:
-        import json
-
         from kb.store.signals import signal_to_dict
 
         rows = [dict(signal_to_dict(s), links=[
             {"incident": k.incident_key, "score": k.score, "confidence": k.confidence,
              "rule": k.rule, "evidence": k.evidence} for k in linked.get(s.id, [])])
             for s in found]
-        out.print_json(json.dumps(rows, ensure_ascii=False))
+        print_json(rows)
         return
     from rich.table import Table
 
@@ -113,13 +112,10 @@ def _why_empty(stored: int, since: str | None, provider: str | None,
 def _print_unofficial(found: list, as_json: bool) -> None:
 
     if as_json:
-        import json
-
-        out.print_json(json.dumps([
+        print_json([
             {"key": u.key, "provider": u.provider, "start": u.start.isoformat(),
              "end": u.end.isoformat(), "signals": list(u.signal_ids), "titles": list(u.titles),
-             "source_families": list(u.source_families), "score": u.score} for u in found],
-            ensure_ascii=False))
+             "source_families": list(u.source_families), "score": u.score} for u in found])
         return
     from rich.table import Table
 
@@ -191,11 +187,9 @@ def link(
     with open_line() as (line, settings):
         report = relink(line.store, config_for(settings), force=force)
     if as_json:
-        import json
-
-        out.print_json(json.dumps({"signals": report.signals, "links": report.links,
+        print_json({"signals": report.signals, "links": report.links,
                                    "by_confidence": report.by_confidence,
                                    "unofficial": report.unofficial,
-                                   "skipped": report.skipped}))
+                                   "skipped": report.skipped})
     else:
         out.print(f"kb link: {report.line()}")

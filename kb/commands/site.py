@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kb.commands.common import err, open_store, parse_date, progress_bar
+from kb.commands.common import err, open_store, parse_date, print_json, progress_bar
 from kb.commands.common import out as stdout
 
 site_app = typer.Typer(
@@ -35,8 +35,6 @@ def build(
 
     Example: kb site build && kb site serve
     """
-    import json
-
     from kb.config import load_settings
     from kb.render.build import build_site, find_layout
 
@@ -51,13 +49,13 @@ def build(
     for line in report.warnings:
         err.print(f"warning: mkdocs: {line}", markup=False)
     if as_json:
-        stdout.print_json(json.dumps({
+        print_json({
             "incidents": rendered.incidents, "pages": rendered.pages,
             "written": len(rendered.written), "unchanged": rendered.unchanged,
             "removed": len(rendered.removed), "render_seconds": round(rendered.seconds, 3),
             "mkdocs_ran": report.built, "mkdocs_seconds": round(report.mkdocs_seconds, 3),
             "sections": rendered.sections, "site": str(layout.site),
-        }))
+        })
         return
     built = (f"mkdocs {report.mkdocs_seconds:.1f} s" if report.built
              else "mkdocs skipped (nothing changed)")

@@ -1,7 +1,8 @@
 """Optional sections fed by other features: community signals, similar incidents, cause tags,
 reliability figures and the fallback comparison.
 
-Each adapter imports its feature inside a guard. When the module, the function or its data is
+The adapters are the functions of kb.drafts.integrations, listed by name in ADAPTERS; each
+imports its feature inside, and runs inside a guard. When the feature's module or its data is
 not there, the section says "not available yet" (and why, in words without figures) instead
 of inventing anything; a feature that fails while reading is reported the same way, so an
 optional section can never break a draft. Every fact an adapter returns is cited: signals by
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kb.drafts import integrations
 from kb.drafts.citations import Citations
 from kb.drafts.draft import Extra
 from kb.model import Incident
@@ -44,20 +46,15 @@ def _one_line(exc: BaseException) -> str:
     return "".join(ch for ch in text if not ch.isdigit())[:160]
 
 
-def _lazy(name: str) -> Adapter:
-    """The adapter `name` of kb.drafts.integrations, imported only when a draft is made."""
-
-    def run(store: Store, incident: Incident, cite: Citations) -> Extra:
-        from kb.drafts import integrations
-
-        return getattr(integrations, name)(store, incident, cite)  # type: ignore[no-any-return]
-
-    return run
-
-
+# The draft's optional sections, in order; a new one is a function in kb.drafts.integrations,
+# its title in TITLES and a line here.
 ADAPTERS: dict[str, Adapter] = {
-    name: _lazy(name)
-    for name in ("signals", "user_reports", "similar", "cause_tags", "reliability", "fallback")
+    "signals": integrations.signals,
+    "user_reports": integrations.user_reports,
+    "similar": integrations.similar,
+    "cause_tags": integrations.cause_tags,
+    "reliability": integrations.reliability,
+    "fallback": integrations.fallback,
 }
 
 

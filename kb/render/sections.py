@@ -4,8 +4,8 @@ until a feature lands, its slot is simply absent from the pages (never faked).
 
 How a feature plugs in (no template edits needed):
 
-1. Create `kb/<feature>/site_sections.py` exposing `SECTIONS: list[Section]`. Every such
-   module under `kb/` is found by `discover()` at build time.
+1. Create `kb/<feature>/site_sections.py` exposing `SECTIONS: list[Section]`, and name it
+   in SITE_SECTIONS below; `discover()` imports the named modules at build time.
 2. Each `Section` has a `provide(store, subject) -> Block | list[Block] | None` callable.
    `subject` is an `Incident` (scope "incident") or a provider slug (scope "provider").
    Return None (or an empty list) to leave the section out of that page. `marks` (incident
@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -352,21 +350,23 @@ def _as_list(data: object) -> list[Block]:
     return [data]  # type: ignore[list-item]
 
 
-def discover(extra: Sequence[Section | Collection] = (), *, scan: bool = True) -> Registry:
-    """Every `SECTIONS` and `COLLECTIONS` list of `kb/<package>/site_sections.py` (unless
-    `scan` is False), plus `extra`."""
-    import kb
+# The features' site_sections modules, imported only when a site is built (they bring their
+# features' dependencies); a new feature's module is one more line here.
+SITE_SECTIONS = (
+    "kb.analysis.site_sections",
+    "kb.drafts.site_sections",
+    "kb.embed.site_sections",
+    "kb.signals.site_sections",
+)
 
+
+def discover(extra: Sequence[Section | Collection] = (), *, scan: bool = True) -> Registry:
+    """Every `SECTIONS` and `COLLECTIONS` list of the SITE_SECTIONS modules (unless `scan`
+    is False), plus `extra`."""
     sections: list[Section] = [s for s in extra if isinstance(s, Section)]
     collections: list[Collection] = []
     failures: list[str] = []
-    for info in sorted(pkgutil.iter_modules(kb.__path__ if scan else []), key=lambda i: i.name):
-        # Look on disk first: importing every kb package just to ask would load their
-        # dependencies (models, numpy) into every site build.
-        folder = Path(getattr(info.module_finder, "path", "")) / info.name
-        if not info.ispkg or not (folder / "site_sections.py").is_file():
-            continue
-        name = f"kb.{info.name}.site_sections"
+    for name in SITE_SECTIONS if scan else ():
         try:
             module = importlib.import_module(name)
         except Exception as exc:  # a half-written feature must not take the site down

@@ -25,14 +25,12 @@ and its status page hosts from its [[source]] entry; a disabled one by its hosts
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.config import SourceConfig
+from kb.config import SourceConfig, env_value, signals_table
 from kb.errors import ConfigError
 
 HN_API = "https://hn.algolia.com/api/v1"
@@ -105,13 +103,9 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
     """The [signals] tables of `path` (or `table`, an already merged [signals] table, see
     kb.config.load_source_list; `path` then only names it in errors) over defaults;
     ConfigError (one line) on bad values."""
-    env = os.environ if env is None else env
-    data: Any = dict(table) if table is not None else {}
-    if table is None and path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8")).get("signals", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
+    if table is None:
+        table = signals_table(path) if path.is_file() else {}
+    data: Any = dict(table)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: [signals] must be a table")
     where = f"{path}: [signals]"
@@ -151,7 +145,7 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
         return SignalConfig(
             providers=tuple(providers),
             feeds=tuple(feeds),
-            hn_api=str(env.get("KB_HN_API") or data.get("hn_api") or HN_API),
+            hn_api=str(env_value("KB_HN_API", env) or data.get("hn_api") or HN_API),
             outage_words=_strings(data.get("outage_words"), f"{where}.outage_words")
             or OUTAGE_WORDS,
             thread_min_comments=int(data.get("thread_min_comments", 5)),
@@ -161,8 +155,8 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
             reddit_oauth_api=str(reddit.get("oauth_api", "https://oauth.reddit.com")),
             reddit_token_url=str(reddit.get("token_url",
                                             "https://www.reddit.com/api/v1/access_token")),
-            reddit_client_id=env.get("KB_REDDIT_CLIENT_ID") or None,
-            reddit_client_secret=env.get("KB_REDDIT_CLIENT_SECRET") or None,
+            reddit_client_id=env_value("KB_REDDIT_CLIENT_ID", env),
+            reddit_client_secret=env_value("KB_REDDIT_CLIENT_SECRET", env),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
