@@ -495,3 +495,39 @@ def test_maintenance_start_is_notified_once(watched: Any, httpserver: HTTPServer
     assert kinds(watched.round()) == []
     assert [m["change"]["kind"] for m in watched.hook.got] == ["new", "maintenance_start"]
     assert len(watched.pd.got) == 1  # a maintenance pages nobody
+
+
+def test_early_warning_then_all_clear_for_opted_in_targets(watched: Any,
+                                                            httpserver: HTTPServer) -> None:
+    from kb.store.signals import Unofficial, replace_derived
+
+    now = datetime.now(UTC)
+    settings = load_settings()
+    store, _ = Store.open(settings.database_url, write=True)
+    candidate = Unofficial(
+        key=f"unofficial/anthropic/{now:%Y%m%dT%H%M}", provider="anthropic",
+        start=now - timedelta(minutes=50), end=now - timedelta(minutes=20),
+        signal_ids=("hn:1", "news:2"),
+        titles=("Claude is down <again>", "Anthropic API outage reported"),
+        source_families=("hackernews", "news"), score=0.7)
+    replace_derived(store, [], [], [candidate], {})
+    store.close()
+    early = [Target("hook", "webhook", httpserver.url_for("/hook"), min_interval=0,
+                    early_warning=True),
+             Target("pd", "pagerduty", httpserver.url_for("/pd"), routing_key="R",
+                    min_interval=0, early_warning=True),
+             Target("slack", "slack", httpserver.url_for("/slack"), min_interval=0)]
+    first = watched.round(targets=early)
+    assert (candidate.key, "unconfirmed") in kinds(first)
+    assert kinds(watched.round(targets=early)) == []  # once
+    later = watched.round(targets=early, now=now + timedelta(hours=4))
+    assert kinds(later) == [(candidate.key, "all_clear")]
+    hook_kinds = [(m["change"]["kind"], m["change"]["unconfirmed"]) for m in watched.hook.got]
+    assert ("unconfirmed", True) in hook_kinds and ("all_clear", True) in hook_kinds
+    # Slack did not opt in: only the official incident
+    assert [m["text"].split(":")[0] for m in watched.slack.got] == ["New incident"]
+    assert any("Claude is down <again>" in m["incident"]["latest_update"]["text"]
+               for m in watched.hook.got if m["change"]["kind"] == "unconfirmed")
+    unconfirmed = [(e["event_action"], e["dedup_key"]) for e in watched.pd.got
+                   if e["dedup_key"] == candidate.key]
+    assert unconfirmed == [("trigger", candidate.key), ("resolve", candidate.key)]

@@ -83,7 +83,7 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
         f"*First post:* {slack_escape(inc['first_post_at'] or 'unknown')}   "
         f"*Link:* {_slack_link(inc['url'], 'status page') if inc['url'] else 'none'}",
     ]
-    if facts["change"].get("unconfirmed"):
+    if facts["change"]["kind"] == "unconfirmed":
         lines.insert(1, "_Unconfirmed: community reports only; the status page says nothing "
                         "yet._")
     if inc.get("latest_update"):
@@ -124,8 +124,10 @@ def pagerduty_action(facts: dict[str, Any]) -> str | None:
     kind = facts["change"]["kind"]
     if kind == "test":
         return "trigger"
-    if facts["incident"]["kind"] == "maintenance" or kind == "all_clear":
-        return "resolve" if kind == "all_clear" else None
+    if kind == "all_clear":
+        return "resolve"
+    if facts["incident"]["kind"] == "maintenance":
+        return None
     return "trigger" if facts["incident"]["open"] else "resolve"
 
 
