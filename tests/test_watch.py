@@ -70,12 +70,15 @@ class StatusPage:
     def __init__(self, server: HTTPServer) -> None:
         self.stage = "open1"
         self.requests = 0
+        self.day: str | None = None  # replay on this day (YYYY-MM-DD) instead of 2026-09-15
         server.expect_request("/status/incidents.json").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         self.requests += 1
         body = page(self.stage)
-        etag = f'"{self.stage}"'
+        if self.day:
+            body = body.replace(b"2026-09-15T", f"{self.day}T".encode())
+        etag = f'"{self.stage}-{self.day}"'
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
         return Response(body, content_type="application/json", headers={"ETag": etag})
@@ -154,8 +157,8 @@ def watched(kb_home: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPat
     yield world
 
 
-def one_round(targets: list[Target] | None = None, now: datetime | None = None
-              ) -> RoundReport:
+def one_round(targets: list[Target] | None = None, now: datetime | None = None,
+              refresh: bool = False) -> RoundReport:
     settings = load_settings()
     sources = list(load_source_list(settings).sources)
     store, _ = Store.open(settings.database_url, write=True)
@@ -166,7 +169,7 @@ def one_round(targets: list[Target] | None = None, now: datetime | None = None
                              targets if targets is not None else
                              load_targets(settings.alerts, settings.config_path),
                              sources, followed=[s.slug for s in sources], now=now,
-                             refresh=False, rng=random.Random(1))
+                             refresh=refresh, rng=random.Random(1))
     finally:
         store.close()
 
@@ -531,3 +534,21 @@ def test_early_warning_then_all_clear_for_opted_in_targets(watched: Any,
     unconfirmed = [(e["event_action"], e["dedup_key"]) for e in watched.pd.got
                    if e["dedup_key"] == candidate.key]
     assert unconfirmed == [("trigger", candidate.key), ("resolve", candidate.key)]
+
+
+@pytest.mark.slow  # two site builds (mkdocs): ~30-60 s on the shared machine
+def test_a_changing_round_refreshes_the_ongoing_section(watched: Any) -> None:
+    watched.status.day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    title = SLICE["incidents"][0]["name"]
+
+    def ongoing() -> str:
+        home = (watched.home / "build" / "docs" / "index.md").read_text(encoding="utf-8")
+        return home[home.index('id="ongoing"'):home.index('id="last-days"')]
+
+    first = watched.round(refresh=True)
+    assert kinds(first) == [(KEY, "new")]
+    assert "site" in first.run.timings
+    assert title in ongoing()
+    watched.status.stage = "resolved"
+    assert kinds(watched.round(refresh=True)) == [(KEY, "resolved")]
+    assert title not in ongoing() and "Nothing ongoing" in ongoing()
