@@ -36,9 +36,13 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _http(url: str | None) -> bool:
+    return bool(url) and url.startswith(("https://", "http://"))  # type: ignore[union-attr]
+
+
 def _slack_link(url: str | None, label: str) -> str:
     label = slack_escape(label).replace("|", "¦")
-    if not url or not url.startswith(("https://", "http://")):
+    if not _http(url):
         return label
     return f"<{slack_escape(url).replace('|', '%7C')}|{label}>"
 
@@ -81,7 +85,7 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
         f"*Phase:* {slack_escape(inc['phase'])}   *Severity:* {slack_escape(inc['severity'])}",
         f"*Components:* {slack_escape(comps)}",
         f"*First post:* {slack_escape(inc['first_post_at'] or 'unknown')}   "
-        f"*Link:* {_slack_link(inc['url'], 'status page') if inc['url'] else 'none'}",
+        f"*Link:* {_slack_link(inc['url'], 'status page') if _http(inc['url']) else 'none'}",
     ]
     if facts["change"]["kind"] == "unconfirmed":
         lines.insert(1, "_Unconfirmed: community reports only; the status page says nothing "
@@ -161,7 +165,7 @@ def pagerduty(facts: dict[str, Any], target: Target) -> dict[str, Any] | None:
             "fallbacks": [f"{f['name']}: {_together(f)}" for f in facts["fallbacks"]],
         },
     }
-    if inc["url"]:
+    if (inc["url"] or "").startswith(("https://", "http://")):
         event["links"] = [{"href": inc["url"], "text": "Status page"}]
     event["client"] = "outage-kb"
     return event
