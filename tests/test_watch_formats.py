@@ -82,3 +82,43 @@ def test_webhook_is_the_facts_with_a_stable_event_id() -> None:
     body = webhook(hostile(), ident)
     assert body["event_id"] == ident and body["schema"] == "outage-kb.alert/1"
     assert json.loads(json.dumps(body))["incident"]["title"].startswith("API down <!channel>")
+
+
+def _incident(native: str, phases: list[str], first: datetime, resolved: bool) -> object:
+    from datetime import timedelta
+
+    from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
+
+    updates = tuple(Update(first + timedelta(minutes=10 * n), Phase(p), p, p, p)
+                    for n, p in enumerate(phases))
+    return Incident("acme", native, "Title", Kind.INCIDENT, phases[-1], Severity.MINOR,
+                    lifecycle=Lifecycle(first_post_at=first,
+                                        resolved_at=updates[-1].at if resolved else None),
+                    updates=updates)
+
+
+def test_history_is_silent_and_news_is_not() -> None:
+    from datetime import timedelta
+
+    from kb.watch.changes import diff, state_of
+
+    watched_since = NOW
+    old_closed = _incident("old", ["investigating", "resolved"], NOW - timedelta(days=30), True)
+    new_closed = _incident("quick", ["investigating", "resolved"], NOW + timedelta(hours=1),
+                           True)
+    still_open = _incident("open", ["investigating"], NOW - timedelta(days=2), False)
+    # the first look at a provider: only what is still open
+    assert diff(None, old_closed, first_look=True, watched_since=None) is None
+    assert diff(None, still_open, first_look=True, watched_since=None).kind == "new"
+    # later: a backfill of old closed history stays silent; an incident posted and closed
+    # between two polls is news
+    assert diff(None, old_closed, first_look=False, watched_since=watched_since) is None
+    change = diff(None, new_closed, first_look=False, watched_since=watched_since)
+    assert change is not None and change.kind == "new"
+    # nothing changed: nothing to say; the same change has the same identity
+    assert diff(state_of(still_open), still_open, first_look=False,
+                watched_since=watched_since) is None
+    resolved = _incident("open", ["investigating", "resolved"], NOW - timedelta(days=2), True)
+    one = diff(state_of(still_open), resolved, first_look=False, watched_since=watched_since)
+    two = diff(state_of(still_open), resolved, first_look=False, watched_since=watched_since)
+    assert one == two and one is not None and one.kind == "resolved"
