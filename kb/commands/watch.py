@@ -84,7 +84,7 @@ def watch(
             due = [s.next_due for slug, s in schedule(store).items()
                    if slug in {c.slug for c in chosen}]
         wait = (min(due) - datetime.now(UTC)).total_seconds() if due else config.interval
-        time.sleep(min(max(wait, 1.0), config.interval))
+        time.sleep(min(max(wait, 1.0), config.max_backoff))  # until the next source is due
     if failed_any:
         raise SourceFailed("some sources or notifications failed; see above (failed "
                            "notifications are retried on the next round)")
