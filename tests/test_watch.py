@@ -552,3 +552,19 @@ def test_a_changing_round_refreshes_the_ongoing_section(watched: Any) -> None:
     watched.status.stage = "resolved"
     assert kinds(watched.round(refresh=True)) == [(KEY, "resolved")]
     assert title not in ongoing() and "Nothing ongoing" in ongoing()
+
+
+def test_a_failing_fact_does_not_hold_back_the_alert(watched: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.watch.round as round_module
+
+    def broken(*_args: Any, **_kwargs: Any) -> dict:
+        raise RuntimeError("similar search exploded")
+
+    monkeypatch.setattr(round_module, "build_facts", broken)
+    report = watched.round()
+    assert kinds(report) == [(KEY, "new")]
+    assert report.errors == [f"{KEY}: alert facts incomplete (RuntimeError: similar search "
+                             "exploded)"]
+    assert watched.hook.got[0]["incident"]["key"] == KEY
+    assert watched.hook.got[0]["similar_note"] == "unavailable"

@@ -130,8 +130,11 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
                 continue
             try:
                 facts = build_facts(context, incident, change)
-            except KbError as exc:  # the alert still goes out, without what failed
-                result.errors.append(f"{incident.key}: facts incomplete ({exc})")
+            except Exception as exc:  # the alert goes out without what failed:
+                # a bug in similar search or the comparison must not hold back every alert
+                # (the round would fail before recording, again and again)
+                result.errors.append(f"{incident.key}: alert facts incomplete "
+                                     f"({type(exc).__name__}: {str(exc)[:200]})")
                 facts = build_facts_minimal(context, incident, change)
             intents += [Intent(t.name, incident.key, change.kind, change.change_id, facts)
                         for t in wanting]
