@@ -568,3 +568,25 @@ def test_a_failing_fact_does_not_hold_back_the_alert(watched: Any,
                              "exploded)"]
     assert watched.hook.got[0]["incident"]["key"] == KEY
     assert watched.hook.got[0]["similar_note"] == "unavailable"
+
+
+def test_a_failing_source_backs_off(watched: Any, httpserver: HTTPServer, kb_home: Path) -> None:
+    from kb.watch.round import due_sources
+
+    httpserver.expect_request("/gone/incidents.json").respond_with_data("gone", status=404)
+    with (kb_home / "sources.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f"[[source]]\nslug = \"gone\"\nname = \"Gone\"\n"
+                     f"url = \"{httpserver.url_for('/gone').rstrip('/')}\"\nplatform = \"gcp\"\n")
+    now = datetime.now(UTC)
+    report = watched.round(now=now)
+    assert report.run.sources["gone"].failed  # reported, and the other source went on
+    assert kinds(report) == [(KEY, "new")]
+    store = Store.open(load_settings().database_url)[0]
+    schedule = outbox.sources(store)
+    assert schedule["gone"].failures == 1 and "404" in (schedule["gone"].last_error or "")
+    assert schedule["anthropic"].failures == 0
+    assert (schedule["gone"].next_due - now).total_seconds() >= 2 * 120 * 0.9
+    assert (schedule["anthropic"].next_due - now).total_seconds() <= 120 * 1.1
+    sources = list(load_source_list(load_settings()).sources)
+    later = now + timedelta(seconds=140)
+    assert [s.slug for s in due_sources(store, sources, later)] == ["anthropic"]

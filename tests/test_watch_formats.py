@@ -122,3 +122,26 @@ def test_history_is_silent_and_news_is_not() -> None:
     one = diff(state_of(still_open), resolved, first_look=False, watched_since=watched_since)
     two = diff(state_of(still_open), resolved, first_look=False, watched_since=watched_since)
     assert one == two and one is not None and one.kind == "resolved"
+
+
+def test_schedule_jitters_and_backs_off() -> None:
+    import random
+    from datetime import timedelta
+
+    import pytest
+
+    from kb.errors import ConfigError
+    from kb.watch.schedule import WatchSettings, watch_settings
+
+    config = watch_settings({"interval": 120, "intervals": {"github": 300}}, None)
+    rng = random.Random(7)
+    waits = [(config.next_due("acme", NOW, 0, rng) - NOW).total_seconds() for _ in range(50)]
+    assert all(108 <= w <= 132 for w in waits) and len(set(waits)) > 1  # 120 s ± 10 %
+    assert (config.next_due("github", NOW, 0, rng) - NOW) >= timedelta(seconds=270)
+    backed = [(config.next_due("acme", NOW, n, rng) - NOW).total_seconds() for n in (1, 3, 9)]
+    assert 216 <= backed[0] <= 264 and 864 <= backed[1] <= 1056  # 2×, 8×
+    assert backed[2] <= 3600 * 1.1  # capped at max_backoff
+    assert WatchSettings().interval == 120
+    for bad in ({"interval": 5}, {"jitter": 2}, {"refresh": "yes"}, {"every": 1}):
+        with pytest.raises(ConfigError, match=r"kb.toml: \[watch\]"):
+            watch_settings(bad, None)
