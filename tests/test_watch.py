@@ -45,6 +45,9 @@ def page(stage: str) -> bytes:
     data = copy.deepcopy(SLICE)
     incident = next(i for i in data["incidents"] if i["id"] == "6304r9jjhj34")
     updates = sorted(incident["incident_updates"], key=lambda u: u["created_at"])
+    if stage == "deleted":  # the vendor took the incident down; its July one stays
+        data["incidents"] = [i for i in data["incidents"] if i["id"] != "6304r9jjhj34"]
+        return json.dumps(data).encode()
     shown = {"open1": 1, "open2": 2, "monitoring": 3, "resolved": 4, "reopened": 4}[stage]
     kept = updates[:shown]
     if stage == "reopened":
@@ -71,6 +74,7 @@ class StatusPage:
         self.stage = "open1"
         self.requests = 0
         self.day: str | None = None  # replay on this day (YYYY-MM-DD) instead of 2026-09-15
+        self.not_modified = 0
         server.expect_request("/status/incidents.json").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
@@ -80,6 +84,7 @@ class StatusPage:
             body = body.replace(b"2026-09-15T", f"{self.day}T".encode())
         etag = f'"{self.stage}-{self.day}"'
         if request.headers.get("If-None-Match") == etag:
+            self.not_modified += 1
             return Response(status=304, headers={"ETag": etag})
         return Response(body, content_type="application/json", headers={"ETag": etag})
 
@@ -187,6 +192,7 @@ def test_one_message_per_change_none_when_unchanged(watched: Any) -> None:
 
     again = watched.round()  # unchanged page: a 304, nothing to say
     assert again.changes == [] and again.recorded == 0
+    assert watched.status.not_modified == 1  # conditional GET, as kb scrape does
     assert len(watched.slack.got) == 1
 
     expected = [("open2", "update"), ("monitoring", "phase"), ("resolved", "resolved"),
@@ -590,3 +596,14 @@ def test_a_failing_source_backs_off(watched: Any, httpserver: HTTPServer, kb_hom
     sources = list(load_source_list(load_settings()).sources)
     later = now + timedelta(seconds=140)
     assert [s.slug for s in due_sources(store, sources, later)] == ["anthropic"]
+
+
+def test_an_incident_deleted_by_its_vendor_loses_nothing(watched: Any) -> None:
+    watched.round()
+    store = Store.open(load_settings().database_url)[0]
+    before = outbox.items(store)
+    watched.status.stage = "deleted"
+    report = watched.round()
+    assert report.changes == [] and not report.send.failed
+    assert store.get(KEY).title  # still held as last seen (an API window is no withdrawal)
+    assert outbox.items(store) == before  # nothing sent, nothing lost
