@@ -45,6 +45,9 @@ def page(stage: str) -> bytes:
     data = copy.deepcopy(SLICE)
     incident = next(i for i in data["incidents"] if i["id"] == "6304r9jjhj34")
     updates = sorted(incident["incident_updates"], key=lambda u: u["created_at"])
+    if stage == "deleted":  # the vendor took the incident down; its July one stays
+        data["incidents"] = [i for i in data["incidents"] if i["id"] != "6304r9jjhj34"]
+        return json.dumps(data).encode()
     shown = {"open1": 1, "open2": 2, "monitoring": 3, "resolved": 4, "reopened": 4}[stage]
     kept = updates[:shown]
     if stage == "reopened":
@@ -70,13 +73,18 @@ class StatusPage:
     def __init__(self, server: HTTPServer) -> None:
         self.stage = "open1"
         self.requests = 0
+        self.day: str | None = None  # replay on this day (YYYY-MM-DD) instead of 2026-09-15
+        self.not_modified = 0
         server.expect_request("/status/incidents.json").respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
         self.requests += 1
         body = page(self.stage)
-        etag = f'"{self.stage}"'
+        if self.day:
+            body = body.replace(b"2026-09-15T", f"{self.day}T".encode())
+        etag = f'"{self.stage}-{self.day}"'
         if request.headers.get("If-None-Match") == etag:
+            self.not_modified += 1
             return Response(status=304, headers={"ETag": etag})
         return Response(body, content_type="application/json", headers={"ETag": etag})
 
@@ -154,8 +162,8 @@ def watched(kb_home: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPat
     yield world
 
 
-def one_round(targets: list[Target] | None = None, now: datetime | None = None
-              ) -> RoundReport:
+def one_round(targets: list[Target] | None = None, now: datetime | None = None,
+              refresh: bool = False) -> RoundReport:
     settings = load_settings()
     sources = list(load_source_list(settings).sources)
     store, _ = Store.open(settings.database_url, write=True)
@@ -166,7 +174,7 @@ def one_round(targets: list[Target] | None = None, now: datetime | None = None
                              targets if targets is not None else
                              load_targets(settings.alerts, settings.config_path),
                              sources, followed=[s.slug for s in sources], now=now,
-                             refresh=False, rng=random.Random(1))
+                             refresh=refresh, rng=random.Random(1))
     finally:
         store.close()
 
@@ -184,6 +192,7 @@ def test_one_message_per_change_none_when_unchanged(watched: Any) -> None:
 
     again = watched.round()  # unchanged page: a 304, nothing to say
     assert again.changes == [] and again.recorded == 0
+    assert watched.status.not_modified == 1  # conditional GET, as kb scrape does
     assert len(watched.slack.got) == 1
 
     expected = [("open2", "update"), ("monitoring", "phase"), ("resolved", "resolved"),
@@ -495,3 +504,106 @@ def test_maintenance_start_is_notified_once(watched: Any, httpserver: HTTPServer
     assert kinds(watched.round()) == []
     assert [m["change"]["kind"] for m in watched.hook.got] == ["new", "maintenance_start"]
     assert len(watched.pd.got) == 1  # a maintenance pages nobody
+
+
+def test_early_warning_then_all_clear_for_opted_in_targets(watched: Any,
+                                                            httpserver: HTTPServer) -> None:
+    from kb.store.signals import Unofficial, replace_derived
+
+    now = datetime.now(UTC)
+    settings = load_settings()
+    store, _ = Store.open(settings.database_url, write=True)
+    candidate = Unofficial(
+        key=f"unofficial/anthropic/{now:%Y%m%dT%H%M}", provider="anthropic",
+        start=now - timedelta(minutes=50), end=now - timedelta(minutes=20),
+        signal_ids=("hn:1", "news:2"),
+        titles=("Claude is down <again>", "Anthropic API outage reported"),
+        source_families=("hackernews", "news"), score=0.7)
+    replace_derived(store, [], [], [candidate], {})
+    store.close()
+    early = [Target("hook", "webhook", httpserver.url_for("/hook"), min_interval=0,
+                    early_warning=True),
+             Target("pd", "pagerduty", httpserver.url_for("/pd"), routing_key="R",
+                    min_interval=0, early_warning=True),
+             Target("slack", "slack", httpserver.url_for("/slack"), min_interval=0)]
+    first = watched.round(targets=early)
+    assert (candidate.key, "unconfirmed") in kinds(first)
+    assert kinds(watched.round(targets=early)) == []  # once
+    later = watched.round(targets=early, now=now + timedelta(hours=4))
+    assert kinds(later) == [(candidate.key, "all_clear")]
+    hook_kinds = [(m["change"]["kind"], m["change"]["unconfirmed"]) for m in watched.hook.got]
+    assert ("unconfirmed", True) in hook_kinds and ("all_clear", True) in hook_kinds
+    # Slack did not opt in: only the official incident
+    assert [m["text"].split(":")[0] for m in watched.slack.got] == ["New incident"]
+    assert any("Claude is down <again>" in m["incident"]["latest_update"]["text"]
+               for m in watched.hook.got if m["change"]["kind"] == "unconfirmed")
+    unconfirmed = [(e["event_action"], e["dedup_key"]) for e in watched.pd.got
+                   if e["dedup_key"] == candidate.key]
+    assert unconfirmed == [("trigger", candidate.key), ("resolve", candidate.key)]
+
+
+@pytest.mark.slow  # two site builds (mkdocs): ~30-60 s on the shared machine
+def test_a_changing_round_refreshes_the_ongoing_section(watched: Any) -> None:
+    watched.status.day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    title = SLICE["incidents"][0]["name"]
+
+    def ongoing() -> str:
+        home = (watched.home / "build" / "docs" / "index.md").read_text(encoding="utf-8")
+        return home[home.index('id="ongoing"'):home.index('id="last-days"')]
+
+    first = watched.round(refresh=True)
+    assert kinds(first) == [(KEY, "new")]
+    assert "site" in first.run.timings
+    assert title in ongoing()
+    watched.status.stage = "resolved"
+    assert kinds(watched.round(refresh=True)) == [(KEY, "resolved")]
+    assert title not in ongoing() and "Nothing ongoing" in ongoing()
+
+
+def test_a_failing_fact_does_not_hold_back_the_alert(watched: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.watch.round as round_module
+
+    def broken(*_args: Any, **_kwargs: Any) -> dict:
+        raise RuntimeError("similar search exploded")
+
+    monkeypatch.setattr(round_module, "build_facts", broken)
+    report = watched.round()
+    assert kinds(report) == [(KEY, "new")]
+    assert report.errors == [f"{KEY}: alert facts incomplete (RuntimeError: similar search "
+                             "exploded)"]
+    assert watched.hook.got[0]["incident"]["key"] == KEY
+    assert watched.hook.got[0]["similar_note"] == "unavailable"
+
+
+def test_a_failing_source_backs_off(watched: Any, httpserver: HTTPServer, kb_home: Path) -> None:
+    from kb.watch.round import due_sources
+
+    httpserver.expect_request("/gone/incidents.json").respond_with_data("gone", status=404)
+    with (kb_home / "sources.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f"[[source]]\nslug = \"gone\"\nname = \"Gone\"\n"
+                     f"url = \"{httpserver.url_for('/gone').rstrip('/')}\"\nplatform = \"gcp\"\n")
+    now = datetime.now(UTC)
+    report = watched.round(now=now)
+    assert report.run.sources["gone"].failed  # reported, and the other source went on
+    assert kinds(report) == [(KEY, "new")]
+    store = Store.open(load_settings().database_url)[0]
+    schedule = outbox.sources(store)
+    assert schedule["gone"].failures == 1 and "404" in (schedule["gone"].last_error or "")
+    assert schedule["anthropic"].failures == 0
+    assert (schedule["gone"].next_due - now).total_seconds() >= 2 * 120 * 0.9
+    assert (schedule["anthropic"].next_due - now).total_seconds() <= 120 * 1.1
+    sources = list(load_source_list(load_settings()).sources)
+    later = now + timedelta(seconds=140)
+    assert [s.slug for s in due_sources(store, sources, later)] == ["anthropic"]
+
+
+def test_an_incident_deleted_by_its_vendor_loses_nothing(watched: Any) -> None:
+    watched.round()
+    store = Store.open(load_settings().database_url)[0]
+    before = outbox.items(store)
+    watched.status.stage = "deleted"
+    report = watched.round()
+    assert report.changes == [] and not report.send.failed
+    assert store.get(KEY).title  # still held as last seen (an API window is no withdrawal)
+    assert outbox.items(store) == before  # nothing sent, nothing lost

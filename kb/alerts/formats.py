@@ -36,9 +36,13 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _http(url: str | None) -> bool:
+    return bool(url) and url.startswith(("https://", "http://"))  # type: ignore[union-attr]
+
+
 def _slack_link(url: str | None, label: str) -> str:
     label = slack_escape(label).replace("|", "¦")
-    if not url or not url.startswith(("https://", "http://")):
+    if not _http(url):
         return label
     return f"<{slack_escape(url).replace('|', '%7C')}|{label}>"
 
@@ -81,9 +85,9 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
         f"*Phase:* {slack_escape(inc['phase'])}   *Severity:* {slack_escape(inc['severity'])}",
         f"*Components:* {slack_escape(comps)}",
         f"*First post:* {slack_escape(inc['first_post_at'] or 'unknown')}   "
-        f"*Link:* {_slack_link(inc['url'], 'status page') if inc['url'] else 'none'}",
+        f"*Link:* {_slack_link(inc['url'], 'status page') if _http(inc['url']) else 'none'}",
     ]
-    if facts["change"].get("unconfirmed"):
+    if facts["change"]["kind"] == "unconfirmed":
         lines.insert(1, "_Unconfirmed: community reports only; the status page says nothing "
                         "yet._")
     if inc.get("latest_update"):
@@ -124,8 +128,10 @@ def pagerduty_action(facts: dict[str, Any]) -> str | None:
     kind = facts["change"]["kind"]
     if kind == "test":
         return "trigger"
-    if facts["incident"]["kind"] == "maintenance" or kind == "all_clear":
-        return "resolve" if kind == "all_clear" else None
+    if kind == "all_clear":
+        return "resolve"
+    if facts["incident"]["kind"] == "maintenance":
+        return None
     return "trigger" if facts["incident"]["open"] else "resolve"
 
 
@@ -159,7 +165,7 @@ def pagerduty(facts: dict[str, Any], target: Target) -> dict[str, Any] | None:
             "fallbacks": [f"{f['name']}: {_together(f)}" for f in facts["fallbacks"]],
         },
     }
-    if inc["url"]:
+    if (inc["url"] or "").startswith(("https://", "http://")):
         event["links"] = [{"href": inc["url"], "text": "Status page"}]
     event["client"] = "outage-kb"
     return event

@@ -13,7 +13,7 @@ timeout = 10              # seconds per request (connect, read and the whole exc
 retries = 3               # extra attempts on a timeout, 429 or 5xx, within one round
 min_interval = 300        # seconds between two notifications about one incident
 max_per_hour = 30         # notifications per hour to this target
-early_warning = false     # also send "unconfirmed" alerts from community signals
+early_warning = false     # also "unconfirmed" alerts from community signals (kb.watch.early)
 ```
 
 The rate limits are what keep a page that flaps between two states from becoming an alert

@@ -49,9 +49,10 @@ def watch(
     """
     import time
 
-    from kb.cli import check_providers, open_line
+    from kb.cli import check_providers, err, open_line
     from kb.config import load_settings, load_source_list
-    from kb.errors import SourceFailed
+    from kb.errors import DatabaseBusy, SourceFailed
+    from kb.terminal import escape_line
     from kb.watch.schedule import watch_settings
 
     settings = load_settings()
@@ -63,8 +64,16 @@ def watch(
     chosen = [s for s in listed if (s.slug in providers if providers else s.enabled)]
     failed_any = False
     while True:
-        with open_line() as (line, settings):
-            report = _one_round(line, settings, config, targets, chosen, once, refresh)
+        try:
+            with open_line() as (line, settings):
+                report = _one_round(line, settings, config, targets, chosen, once, refresh)
+        except (DatabaseBusy, SourceFailed) as exc:
+            if once:
+                raise
+            # the loop outlives a busy database (another writer's long run): next round
+            err.print(f"kb watch: round skipped: {escape_line(str(exc))}", style="red")
+            time.sleep(config.interval)
+            continue
         failed_any = _print_round(report, as_json) or failed_any
         if once:
             break
@@ -75,7 +84,7 @@ def watch(
             due = [s.next_due for slug, s in schedule(store).items()
                    if slug in {c.slug for c in chosen}]
         wait = (min(due) - datetime.now(UTC)).total_seconds() if due else config.interval
-        time.sleep(min(max(wait, 1.0), config.interval))
+        time.sleep(min(max(wait, 1.0), config.max_backoff))  # until the next source is due
     if failed_any:
         raise SourceFailed("some sources or notifications failed; see above (failed "
                            "notifications are retried on the next round)")

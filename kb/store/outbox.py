@@ -397,3 +397,11 @@ def counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {row[0]: int(row[1]) for row in conn.execute(
             select(T_OUTBOX.c.state, func.count()).group_by(T_OUTBOX.c.state))}
+
+
+def recorded_of_kind(store: Store, change_kind: str) -> list[tuple[str, str, str]]:
+    """(target, incident key, change id) of every row of one change kind, any state."""
+    with store.engine.connect() as conn:
+        return [(r.target, r.incident_key, r.change_id) for r in conn.execute(
+            select(T_OUTBOX.c.target, T_OUTBOX.c.incident_key, T_OUTBOX.c.change_id)
+            .where(T_OUTBOX.c.change_kind == change_kind))]

@@ -27,6 +27,7 @@ from kb.stage import RunReport, StageContext
 from kb.store import outbox
 from kb.store.outbox import Intent, SourceState, Watched
 from kb.watch.changes import Change, diff, state_of
+from kb.watch.early import early_intents
 from kb.watch.schedule import WatchSettings
 
 BULK = 50  # changed incidents of one provider above which they are read in one query
@@ -66,7 +67,7 @@ def run_round(line: Line, fetcher, settings: Settings, watch: WatchSettings,  # 
         _reschedule(line, watch, sources, now, rng)
     _detect(line, settings, targets, followed, now, result)
     kwargs = {"poster": poster} if poster is not None else {}
-    result.send = send_due(line.store, targets, now=datetime.now(UTC), **kwargs)
+    result.send = send_due(line.store, targets, now=now, **kwargs)
     if result.changes and (watch.refresh if refresh is None else refresh):
         run_later_stages(StageContext(line.store, settings, line.report))
     return result
@@ -100,12 +101,17 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
     for key, digest in hashes.items():
         if key not in seen or seen[key].content_hash != digest:
             changed.setdefault(key.partition("/")[0], []).append(key)
-    if not changed:
+    early = any(t.early_warning for t in targets)
+    if not changed and not early:
         return
     context = FactsContext(store, settings.home, followed, names=store.provider_names(),
                            now=now)
     new_seen: list[Watched] = []
     intents: list[Intent] = []
+    if early:
+        found, wanted = early_intents(context, targets, followed, now)
+        result.changes += found
+        intents += wanted
     for provider, keys in sorted(changed.items()):
         since = schedule[provider].watched_since if provider in schedule else None
         for incident in _load(store, provider, keys):
@@ -124,8 +130,11 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
                 continue
             try:
                 facts = build_facts(context, incident, change)
-            except KbError as exc:  # the alert still goes out, without what failed
-                result.errors.append(f"{incident.key}: facts incomplete ({exc})")
+            except Exception as exc:  # the alert goes out without what failed:
+                # a bug in similar search or the comparison must not hold back every alert
+                # (the round would fail before recording, again and again)
+                result.errors.append(f"{incident.key}: alert facts incomplete "
+                                     f"({type(exc).__name__}: {str(exc)[:200]})")
                 facts = build_facts_minimal(context, incident, change)
             intents += [Intent(t.name, incident.key, change.kind, change.change_id, facts)
                         for t in wanting]
