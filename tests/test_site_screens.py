@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +279,52 @@ def test_year_page_without_javascript_lists_everything(
             tab.locator("tr.kb-facet-row").count() >= 8
     finally:
         context.close()
+
+
+def last_covered_day(store: Store, provider: str) -> date:
+    """The last day a stored payload covers (kb.analysis.coverage, as kb metrics reads it)."""
+    from kb.analysis.coverage import coverage_from_payloads
+    from kb.store.analysis import payload_spans
+
+    end = coverage_from_payloads(payload_spans(store))[provider].end
+    assert end is not None
+    return (end - timedelta(microseconds=1)).date()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_a_provider_no_longer_observed_says_so_and_shows_its_last_observed_days(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, _, base = site
+    last = last_covered_day(store, "github")
+    assert (AS_OF - last).days > 365  # the fixture's GitHub payloads end in 2023
+    tab = open_tab(viewport)
+    tab.goto(base)
+    row = tab.locator(".kb-bars-table tr.kb-stale", has=tab.locator("a[href*='providers/github']"))
+    assert row.locator(".kb-last-observed").inner_text() == f"last observed on {last}"
+    # Today's view stays: 90 grey days (no data), never green.
+    today = row.locator("svg.kb-bars title").all_text_contents()
+    assert len(today) == 90 and all("no data" in t for t in today), today[:3]
+    # Beside it, the 90 days up to the last observed one, with the incident of 2023-02-07.
+    stale = tab.locator(".kb-bars-table tr.kb-stale:has(a[href*='providers/github'])"
+                        " + tr.kb-stale-bars")
+    bars = stale.locator("svg.kb-bars")
+    assert bars.is_visible() and bars.get_attribute("aria-label").endswith(str(last))
+    # Both rows of bars get a readable width on a phone too (stacked, not squeezed).
+    for svg in (row.locator("svg.kb-bars"), bars):
+        assert svg.bounding_box()["width"] >= min(300, viewport["width"] - 90)
+    titles = bars.locator("title").all_text_contents()
+    assert len(titles) == 90 and titles[-1].startswith(str(last))
+    assert any(t.startswith("2023-02-07") and "incident" in t for t in titles), titles[-5:]
+    # A provider observed up to the as-of day has no such note.
+    fresh = tab.locator(".kb-bars-table tr", has=tab.locator("a[href*='providers/anthropic']"))
+    assert fresh.locator(".kb-last-observed").count() == 0
+    # The provider page says it too, and nothing is wider than the screen.
+    tab.goto(f"{base}providers/github/")
+    assert tab.locator("p.kb-last-observed").inner_text().startswith(f"Last observed on {last}")
+    assert tab.locator("svg.kb-bars").count() == 2
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+    if viewport is PHONE:
+        shot(tab, "site-phone-provider.png")
+        tab.goto(base)
+        shot(tab, "site-phone-home.png")
