@@ -328,3 +328,63 @@ def test_a_provider_no_longer_observed_says_so_and_shows_its_last_observed_days(
         shot(tab, "site-phone-provider.png")
         tab.goto(base)
         shot(tab, "site-phone-home.png")
+
+
+def test_compare_page_shows_kb_compares_figures(site: tuple[Store, Layout, str]) -> None:
+    store, layout, _ = site
+    page = BeautifulSoup((layout.site / "compare" / "index.html").read_text(), "html.parser")
+    home = layout.build.parent
+    providers = sorted(store.provider_names(), key=lambda p: (
+        (store.provider_names()[p] or p).lower(), p))
+    end = (AS_OF + timedelta(days=1)).isoformat()
+    for label in ("30d", "90d", "365d"):
+        block = page.select_one(f"#p{label} + .kb-compare")
+        assert block is not None
+        command = block.select_one("code").get_text()
+        assert command == f"kb compare {' '.join(providers)} --period {label} --end {end}"
+        cli = kb_json(home, "compare", *providers, "--period", label, "--end", end)
+        heads = [th.get_text() for th in block.select("table.kb-compare-table thead th")]
+        rows = block.select("table.kb-compare-table tbody tr")
+        assert len(rows) == len(cli["providers"]) == len(providers)
+        for row, side in zip(rows, cli["providers"], strict=True):
+            cells = dict(zip(heads[1:], [td.get_text() for td in row.find_all("td")],
+                             strict=True))
+            assert row.find("a")["href"].rstrip("/").endswith(f"providers/{side['provider']}")
+            assert cells["uptime"] == side["uptime_text"]
+            assert cells["incidents"] == (str(side["incidents"]) if side["status"] != "unknown"
+                                          else "unknown")
+            stated = ", ".join(f"{t['tag']} {t['incidents']}" for t in side["top_causes"])
+            assert cells["top stated causes"] in (stated, "none stated", "unknown")
+            assert bool(stated) == (cells["top stated causes"] == stated)
+        # Co-failure hours: every pair down together is listed with kb compare's hours;
+        # the others are counted, unknown apart.
+        together = {(p["a"], p["b"]): p["both_down_hours"] for p in cli["pairs"]
+                    if p["both_down_hours"]}
+        listed = block.select("table.kb-pairs tbody tr")
+        assert len(listed) == len(together)
+        shown = {tuple(a["href"].rstrip("/").split("/")[-1] for a in tr.select("a")):
+                 tr.find_all("td")[1].get_text() for tr in listed}
+        assert shown == {k: f"{v:.1f}" for k, v in together.items()}
+        unknown = sum(1 for p in cli["pairs"] if p["both_down_hours"] is None)
+        assert f"{unknown} pair(s) unknown" in block.get_text()
+    # Linked from every provider page.
+    github = BeautifulSoup((layout.site / "providers" / "github" / "index.html").read_text(),
+                           "html.parser")
+    assert github.select_one("a[href$='compare/#p90d']") is not None
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_compare_page_on_screens(open_tab: Any, site: tuple[Store, Layout, str],
+                                 viewport: dict[str, int]) -> None:
+    _, _, base = site
+    tab = open_tab(viewport)
+    tab.goto(f"{base}providers/anthropic/")
+    tab.locator("a[href$='compare/#p90d']").click()
+    tab.wait_for_load_state()
+    assert tab.url.endswith("compare/#p90d")
+    table = tab.locator("#p90d + .kb-compare table.kb-compare-table")
+    assert table.is_visible() and table.locator("tbody tr").count() == 4
+    # The wide table scrolls in its own box; the page itself is no wider than the screen.
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+    if viewport is PHONE:
+        shot(tab, "site-phone-compare.png")

@@ -34,6 +34,7 @@ class History:
     columns: tuple[str, ...] = COLUMNS
     years: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
     causes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    figures: dict[str, list[IncidentFigures]] = field(default_factory=dict)  # per provider
     failures: list[str] = field(default_factory=list)
 
 
@@ -58,6 +59,7 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
     for provider, incidents in by_provider.items():
         try:
             items = [incident_figures(i, seen.get(i.key)) for i in incidents]
+            found.figures[provider] = items
             found.years[provider] = _years(provider, items, coverages.get(provider), end)
         except Exception as exc:  # one provider's odd data: its pages show counts only
             found.failures.append(f"history by year: {provider}: {_line(exc)}")

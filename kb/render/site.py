@@ -125,13 +125,15 @@ def render_site(
 
     years = history(build, by_provider)
     registry.failures.extend(years.failures)
+    compared = _compare_page(env, out, build, providers, years, names)
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
-                        names.get(provider) or provider, years, observed[provider])
+                        names.get(provider) or provider, years, observed[provider], compared)
     tick(len(incidents) + len(providers), total)
     _collections(env, out, registry)
     _index_pages(env, out, incidents, providers, by_provider, bars, observed, as_of,
-                 [(c.name, c.title) for c in registry.collections])
+                 [(c.name, c.title) for c in registry.collections]
+                 + ([("compare", "Compare providers")] if compared else []))
     _feeds_and_export(out, incidents, providers, by_provider, names)
     out.copy_tree(source / "assets", "assets/kb/")
     out.copy_tree(source / "pages")
@@ -200,7 +202,7 @@ def _watched(coverage: Coverage | None) -> Callable[[date], float]:
 
 def _provider_pages(env: Environment, out: Output, registry: Registry, provider: str,
                     items: list[Incident], cells: list[svg.Day], name: str,
-                    history: History, observed: Observed) -> None:
+                    history: History, observed: Observed, compared: bool) -> None:
     doc = paths.provider_doc(provider)
     periods = figures.by_year(items)
     by_component: dict[str, list[Incident]] = defaultdict(list)
@@ -226,7 +228,7 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
         components=figures.components(items), years=years, year_figures=figures_of,
         columns=history.columns,
         bars=svg.day_bars(cells, f"{name}: the last {len(cells)} days"), cells=cells,
-        observed=observed,
+        observed=observed, compared=compared,
         sections=registry.blocks("provider", provider),
         feed=paths.feed_file(provider),
     ))
@@ -234,6 +236,24 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
         page = paths.component_doc(provider, component)
         out.write(page, render(env, "component.md.j2", page, provider=provider, name=name,
                                component=component, incidents=listed))
+
+
+def _compare_page(env: Environment, out: Output, build: BuildContext, providers: list[str],
+                  history: History, names: dict[str, str | None]) -> bool:
+    """/compare/: `kb compare` of the site's providers per period (kb.render.compare); False
+    when there is nothing to compare or it failed (one warning line; the rest stands)."""
+    from kb.render import compare
+
+    try:
+        views = compare.comparisons(build, providers, history.figures, names)
+    except Exception as exc:
+        build.warn(f"compare page: {' '.join(str(exc).split())[:300] or type(exc).__name__}")
+        return False
+    if not views:
+        return False
+    out.write(compare.DOC, render(env, "compare.md.j2", compare.DOC, views=views,
+                                  providers=providers, as_of=build.as_of))
+    return True
 
 
 def _facets(items: list[Incident], causes: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
