@@ -6,7 +6,7 @@ Usage: python bench/site_screens.py SITE_DIR [--provider github] [--json FILE] [
 SITE_DIR is a built site (`kb site build`'s <build>/site, e.g. $KB_HOME/build/site). It is
 served by `kb site serve`'s server (kb.render.serve: gzip for text files) on 127.0.0.1 and
 opened in Debian's chromium (/usr/bin/chromium via Playwright; every request off 127.0.0.1
-is aborted). For the home page, the provider's page, its newest year page, its longest
+is aborted). For the home page, the provider's page, its largest year page, its longest
 incident page (most updates) and the comparison page, each in a fresh browser context
 (empty cache): the bytes transferred on a first visit (headers + bodies as sent, so
 compressed where the server compressed) until the network is idle, whether the search
@@ -44,10 +44,16 @@ def longest_incident(site: Path, provider: str) -> str | None:
     return best
 
 
-def newest_year(site: Path, provider: str) -> str | None:
-    years = sorted(p.name for p in (site / "providers" / provider).iterdir()
-                   if p.is_dir() and re.fullmatch(r"\d{4}", p.name))
-    return f"providers/{provider}/{years[-1]}/" if years else None
+def largest_year(site: Path, provider: str) -> str | None:
+    """The provider's year page listing the most incidents."""
+    folder = site / "providers" / provider
+    years = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}", p.name)] \
+        if folder.is_dir() else []
+    if not years:
+        return None
+    best = max(years, key=lambda p: (p / "index.html").read_text(errors="replace")
+               .count("kb-facet-row"))
+    return f"providers/{provider}/{best.name}/"
 
 
 def visit(browser: Any, base: str, path: str, width: int, plain: bool) -> dict[str, Any]:
@@ -85,7 +91,7 @@ def main() -> None:
 
     site: Path = args.site
     pages = {"home": "", "provider": f"providers/{args.provider}/",
-             "provider year": newest_year(site, args.provider),
+             "provider year (largest)": largest_year(site, args.provider),
              "incident (longest)": longest_incident(site, args.provider),
              "compare": "compare/"}
     index = site / "search" / "search_index.json"

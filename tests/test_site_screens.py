@@ -388,3 +388,30 @@ def test_compare_page_on_screens(open_tab: Any, site: tuple[Store, Layout, str],
     assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
     if viewport is PHONE:
         shot(tab, "site-phone-compare.png")
+
+
+def test_figure_tables_become_labelled_cards_on_a_phone(
+    open_tab: Any, site: tuple[Store, Layout, str],
+) -> None:
+    _, _, base = site
+    phone, desktop = open_tab(PHONE), open_tab(DESKTOP)
+    for tab in (phone, desktop):
+        tab.goto(f"{base}providers/anthropic/")
+    for selector in (".kb-section-reliability table.kb-cards", "table.kb-years"):
+        cell = phone.locator(f"{selector} td[data-label]").first
+        label = cell.get_attribute("data-label")
+        # Each value sits under its column's name, at nearly the screen's width.
+        before = cell.evaluate("el => getComputedStyle(el, '::before').content")
+        assert before == f'"{label}: "'
+        assert cell.bounding_box()["width"] >= 300
+        # The header row is left to screen readers (a 1 px clipped box).
+        assert phone.locator(f"{selector} thead").first.bounding_box()["height"] <= 1
+        # The desktop keeps the table and its header.
+        assert desktop.locator(f"{selector} thead th").first.is_visible()
+        assert desktop.locator(f"{selector} td[data-label]").first.evaluate(
+            "el => getComputedStyle(el).display") == "table-cell"
+    # A table's caption keeps the width too (a block table left it one word wide).
+    caption = phone.locator(".kb-section-reliability table.kb-cards caption").first
+    assert caption.bounding_box()["width"] >= 300
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    shot(phone, "site-phone-provider-figures.png")
