@@ -415,3 +415,26 @@ def test_figure_tables_become_labelled_cards_on_a_phone(
     assert caption.bounding_box()["width"] >= 300
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
     shot(phone, "site-phone-provider-figures.png")
+
+
+def test_hostile_names_stay_text_in_the_new_views(
+    open_tab: Any, site: tuple[Store, Layout, str],
+) -> None:
+    """The year page's filter values, row attributes and headings, the compare page and the
+    stale bars carry third-party strings: shown literally, never run."""
+    _, _, base = site
+    component = '<b onmouseover="window.__pwned=14">API</b> {{ x }}'
+    tab = open_tab(PHONE)
+    for path in ("providers/hostile/2026/", "compare/", "", "providers/hostile/"):
+        tab.goto(base + path)
+        tab.mouse.move(100, 300)
+        assert tab.evaluate("typeof window.__pwned") == "undefined", path
+        assert tab.locator("article script").count() == 0, path
+    tab.goto(f"{base}providers/hostile/2026/")
+    assert component in tab.locator("select[name=component] option").all_inner_texts()
+    tab.locator("select[name=component]").select_option(component)
+    assert tab.locator("tr.kb-facet-row:visible").count() == 1
+    assert tab.locator("h1").inner_text().startswith("<script>window.__pwned=12</script>")
+    tab.goto(f"{base}compare/")
+    assert "<script>window.__pwned=12</script>Hostile Status" in \
+        tab.locator("table.kb-compare-table").first.inner_text()

@@ -20,6 +20,9 @@ from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_
 from kb.model import Incident
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kb.analysis.coverage import Coverage
     from kb.render.sections import BuildContext
 
 UNKNOWN = "unknown"  # a filter value of its own: severity or cause not stated
@@ -66,17 +69,16 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
     return found
 
 
-def _years(provider: str, items: Sequence[IncidentFigures], coverage: object,
-           end: object) -> dict[int, tuple[str, ...]]:
+def _years(provider: str, items: Sequence[IncidentFigures], coverage: Coverage | None,
+           end: datetime) -> dict[int, tuple[str, ...]]:
+    """The Reliability table's row of each calendar year (its rolling periods left out)."""
     series = Series.of(items)
     rows: dict[int, tuple[str, ...]] = {}
-    for period in provider_periods(items, coverage, end):  # type: ignore[arg-type]
-        year = period.label[:4]
-        if not (year.isdigit() and len(period.label) >= 4 and not period.label.endswith("d")):
-            continue  # the rolling 30/90/365 days
-        g = group_figures(items, coverage, period, provider=provider,  # type: ignore[arg-type]
-                          series=series)
-        rows[int(year)] = period_row(period, g)
+    for period in provider_periods(items, coverage, end):
+        if period.label.endswith("d"):  # the last 30 / 90 / 365 days
+            continue
+        g = group_figures(items, coverage, period, provider=provider, series=series)
+        rows[period.start.year] = period_row(period, g)
     return rows
 
 
