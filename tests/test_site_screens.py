@@ -386,6 +386,15 @@ def test_compare_page_on_screens(open_tab: Any, site: tuple[Store, Layout, str],
     assert table.is_visible() and table.locator("tbody tr").count() == 4
     # The wide table scrolls in its own box; the page itself is no wider than the screen.
     assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+    box = tab.locator("#p90d + .kb-compare .kb-table-wrap").first
+    if viewport is PHONE:
+        assert box.evaluate("el => el.scrollWidth > el.clientWidth")
+        # Scrolled sideways, the provider column stays in view.
+        name = table.locator("tbody th").first
+        before = name.bounding_box()["x"]
+        box.evaluate("el => { el.scrollLeft = 300; }")
+        assert box.evaluate("el => el.scrollLeft") > 0
+        assert abs(name.bounding_box()["x"] - before) < 1
     if viewport is PHONE:
         shot(tab, "site-phone-compare.png")
 
