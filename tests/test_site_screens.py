@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +279,171 @@ def test_year_page_without_javascript_lists_everything(
             tab.locator("tr.kb-facet-row").count() >= 8
     finally:
         context.close()
+
+
+def last_covered_day(store: Store, provider: str) -> date:
+    """The last day a stored payload covers (kb.analysis.coverage, as kb metrics reads it)."""
+    from kb.analysis.coverage import coverage_from_payloads
+    from kb.store.analysis import payload_spans
+
+    end = coverage_from_payloads(payload_spans(store))[provider].end
+    assert end is not None
+    return (end - timedelta(microseconds=1)).date()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_a_provider_no_longer_observed_says_so_and_shows_its_last_observed_days(
+    open_tab: Any, site: tuple[Store, Layout, str], viewport: dict[str, int],
+) -> None:
+    store, _, base = site
+    last = last_covered_day(store, "github")
+    assert (AS_OF - last).days > 365  # the fixture's GitHub payloads end in 2023
+    tab = open_tab(viewport)
+    tab.goto(base)
+    row = tab.locator(".kb-bars-table tr.kb-stale", has=tab.locator("a[href*='providers/github']"))
+    assert row.locator(".kb-last-observed").inner_text() == f"last observed on {last}"
+    # Today's view stays: 90 grey days (no data), never green.
+    today = row.locator("svg.kb-bars title").all_text_contents()
+    assert len(today) == 90 and all("no data" in t for t in today), today[:3]
+    # Beside it, the 90 days up to the last observed one, with the incident of 2023-02-07.
+    stale = tab.locator(".kb-bars-table tr.kb-stale:has(a[href*='providers/github'])"
+                        " + tr.kb-stale-bars")
+    bars = stale.locator("svg.kb-bars")
+    assert bars.is_visible() and bars.get_attribute("aria-label").endswith(str(last))
+    # Both rows of bars get a readable width on a phone too (stacked, not squeezed).
+    for svg in (row.locator("svg.kb-bars"), bars):
+        assert svg.bounding_box()["width"] >= min(300, viewport["width"] - 90)
+    titles = bars.locator("title").all_text_contents()
+    assert len(titles) == 90 and titles[-1].startswith(str(last))
+    assert any(t.startswith("2023-02-07") and "incident" in t for t in titles), titles[-5:]
+    # A provider observed up to the as-of day has no such note.
+    fresh = tab.locator(".kb-bars-table tr", has=tab.locator("a[href*='providers/anthropic']"))
+    assert fresh.locator(".kb-last-observed").count() == 0
+    # The provider page says it too, and nothing is wider than the screen.
+    tab.goto(f"{base}providers/github/")
+    assert tab.locator("p.kb-last-observed").inner_text().startswith(f"Last observed on {last}")
+    assert tab.locator("svg.kb-bars").count() == 2
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+    if viewport is PHONE:
+        shot(tab, "site-phone-provider.png")
+        tab.goto(base)
+        shot(tab, "site-phone-home.png")
+
+
+def test_compare_page_shows_kb_compares_figures(site: tuple[Store, Layout, str]) -> None:
+    store, layout, _ = site
+    page = BeautifulSoup((layout.site / "compare" / "index.html").read_text(), "html.parser")
+    home = layout.build.parent
+    providers = sorted(store.provider_names(), key=lambda p: (
+        (store.provider_names()[p] or p).lower(), p))
+    end = (AS_OF + timedelta(days=1)).isoformat()
+    for label in ("30d", "90d", "365d"):
+        block = page.select_one(f"#p{label} + .kb-compare")
+        assert block is not None
+        command = block.select_one("code").get_text()
+        assert command == f"kb compare {' '.join(providers)} --period {label} --end {end}"
+        cli = kb_json(home, "compare", *providers, "--period", label, "--end", end)
+        heads = [th.get_text() for th in block.select("table.kb-compare-table thead th")]
+        rows = block.select("table.kb-compare-table tbody tr")
+        assert len(rows) == len(cli["providers"]) == len(providers)
+        for row, side in zip(rows, cli["providers"], strict=True):
+            cells = dict(zip(heads[1:], [td.get_text() for td in row.find_all("td")],
+                             strict=True))
+            assert row.find("a")["href"].rstrip("/").endswith(f"providers/{side['provider']}")
+            assert cells["uptime"] == side["uptime_text"]
+            assert cells["incidents"] == (str(side["incidents"]) if side["status"] != "unknown"
+                                          else "unknown")
+            stated = ", ".join(f"{t['tag']} {t['incidents']}" for t in side["top_causes"])
+            assert cells["top stated causes"] in (stated, "none stated", "unknown")
+            assert bool(stated) == (cells["top stated causes"] == stated)
+        # Co-failure hours: every pair down together is listed with kb compare's hours;
+        # the others are counted, unknown apart.
+        together = {(p["a"], p["b"]): p["both_down_hours"] for p in cli["pairs"]
+                    if p["both_down_hours"]}
+        listed = block.select("table.kb-pairs tbody tr")
+        assert len(listed) == len(together)
+        shown = {tuple(a["href"].rstrip("/").split("/")[-1] for a in tr.select("a")):
+                 tr.find_all("td")[1].get_text() for tr in listed}
+        assert shown == {k: f"{v:.1f}" for k, v in together.items()}
+        unknown = sum(1 for p in cli["pairs"] if p["both_down_hours"] is None)
+        assert f"{unknown} pair(s) unknown" in block.get_text()
+    # Linked from every provider page.
+    github = BeautifulSoup((layout.site / "providers" / "github" / "index.html").read_text(),
+                           "html.parser")
+    assert github.select_one("a[href$='compare/#p90d']") is not None
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1280px"])
+def test_compare_page_on_screens(open_tab: Any, site: tuple[Store, Layout, str],
+                                 viewport: dict[str, int]) -> None:
+    _, _, base = site
+    tab = open_tab(viewport)
+    tab.goto(f"{base}providers/anthropic/")
+    tab.locator("a[href$='compare/#p90d']").click()
+    tab.wait_for_load_state()
+    assert tab.url.endswith("compare/#p90d")
+    table = tab.locator("#p90d + .kb-compare table.kb-compare-table")
+    assert table.is_visible() and table.locator("tbody tr").count() == 4
+    # The wide table scrolls in its own box; the page itself is no wider than the screen.
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+    box = tab.locator("#p90d + .kb-compare .kb-table-wrap").first
+    if viewport is PHONE:
+        assert box.evaluate("el => el.scrollWidth > el.clientWidth")
+        # Scrolled sideways, the provider column stays in view.
+        name = table.locator("tbody th").first
+        before = name.bounding_box()["x"]
+        box.evaluate("el => { el.scrollLeft = 300; }")
+        assert box.evaluate("el => el.scrollLeft") > 0
+        assert abs(name.bounding_box()["x"] - before) < 1
+    if viewport is PHONE:
+        shot(tab, "site-phone-compare.png")
+
+
+def test_figure_tables_become_labelled_cards_on_a_phone(
+    open_tab: Any, site: tuple[Store, Layout, str],
+) -> None:
+    _, _, base = site
+    phone, desktop = open_tab(PHONE), open_tab(DESKTOP)
+    for tab in (phone, desktop):
+        tab.goto(f"{base}providers/anthropic/")
+    for selector in (".kb-section-reliability table.kb-cards", "table.kb-years"):
+        cell = phone.locator(f"{selector} td[data-label]").first
+        label = cell.get_attribute("data-label")
+        # Each value sits under its column's name, at nearly the screen's width.
+        before = cell.evaluate("el => getComputedStyle(el, '::before').content")
+        assert before == f'"{label}: "'
+        assert cell.bounding_box()["width"] >= 300
+        # The header row is left to screen readers (a 1 px clipped box).
+        assert phone.locator(f"{selector} thead").first.bounding_box()["height"] <= 1
+        # The desktop keeps the table and its header.
+        assert desktop.locator(f"{selector} thead th").first.is_visible()
+        assert desktop.locator(f"{selector} td[data-label]").first.evaluate(
+            "el => getComputedStyle(el).display") == "table-cell"
+    # A table's caption keeps the width too (a block table left it one word wide).
+    caption = phone.locator(".kb-section-reliability table.kb-cards caption").first
+    assert caption.bounding_box()["width"] >= 300
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    shot(phone, "site-phone-provider-figures.png")
+
+
+def test_hostile_names_stay_text_in_the_new_views(
+    open_tab: Any, site: tuple[Store, Layout, str],
+) -> None:
+    """The year page's filter values, row attributes and headings, the compare page and the
+    stale bars carry third-party strings: shown literally, never run."""
+    _, _, base = site
+    component = '<b onmouseover="window.__pwned=14">API</b> {{ x }}'
+    tab = open_tab(PHONE)
+    for path in ("providers/hostile/2026/", "compare/", "", "providers/hostile/"):
+        tab.goto(base + path)
+        tab.mouse.move(100, 300)
+        assert tab.evaluate("typeof window.__pwned") == "undefined", path
+        assert tab.locator("article script").count() == 0, path
+    tab.goto(f"{base}providers/hostile/2026/")
+    assert component in tab.locator("select[name=component] option").all_inner_texts()
+    tab.locator("select[name=component]").select_option(component)
+    assert tab.locator("tr.kb-facet-row:visible").count() == 1
+    assert tab.locator("h1").inner_text().startswith("<script>window.__pwned=12</script>")
+    tab.goto(f"{base}compare/")
+    assert "<script>window.__pwned=12</script>Hostile Status" in \
+        tab.locator("table.kb-compare-table").first.inner_text()

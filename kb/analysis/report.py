@@ -273,12 +273,9 @@ def pair_text(p: Pair) -> str:
             f"episode(s){unknown}")
 
 
-def print_comparison(console: Console, c: Comparison) -> None:
-    table = Table(title=f"Comparison, {c.period.label} ({stamp(c.period.start)} → "
-                        f"{stamp(c.period.end)})", title_justify="left")
-    table.add_column("")
-    for side in c.sides:
-        table.add_column(side.provider, justify="right")
+def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
+    """The rows of `kb compare`'s table (a label, then one value per provider): the site's
+    comparison page shows the same."""
     rows = [
         ("coverage", [coverage_text(s.figures) for s in c.sides]),
         ("incidents", [str(s.figures.incidents) if s.figures.status != "unknown" else "unknown"
@@ -296,6 +293,16 @@ def print_comparison(console: Console, c: Comparison) -> None:
         ("top symptoms", [", ".join(f"{t} {n}" for t, n in s.symptoms) or "-"
                           for s in c.sides]),
     ]
+    return rows
+
+
+def print_comparison(console: Console, c: Comparison) -> None:
+    table = Table(title=f"Comparison, {c.period.label} ({stamp(c.period.start)} → "
+                        f"{stamp(c.period.end)})", title_justify="left")
+    table.add_column("")
+    for side in c.sides:
+        table.add_column(side.provider, justify="right")
+    rows = comparison_rows(c)
     for label, values in rows:
         table.add_row(label, *values)
     print_table(console, table)

@@ -20,6 +20,9 @@ from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_
 from kb.model import Incident
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kb.analysis.coverage import Coverage
     from kb.render.sections import BuildContext
 
 UNKNOWN = "unknown"  # a filter value of its own: severity or cause not stated
@@ -34,6 +37,7 @@ class History:
     columns: tuple[str, ...] = COLUMNS
     years: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
     causes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    figures: dict[str, list[IncidentFigures]] = field(default_factory=dict)  # per provider
     failures: list[str] = field(default_factory=list)
 
 
@@ -58,23 +62,23 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
     for provider, incidents in by_provider.items():
         try:
             items = [incident_figures(i, seen.get(i.key)) for i in incidents]
+            found.figures[provider] = items
             found.years[provider] = _years(provider, items, coverages.get(provider), end)
         except Exception as exc:  # one provider's odd data: its pages show counts only
             found.failures.append(f"history by year: {provider}: {_line(exc)}")
     return found
 
 
-def _years(provider: str, items: Sequence[IncidentFigures], coverage: object,
-           end: object) -> dict[int, tuple[str, ...]]:
+def _years(provider: str, items: Sequence[IncidentFigures], coverage: Coverage | None,
+           end: datetime) -> dict[int, tuple[str, ...]]:
+    """The Reliability table's row of each calendar year (its rolling periods left out)."""
     series = Series.of(items)
     rows: dict[int, tuple[str, ...]] = {}
-    for period in provider_periods(items, coverage, end):  # type: ignore[arg-type]
-        year = period.label[:4]
-        if not (year.isdigit() and len(period.label) >= 4 and not period.label.endswith("d")):
-            continue  # the rolling 30/90/365 days
-        g = group_figures(items, coverage, period, provider=provider,  # type: ignore[arg-type]
-                          series=series)
-        rows[int(year)] = period_row(period, g)
+    for period in provider_periods(items, coverage, end):
+        if period.label.endswith("d"):  # the last 30 / 90 / 365 days
+            continue
+        g = group_figures(items, coverage, period, provider=provider, series=series)
+        rows[period.start.year] = period_row(period, g)
     return rows
 
 

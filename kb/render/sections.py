@@ -248,7 +248,7 @@ class Collection:
 
 # Folders the site itself writes: a collection may not take them.
 RESERVED_COLLECTIONS = frozenset({"assets", "components", "data", "feeds", "incidents",
-                                  "providers", "search", "years", "about", "index"})
+                                  "providers", "search", "years", "about", "index", "compare"})
 
 
 @dataclass

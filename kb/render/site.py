@@ -25,6 +25,7 @@ from kb.render.sections import BuildContext, Registry, Section, discover
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from markupsafe import Markup
 
     from kb.analysis.coverage import Coverage
     from kb.config import Settings
@@ -35,6 +36,9 @@ RECENT = 30  # incidents listed on the home page
 LATEST = 100  # incidents listed on the incidents index
 LATEST_ON_PROVIDER = 20  # a provider page lists its newest; each year has its own page
 ONGOING_DAYS = 7  # an unresolved incident older than this is stale data, not "ongoing"
+# A provider no stored payload covers for this many days before the as-of date is "last
+# observed on <day>", with the bars of its last observed days beside today's.
+STALE_DAYS = 7
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Progress = Callable[[int, int], None]  # (done, total) pages
@@ -115,17 +119,21 @@ def render_site(
 
     bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)),
                         interval=_touched) for p in providers}
+    observed = {p: _observed(by_provider[p], build.coverage.get(p), as_of, names.get(p) or p)
+                for p in providers}
     from kb.render.history import history
 
     years = history(build, by_provider)
     registry.failures.extend(years.failures)
+    compared = _compare_page(env, out, build, providers, years, names)
     for provider in providers:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
-                        names.get(provider) or provider, years)
+                        names.get(provider) or provider, years, observed[provider], compared)
     tick(len(incidents) + len(providers), total)
     _collections(env, out, registry)
-    _index_pages(env, out, incidents, providers, by_provider, bars, as_of,
-                 [(c.name, c.title) for c in registry.collections])
+    _index_pages(env, out, incidents, providers, by_provider, bars, observed, as_of,
+                 [(c.name, c.title) for c in registry.collections]
+                 + ([("compare", "Compare providers")] if compared else []))
     _feeds_and_export(out, incidents, providers, by_provider, names)
     out.copy_tree(source / "assets", "assets/kb/")
     out.copy_tree(source / "pages")
@@ -139,6 +147,31 @@ def render_site(
     report.seconds = time.perf_counter() - started
     report.cpu_seconds = time.process_time() - cpu
     return report
+
+
+@dataclass(frozen=True)
+class Observed:
+    """When the KB last held data for a provider, and, for one it stopped observing, the
+    bars of its last observed days: a provider last seen months ago would otherwise show
+    only grey days, as if "now" were known."""
+
+    last: date | None  # the last day a stored payload covers; None: no payload covers any
+    stale: bool  # `last` is more than STALE_DAYS before the as-of date (or never observed)
+    cells: list[svg.Day] | None = None  # the SPAN days up to `last`, when stale
+    bars: Markup | None = None
+
+
+def _observed(items: list[Incident], coverage: Coverage | None, as_of: date,
+              name: str) -> Observed:
+    end = coverage.end if coverage is not None else None
+    if end is None:
+        return Observed(None, True)
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    if last >= as_of - timedelta(days=STALE_DAYS):
+        return Observed(min(last, as_of), False)
+    cells = svg.days(items, last, watched=_watched(coverage), interval=_touched)
+    label = f"{name}: the last {len(cells)} days observed, up to {last.isoformat()}"
+    return Observed(last, True, cells, svg.day_bars(cells, label))
 
 
 def _touched(incident: Incident) -> tuple[datetime, datetime] | None:
@@ -169,7 +202,7 @@ def _watched(coverage: Coverage | None) -> Callable[[date], float]:
 
 def _provider_pages(env: Environment, out: Output, registry: Registry, provider: str,
                     items: list[Incident], cells: list[svg.Day], name: str,
-                    history: History) -> None:
+                    history: History, observed: Observed, compared: bool) -> None:
     doc = paths.provider_doc(provider)
     periods = figures.by_year(items)
     by_component: dict[str, list[Incident]] = defaultdict(list)
@@ -195,6 +228,7 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
         components=figures.components(items), years=years, year_figures=figures_of,
         columns=history.columns,
         bars=svg.day_bars(cells, f"{name}: the last {len(cells)} days"), cells=cells,
+        observed=observed, compared=compared,
         sections=registry.blocks("provider", provider),
         feed=paths.feed_file(provider),
     ))
@@ -202,6 +236,24 @@ def _provider_pages(env: Environment, out: Output, registry: Registry, provider:
         page = paths.component_doc(provider, component)
         out.write(page, render(env, "component.md.j2", page, provider=provider, name=name,
                                component=component, incidents=listed))
+
+
+def _compare_page(env: Environment, out: Output, build: BuildContext, providers: list[str],
+                  history: History, names: dict[str, str | None]) -> bool:
+    """/compare/: `kb compare` of the site's providers per period (kb.render.compare); False
+    when there is nothing to compare or it failed (one warning line; the rest stands)."""
+    from kb.render import compare
+
+    try:
+        views = compare.comparisons(build, providers, history.figures, names)
+    except Exception as exc:
+        build.warn(f"compare page: {' '.join(str(exc).split())[:300] or type(exc).__name__}")
+        return False
+    if not views:
+        return False
+    out.write(compare.DOC, render(env, "compare.md.j2", compare.DOC, views=views,
+                                  providers=providers, as_of=build.as_of))
+    return True
 
 
 def _facets(items: list[Incident], causes: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
@@ -218,6 +270,7 @@ def _facets(items: list[Incident], causes: dict[str, tuple[str, ...]]) -> dict[s
 
 def _index_pages(env: Environment, out: Output, incidents: list[Incident], providers: list[str],
                  by_provider: dict[str, list[Incident]], bars: dict[str, list[svg.Day]],
+                 observed: dict[str, Observed],
                  as_of: date, more: list[tuple[str, str]]) -> None:
     recent_from = datetime.combine(as_of - timedelta(days=ONGOING_DAYS), datetime.min.time(),
                                    tzinfo=UTC)
@@ -239,6 +292,7 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
             "bars": svg.day_bars(cells, f"{provider}: the last {len(cells)} days"),
             "days_hit": sum(1 for c in cells if c.count),
             "days_unknown": sum(1 for c in cells if not c.count and c.watched <= 0),
+            "observed": observed[provider],
         })
     out.write("index.md", render(
         env, "home.md.j2", "index.md", ongoing=ongoing, recent=incidents[:RECENT],
