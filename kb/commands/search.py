@@ -36,7 +36,7 @@ def search(
     mode: ModeOption = "hybrid",
     provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
     component: Annotated[str | None, typer.Option(help="Only incidents that affected this component (name, any case).")] = None,  # noqa: E501
-    severity: Annotated[str | None, typer.Option(help="none, minor, major or critical.")] = None,
+    severity: Annotated[str | None, typer.Option(help="none, minor, major, critical, or unknown (no source stated an impact).")] = None,  # noqa: E501
     kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
     since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
@@ -54,8 +54,9 @@ def search(
     from kb.cli import check_providers, known_providers, parse_date
     from kb.store.vectors import SearchFilters
 
-    filters = SearchFilters(provider=provider, component=component, severity=severity,
-                            kind=kind, since=parse_date(since, "--since"),
+    filters = SearchFilters(provider=provider, component=component,
+                            severity=severity_value(severity), kind=kind,
+                            since=parse_date(since, "--since"),
                             until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
         check_providers([provider], known_providers(searcher.store),
@@ -148,6 +149,21 @@ def cause_tag(value: str | None) -> str | None:
     wanted = value.strip().lower()
     if wanted not in valid:
         raise ConfigError(f"unknown --cause {value!r}; valid: {', '.join(valid)}")
+    return wanted
+
+
+def severity_value(value: str | None) -> str | None:
+    """A --severity value as shown in lists (any case); ConfigError (exit 2) naming the valid
+    ones otherwise ("unknown": no source stated an impact, as feed-only incidents)."""
+    if value is None:
+        return None
+    from kb.errors import ConfigError
+    from kb.model import SEVERITY_UNKNOWN, Severity
+
+    valid = [*(s.value for s in Severity), SEVERITY_UNKNOWN]
+    wanted = value.strip().lower()
+    if wanted not in valid:
+        raise ConfigError(f"unknown --severity {value!r}; valid: {', '.join(valid)}")
     return wanted
 
 
