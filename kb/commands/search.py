@@ -20,8 +20,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 ModeOption = Annotated[str, typer.Option("--mode", help="hybrid (default), semantic or keyword.")]
 KOption = Annotated[int, typer.Option("-k", help="How many results.")]
 CauseOption = Annotated[str | None, typer.Option(
-    "--cause", help="Only incidents with this stored cause tag (auth, dns, tls, config-deploy, "
-                    "capacity, ...; see `kb causes`).")]
+    "--cause", help="Only incidents whose text states this cause (auth, dns, tls, "
+                    "config-deploy, capacity, ...; see `kb causes`); a tag stated only as a "
+                    "symptom does not match.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -170,19 +171,23 @@ def severity_value(value: str | None) -> str | None:
 def cause_notes(store: Store, cause: str | None) -> list[str]:
     """Say when a cause filter cannot see every incident: tags are made by the analysis
     stage, so a KB that was never analysed (or changed since) would answer "nothing" or
-    "not all" silently."""
+    "not all" silently; and how many incidents name the tag only as a symptom."""
     if cause is None:
         return []
-    from kb.store.vectors import cause_coverage
+    from kb.store.vectors import cause_coverage, symptom_only
 
     tagged, total = cause_coverage(store)
     if total and not tagged:
         return ["no incident carries cause tags yet: --cause matches nothing (run "
                 "`kb causes --refresh` or `kb update`)"]
+    notes = []
     if tagged < total:
-        return [f"{total - tagged} of {total} incident(s) have no current cause tags: "
-                "--cause does not see them (run `kb causes --refresh`)"]
-    return []
+        notes.append(f"{total - tagged} of {total} incident(s) have no current cause tags: "
+                     "--cause does not see them (run `kb causes --refresh`)")
+    if symptoms := symptom_only(store, cause):
+        notes.append(f"{symptoms} incident(s) name {cause} only as a symptom (what failed, "
+                     "not why): --cause matches stated causes only")
+    return notes
 
 
 class _searcher:

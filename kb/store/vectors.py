@@ -315,12 +315,14 @@ def filter_clauses(filters: SearchFilters) -> list[Any]:
         )
     if filters.cause:
         # Only tags made for the incident's present text count, as in
-        # kb.store.analysis.stored_causes: a tag of older content describes other words.
+        # kb.store.analysis.stored_causes: a tag of older content describes other words. And
+        # only a tag stated as a cause: "unable to log in" names auth as what failed, not why.
         clauses.append(
             select(T_CAUSES.c.incident_key).where(
                 T_CAUSES.c.incident_key == c.key,
                 T_CAUSES.c.content_hash == c.content_hash,
                 T_CAUSES.c.tag == filters.cause,
+                T_CAUSES.c.stated_as == "cause",
             ).exists()
         )
     return clauses
@@ -349,6 +351,18 @@ def filter_keys(store: Store, filters: SearchFilters) -> set[str]:
     query = select(T_INCIDENTS.c.key).where(*filter_clauses(filters))
     with store.engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
+
+
+def symptom_only(store: Store, tag: str) -> int:
+    """How many incidents carry `tag` (for their present text) only as a symptom: what a
+    --cause filter, which matches stated causes, leaves out."""
+    c, i = T_CAUSES.c, T_INCIDENTS.c
+    current = (c.incident_key == i.key) & (c.content_hash == i.content_hash) & (c.tag == tag)
+    query = select(func.count()).select_from(T_INCIDENTS).where(
+        select(c.incident_key).where(current).exists(),
+        ~select(c.incident_key).where(current, c.stated_as == "cause").exists())
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def cause_coverage(store: Store) -> tuple[int, int]:
