@@ -479,6 +479,18 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
     ("A breakthrough occurred when the fix allowed the cluster to start successfully at "
      "10:45 UTC.", None, None),
     ("At 10:45 UTC we rolled back the change that impacted the API.", None, None),
+    # probes of the classes written by us (not corpus rows): wrapped punctuation,
+    # approximations, arrows, zones in parentheses or as ISO "Z", leading onsets, lengths
+    ("Users saw errors [10:02 UTC - 10:45 UTC].", "10:02", "10:45"),
+    ("Users saw errors from 10:02 UTC (approx.) to 10:45 UTC.", "10:02", "10:45"),
+    ("Impact window: 10:02 UTC \u2192 10:45 UTC", "10:02", "10:45"),
+    ("Between 10:02 and 10:45 (UTC), the API failed.", "10:02", "10:45"),
+    ("The API failed 2023-03-14T10:02Z to 2023-03-14T10:45Z.", "10:02", "10:45"),
+    ("Around 10:02 UTC, users began to see errors.", "10:02", None),
+    ("2023-03-14 10:02 UTC - Some users are experiencing errors.", None, None),
+    ("For about 43 minutes, ending at 10:45 UTC, the API was unavailable.", "10:02", "10:45"),
+    ("We rolled back at 10:40 UTC, and errors stopped at 10:45 UTC. Errors had started at "
+     "10:02 UTC.", "10:02", "10:45"),
 ])
 def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
                                              end: str | None) -> None:

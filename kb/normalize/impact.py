@@ -65,6 +65,8 @@ _TIME = re.compile(
     r"|(?P<hb>1[0-2]|0?[1-9])(?=\s?[aApP]\.?[mM]\b))"
     r"(?:\s?(?P<ap>[aApP])(?:\.?[mM]\.?|\b))?(?![\d:]|[a-z])"  # "08:02UTC" is fine
 )
+# "2023-03-14T10:02Z": _TIME finds the time once the date is blanked
+_ISO_TIME = re.compile(r"\dT\d\d:\d\d")
 _ABBREVIATIONS = sorted(
     (k for k in ZONE_ABBREVIATIONS if k.isalpha() and k not in {"Z", "PACIFIC"}), key=len,
     reverse=True,
@@ -73,7 +75,9 @@ _ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?
                r"(?i:utc|gmt|p[sd]t|e[sd]t|c[sd]t|m[sd]t)(?![a-z])|"
                r"(?i:Coordinated\s+Universal\s+Time(?:\s*\(UTC\))?)|"
                + "|".join(_ABBREVIATIONS))
-_ZONE_AFTER = re.compile(rf"[ \t]*(?P<z>{_ZONE_WORDS})(?![A-Za-z])")
+# "10:45 UTC", "10:45 (UTC)", "10:02Z" (an ISO zone letter only when attached to the time)
+_ZONE_AFTER = re.compile(rf"(?:(?P<zz>Z)|[ \t]*(?P<p>\()?(?P<z>{_ZONE_WORDS})(?(p)\)))"
+                         r"(?![A-Za-z])")
 _ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
 _MONTH = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
@@ -92,10 +96,11 @@ _MONTHS = {m: i for i, m in enumerate(
 _OWN_DATE_GAP = re.compile(r"[ \t]*,?[ \t]*(?:(?:on|of)[ \t]+)?")  # "18:40 PT on October 6"
 _OWN_DATE_BEFORE = re.compile(
     r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about|roughly)[ \t]+|~[ \t]*)?")
-_RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
+_RANGE = re.compile(r"[\s,()/]*(?:\(?(?:approx\.?|approximately|about|around|roughly)\)?[\s,]*)?"
+                    r"(?:-+>?|\u2192|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
 _CUE = re.compile(
     r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
-    r"|from|between|until|till|ended|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
+    r"|from|between|until|till|ended|ending|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
     r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly|just|shortly|after))*"
     r"[^\w]*$", re.I)
 _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
@@ -106,7 +111,9 @@ _PLANNED = re.compile(r"\bmaintenance\b", re.I)
 _TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
 _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
                        r"|baseline|mitigat\w*|operational|ended|fixed|reopen\w*"
-                       r"|(?:back|came|brought)\s+(?:up|online))\b", re.I)
+                       r"|(?:back|came|brought)\s+(?:up|online)"
+                       r"|(?:errors?|impact|issues?|failures?|problems?)\s+(?:\w+\s+)?"
+                       r"(?:stopped|ceased|subsided))\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
@@ -114,6 +121,8 @@ _EXPERIENCED = re.compile(
     r"|went down|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
     r"|(?:caus(?:ed|ing)|leading\s+to)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
+_LEADING = re.compile(r"\W*(?:(?:around|approximately|about|roughly|just\s+after|shortly"
+                      r"\s+after|~)\s*)*", re.I)
 # ... unless the words before it are a remedy: "at 17:05 we rolled back the change that
 # impacted ..."
 _REMEDY = re.compile(r"\b(?:roll\w*\s+back|revert\w*|fix\w*|mitigat\w*|restor\w*|recover\w*"
@@ -256,7 +265,9 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
     `context` is the last date an earlier sentence of the update stated: a postmortem says
     "On 20 May 2022 ..." once, then "from 13:47 to 14:07" in later sentences.
     """
-    dates = [(m.start(), m.end(), _date_of(m)) for m in _DATE.finditer(s)]
+    # an ISO stamp's "T" goes with its date: "2023-03-14T10:02Z"
+    dates = [(m.start(), m.end() + (s[m.end():m.end() + 1] == "T" and s[m.end() + 1:m.end() + 2]
+                                    .isdigit()), _date_of(m)) for m in _DATE.finditer(s)]
     chars = list(s)
     for lo, hi, _ in dates:
         chars[lo:hi] = " " * (hi - lo)
@@ -269,7 +280,7 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
                            inherited=context)
         z = _ZONE_AFTER.match(b, m.end())
         if z:
-            mention.zone, mention.hi = _zone(z.group("z")), z.end()
+            mention.zone, mention.hi = _zone(z.group("z") or z.group("zz")), z.end()
         for lo, hi, d in dates:
             before = hi <= m.start() and _OWN_DATE_BEFORE.fullmatch(s, hi, m.start())
             after = lo >= m.end() and (_OWN_DATE_GAP.fullmatch(b, m.end(), lo)
@@ -355,7 +366,13 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         lo = kept[i - 1].hi if i else 0
         cue = _CUE.search(b, lo, m.lo)
         if cue is None:
-            roles.append(None)
+            # "Around 10:02 UTC, users began to see errors": a time opening the sentence
+            after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
+            said = _EXPERIENCED.match(after)
+            roles.append("start" if not i and _LEADING.fullmatch(s, 0, m.lo) and said
+                         and after.lstrip().startswith(",")  # not a "10:35 UTC - " stamp
+                         and not _ACTOR_AFTER.match(after)
+                         and not _REMEDY.search(after, 0, said.end()) else None)
             continue
         word = " ".join(cue.group("w").lower().split())
         # "operating normally since"; a comma left after a blanked date ("resolved on July
@@ -373,7 +390,7 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
                 roles.append(None)  # "recovery began at 10:30": not when impact started
             else:
                 roles.append(word)
-        elif word in {"until", "till", "ended", "end"}:
+        elif word in {"until", "till", "ended", "ending", "end"}:
             roles.append("end")
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
@@ -515,7 +532,8 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
         lasted: timedelta | None = None  # a length stated in the previous sentence
         for order, (lo, hi) in enumerate(_sentence_spans(norm)):
             here = _length(norm[lo:hi])
-            if _TIME.search(norm, lo, hi):  # cheap pre-filter: most sentences state no time
+            timed = _TIME.search(norm, lo, hi) or _ISO_TIME.search(norm, lo, hi)
+            if timed:  # cheap pre-filter: most sentences state no time
                 try:
                     read = _read(norm[lo:hi], posted, default_zone, context, planned,
                                  here or lasted)
@@ -525,7 +543,7 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
                     out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
             for d in _DATE.finditer(norm, lo, hi):
                 context = _date_of(d)
-            lasted = here if not _TIME.search(norm, lo, hi) else None
+            lasted = here if not timed else None
     return out
 
 
