@@ -55,7 +55,9 @@ _NORMALIZE = str.maketrans(
      "*": " "} | dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")
 )
 
-_SPLIT = re.compile(r"\s*\n\s*|(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# a line break with the blanks around it; matched from the start of a run of blanks only, so
+# a long run without a line break is scanned once, not once per blank (hostile text)
+_SPLIT = re.compile(r"(?<![^\S\n])[^\S\n]*+\n\s*|(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _NO_BREAK = re.compile(
     r"\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|approx|e\.g|i\.e|vs|[ap]\.m)\.$", re.I
 )
@@ -121,6 +123,7 @@ _EXPERIENCED = re.compile(
     r"|went down|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
     r"|(?:caus(?:ed|ing)|leading\s+to)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
+_LEADING_MAX = 40  # characters before the time: the check stays cheap on hostile text
 _LEADING = re.compile(r"\W*(?:(?:around|approximately|about|roughly|just\s+after|shortly"
                       r"\s+after|~)\s*)*", re.I)
 # ... unless the words before it are a remedy: "at 17:05 we rolled back the change that
@@ -135,13 +138,14 @@ _ACTOR_AFTER = re.compile(
     r"|troubleshoot|work|engag|alerted|paged|look)", re.I)
 # A range of when data was made, not when users were affected: "modifications made between
 # 17:20 and 00:00 UTC were lost".
+_AFTER_SPAN = 200  # how far past a range its clause is read (bounded: hostile text)
 _LOST_AFTER = re.compile(r"[^.;]*?\b(?:were|was)\s+(?:\w+\s+)?(?:lost|deleted|irrecoverable)\b",
                          re.I)
 # An onset stated with "by": "latency was identified in the workflows service by 22:17 UTC",
 # "by 7:00 AM PST, Slack became unavailable".
 _ONSET_BEFORE = re.compile(r"\b(?:was|were)\s+(?:first\s+)?(?:identified|detected|observed"
                            r"|noticed)\b", re.I)
-_BECAME_AFTER = re.compile(r"[\s,]*[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
+_BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
                            r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
@@ -369,7 +373,8 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             # "Around 10:02 UTC, users began to see errors": a time opening the sentence
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
             said = _EXPERIENCED.match(after)
-            roles.append("start" if not i and _LEADING.fullmatch(s, 0, m.lo) and said
+            roles.append("start" if not i and m.lo <= _LEADING_MAX
+                         and _LEADING.fullmatch(s, 0, m.lo) and said
                          and after.lstrip().startswith(",")  # not a "10:35 UTC - " stamp
                          and not _ACTOR_AFTER.match(after)
                          and not _REMEDY.search(after, 0, said.end()) else None)
@@ -395,7 +400,8 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
         elif word == "by" and not _RECOVERY.search(clause) and (
-                _ONSET_BEFORE.search(clause) or _BECAME_AFTER.match(b, m.hi)):
+                _ONSET_BEFORE.search(clause)
+                or _BECAME_AFTER.match(b, m.hi, min(len(b), m.hi + _AFTER_SPAN))):
             roles.append("start")  # "latency was identified ... by 22:17 UTC"
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
             # ... unless it is when recovery began ("began to recover at 10:30") or was tried
@@ -430,8 +436,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     if not kept or _FUTURE.search(s, 0, kept[-1].hi) or _FUTURE_AFTER.search(s):
         return None
     chars = list(b)
+    shown = {id(m) for m in kept}  # by identity: equal-looking times are distinct mentions
     for m in found:
-        if m not in kept:  # a local time shadowed by its UTC twin, or a zone-less one
+        if id(m) not in shown:  # a local time shadowed by its UTC twin, or a zone-less one
             chars[m.lo:m.hi] = " " * (m.hi - m.lo)
     b = "".join(chars)
     roles = _roles(s, b, kept, planned)
@@ -443,9 +450,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
             before = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]
-            after = kept[i + 1].hi
-            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after) \
-                    or _LOST_AFTER.match(b, after):
+            after, upto = kept[i + 1].hi, min(len(b), kept[i + 1].hi + _AFTER_SPAN)
+            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after, upto) \
+                    or _LOST_AFTER.match(b, after, upto):
                 # "GitHub rerouted traffic between 01:00 and 02:00 UTC", "between 16:00 and
                 # 19:00 UTC, engineers continued troubleshooting", "made between ... were lost"
                 i += 2
