@@ -112,8 +112,8 @@ _FIELDS = frozenset({"start time", "start date", "end time", "end date"})
 _PLANNED = re.compile(r"\bmaintenance\b", re.I)
 _TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
 _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
-                       r"|baseline|mitigat\w*|operational|ended|fixed|reopen\w*"
-                       r"|(?:back|came|brought)\s+(?:up|online)"
+                       r"|baseline|mitigat\w*|operational|ended|fixed"
+                       r"|reopen\w*\s+(?:to|for)|back\s+(?:up|online)|(?:came|brought)\s+back"
                        r"|(?:errors?|impact|issues?|failures?|problems?)\s+(?:\w+\s+)?"
                        r"(?:stopped|ceased|subsided))\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
@@ -137,14 +137,17 @@ _ACTOR_AFTER = re.compile(
     r"|staff|SREs?|on-?call|responders?|developers?)\s+(?:\w+\s+){0,2}?(?:respond|investigat"
     r"|troubleshoot|work|engag|alerted|paged|look)", re.I)
 # A range of when data was made, not when users were affected: "modifications made between
-# 17:20 and 00:00 UTC were lost".
+# 17:20 and 00:00 UTC were lost" (but "requests between ... were lost" is impact).
+_MADE_BEFORE = re.compile(r"\b(?:made|created|written|added|modified|uploaded|submitted|entered)"
+                          r"\s+(?:between|from)\s*$", re.I)
 _AFTER_SPAN = 200  # how far past a range its clause is read (bounded: hostile text)
 _LOST_AFTER = re.compile(r"[^.;]*?\b(?:were|was)\s+(?:\w+\s+)?(?:lost|deleted|irrecoverable)\b",
                          re.I)
 # An onset stated with "by": "latency was identified in the workflows service by 22:17 UTC",
 # "by 7:00 AM PST, Slack became unavailable".
-_ONSET_BEFORE = re.compile(r"\b(?:was|were)\s+(?:first\s+)?(?:identified|detected|observed"
-                           r"|noticed)\b", re.I)
+_ONSET_BEFORE = re.compile(r"\b(?:latency|errors?|error\s+rates?|failures?|degradation|timeouts?"
+                           r"|slowness|packet\s+loss|outages?|issues\s+with)\b[^.;]*?\b(?:was|were)"
+                           r"\s+(?:first\s+)?(?:identified|detected|observed|noticed)\b", re.I)
 _BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
                            r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
@@ -159,7 +162,8 @@ _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*
 # Before a range: what was done then, not when users were affected.
 _ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
                      r"|upgrad\w*|patch\w*|restart\w*|delet\w*|(?:was|is|were)\s+set"
-                     r"|configured|window)\b", re.I)
+                     r"|configured|(?:update|maintenance|change|deploy\w*|release|patch\w*)\s+window)"
+                     r"\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
 # PST, there will be a network maintenance".
 _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
@@ -451,8 +455,8 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
             before = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]
             after, upto = kept[i + 1].hi, min(len(b), kept[i + 1].hi + _AFTER_SPAN)
-            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after, upto) \
-                    or _LOST_AFTER.match(b, after, upto):
+            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after, upto) or (
+                    _MADE_BEFORE.search(before) and _LOST_AFTER.match(b, after, upto)):
                 # "GitHub rerouted traffic between 01:00 and 02:00 UTC", "between 16:00 and
                 # 19:00 UTC, engineers continued troubleshooting", "made between ... were lost"
                 i += 2
