@@ -24,7 +24,7 @@ from kb.errors import ConfigError
 from kb.pipeline import content_hash
 from kb.store import Store, keyword
 from kb.store.analysis import CauseRecord, write_causes
-from kb.store.vectors import SearchFilters, cause_coverage, filter_keys
+from kb.store.vectors import SearchFilters, cause_coverage, filter_keys, symptom_only
 from tests.test_search import FAKE, INCIDENTS
 from tests.test_search_support import T0, incident, write
 
@@ -184,14 +184,22 @@ def test_hybrid_uses_both_rankings(store: Store, tmp_path: Path) -> None:
 # -- cause tags -----------------------------------------------------------------------------
 
 
-def tag(store: Store, tags: dict[str, list[str]]) -> None:
+def tag(store: Store, tags: dict[str, list[str]], stated_as: str = "cause") -> None:
     """Store cause tags made for the incidents' present content."""
     by_key = {i.key: i for i in INCIDENTS}
     write_causes(store, {
         key: (content_hash(by_key[key]), "test",
-              [CauseRecord(name, "rule", "evidence", "test.rule", "symptom") for name in names])
+              [CauseRecord(name, "rule", "evidence", "test.rule", stated_as) for name in names])
         for key, names in tags.items()
     })
+
+
+def test_cause_filter_matches_stated_causes_not_symptoms(store: Store) -> None:
+    tag(store, {"github/wh1": ["auth"]}, stated_as="symptom")  # "unable to log in"
+    tag(store, {"github/wh2": ["auth"]})  # "caused by an expired certificate on the IdP"
+    assert filter_keys(store, SearchFilters(cause="auth")) == {"github/wh2"}
+    assert symptom_only(store, "auth") == 1
+    assert symptom_only(store, "dns") == 0
 
 
 def test_cause_filter_in_every_mode(store: Store, tmp_path: Path) -> None:

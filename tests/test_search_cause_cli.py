@@ -66,7 +66,7 @@ def test_cli_cause_filter(tmp_path: Path) -> None:
     assert refreshed.returncode == 0, refreshed.stderr
     store, _ = Store.open(f"sqlite:///{home / 'kb.db'}")
     secure = {key for key, tags in stored_causes(store).items()
-              if any(t.tag == "security" for t in tags)}
+              if any(t.tag == "security" and t.stated_as == "cause" for t in tags)}
     store.close()
     assert secure  # the fixtures hold three DDoS incidents
 

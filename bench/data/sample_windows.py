@@ -159,7 +159,8 @@ def _draw(rows: list[dict], quota: int, known: set[str]) -> list[dict]:
 
 
 def main(corpus: Path) -> int:
-    first = [json.loads(line) for line in LABELS.open(encoding="utf-8") if line.strip()]
+    labelled = [json.loads(line) for line in LABELS.open(encoding="utf-8") if line.strip()]
+    first = [r for r in labelled if r.get("batch", 1) == 1]  # batch 2 redrawn as it was
     used = {r["source"] for r in first}
     known = {r["text"] for r in first}
     pools = {

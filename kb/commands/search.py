@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 ModeOption = Annotated[str, typer.Option("--mode", help="hybrid (default), semantic or keyword.")]
 KOption = Annotated[int, typer.Option("-k", help="How many results.")]
 CauseOption = Annotated[str | None, typer.Option(
-    "--cause", help="Only incidents with this stored cause tag (auth, dns, tls, config-deploy, "
-                    "capacity, ...; see `kb causes`).")]
+    "--cause", help="Only incidents whose text states this cause (auth, dns, tls, "
+                    "config-deploy, capacity, ...; see `kb causes`); a tag stated only as a "
+                    "symptom does not match.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +48,7 @@ def search(
     mode: ModeOption = "hybrid",
     provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
     component: Annotated[str | None, typer.Option(help="Only incidents that affected this component (name, any case).")] = None,  # noqa: E501
-    severity: Annotated[str | None, typer.Option(help="none, minor, major or critical.")] = None,
+    severity: Annotated[str | None, typer.Option(help="none, minor, major, critical, or unknown (no source stated an impact).")] = None,  # noqa: E501
     kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
     since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
@@ -64,8 +65,9 @@ def search(
     """
     from kb.store.vectors import SearchFilters
 
-    filters = SearchFilters(provider=provider, component=component, severity=severity,
-                            kind=kind, since=parse_date(since, "--since"),
+    filters = SearchFilters(provider=provider, component=component,
+                            severity=severity_value(severity), kind=kind,
+                            since=parse_date(since, "--since"),
                             until=parse_date(until, "--until"), cause=cause_tag(cause))
     with _searcher() as searcher:
         check_known(searcher.store, [provider])
@@ -137,22 +139,41 @@ def cause_tag(value: str | None) -> str | None:
     return wanted
 
 
+def severity_value(value: str | None) -> str | None:
+    """A --severity value as shown in lists (any case); ConfigError (exit 2) naming the valid
+    ones otherwise ("unknown": no source stated an impact, as feed-only incidents)."""
+    if value is None:
+        return None
+    from kb.errors import ConfigError
+    from kb.model import SEVERITY_UNKNOWN, Severity
+
+    valid = [*(s.value for s in Severity), SEVERITY_UNKNOWN]
+    wanted = value.strip().lower()
+    if wanted not in valid:
+        raise ConfigError(f"unknown --severity {value!r}; valid: {', '.join(valid)}")
+    return wanted
+
+
 def cause_notes(store: Store, cause: str | None) -> list[str]:
     """Say when a cause filter cannot see every incident: tags are made by the analysis
     stage, so a KB that was never analysed (or changed since) would answer "nothing" or
-    "not all" silently."""
+    "not all" silently; and how many incidents name the tag only as a symptom."""
     if cause is None:
         return []
-    from kb.store.vectors import cause_coverage
+    from kb.store.vectors import cause_coverage, symptom_only
 
     tagged, total = cause_coverage(store)
     if total and not tagged:
         return ["no incident carries cause tags yet: --cause matches nothing (run "
                 "`kb causes --refresh` or `kb update`)"]
+    notes = []
     if tagged < total:
-        return [f"{total - tagged} of {total} incident(s) have no current cause tags: "
-                "--cause does not see them (run `kb causes --refresh`)"]
-    return []
+        notes.append(f"{total - tagged} of {total} incident(s) have no current cause tags: "
+                     "--cause does not see them (run `kb causes --refresh`)")
+    if symptoms := symptom_only(store, cause):
+        notes.append(f"{symptoms} incident(s) name {cause} only as a symptom (what failed, "
+                     "not why): --cause matches stated causes only")
+    return notes
 
 
 @contextmanager

@@ -55,7 +55,9 @@ _NORMALIZE = str.maketrans(
      "*": " "} | dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")
 )
 
-_SPLIT = re.compile(r"\s*\n\s*|(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# a line break with the blanks around it; matched from the start of a run of blanks only, so
+# a long run without a line break is scanned once, not once per blank (hostile text)
+_SPLIT = re.compile(r"(?<![^\S\n])[^\S\n]*+\n\s*|(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _NO_BREAK = re.compile(
     r"\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|approx|e\.g|i\.e|vs|[ap]\.m)\.$", re.I
 )
@@ -65,6 +67,8 @@ _TIME = re.compile(
     r"|(?P<hb>1[0-2]|0?[1-9])(?=\s?[aApP]\.?[mM]\b))"
     r"(?:\s?(?P<ap>[aApP])(?:\.?[mM]\.?|\b))?(?![\d:]|[a-z])"  # "08:02UTC" is fine
 )
+# "2023-03-14T10:02Z": _TIME finds the time once the date is blanked
+_ISO_TIME = re.compile(r"\dT\d\d:\d\d")
 _ABBREVIATIONS = sorted(
     (k for k in ZONE_ABBREVIATIONS if k.isalpha() and k not in {"Z", "PACIFIC"}), key=len,
     reverse=True,
@@ -73,7 +77,9 @@ _ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?
                r"(?i:utc|gmt|p[sd]t|e[sd]t|c[sd]t|m[sd]t)(?![a-z])|"
                r"(?i:Coordinated\s+Universal\s+Time(?:\s*\(UTC\))?)|"
                + "|".join(_ABBREVIATIONS))
-_ZONE_AFTER = re.compile(rf"[ \t]*(?P<z>{_ZONE_WORDS})(?![A-Za-z])")
+# "10:45 UTC", "10:45 (UTC)", "10:02Z" (an ISO zone letter only when attached to the time)
+_ZONE_AFTER = re.compile(rf"(?:(?P<zz>Z)|[ \t]*(?P<p>\()?(?P<z>{_ZONE_WORDS})(?(p)\)))"
+                         r"(?![A-Za-z])")
 _ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
 _MONTH = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
@@ -92,10 +98,11 @@ _MONTHS = {m: i for i, m in enumerate(
 _OWN_DATE_GAP = re.compile(r"[ \t]*,?[ \t]*(?:(?:on|of)[ \t]+)?")  # "18:40 PT on October 6"
 _OWN_DATE_BEFORE = re.compile(
     r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about|roughly)[ \t]+|~[ \t]*)?")
-_RANGE = re.compile(r"[\s,()/]*(?:-+|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
+_RANGE = re.compile(r"[\s,()/]*(?:\(?(?:approx\.?|approximately|about|around|roughly)\)?[\s,]*)?"
+                    r"(?:-+>?|\u2192|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
 _CUE = re.compile(
     r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
-    r"|from|between|until|till|ended|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
+    r"|from|between|until|till|ended|ending|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
     r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly|just|shortly|after))*"
     r"[^\w]*$", re.I)
 _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
@@ -105,8 +112,10 @@ _FIELDS = frozenset({"start time", "start date", "end time", "end date"})
 _PLANNED = re.compile(r"\bmaintenance\b", re.I)
 _TRIED = re.compile(r"\b(?:attempt\w*|tried|trying|initial)\b", re.I)
 _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|healthy|stable|achieved"
-                       r"|baseline|mitigat\w*|operational|ended|fixed|reopen\w*"
-                       r"|(?:back|came|brought)\s+(?:up|online))\b", re.I)
+                       r"|baseline|mitigat\w*|operational|ended|fixed"
+                       r"|reopen\w*\s+(?:to|for)|back\s+(?:up|online)|(?:came|brought)\s+back"
+                       r"|(?:errors?|impact|issues?|failures?|problems?)\s+(?:\w+\s+)?"
+                       r"(?:stopped|ceased|subsided))\b", re.I)
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
@@ -114,6 +123,9 @@ _EXPERIENCED = re.compile(
     r"|went down|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
     r"|(?:caus(?:ed|ing)|leading\s+to)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
+_LEADING_MAX = 40  # characters before the time: the check stays cheap on hostile text
+_LEADING = re.compile(r"\W*(?:(?:around|approximately|about|roughly|just\s+after|shortly"
+                      r"\s+after|~)\s*)*", re.I)
 # ... unless the words before it are a remedy: "at 17:05 we rolled back the change that
 # impacted ..."
 _REMEDY = re.compile(r"\b(?:roll\w*\s+back|revert\w*|fix\w*|mitigat\w*|restor\w*|recover\w*"
@@ -125,14 +137,18 @@ _ACTOR_AFTER = re.compile(
     r"|staff|SREs?|on-?call|responders?|developers?)\s+(?:\w+\s+){0,2}?(?:respond|investigat"
     r"|troubleshoot|work|engag|alerted|paged|look)", re.I)
 # A range of when data was made, not when users were affected: "modifications made between
-# 17:20 and 00:00 UTC were lost".
+# 17:20 and 00:00 UTC were lost" (but "requests between ... were lost" is impact).
+_MADE_BEFORE = re.compile(r"\b(?:made|created|written|added|modified|uploaded|submitted|entered)"
+                          r"\s+(?:between|from)\s*$", re.I)
+_AFTER_SPAN = 200  # how far past a range its clause is read (bounded: hostile text)
 _LOST_AFTER = re.compile(r"[^.;]*?\b(?:were|was)\s+(?:\w+\s+)?(?:lost|deleted|irrecoverable)\b",
                          re.I)
 # An onset stated with "by": "latency was identified in the workflows service by 22:17 UTC",
 # "by 7:00 AM PST, Slack became unavailable".
-_ONSET_BEFORE = re.compile(r"\b(?:was|were)\s+(?:first\s+)?(?:identified|detected|observed"
-                           r"|noticed)\b", re.I)
-_BECAME_AFTER = re.compile(r"[\s,]*[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
+_ONSET_BEFORE = re.compile(r"\b(?:latency|errors?|error\s+rates?|failures?|degradation|timeouts?"
+                           r"|slowness|packet\s+loss|outages?|issues\s+with)\b[^.;]*?\b(?:was|were)"
+                           r"\s+(?:first\s+)?(?:identified|detected|observed|noticed)\b", re.I)
+_BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|fully\s+)?"
                            r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
@@ -146,7 +162,8 @@ _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*
 # Before a range: what was done then, not when users were affected.
 _ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
                      r"|upgrad\w*|patch\w*|restart\w*|delet\w*|(?:was|is|were)\s+set"
-                     r"|configured|window)\b", re.I)
+                     r"|configured|(?:update|maintenance|change|deploy\w*|release|patch\w*)\s+window)"
+                     r"\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
 # PST, there will be a network maintenance".
 _FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
@@ -256,7 +273,9 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
     `context` is the last date an earlier sentence of the update stated: a postmortem says
     "On 20 May 2022 ..." once, then "from 13:47 to 14:07" in later sentences.
     """
-    dates = [(m.start(), m.end(), _date_of(m)) for m in _DATE.finditer(s)]
+    # an ISO stamp's "T" goes with its date: "2023-03-14T10:02Z"
+    dates = [(m.start(), m.end() + (s[m.end():m.end() + 1] == "T" and s[m.end() + 1:m.end() + 2]
+                                    .isdigit()), _date_of(m)) for m in _DATE.finditer(s)]
     chars = list(s)
     for lo, hi, _ in dates:
         chars[lo:hi] = " " * (hi - lo)
@@ -269,7 +288,7 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
                            inherited=context)
         z = _ZONE_AFTER.match(b, m.end())
         if z:
-            mention.zone, mention.hi = _zone(z.group("z")), z.end()
+            mention.zone, mention.hi = _zone(z.group("z") or z.group("zz")), z.end()
         for lo, hi, d in dates:
             before = hi <= m.start() and _OWN_DATE_BEFORE.fullmatch(s, hi, m.start())
             after = lo >= m.end() and (_OWN_DATE_GAP.fullmatch(b, m.end(), lo)
@@ -355,7 +374,14 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         lo = kept[i - 1].hi if i else 0
         cue = _CUE.search(b, lo, m.lo)
         if cue is None:
-            roles.append(None)
+            # "Around 10:02 UTC, users began to see errors": a time opening the sentence
+            after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
+            said = _EXPERIENCED.match(after)
+            roles.append("start" if not i and m.lo <= _LEADING_MAX
+                         and _LEADING.fullmatch(s, 0, m.lo) and said
+                         and after.lstrip().startswith(",")  # not a "10:35 UTC - " stamp
+                         and not _ACTOR_AFTER.match(after)
+                         and not _REMEDY.search(after, 0, said.end()) else None)
             continue
         word = " ".join(cue.group("w").lower().split())
         # "operating normally since"; a comma left after a blanked date ("resolved on July
@@ -373,12 +399,13 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
                 roles.append(None)  # "recovery began at 10:30": not when impact started
             else:
                 roles.append(word)
-        elif word in {"until", "till", "ended", "end"}:
+        elif word in {"until", "till", "ended", "ending", "end"}:
             roles.append("end")
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
         elif word == "by" and not _RECOVERY.search(clause) and (
-                _ONSET_BEFORE.search(clause) or _BECAME_AFTER.match(b, m.hi)):
+                _ONSET_BEFORE.search(clause)
+                or _BECAME_AFTER.match(b, m.hi, min(len(b), m.hi + _AFTER_SPAN))):
             roles.append("start")  # "latency was identified ... by 22:17 UTC"
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
             # ... unless it is when recovery began ("began to recover at 10:30") or was tried
@@ -413,8 +440,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     if not kept or _FUTURE.search(s, 0, kept[-1].hi) or _FUTURE_AFTER.search(s):
         return None
     chars = list(b)
+    shown = {id(m) for m in kept}  # by identity: equal-looking times are distinct mentions
     for m in found:
-        if m not in kept:  # a local time shadowed by its UTC twin, or a zone-less one
+        if id(m) not in shown:  # a local time shadowed by its UTC twin, or a zone-less one
             chars[m.lo:m.hi] = " " * (m.hi - m.lo)
     b = "".join(chars)
     roles = _roles(s, b, kept, planned)
@@ -426,9 +454,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
             before = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]
-            after = kept[i + 1].hi
-            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after) \
-                    or _LOST_AFTER.match(b, after):
+            after, upto = kept[i + 1].hi, min(len(b), kept[i + 1].hi + _AFTER_SPAN)
+            if _ACTION.search(before) or _ACTOR_AFTER.match(b, after, upto) or (
+                    _MADE_BEFORE.search(before) and _LOST_AFTER.match(b, after, upto)):
                 # "GitHub rerouted traffic between 01:00 and 02:00 UTC", "between 16:00 and
                 # 19:00 UTC, engineers continued troubleshooting", "made between ... were lost"
                 i += 2
@@ -515,7 +543,8 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
         lasted: timedelta | None = None  # a length stated in the previous sentence
         for order, (lo, hi) in enumerate(_sentence_spans(norm)):
             here = _length(norm[lo:hi])
-            if _TIME.search(norm, lo, hi):  # cheap pre-filter: most sentences state no time
+            timed = _TIME.search(norm, lo, hi) or _ISO_TIME.search(norm, lo, hi)
+            if timed:  # cheap pre-filter: most sentences state no time
                 try:
                     read = _read(norm[lo:hi], posted, default_zone, context, planned,
                                  here or lasted)
@@ -525,7 +554,7 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
                     out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
             for d in _DATE.finditer(norm, lo, hi):
                 context = _date_of(d)
-            lasted = here if not _TIME.search(norm, lo, hi) else None
+            lasted = here if not timed else None
     return out
 
 

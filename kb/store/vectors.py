@@ -27,10 +27,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
+    not_,
     or_,
     select,
     update,
@@ -38,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from kb.errors import DatabaseBusy
-from kb.model import Incident
+from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Severity
 from kb.serialize import incident_from_dict
 from kb.store.analysis import T_CAUSES
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
@@ -293,7 +295,7 @@ def filter_clauses(filters: SearchFilters) -> list[Any]:
     if filters.provider:
         clauses.append(c.provider == filters.provider)
     if filters.severity:
-        clauses.append(c.severity == filters.severity)
+        clauses.append(_severity_clause(filters.severity))
     if filters.kind:
         clauses.append(c.kind == filters.kind)
     if filters.since:
@@ -309,15 +311,35 @@ def filter_clauses(filters: SearchFilters) -> list[Any]:
         )
     if filters.cause:
         # Only tags made for the incident's present text count, as in
-        # kb.store.analysis.stored_causes: a tag of older content describes other words.
+        # kb.store.analysis.stored_causes: a tag of older content describes other words. And
+        # only a tag stated as a cause: "unable to log in" names auth as what failed, not why.
         clauses.append(
             select(T_CAUSES.c.incident_key).where(
                 T_CAUSES.c.incident_key == c.key,
                 T_CAUSES.c.content_hash == c.content_hash,
                 T_CAUSES.c.tag == filters.cause,
+                T_CAUSES.c.stated_as == "cause",
             ).exists()
         )
     return clauses
+
+
+def _severity_clause(severity: str) -> Any:
+    """Incidents whose shown severity (Incident.stated_severity) is `severity`. The column
+    holds what normalization set, "none" also for an incident no source gave an impact
+    (feed-only); that one shows as "unknown", so "none" and "unknown" are told apart here by
+    the same test as stated_severity: kind incident, no stored impact, and no component
+    status in the stored document (written by kb.store.repo with sorted keys and compact
+    separators, so a stated status reads `"new_status":"`; a null one reads `:null`)."""
+    c = T_INCIDENTS.c
+    unstated = and_(c.severity == Severity.NONE.value, c.kind == Kind.INCIDENT.value,
+                    c.impact.is_(None), ~c.doc_json.contains('"new_status":"', autoescape=True),
+                    ~c.doc_json.contains('"old_status":"', autoescape=True))
+    if severity == SEVERITY_UNKNOWN:
+        return unstated
+    if severity == Severity.NONE.value:
+        return and_(c.severity == severity, not_(unstated))
+    return c.severity == severity
 
 
 def filter_keys(store: Store, filters: SearchFilters) -> set[str]:
@@ -325,6 +347,18 @@ def filter_keys(store: Store, filters: SearchFilters) -> set[str]:
     query = select(T_INCIDENTS.c.key).where(*filter_clauses(filters))
     with store.engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
+
+
+def symptom_only(store: Store, tag: str) -> int:
+    """How many incidents carry `tag` (for their present text) only as a symptom: what a
+    --cause filter, which matches stated causes, leaves out."""
+    c, i = T_CAUSES.c, T_INCIDENTS.c
+    current = (c.incident_key == i.key) & (c.content_hash == i.content_hash) & (c.tag == tag)
+    query = select(func.count()).select_from(T_INCIDENTS).where(
+        select(c.incident_key).where(current).exists(),
+        ~select(c.incident_key).where(current, c.stated_as == "cause").exists())
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def cause_coverage(store: Store) -> tuple[int, int]:
