@@ -156,3 +156,21 @@ def test_a_changed_theme_or_config_rebuilds_everything(
     again = build_site(store, other, as_of=AS_OF)
     assert again.built and not again.incremental
     assert "indigo" in (layout.site / "index.html").read_text()
+
+
+def test_a_chunked_full_build_writes_what_mkdocs_build_writes(
+        two_builds: tuple[Store, Path, Layout], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _, layout = two_builds  # built by mkdocs' build(): the fixture is small
+    monkeypatch.setattr(site_build, "CHUNKED_FROM", 0)
+    monkeypatch.setattr(site_build, "CHUNK", 7)  # several chunks, the last one short
+    chunked = find_layout(ROOT / "mkdocs.yml", tmp_path / "chunked")
+    report = build_site(store, chunked, as_of=AS_OF)
+    assert report.built and not report.incremental
+    mkdocs_files = {p.relative_to(layout.site).as_posix(): p.read_bytes()
+                    for p in sorted(layout.site.rglob("*")) if p.is_file()}
+    chunked_files = {p.relative_to(chunked.site).as_posix(): p.read_bytes()
+                     for p in sorted(chunked.site.rglob("*")) if p.is_file()}
+    assert sorted(chunked_files) == sorted(mkdocs_files)
+    differ = [name for name in mkdocs_files if chunked_files[name] != mkdocs_files[name]]
+    assert differ == []
