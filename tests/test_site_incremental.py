@@ -174,3 +174,30 @@ def test_a_chunked_full_build_writes_what_mkdocs_build_writes(
     assert sorted(chunked_files) == sorted(mkdocs_files)
     differ = [name for name in mkdocs_files if chunked_files[name] != mkdocs_files[name]]
     assert differ == []
+
+
+@pytest.mark.slow
+def test_the_cli_says_when_only_changed_pages_were_built(tmp_path: Path, kb_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def kb(*args: str) -> dict[str, object]:
+        done = subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True,
+                              text=True, env=dict(os.environ, KB_SITE_DRAFT_DAYS="0"),
+                              cwd=ROOT, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if "--json" in args else {}
+
+    kb("ingest", str(FIX))
+    out = tmp_path / "out"
+    first = kb("site", "build", "--out", str(out), "--as-of", "2026-09-15", "--json")
+    assert first["mkdocs_ran"] and not first["mkdocs_changed_pages_only"]
+    payload = json.loads((FIX / "github_01sqkcp7z62r.json").read_text())
+    payload["page"]["updated_at"] = "2030-01-01T00:00:00Z"
+    payload["incident"]["name"] = "Renamed through the CLI"
+    (tmp_path / "edit.json").write_text(json.dumps(payload))
+    kb("ingest", str(tmp_path / "edit.json"))
+    second = kb("site", "build", "--out", str(out), "--as-of", "2026-09-15", "--json")
+    assert second["mkdocs_ran"] and second["mkdocs_changed_pages_only"]
+    assert "Renamed through the CLI" in (out / "site" / CHANGED).read_text()
