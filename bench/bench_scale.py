@@ -4,6 +4,8 @@ command's peak memory, on SQLite or PostgreSQL.
 Usage:
     python bench/bench_scale.py --size 100000 [--db sqlite|postgres] [--work DIR]
         [--site] [--vectors numpy|pgvector] [--json bench/results/scale.json]
+        [--again search ...]                      # rerun steps on the KB a saved run filled
+    python bench/bench_scale.py --table bench/results/scale.json   # the docs/scale.md table
 
 Payloads come from bench/synthetic.py (Statuspage incidents.json files, sized like the
 corpus; generated once per size and seed under --work and reused). Every measured step runs
@@ -338,6 +340,78 @@ def summarize(result: Result) -> Result:
     return out
 
 
+def _time(step: Result | None) -> str:
+    if not step:
+        return "not run"
+    cpu = f"{step['cpu_s']:.1f} s CPU" if "cpu_s" in step else ""
+    return f"{cpu} ({step['wall_s']:.0f} s wall)" + ("" if step.get("rc") in (0, 5)
+                                                     else f", exit {step.get('rc')}")
+
+
+def _ms(search: Result, mode: str) -> str:
+    m = search.get(mode)
+    if not m:
+        return "not run"
+    cpu = (f"{m['cpu_p50_ms']:.1f} / {m['cpu_p95_ms']:.1f} ms CPU, "
+           if "cpu_p50_ms" in m else "")
+    return f"{cpu}{m['p50_ms']:.0f} / {m['p95_ms']:.0f} ms wall"
+
+
+def table(saved: Result) -> str:
+    """The docs/scale.md table: one column per saved run."""
+    runs = sorted(saved.get("runs", []), key=lambda r: (r["db"] != "sqlite", r["size"]))
+    rows: list[tuple[str, ...]] = []
+
+    def add(label: str, cell: Any) -> None:
+        rows.append((label, *(cell(r) for r in runs)))
+
+    def st(r: Result, name: str) -> Result | None:
+        return r["steps"].get(name)
+
+    def ratio(r: Result, key: str) -> str:
+        a, b = st(r, "ingest"), st(r, "parse")
+        return f"{a[key] / b[key]:.1f}×" if a and b and key in a and key in b else "n/a"
+
+    add("payloads", lambda r: f"{r['payloads']['files']:,} files, "
+        f"{r['payloads']['incidents']:,} incidents, {r['payloads']['updates']:,} updates, "
+        f"{r['payloads']['bytes'] / 1e6:.0f} MB")
+    add("parse only", lambda r: _time(st(r, "parse")))
+    add("`kb ingest` (empty KB)", lambda r: _time(st(r, "ingest")))
+    add("ingest ÷ parse (target ≤ 3×)", lambda r: f"{ratio(r, 'cpu_s')} CPU, "
+        f"{ratio(r, 'wall_s')} wall")
+    add("re-ingest (no-op)", lambda r: _time(st(r, "re-ingest")))
+    add("`kb embed`, fake-hash, all", lambda r: _time(st(r, "embed")))
+    add("`kb embed` again (nothing to do)", lambda r: _time(st(r, "embed again")))
+    add("`kb embed` after 1 % more incidents", lambda r: _time(st(r, "embed incremental")))
+    for mode in ("hybrid", "keyword", "semantic"):
+        add(f"warm {mode} p50 / p95", lambda r, m=mode: _ms(
+            (st(r, "search") or {}).get("out", {}), m))
+    add("first hybrid query in a fresh process", lambda r: (
+        f"{st(r, 'search')['out']['cold_first_hybrid_ms']:.0f} ms wall"
+        if st(r, "search") else "not run"))
+    add("`kb search` CLI, p50 of 5", lambda r: (
+        f"{st(r, 'search cli').get('cpu_s_p50', 0):.1f} s CPU "
+        f"({st(r, 'search cli')['wall_s_p50']:.0f} s wall)" if st(r, "search cli") else
+        "not run"))
+    add("real model: documents/s; query encode p50", lambda r: (
+        f"{st(r, 'model')['out']['docs_per_s']:.0f}/s; "
+        f"{st(r, 'model')['out']['query_encode_p50_ms']:.0f} ms"
+        if st(r, "model") and "out" in st(r, "model") else "not run"))
+    for name in ("site build", "site build, nothing changed",
+                 "site build, one incident changed"):
+        add(f"`kb {name}`", lambda r, n=name: _time(st(r, n)))
+    def largest(r: Result) -> str:
+        mb, name = max(((v.get("peak_rss_mb", 0), k) for k, v in r["steps"].items()),
+                       default=(0, "-"))
+        return f"{mb:.0f} MB ({name})"
+
+    add("peak RSS, largest step (target ≤ 2 GiB)", largest)
+    add("load average before → after", lambda r: f"{r['load_before']} → {r.get('load_after')}")
+    header = ("", *(f"{r['db']}, {r['size']:,}" for r in runs))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def _load() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -348,6 +422,9 @@ def _load() -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--wrap":
         wrap(sys.argv[3:] if sys.argv[2] == "--" else sys.argv[2:])
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--table":
+        print(table(json.loads(Path(sys.argv[2]).read_text())))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--step":
         name, rest = sys.argv[2], sys.argv[3:]

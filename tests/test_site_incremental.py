@@ -158,6 +158,22 @@ def test_a_changed_theme_or_config_rebuilds_everything(
     assert "indigo" in (layout.site / "index.html").read_text()
 
 
+def test_a_changed_hand_written_page_rebuilds_everything(
+        two_builds: tuple[Store, Path, Layout], tmp_path: Path) -> None:
+    # A hand-written Markdown page (site/pages) may link to any page by its .md name, which
+    # mkdocs resolves against the whole file list: never built one by one.
+    store, _, layout = two_builds
+    sources = tmp_path / "site-copy"
+    shutil.copytree(ROOT / "site", sources)
+    about = sources / "pages" / "about.md"
+    about.write_text(about.read_text() + "\nOne more line, see [the data](data.md).\n")
+    other = Layout(layout.config, layout.build, sources)
+    again = build_site(store, other, as_of=AS_OF)
+    assert again.render.written == ["about.md"]
+    assert again.built and not again.incremental
+    assert 'href="../data/"' in (layout.site / "about" / "index.html").read_text()
+
+
 def test_a_chunked_full_build_writes_what_mkdocs_build_writes(
         two_builds: tuple[Store, Path, Layout], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

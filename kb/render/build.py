@@ -326,6 +326,20 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
     return touched
 
 
+def _generated(page: Path) -> bool:
+    """Whether a docs page is one the render generated (front matter `kb_html: true`: HTML
+    with relative links only). A hand-written Markdown page may link to any other page by
+    its .md name, which mkdocs resolves against the whole file list: a change to one builds
+    the whole site."""
+    try:
+        with page.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    front = head.split(b"\n---", 1)[0] if head.startswith(b"---") else b""
+    return b"\nkb_html: true" in front
+
+
 def _page_url(doc: str) -> str:
     """The site URL of a docs page, as mkdocs (use_directory_urls) makes it."""
     stem = doc.removesuffix(".md")
@@ -386,7 +400,9 @@ def build_site(
         changed = len(rendered.written) + len(rendered.removed)
         if (not force and current and built_theme.strip() == theme
                 and (layout.site / "index.html").is_file()
-                and changed <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * rendered.pages)):
+                and changed <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * rendered.pages)
+                and all(_generated(layout.docs / p) for p in rendered.written
+                        if p.endswith(".md"))):
             started, cpu = time.perf_counter(), time.process_time()
             report.html_written = run_mkdocs_pages(layout, rendered.written, rendered.removed)
             report.mkdocs_seconds = time.perf_counter() - started
