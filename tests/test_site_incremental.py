@@ -156,3 +156,64 @@ def test_a_changed_theme_or_config_rebuilds_everything(
     again = build_site(store, other, as_of=AS_OF)
     assert again.built and not again.incremental
     assert "indigo" in (layout.site / "index.html").read_text()
+
+
+def test_a_changed_hand_written_page_rebuilds_everything(
+        two_builds: tuple[Store, Path, Layout], tmp_path: Path) -> None:
+    # A hand-written Markdown page (site/pages) may link to any page by its .md name, which
+    # mkdocs resolves against the whole file list: never built one by one.
+    store, _, layout = two_builds
+    sources = tmp_path / "site-copy"
+    shutil.copytree(ROOT / "site", sources)
+    about = sources / "pages" / "about.md"
+    about.write_text(about.read_text() + "\nOne more line, see [the data](data.md).\n")
+    other = Layout(layout.config, layout.build, sources)
+    again = build_site(store, other, as_of=AS_OF)
+    assert again.render.written == ["about.md"]
+    assert again.built and not again.incremental
+    assert 'href="../data/"' in (layout.site / "about" / "index.html").read_text()
+
+
+def test_a_chunked_full_build_writes_what_mkdocs_build_writes(
+        two_builds: tuple[Store, Path, Layout], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _, layout = two_builds  # built by mkdocs' build(): the fixture is small
+    monkeypatch.setattr(site_build, "CHUNKED_FROM", 0)
+    monkeypatch.setattr(site_build, "CHUNK", 7)  # several chunks, the last one short
+    chunked = find_layout(ROOT / "mkdocs.yml", tmp_path / "chunked")
+    report = build_site(store, chunked, as_of=AS_OF)
+    assert report.built and not report.incremental
+    mkdocs_files = {p.relative_to(layout.site).as_posix(): p.read_bytes()
+                    for p in sorted(layout.site.rglob("*")) if p.is_file()}
+    chunked_files = {p.relative_to(chunked.site).as_posix(): p.read_bytes()
+                     for p in sorted(chunked.site.rglob("*")) if p.is_file()}
+    assert sorted(chunked_files) == sorted(mkdocs_files)
+    differ = [name for name in mkdocs_files if chunked_files[name] != mkdocs_files[name]]
+    assert differ == []
+
+
+@pytest.mark.slow
+def test_the_cli_says_when_only_changed_pages_were_built(tmp_path: Path, kb_home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def kb(*args: str) -> dict[str, object]:
+        done = subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True,
+                              text=True, env=dict(os.environ, KB_SITE_DRAFT_DAYS="0"),
+                              cwd=ROOT, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if "--json" in args else {}
+
+    kb("ingest", str(FIX))
+    out = tmp_path / "out"
+    first = kb("site", "build", "--out", str(out), "--as-of", "2026-09-15", "--json")
+    assert first["mkdocs_ran"] and not first["mkdocs_changed_pages_only"]
+    payload = json.loads((FIX / "github_01sqkcp7z62r.json").read_text())
+    payload["page"]["updated_at"] = "2030-01-01T00:00:00Z"
+    payload["incident"]["name"] = "Renamed through the CLI"
+    (tmp_path / "edit.json").write_text(json.dumps(payload))
+    kb("ingest", str(tmp_path / "edit.json"))
+    second = kb("site", "build", "--out", str(out), "--as-of", "2026-09-15", "--json")
+    assert second["mkdocs_ran"] and second["mkdocs_changed_pages_only"]
+    assert "Renamed through the CLI" in (out / "site" / CHANGED).read_text()

@@ -54,10 +54,12 @@ def build(
             "written": len(rendered.written), "unchanged": rendered.unchanged,
             "removed": len(rendered.removed), "render_seconds": round(rendered.seconds, 3),
             "mkdocs_ran": report.built, "mkdocs_seconds": round(report.mkdocs_seconds, 3),
+            "mkdocs_changed_pages_only": report.incremental,
             "sections": rendered.sections, "site": str(layout.site),
         })
         return
-    built = (f"mkdocs {report.mkdocs_seconds:.1f} s" if report.built
+    built = (f"mkdocs {report.mkdocs_seconds:.1f} s"
+             + (" (changed pages only)" if report.incremental else "") if report.built
              else "mkdocs skipped (nothing changed)")
     stdout.print(
         f"kb: site: {rendered.incidents} incidents, {rendered.pages} pages "

@@ -45,6 +45,11 @@ STAMP = ".kb-site-stamp"  # digest of what the current site was built from, then
 # mkdocs pass (which also refreshes sitemap.xml) costs about the same.
 INCREMENTAL_SHARE = 0.25
 INCREMENTAL_MIN = 50  # ... but a change of up to this many files is always built one by one
+# From this many pages a full build runs mkdocs' page functions a chunk at a time
+# (run_mkdocs_chunked) instead of mkdocs' build(), which holds every page's HTML in memory
+# until the end (the site is about 23 KB of HTML a page).
+CHUNKED_FROM = 5000
+CHUNK = 1000
 SITE_DIR_ENV = "KB_SITE_DIR"  # build folder override (kb site build/serve, the site stage)
 
 
@@ -163,6 +168,63 @@ def run_mkdocs(layout: Layout, site_dir: Path) -> list[str]:
     return collect.lines
 
 
+def run_mkdocs_chunked(layout: Layout, site_dir: Path) -> list[str]:
+    """A full build of `layout.docs` into `site_dir` with mkdocs' own steps (config, files,
+    theme files, nav, static templates, pages, search index), in mkdocs' order except that
+    pages are read and written `CHUNK` at a time and their HTML dropped after each chunk:
+    memory grows with the number of pages' titles and search entries, not with their HTML.
+    The pages are the ones mkdocs' build() writes (tests/test_site_incremental.py compares
+    them file by file). Returns mkdocs' warning lines."""
+    from mkdocs.commands.build import _build_page, _build_theme_template, _populate_page
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+    from mkdocs.structure.files import get_files, set_exclusions
+    from mkdocs.structure.nav import get_navigation
+    from mkdocs.structure.pages import Page
+
+    collect = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(collect)
+    try:
+        config = load_config(str(layout.config), docs_dir=str(layout.docs),
+                             site_dir=str(site_dir))
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            config = config.plugins.on_config(config)
+            config.plugins.on_pre_build(config=config)
+            files = get_files(config)
+            env = config.theme.get_env()
+            files.add_files_from_theme(env, config)
+            files = config.plugins.on_files(files, config=config)
+            set_exclusions(files, config)
+            nav = get_navigation(files, config)
+            nav = config.plugins.on_nav(nav, config=config, files=files)
+            doc_files = files.documentation_pages()
+            for file in doc_files:
+                if file.page is None:
+                    Page(None, file, config)
+            env = config.plugins.on_env(env, config=config, files=files)
+            files.copy_static_files()
+            for template in config.theme.static_templates:
+                _build_theme_template(template, env, files, config, nav)
+            for start in range(0, len(doc_files), CHUNK):
+                chunk = [f.page for f in doc_files[start:start + CHUNK] if f.page is not None]
+                for page in chunk:
+                    _populate_page(page, config, files)
+                for page in chunk:
+                    _build_page(page, config, doc_files, nav, env)
+                for page in chunk:  # what the next chunks never read again
+                    page.markdown = page.content = None
+            config.plugins.on_post_build(config=config)
+        finally:
+            config.plugins.on_shutdown()
+    except MkDocsException as exc:
+        raise KbError(f"mkdocs: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    finally:
+        logger.removeHandler(collect)
+    return collect.lines
+
+
 def _nav_docs(items: object) -> Iterator[str]:
     """The Markdown paths named in mkdocs.yml's nav (any nesting)."""
     if isinstance(items, str):
@@ -265,6 +327,20 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
     return touched
 
 
+def _generated(page: Path) -> bool:
+    """Whether a docs page is one the render generated (front matter `kb_html: true`: HTML
+    with relative links only). A hand-written Markdown page may link to any other page by
+    its .md name, which mkdocs resolves against the whole file list: a change to one builds
+    the whole site."""
+    try:
+        with page.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    front = head.split(b"\n---", 1)[0] if head.startswith(b"---") else b""
+    return b"\nkb_html: true" in front
+
+
 def _page_url(doc: str) -> str:
     """The site URL of a docs page, as mkdocs (use_directory_urls) makes it."""
     stem = doc.removesuffix(".md")
@@ -325,7 +401,9 @@ def build_site(
         changed = len(rendered.written) + len(rendered.removed)
         if (not force and current and built_theme.strip() == theme
                 and (layout.site / "index.html").is_file()
-                and changed <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * rendered.pages)):
+                and changed <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * rendered.pages)
+                and all(_generated(layout.docs / p) for p in rendered.written
+                        if p.endswith(".md"))):
             started, cpu = time.perf_counter(), time.process_time()
             report.html_written = run_mkdocs_pages(layout, rendered.written, rendered.removed)
             report.mkdocs_seconds = time.perf_counter() - started
@@ -338,7 +416,8 @@ def build_site(
             shutil.rmtree(fresh)
         started, cpu = time.perf_counter(), time.process_time()
         try:
-            report.warnings = run_mkdocs(layout, fresh)
+            whole = run_mkdocs_chunked if rendered.pages >= CHUNKED_FROM else run_mkdocs
+            report.warnings = whole(layout, fresh)
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise

@@ -1,7 +1,11 @@
 """The `site` stage of `kb update`: rebuild the site after the store stage.
 
 Idempotent and cheap when nothing changed: pages whose bytes are the same are not
-rewritten, and mkdocs runs only when something it reads changed. Where the site cannot be
+rewritten, and mkdocs runs only when something it reads changed, and then only on the pages
+that changed (kb.render.build.run_mkdocs_pages; a full pass when mkdocs.yml or the theme
+changed). `kb watch` calls this after each round that changed something: it needs no list
+of changed incidents, since the render finds the changed files by their bytes (see
+docs/site.md, "Incremental builds", for what that costs at 100k incidents). Where the site cannot be
 built at all (no mkdocs.yml beside an installed package, mkdocs not installed) the stage says
 so in one note and the run goes on: the site is an optional product of the knowledge base.
 """
