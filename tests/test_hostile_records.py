@@ -23,11 +23,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb
 from tests.hostile.records import BUILDERS, Rec, expected_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +54,7 @@ BAD: dict[str, Rec] = {
 REFUSED = ("year_1", "year_9999", "no_time")  # status records that cannot be placed in time
 
 
-def run_kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="1000")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
+run_kb = partial(invoke_kb, COLUMNS="1000")
 
 
 def rows(home: Path, sql: str) -> list[tuple]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import kb_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
@@ -32,12 +32,7 @@ PG_URL = os.environ.get("KB_TEST_POSTGRES_URL")
 
 
 def env_for(home: Path, database_url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_CONFIG", None)
-    env.pop("KB_DATABASE_URL", None)
-    if database_url:
-        env["KB_DATABASE_URL"] = database_url
-    return env
+    return kb_env(home, KB_DATABASE_URL=database_url or None)
 
 
 def kb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

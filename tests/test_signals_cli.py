@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -15,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
@@ -22,14 +21,8 @@ FIX = ROOT / "tests" / "fixtures" / "signals"
 
 def kb(home: Path, *args: str, sources: Path | None = None,
        config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(sources or PACKAGED_SOURCES),
-               COLUMNS="220")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    if config is not None:
-        env["KB_CONFIG"] = str(config)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=180)
+    return invoke_kb(home, *args, COLUMNS="220", KB_SOURCES=str(sources or PACKAGED_SOURCES),
+                     KB_CONFIG=None if config is None else str(config))
 
 
 PAYLOADS = ["anthropic_incidents_slice.json", "github_history_slice.atom",
