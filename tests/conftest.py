@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -157,12 +157,6 @@ def invoke_kb(home: Path, *args: str, **env: str | None) -> subprocess.Completed
                                        stderr.decode("utf-8", "replace"))
 
 
-@pytest.fixture(scope="session")
-def kb() -> Any:
-    """`run_kb` as a fixture, for tests that prefer asking for it to importing it."""
-    return run_kb
-
-
 # -- recorded payloads -------------------------------------------------------------------------
 
 
@@ -201,8 +195,9 @@ def ingested_store(folder: Path, paths: Sequence[Path],
     """A writable SQLite store at `folder`/kb.db (archive in `folder`/raw) holding `paths`
     imported as `kb ingest` imports them; fails the test if a payload failed.
 
-    The first call for a list of paths imports them; later calls in the same session copy
-    that database and archive (the store is then opened, so a newer schema still upgrades)."""
+    The first call for a list of paths imports them; later calls in the same session (the
+    same xdist worker) copy that database and archive instead: a file copy, not an import.
+    Each caller owns its copy, so a test that writes changes no other test's store."""
     from kb.config import load_sources
     from kb.pipeline import Line, ingest
     from scrapers.archive import Archive
@@ -224,16 +219,3 @@ def ingested_store(folder: Path, paths: Sequence[Path],
         else:
             shutil.copytree(template, folder, dirs_exist_ok=True)
     return sqlite_store(folder)
-
-
-def store_copy(source: Path, folder: Path) -> Path:
-    """Copy the KB home at `source` (database, archive) to `folder` and return `folder`: a
-    test that writes gets its own copy of a module's shared, read-only home."""
-    shutil.copytree(source, folder, dirs_exist_ok=True)
-    return folder
-
-
-def environ_without(names: Sequence[str], base: Mapping[str, str] | None = None
-                    ) -> dict[str, str]:
-    """`base` (os.environ by default) less `names`."""
-    return {k: v for k, v in (os.environ if base is None else base).items() if k not in names}

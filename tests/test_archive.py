@@ -13,14 +13,13 @@ import pytest
 
 from scrapers.archive import Archive, ArchiveEntry, CorruptBlobError
 from scrapers.fetch import Validators
-from scrapers.records import RawDoc
+from tests.conftest import recorded
 
 T0 = datetime(2025, 10, 7, 21, 23, 0, 123456, tzinfo=UTC)
 URL = "https://www.githubstatus.com/api/v2/incidents.json"
 
 
-def doc(body: bytes, url: str = URL, at: datetime = T0, **extra: object) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=at, **extra)  # type: ignore[arg-type]
+doc = recorded(URL, T0)
 
 
 def manifest_lines(root: Path) -> list[bytes]:

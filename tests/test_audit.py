@@ -4,10 +4,7 @@ shown to fail on the broken figure it guards against, then to pass on real data.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +23,6 @@ from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import group_figures
 from kb.analysis.report import uptime_text
-from kb.config import PACKAGED_SOURCES
 from kb.model import (
     SEVERITY_UNKNOWN,
     Component,
@@ -41,6 +37,7 @@ from kb.model import (
 from kb.render.pages import _row
 from kb.render.svg import SEVERITY_COLOURS, day_bars, days
 from kb.store.analysis import PayloadSpan
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -149,13 +146,6 @@ def test_draft_check_compares_each_cited_figure_with_kb_metrics() -> None:
 # -- through the real CLI ------------------------------------------------------------------
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
 
 
 def test_cli_audit_passes_on_real_payloads_and_names_what_breaks(tmp_path: Path) -> None:

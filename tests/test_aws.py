@@ -21,7 +21,8 @@ from scrapers.archive import Archive
 from scrapers.aws_events import Row, clean_summary, group_rows
 from scrapers.errors import ParseError
 from scrapers.markup import html_to_text
-from scrapers.records import ComponentChange, RawDoc, UpdateRecord
+from scrapers.records import ComponentChange, UpdateRecord
+from tests.conftest import recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "aws"
@@ -29,8 +30,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 FETCHED = datetime(2022, 7, 3, tzinfo=UTC)
 
 
-def doc(body: bytes, url: str = "file:///fixtures/aws/data.json") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=FETCHED)
+doc = recorded("file:///fixtures/aws/data.json", FETCHED)
 
 
 def utc(text: str) -> datetime:

@@ -18,15 +18,15 @@ from kb.store import Store
 from scrapers import betterstack, registry
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
-from scrapers.records import ComponentChange, ComponentRecord, RawDoc
+from scrapers.records import ComponentChange, ComponentRecord
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "betterstack"
 URL = "https://status.betterstack.com/index.json"
 NOW = datetime(2026, 9, 5, tzinfo=UTC)
 
 
-def doc(body: bytes, url: str = URL) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=NOW)
+doc = recorded(URL, NOW)
 
 
 def sample() -> dict:

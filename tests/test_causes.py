@@ -31,6 +31,7 @@ from kb.stage import RunReport, StageContext
 from kb.store import Store
 from kb.store.analysis import stale_cause_keys, stored_causes, write_causes
 from scrapers.archive import Archive
+from tests.conftest import ingested_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -129,12 +130,8 @@ def test_hostile_text_is_plain_evidence_and_huge_text_finishes() -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    report = ingest(Line(store, Archive(tmp_path / "raw"),
-                         load_sources(PACKAGED_SOURCES)),
-                    [FIX / "github", FIX / "claude_slice.atom", FIX / "openai_slice.json"])
-    assert not report.failures
-    return store
+    return ingested_store(tmp_path, [FIX / "github", FIX / "claude_slice.atom",
+                                     FIX / "openai_slice.json"])
 
 
 def test_real_fixture_incidents(store: Store) -> None:

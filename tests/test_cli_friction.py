@@ -5,28 +5,19 @@ and what to run; `--help` shows each example on its own line."""
 from __future__ import annotations
 
 import inspect
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import typer
 
 from kb.cli import app
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    for name in ("KB_DATABASE_URL", "KB_CONFIG"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=180)
 
 
 def messages(result: subprocess.CompletedProcess[str]) -> list[str]:

@@ -24,6 +24,7 @@ from kb.analysis.clusters import (
 from kb.analysis.metrics import incident_figures
 from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -173,12 +174,8 @@ def test_open_and_since_filters() -> None:
 
 
 def test_cli_clusters_json(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "kb", "ingest", str(FIX / "github")], env=env,
-                   check=True, capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "kb", "clusters", "--json"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    assert invoke_kb(tmp_path, "ingest", str(FIX / "github")).returncode == 0
+    result = invoke_kb(tmp_path, "clusters", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []  # one provider only: nothing to cluster
 

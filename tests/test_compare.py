@@ -4,9 +4,7 @@ counted only where the KB covers both."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +16,8 @@ from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.report import pair_text
-from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Severity
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -116,13 +114,8 @@ def test_top_causes_count_stated_causes_and_symptoms_apart() -> None:
 
 
 def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    env.pop("KB_DATABASE_URL", None)
-
     def kb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kb", *args], env=env, text=True,
-                              capture_output=True, timeout=300)
+        return invoke_kb(tmp_path, *args)
 
     assert kb("ingest", str(FIX / "claude_slice.atom"), str(FIX / "openai_slice.json")
               ).returncode == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import kb_env, run_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -33,20 +33,10 @@ def inputs() -> list[Path]:
     return [ROOT / "data" / "samples"]
 
 
-def env_for(home: Path) -> dict[str, str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
-    for name in ("KB_DATABASE_URL", "KB_CONFIG"):
-        env.pop(name, None)
-    return env
-
-
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env_for(home), timeout=300)
 
 
 def export(home: Path) -> str:
-    result = kb(home, "export")
+    result = run_kb(home, "export")
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -69,7 +59,7 @@ def check_consistent(db: Path) -> int:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
     home = tmp_path_factory.mktemp("reference")
     start = time.monotonic()
-    result = kb(home, "ingest", *map(str, inputs()))
+    result = run_kb(home, "ingest", *map(str, inputs()))
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     return export(home), elapsed
@@ -83,17 +73,17 @@ def test_kill_at_a_random_point_then_converge(reference: tuple[str, float], tmp_
     rng = random.Random(run)
     home = tmp_path / "home"
     process = subprocess.Popen([sys.executable, "-m", "kb", "ingest", *map(str, inputs())],
-                               env=env_for(home), stdout=subprocess.DEVNULL,
+                               env=kb_env(home), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(0.05, max(0.2, elapsed * 0.9)))
     process.send_signal(signal.SIGKILL)
     process.wait()
     if (home / "kb.db").exists():
         check_consistent(home / "kb.db")
-    rerun = kb(home, "ingest", *map(str, inputs()))
+    rerun = run_kb(home, "ingest", *map(str, inputs()))
     assert rerun.returncode == 0, rerun.stderr
     assert check_consistent(home / "kb.db") > 0
     assert export(home) == expected
     if run == 0:  # the archive alone rebuilds the same knowledge base
-        assert kb(home, "reparse").returncode == 0
+        assert run_kb(home, "reparse").returncode == 0
         assert export(home) == expected

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,20 +11,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "drafts"
 
 
-def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-                COLUMNS="200", **env)
-    for name in ("KB_DATABASE_URL", "KB_CONFIG", *(() if "KB_LLM_URL" in env else
-                                                   ("KB_LLM_URL",))):
-        full.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=full, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,9 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, render_draft
-from kb.pipeline import Line, ingest
 from kb.store import Store
-from scrapers.archive import Archive
+from tests.conftest import ingested_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "drafts"
@@ -47,11 +45,7 @@ FIX = ROOT / "tests" / "fixtures" / "drafts"
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    home = tmp_path_factory.mktemp("golden")
-    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
-    report = ingest(Line(store, Archive(home / "raw"),
-                         load_sources(PACKAGED_SOURCES)), [FIX])
-    assert not report.failures
+    store = ingested_store(tmp_path_factory.mktemp("golden"), [FIX])
     yield store
     store.close()
 

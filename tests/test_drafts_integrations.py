@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES, load_sources
 from kb.drafts import build_draft, check_draft, render_draft
 from kb.drafts.citations import CitationKind, uncited_sentences
-from kb.pipeline import Line, ingest
 from kb.store import Store
-from scrapers.archive import Archive
+from tests.conftest import ingested_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "drafts"
@@ -26,10 +24,7 @@ KEY = "github/k5z4d1v1tqmt"  # first post 2026-05-23 16:00 UTC
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    report = ingest(Line(store, Archive(tmp_path / "raw"),
-                         load_sources(PACKAGED_SOURCES)), [FIX])
-    assert not report.failures
+    store = ingested_store(tmp_path, [FIX])
     yield store
     store.close()
 

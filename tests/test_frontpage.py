@@ -4,18 +4,16 @@ through the real CLI: only their outage stories are stored, and those link."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
 from scrapers import frontpage, registry
 from scrapers.errors import ParseError
 from scrapers.records import RawDoc
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
@@ -81,13 +79,8 @@ def test_hostile_input_is_one_line() -> None:
 
 
 def test_cli_stores_only_outage_stories_of_a_front_page_and_links_them(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
-    for name in ("KB_DATABASE_URL", "KB_CONFIG"):
-        env.pop(name, None)
-
     def kb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True,
-                              text=True, env=env, timeout=180)
+        return invoke_kb(tmp_path, *args)
 
     result = kb("ingest", str(FIX / "github_history_slice.atom"),
                 str(FIX / "frontpage_hn_2026-08-17_head.md"), "--json")

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from kb.store import Store
 from scrapers import gcp, registry
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
-from scrapers.records import RawDoc
+from tests.conftest import invoke_kb, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "gcp"
@@ -33,8 +31,7 @@ FETCHED = datetime(2022, 7, 3, tzinfo=UTC)
 LIVE = "https://status.cloud.google.com/incidents.json"
 
 
-def doc(body: bytes, url: str = LIVE) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=FETCHED)
+doc = recorded(LIVE, FETCHED)
 
 
 def t(text: str) -> datetime:
@@ -248,12 +245,8 @@ def test_corpus_imports_into_sqlite_with_inferred_phases(gcp_corpus: Path,
 
 
 def test_kb_show_json_marks_inferred_phases(tmp_path: Path) -> None:
-    env = dict(os.environ, KB_HOME=str(tmp_path), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_DATABASE_URL", None)
-
     def kb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True,
-                              text=True, env=env, timeout=120)
+        return invoke_kb(tmp_path, *args)
 
     assert kb("ingest", str(FIX / "incidents_slice.json")).returncode == 0
     shown = kb("show", "google-cloud/TaA75H7XA1DQyM2ReK2f", "--json")

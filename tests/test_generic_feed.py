@@ -18,7 +18,7 @@ from kb.store import Store
 from scrapers import generic_feed, incidentio_feed, registry, statuspage_feed
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
-from scrapers.records import RawDoc
+from tests.conftest import recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "generic_feed"
@@ -27,8 +27,7 @@ FETCHED = datetime(2025, 10, 29, 17, 0, tzinfo=UTC)
 AZURE = "https://azure.status.microsoft/en-us/status/feed/"
 
 
-def doc(body: bytes, url: str = AZURE) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=FETCHED)
+doc = recorded(AZURE, FETCHED)
 
 
 def utc(text: str) -> datetime:

@@ -15,14 +15,13 @@ from werkzeug import Request, Response
 from scrapers import hackernews, registry
 from scrapers.errors import ParseError
 from scrapers.fetch import Fetcher, FetchSettings
-from scrapers.records import RawDoc
+from tests.conftest import recorded
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "signals"
 PAGES = sorted(FIX.glob("algolia_search_page*.json"))
 
 
-def doc(body: bytes, url: str = "https://hn.algolia.com/api/v1/search_by_date?q") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=datetime(2026, 8, 21, tzinfo=UTC))
+doc = recorded("https://hn.algolia.com/api/v1/search_by_date?q", datetime(2026, 8, 21, tzinfo=UTC))
 
 
 def recorded_hits() -> list[dict]:

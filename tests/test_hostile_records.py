@@ -19,15 +19,15 @@ stored).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
+import kb.pipeline as pipeline
+from tests.conftest import invoke_kb
 from tests.hostile.records import BUILDERS, Rec, expected_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +52,7 @@ BAD: dict[str, Rec] = {
 REFUSED = ("year_1", "year_9999", "no_time")  # status records that cannot be placed in time
 
 
-def run_kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="1000")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
+kb = partial(invoke_kb, COLUMNS="1000")
 
 
 def rows(home: Path, sql: str) -> list[tuple]:
@@ -81,7 +75,7 @@ def imported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     args = ["ingest", str(folder), "--json"]
     if not _signals:
         args += ["--provider", "acme"]
-    proc = run_kb(home, *args)
+    proc = kb(home, *args)
     return fmt, home, proc
 
 
@@ -203,11 +197,11 @@ def test_year_one_update_does_not_break_the_site(tmp_path: Path) -> None:
                 "created_at": "2025-03-03T13:00:00Z", "display_at": "2025-03-03T13:00:00Z"}]}
     payload = tmp_path / "incidents.json"
     payload.write_bytes(_statuspage_payload(bad))
-    proc = run_kb(home, "ingest", str(payload), "--provider", "acme")
+    proc = kb(home, "ingest", str(payload), "--provider", "acme")
     assert proc.returncode == 0, proc.stderr
     assert "record yearone: ignored implausible time(s): update at 0001-01-01" in proc.stderr
     assert rows(home, "SELECT min(at) FROM incident_updates")[0][0] >= "2025"
-    proc = run_kb(home, "site", "build", "--out", str(tmp_path / "site"))
+    proc = kb(home, "site", "build", "--out", str(tmp_path / "site"))
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode == 0, proc.stderr[-2000:]
     # #15.14: the clipped body says so on the incident page
@@ -239,11 +233,7 @@ def test_scrape_goes_on_after_a_surrogate_title(tmp_path: Path, httpserver) -> N
         f'[[source]]\nslug = "{slug}"\nname = "{slug.upper()}"\nplatform = "incidentio"\n'
         f'url = "{httpserver.url_for("/" + slug)}"\n\n' for slug in bodies))
     (home / "kb.toml").write_text("[fetch]\nretries = 0\npoliteness_delay = 0.0\n")
-    env = dict(os.environ, KB_HOME=str(home), COLUMNS="200")
-    for name in ("KB_SOURCES", "KB_CONFIG", "KB_DATABASE_URL"):
-        env.pop(name, None)
-    proc = subprocess.run([sys.executable, "-m", "kb", "scrape", "a", "b", "c", "--json"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = invoke_kb(home, "scrape", "a", "b", "c", "--json", KB_SOURCES=None)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     keys = {k for (k,) in rows(home, "SELECT key FROM incidents")}
     assert {"a/goodone", "a/goodtwo", "a/surrogate", "b/goodone", "c/goodtwo"} <= keys
@@ -271,7 +261,7 @@ def test_hostile_sidecars_do_not_stop_a_folder_import(tmp_path: Path) -> None:
         {"fetchedAt": "0001-01-01T00:00:00Z", "status": "9" * 5000, "url": {"x": 1}}))
     home = tmp_path / "home"
     home.mkdir()
-    proc = run_kb(home, "ingest", str(folder), "--provider", "acme")
+    proc = kb(home, "ingest", str(folder), "--provider", "acme")
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode == 0, proc.stderr
     assert {k for (k,) in rows(home, "SELECT key FROM incidents")} == {"acme/goodone",
@@ -280,22 +270,10 @@ def test_hostile_sidecars_do_not_stop_a_folder_import(tmp_path: Path) -> None:
     assert fetched and all(f[:4] >= "1990" for f in fetched)
 
 
-BROKEN = """
-import sys
-import kb.pipeline as pipeline
-real = pipeline.normalize_incident
-def broken(provider, records):
-    if any(r.record.native_id == "boom" for r in records):
-        raise RuntimeError("a bug met a record it did not expect")
-    return real(provider, records)
-pipeline.normalize_incident = broken
-from kb.cli import main
-main()
-"""
 
 
 def test_an_unexpected_error_in_one_record_is_reported_and_the_rest_stored(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """#15.1: any exception from one record is caught, reported (source, record id, reason)
     and counted; the rest is stored and the run exits 5. The error is injected into the
     normalizer for one record id (a stand-in for a bug no test has met yet)."""
@@ -310,13 +288,16 @@ def test_an_unexpected_error_in_one_record_is_reported_and_the_rest_stored(
     ).encode())
     home = tmp_path / "home"
     home.mkdir()
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="1000")  # one error line, unwrapped
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-c", BROKEN, "ingest", str(first), str(second),
-                           "--provider", "acme"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    real = pipeline.normalize_incident
+
+    def broken(provider, records):  # type: ignore[no-untyped-def]
+        if any(r.record.native_id == "boom" for r in records):
+            raise RuntimeError("a bug met a record it did not expect")
+        return real(provider, records)
+
+    monkeypatch.setattr(pipeline, "normalize_incident", broken)
+    # COLUMNS=1000 (kb's): one error line, unwrapped
+    proc = kb(home, "ingest", str(first), str(second), "--provider", "acme")
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode == 5, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
@@ -326,6 +307,5 @@ def test_an_unexpected_error_in_one_record_is_reported_and_the_rest_stored(
     keys = {k for (k,) in rows(home, "SELECT key FROM incidents")}
     assert keys == {"acme/goodone", "acme/goodtwo", "acme/fine"}
     # the payload with the failed record is not marked stored: the next run reads it again
-    proc = subprocess.run([sys.executable, "-c", BROKEN, "ingest", str(first), "--provider",
-                           "acme"], env=env, capture_output=True, text=True, timeout=300)
+    proc = kb(home, "ingest", str(first), "--provider", "acme")
     assert proc.returncode == 5 and "record boom" in proc.stderr

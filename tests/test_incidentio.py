@@ -19,6 +19,7 @@ from scrapers import incidentio, registry
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
 from scrapers.records import ComponentChange, ComponentImpact, ComponentRecord, RawDoc
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "incidentio"
 NOW = datetime(2026, 9, 15, tzinfo=UTC)
@@ -31,8 +32,7 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def doc(body: bytes, url: str = HISTORY_URL) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=NOW)
+doc = recorded(HISTORY_URL, NOW)
 
 
 def fixture(name: str, url: str = HISTORY_URL) -> RawDoc:

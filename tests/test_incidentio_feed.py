@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scrapers import incidentio_feed, statuspage_feed
 from scrapers.errors import ParseError
 from scrapers.records import ComponentRecord, ParsedDoc, RawDoc, UpdateRecord
+from tests.conftest import recorded
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -22,8 +23,7 @@ FEED = "incidentio_atom/openai/openai_status_history_20260914T045653Z.atom"
 FETCHED = datetime(2026, 9, 14, 4, 57, 7, tzinfo=UTC)
 
 
-def _doc(body: bytes, url: str = "https://status.example.test/history.atom") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=FETCHED)
+_doc = recorded("https://status.example.test/history.atom", FETCHED)
 
 
 def _utc(text: str) -> datetime:

@@ -20,13 +20,13 @@ from scrapers import instatus, registry
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
 from scrapers.records import ComponentRecord, RawDoc
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "instatus"
 NOW = datetime(2022, 6, 11, 19, tzinfo=UTC)
 
 
-def doc(body: bytes, url: str = "https://instat.us/summary.json") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=NOW)
+doc = recorded("https://instat.us/summary.json", NOW)
 
 
 def fixture(name: str, url: str = "https://instat.us/summary.json") -> RawDoc:

@@ -13,10 +13,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ import pytest
 from kb.config import PACKAGED_SOURCES, Settings, load_settings, load_source_list
 from kb.errors import ConfigError
 from kb.signals.stage import config_for
+from tests.conftest import run_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "tests" / "fixtures" / "statuspage" / "anthropic_slice.json"  # status.anthropic.com
@@ -36,13 +35,8 @@ PACKAGED_PAGES = len(load_source_list(load_settings({"KB_SOURCES": str(PACKAGED_
 def kb(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     """`python -m kb ARGS` as a new user runs it: only KB_HOME set (no KB_SOURCES, no
     KB_SITE_DIR), output piped."""
-    env = dict(os.environ, KB_HOME=str(home), KB_EMBED_MODEL="fake-hash", COLUMNS="200",
-               **extra)
-    for name in ("KB_SOURCES", "KB_SITE_DIR", "KB_CONFIG", "KB_DATABASE_URL", "KB_RAW_DIR"):
-        if name not in extra:
-            env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=home.parent)
+    unset: dict[str, str | None] = dict.fromkeys(("KB_SOURCES", "KB_SITE_DIR", "KB_RAW_DIR"))
+    return run_kb(home, *args, cwd=home.parent, KB_EMBED_MODEL="fake-hash", **(unset | extra))
 
 
 def keys(home: Path) -> list[str]:

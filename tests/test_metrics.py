@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,6 +43,7 @@ from kb.pipeline import Line, ingest, reparse
 from kb.store import Store
 from kb.store.analysis import PayloadSpan, last_seen, payload_spans
 from scrapers.archive import Archive
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -519,13 +517,6 @@ def test_feed_snapshots_leave_holes_that_are_unknown(tmp_path: Path) -> None:
 
 # -- the command line ------------------------------------------------------------------------
 
-
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    env.pop("KB_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def test_cli_metrics_json_and_errors(tmp_path: Path) -> None:

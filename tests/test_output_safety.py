@@ -27,6 +27,7 @@ import pytest
 import typer
 
 from kb.config import PACKAGED_SOURCES
+from tests.conftest import run_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
@@ -49,13 +50,8 @@ UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u206
 def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
     """`python -m kb ARGS` on `home`; output kept as bytes, to see exactly what a terminal
     would receive."""
-    environ = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-                   KB_EMBED_MODEL="fake-hash", KB_SITE_DIR=str(home / "build"), COLUMNS="200",
-                   **env)
-    environ.pop("KB_DATABASE_URL", None)
-    environ.pop("KB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, env=environ,
-                          timeout=180)
+    return run_kb(home, *args, text=False, KB_EMBED_MODEL="fake-hash",
+                  KB_SITE_DIR=str(home / "build"), **env)
 
 
 def run_main(home: Path, *args: str) -> tuple[int, bytes, bytes]:

@@ -15,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES, guess_slug
+from kb.config import guess_slug
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "fixtures" / "statuspage" / "github_zzm4nczlpjyy.json"
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_CONFIG", None)
-    env.pop("KB_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
 
 
 def payload(path: Path, *, page_url: str, title: str | None = None, native_id: str | None = None,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb, kb_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage"
@@ -32,17 +32,24 @@ PG_URL = os.environ.get("KB_TEST_POSTGRES_URL")
 
 
 def env_for(home: Path, database_url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES))
-    env.pop("KB_CONFIG", None)
-    env.pop("KB_DATABASE_URL", None)
-    if database_url:
-        env["KB_DATABASE_URL"] = database_url
-    return env
+    return kb_env(home, KB_DATABASE_URL=database_url or None)
 
 
 def kb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
                           env=env, timeout=300)
+
+
+def in_process(home: Path, database: str | None, *args: str
+               ) -> subprocess.CompletedProcess[str]:
+    """`kb ARGS` in this process (no kill involved: a new process is not the point)."""
+    return invoke_kb(home, *args, KB_DATABASE_URL=database)
+
+
+def exported(home: Path, database: str | None) -> str:
+    result = in_process(home, database, "export")
+    assert result.returncode == 0 and result.stdout, result.stderr
+    return result.stdout
 
 
 def export(env: dict[str, str]) -> str:
@@ -77,15 +84,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | N
 
 def test_a_payload_under_two_providers_survives_reparse_under_both(
         tmp_path: Path, database: str | None) -> None:
-    env = env_for(tmp_path / "home", database)
+    home = tmp_path / "home"
     for slug in ("github", "mirror-a"):
-        result = kb(env, "ingest", str(PAYLOAD), "--provider", slug)
+        result = in_process(home, database, "ingest", str(PAYLOAD), "--provider", slug)
         assert result.returncode == 0, result.stderr
-    before = export(env)
+    before = exported(home, database)
     assert "github/zzm4nczlpjyy" in before and "mirror-a/zzm4nczlpjyy" in before
-    result = kb(env, "reparse", "--json")
+    result = in_process(home, database, "reparse", "--json")
     assert result.returncode == 0, result.stderr
-    assert export(env) == before
+    assert exported(home, database) == before
     counted = json.loads(result.stdout)["sources"]  # against the live store, per provider
     for slug in ("github", "mirror-a"):
         assert (counted[slug]["new"], counted[slug]["updated"], counted[slug]["unchanged"],
@@ -95,15 +102,14 @@ def test_a_payload_under_two_providers_survives_reparse_under_both(
 def test_reparse_keeps_and_reports_an_incident_its_archive_cannot_rebuild(
         tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = env_for(home)
-    assert kb(env, "ingest", str(FIX)).returncode == 0
-    before = export(env)
+    assert in_process(home, None, "ingest", str(FIX)).returncode == 0
+    before = exported(home, None)
     # Lose one payload's blob (disk damage): its incidents cannot be rebuilt.
     blob = next((home / "raw" / "objects").glob("*/*"))
     blob.unlink()
-    result = kb(env, "reparse")
+    result = in_process(home, None, "reparse")
     assert result.returncode == 0, result.stderr
-    assert export(env) == before  # nothing lost
+    assert exported(home, None) == before  # nothing lost
     said = " ".join(result.stderr.split())
     assert "could not be rebuilt from the archive and were kept as stored" in said
     assert "github/zzm4nczlpjyy (payload" in said and "was not parsed again" in said

@@ -4,16 +4,13 @@ index kept by triggers, and every bad input answered with a clear message."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kb.config import PACKAGED_SOURCES
 from kb.embed.encoder import FakeEncoder, resolve_model
 from kb.embed.index import MatrixIndex, fts_query, reciprocal_rank_fusion
 from kb.embed.search import MAX_QUERY_CHARS, NoVectors, Searcher
@@ -22,6 +19,7 @@ from kb.errors import ConfigError, NotFound
 from kb.model import Kind, Severity
 from kb.store import Store, keyword
 from kb.store.vectors import SearchFilters
+from tests.conftest import invoke_kb
 from tests.test_search_support import T0, incident, open_store, write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,12 +278,7 @@ def test_reciprocal_rank_fusion() -> None:
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               KB_EMBED_MODEL="fake-hash", COLUMNS="200")
-    for name in ("KB_DATABASE_URL", "KB_CONFIG", "KB_EMBED_BACKEND"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return invoke_kb(home, *args, KB_EMBED_MODEL="fake-hash", KB_EMBED_BACKEND=None)
 
 
 def test_cli_embed_search_similar(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from kb.model import Component, Incident, Kind, Lifecycle, Phase, Severity, Update
 from kb.pipeline import content_hash
 from kb.store import Store
 from kb.store.repo import IncidentWrite
+from tests.conftest import sqlite_store as open_store  # noqa: F401 - tests import it from here
 
 T0 = datetime(2023, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -43,7 +43,3 @@ def incident(
 def write(store: Store, *incidents: Incident) -> None:
     store.write_batch([IncidentWrite(i, content_hash(i), []) for i in incidents], [])
 
-
-def open_store(folder: Path) -> Store:
-    store, _ = Store.open(f"sqlite:///{folder / 'kb.db'}", write=True)
-    return store

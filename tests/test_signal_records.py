@@ -5,18 +5,16 @@ shows the linked stories."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from kb.config import PACKAGED_SOURCES
 from scrapers import registry, signal_records
 from scrapers.errors import ParseError, UnknownFormat
 from scrapers.records import RawDoc
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
@@ -83,13 +81,7 @@ def test_other_jsonl_is_not_claimed() -> None:
     assert not signal_records.sniff(b'{"id": 1, "title": "t", "source": "s"}\n')
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="220")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=180)
+kb = partial(invoke_kb, COLUMNS="220")
 
 
 def test_cli_ingests_links_and_lists_github_stories(tmp_path: Path) -> None:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -15,21 +13,16 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from kb.config import PACKAGED_SOURCES
+from tests.conftest import invoke_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "signals"
 
 
-def kb(home: Path, *args: str, sources: Path | None = None,
-       config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(sources or PACKAGED_SOURCES),
-               COLUMNS="220")
-    env.pop("KB_DATABASE_URL", None)
-    env.pop("KB_CONFIG", None)
-    if config is not None:
-        env["KB_CONFIG"] = str(config)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=180)
+def kb(home: Path, *args: str, sources: Path | None = None, config: Path | None = None,
+       **env: str) -> subprocess.CompletedProcess[str]:
+    return invoke_kb(home, *args, COLUMNS="220", KB_SOURCES=str(sources or PACKAGED_SOURCES),
+                     KB_CONFIG=None if config is None else str(config), **env)
 
 
 PAYLOADS = ["anthropic_incidents_slice.json", "github_history_slice.atom",
@@ -118,7 +111,8 @@ def test_update_runs_the_link_stage(tmp_path: Path) -> None:
     folder.mkdir()
     for name in ("anthropic_incidents_slice.json", "algolia_search_page0.json"):
         (folder / name).write_bytes((FIX / name).read_bytes())
-    result = kb(tmp_path / "home", "update", "--from", str(folder))
+    # the link stage is the point: the fake encoder stands in for the model in `embed`
+    result = kb(tmp_path / "home", "update", "--from", str(folder), KB_EMBED_MODEL="fake-hash")
     assert result.returncode == 0, result.stderr
     assert "link: " in result.stderr and "links" in result.stderr
     data = json.loads(kb(tmp_path / "home", "show", "anthropic/qt14v73myyy5", "--json").stdout)

@@ -8,10 +8,7 @@ see its ORIGIN.md); the site is built once per module with the repository's mkdo
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -41,6 +38,7 @@ from kb.render.site import render_site
 from kb.stage import RunReport, StageContext
 from kb.store import Store
 from scrapers.archive import Archive
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "site"
@@ -400,12 +398,6 @@ def test_a_changed_incident_rewrites_its_pages_only(tmp_path: Path) -> None:
     assert len(second.written) < 15  # that page, the lists naming it, feeds and export
 
 
-def kb(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = dict(os.environ, KB_HOME=str(home), COLUMNS="200",
-                       KB_SOURCES=str(PACKAGED_SOURCES), **env)
-    environment.pop("KB_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=environment, timeout=300, cwd=ROOT)
 
 
 @pytest.mark.slow

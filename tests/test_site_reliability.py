@@ -20,13 +20,11 @@ from bs4 import BeautifulSoup
 from kb.analysis import site_sections
 from kb.analysis.site_sections import period_end, provider_periods
 from kb.analysis.stage import RULES_ID
-from kb.config import PACKAGED_SOURCES, load_sources
-from kb.pipeline import Line, ingest
 from kb.render.sections import Block, BuildContext, Table, Text, discover
 from kb.render.site import render_site
 from kb.store import Store
 from kb.store.analysis import CauseRecord, incident_hashes, write_causes
-from scrapers.archive import Archive
+from tests.conftest import ingested_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "site_sections"
@@ -36,11 +34,7 @@ COLUMNS = ("period", "incidents (by severity)", "uptime (coverage)", "nines",
 
 def acme_store(tmp_path: Path) -> Store:
     """A KB of the hand-written acme fixtures (also used by tests/test_site_causes.py)."""
-    opened, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
-    report = ingest(Line(opened, Archive(tmp_path / "raw"),
-                         load_sources(PACKAGED_SOURCES)), [FIX])
-    assert not report.failures, report.failures
-    return opened
+    return ingested_store(tmp_path, [FIX])
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from scrapers import registry, slack
 from scrapers.archive import Archive
 from scrapers.errors import ParseError
 from scrapers.records import ComponentRecord, RawDoc
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "slack"
 CURRENT = "https://slack-status.com/api/v2.0.0/current"
@@ -30,8 +31,7 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def doc(body: bytes, url: str = HISTORY) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=NOW)
+doc = recorded(HISTORY, NOW)
 
 
 def fixture(name: str, url: str = HISTORY) -> RawDoc:

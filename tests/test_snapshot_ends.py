@@ -6,10 +6,7 @@ that holds it and the first later one that does not. Recorded Cloudflare snapsho
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from kb.analysis.metrics import incident_figures
-from kb.config import PACKAGED_SOURCES
 from kb.model import Incident, Kind, Lifecycle, Severity, SourceRef
 from kb.normalize.snapshots import bound_end, describe_end, predecessors
 from kb.render.figures import is_open
 from kb.serialize import incident_from_dict, incident_to_dict
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "statuspage_summary" / "cloudflare"
@@ -29,13 +26,6 @@ EARLY, LATE = "20210408T181853Z_summary.json", "20210408T190122Z_summary.json"
 ENDED, STILL = "cloudflare/14rjb6jf7mwh", "cloudflare/x4v5d51wpcnr"
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    for name in ("KB_DATABASE_URL", "KB_CONFIG", "KB_LLM_URL"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def exported(home: Path) -> dict[str, dict]:

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from scrapers import registry, statuspage
 from scrapers.errors import ParseError
 from scrapers.records import ComponentChange, RawDoc
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "statuspage"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def doc(body: bytes, url: str = "https://example.test/api/v2/incidents.json") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=NOW)
+doc = recorded("https://example.test/api/v2/incidents.json", NOW)
 
 
 def fixture(name: str) -> RawDoc:

@@ -20,14 +20,14 @@ from scrapers import incidentio_feed, statuspage_feed
 from scrapers.errors import ParseError
 from scrapers.markup import html_to_text
 from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
+from tests.conftest import recorded
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FETCHED = datetime(2026, 10, 8, 6, 4, tzinfo=UTC)
 
 
-def _doc(body: bytes, url: str = "https://example.test/history.atom") -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=FETCHED)
+_doc = recorded("https://example.test/history.atom", FETCHED)
 
 
 def _fixture(name: str) -> ParsedDoc:

@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 
 from scrapers import registry, statuspage_history
 from scrapers.errors import ParseError
-from scrapers.records import RawDoc
 from scrapers.statuspage_history import parse_stamp, read_page
+from tests.conftest import recorded
 
 FIX = Path(__file__).parent / "fixtures" / "backfill"
 URL = "https://www.githubstatus.com/history.json?page=1"
 
 
-def doc(body: bytes, url: str = URL) -> RawDoc:
-    return RawDoc(body=body, url=url, fetched_at=datetime(2026, 1, 1, tzinfo=UTC))
+doc = recorded(URL, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_page_lists_codes_with_month_context() -> None:

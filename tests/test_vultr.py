@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from kb.config import PACKAGED_SOURCES
 from scrapers import registry, vultr
 from scrapers.files import read_recorded
 from scrapers.records import RawDoc
+from tests.conftest import invoke_kb as kb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "vultr"
@@ -105,13 +102,6 @@ def test_bad_alerts_are_skipped_with_a_reason() -> None:
                                fetched_at=utc("2025-01-02T00:00:00")))
 
 
-def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KB_HOME=str(home), KB_SOURCES=str(PACKAGED_SOURCES),
-               COLUMNS="200")
-    for name in ("KB_DATABASE_URL", "KB_CONFIG"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "kb", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def export(home: Path) -> dict[str, dict]:
