@@ -21,6 +21,7 @@ from kb.commands import (
     search,
     signals,
     site,
+    watch,
 )
 from kb.commands.common import err
 from kb.errors import KbError
@@ -51,7 +52,7 @@ Exit codes: 0 ok, 1 error, 2 config, 3 not found, 4 schema, 5 some sources faile
 )
 # The command modules, in the order `kb --help` lists them. Each defines `register(app)`;
 # a new command is a new module in kb/commands/ plus its name here (and in the import).
-COMMANDS = (run, browse, db, analysis, backfill, postmortem, search, signals, site)
+COMMANDS = (run, browse, db, analysis, backfill, postmortem, search, signals, site, watch)
 for _module in COMMANDS:
     _module.register(app)
 

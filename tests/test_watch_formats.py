@@ -1,5 +1,5 @@
 """Alert formats: each exit escaped for itself, unknown said as unknown, PagerDuty's fields
-mapped (kb.alerts.formats), and the change diff's identities (kb.watch.changes)."""
+mapped (kb.alerts.formats), and the change diff's identities (kb.alerts.changes)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def _incident(native: str, phases: list[str], first: datetime, resolved: bool) -
 def test_history_is_silent_and_news_is_not() -> None:
     from datetime import timedelta
 
-    from kb.watch.changes import diff, state_of
+    from kb.alerts.changes import diff, state_of
 
     watched_since = NOW
     old_closed = _incident("old", ["investigating", "resolved"], NOW - timedelta(days=30), True)

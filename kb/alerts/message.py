@@ -20,7 +20,7 @@ from typing import Any
 from kb.errors import KbError
 from kb.model import Incident
 from kb.store.repo import Store
-from kb.watch.changes import Change, is_open, phase_of
+from kb.alerts.changes import Change, is_open, phase_of
 
 SCHEMA = "outage-kb.alert/1"
 SIMILAR = 3  # past incidents shown

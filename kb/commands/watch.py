@@ -9,10 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kb.commands.common import (
+    JsonFlag,
+    check_providers,
+    err,
+    fetch_settings,
+    open_line,
+    open_store,
+    out,
+)
+
 if TYPE_CHECKING:
     from kb.watch.round import RoundReport
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
 
 alerts_app = typer.Typer(
     help="Alerts: list what was sent, pending and failed; `kb alerts test` sends a sample.",
@@ -49,7 +57,6 @@ def watch(
     """
     import time
 
-    from kb.cli import check_providers, err, open_line
     from kb.config import load_settings, load_source_list
     from kb.errors import DatabaseBusy, SourceFailed
     from kb.terminal import escape_line
@@ -77,7 +84,6 @@ def watch(
         failed_any = _print_round(report, as_json) or failed_any
         if once:
             break
-        from kb.cli import open_store
         from kb.store.outbox import sources as schedule
 
         with open_store() as store:
@@ -92,23 +98,18 @@ def watch(
 
 def _one_round(line: Any, settings: Any, config: Any, targets: list[Any], chosen: list[Any],
                once: bool, refresh: bool | None) -> RoundReport:
-    from kb.errors import ConfigError
     from kb.watch.round import due_sources, run_round
-    from scrapers.fetch import Fetcher, FetchSettings
+    from scrapers.fetch import Fetcher
 
-    bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
-    if bad:
-        raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
     now = datetime.now(UTC)
     polled = chosen if once else due_sources(line.store, chosen, now)
-    with Fetcher(FetchSettings(**settings.fetch)) as fetcher:
+    with Fetcher(fetch_settings(settings)) as fetcher:
         return run_round(line, fetcher, settings, config, targets, polled,
                          followed=[s.slug for s in chosen], now=now, refresh=refresh)
 
 
 def _print_round(report: RoundReport, as_json: bool) -> bool:
     """Print one round; True when a source or a notification failed."""
-    from kb.cli import err, out
     from kb.terminal import escape_line
 
     failures = report.run.failures
@@ -162,7 +163,6 @@ def alerts(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kb.cli import open_store, out
     from kb.errors import ConfigError
     from kb.present import print_table
     from kb.store import outbox
@@ -210,13 +210,13 @@ def alerts_test(
     """
     from kb.alerts.message import sample_facts
     from kb.alerts.send import send_due
-    from kb.cli import err, open_writer, out
     from kb.config import load_settings
     from kb.errors import ConfigError, SourceFailed
     from kb.store import outbox
     from kb.terminal import escape_line
 
-    targets = _targets(load_settings())
+    settings = load_settings()
+    targets = _targets(settings)
     if target is not None:
         targets = [t for t in targets if t.name == target]
         if not targets:
@@ -225,7 +225,7 @@ def alerts_test(
         raise ConfigError("no [[alert]] targets in kb.toml (see docs/alerts.md)")
     now = datetime.now(UTC)
     facts = sample_facts(now)
-    with open_writer() as (store, _settings):
+    with open_store(settings, write=True) as store:
         outbox.enqueue(store, [outbox.Intent(t.name, "example/test", "test", now.isoformat(),
                                              facts) for t in targets], now)
         report = send_due(store, targets, now=now, change_kind="test")

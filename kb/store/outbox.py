@@ -42,8 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from kb.store.repo import T_INCIDENTS, Store, _chunks
-from kb.store.tables import UTCDateTime
+from kb.store.repo import T_INCIDENTS, Store
+from kb.store.tables import UTCDateTime, chunks
 
 _META = MetaData()
 
@@ -208,7 +208,7 @@ def incident_hashes(store: Store, providers: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(providers))
     found: dict[str, str] = {}
     with store.engine.connect() as conn:
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             query = select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash).where(
                 T_INCIDENTS.c.provider.in_(chunk))
             found.update({row.key: row.content_hash for row in conn.execute(query)})
@@ -220,7 +220,7 @@ def watched(store: Store, providers: Iterable[str]) -> dict[str, Watched]:
     wanted = sorted(set(providers))
     found: dict[str, Watched] = {}
     with store.engine.connect() as conn:
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             for row in conn.execute(select(T_WATCHED).where(T_WATCHED.c.provider.in_(chunk))):
                 found[row.incident_key] = Watched(row.incident_key, row.provider,
                                                   row.content_hash, json.loads(row.state_json))
@@ -254,7 +254,7 @@ def record_round(store: Store, seen: Sequence[Watched], intents: Sequence[Intent
     (the incidents still differ from what was seen) and records the same intents."""
     with store.engine.begin() as conn:
         keys = [w.incident_key for w in seen]
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             conn.execute(delete(T_WATCHED).where(T_WATCHED.c.incident_key.in_(chunk)))
         if seen:
             conn.execute(insert(T_WATCHED), [

@@ -23,7 +23,7 @@ from kb.alerts.targets import Target
 from kb.store import outbox
 from kb.store.outbox import Intent
 from kb.store.signals import Unofficial, unofficial
-from kb.watch.changes import Change
+from kb.alerts.changes import Change
 
 RECENT = timedelta(hours=2)
 ALL_CLEAR_AFTER = timedelta(hours=3)

@@ -4,7 +4,7 @@ record the notifications, send them, refresh the site.
 Storing is `kb scrape`'s own function (kb.pipeline.scrape: conditional GET, archive, parse,
 normalize, upsert), so a watched KB is the KB `kb scrape` would have made. Changes are found
 by comparing every followed incident whose content hash differs from what the watcher last
-saw (kb.watch.changes), so a change stored by any writer — this round, an earlier `kb
+saw (kb.alerts.changes), so a change stored by any writer — this round, an earlier `kb
 scrape`, a round killed before it recorded — is found exactly once. What was seen and the
 notifications it calls for are recorded in one transaction (kb.store.outbox.record_round).
 """
@@ -26,7 +26,7 @@ from kb.pipeline import Line, run_later_stages, scrape
 from kb.stage import RunReport, StageContext
 from kb.store import outbox
 from kb.store.outbox import Intent, SourceState, Watched
-from kb.watch.changes import Change, diff, state_of
+from kb.alerts.changes import Change, diff, state_of
 from kb.watch.early import early_intents
 from kb.watch.schedule import WatchSettings
 
