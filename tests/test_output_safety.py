@@ -397,5 +397,5 @@ def test_no_module_builds_its_own_console_or_parses_markup() -> None:
                 offenders += [f"{path.relative_to(ROOT)}:{node.lineno} markup=True"
                               for k in node.keywords if k.arg == "markup"
                               and isinstance(k.value, ast.Constant) and k.value.value is True]
-    assert not offenders, "print through kb.cli.out/err (kb.terminal.SafeConsole): " + ", ".join(
+    assert not offenders, "print through kb.commands.common out/err (SafeConsole): " + ", ".join(
         offenders)
