@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kb.alerts.changes import Change, is_open, phase_of
 from kb.errors import KbError
 from kb.model import Incident
 from kb.store.repo import Store
-from kb.alerts.changes import Change, is_open, phase_of
 
 SCHEMA = "outage-kb.alert/1"
 SIMILAR = 3  # past incidents shown

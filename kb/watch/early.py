@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from kb.alerts.changes import Change
 from kb.alerts.message import FALLBACKS, SCHEMA, FactsContext, fallback_facts
 from kb.alerts.targets import Target
 from kb.store import outbox
 from kb.store.outbox import Intent
 from kb.store.signals import Unofficial, unofficial
-from kb.alerts.changes import Change
 
 RECENT = timedelta(hours=2)
 ALL_CLEAR_AFTER = timedelta(hours=3)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kb.alerts.changes import Change, diff, state_of
 from kb.alerts.message import FactsContext, build_facts
 from kb.alerts.send import Poster, SendReport, send_due
 from kb.alerts.targets import Target
@@ -26,7 +27,6 @@ from kb.pipeline import Line, run_later_stages, scrape
 from kb.stage import RunReport, StageContext
 from kb.store import outbox
 from kb.store.outbox import Intent, SourceState, Watched
-from kb.alerts.changes import Change, diff, state_of
 from kb.watch.early import early_intents
 from kb.watch.schedule import WatchSettings
 
