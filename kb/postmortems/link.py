@@ -33,13 +33,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from kb.model import Incident, Kind
+from kb.model import Incident, Kind, Severity
 from kb.signals.config import ProviderTerms
 from kb.signals.kinds import is_outage, named_date
 from kb.signals.match import containment, incident_tokens, names_in, tokens
 from kb.store.postmortems import Postmortem, PostmortemLink
 
 _INCIDENT_PATH = re.compile(r"/incidents?/(?:[a-z0-9_-]+/)?([A-Za-z0-9_-]{4,})(?:[/?#]|$)")
+
+
+_SEVERE = (Severity.MAJOR, Severity.CRITICAL)
+_PLACES = {"window": "stated window", "day": "named day", "late": "week before publication"}
+
+
+def _named_days(text: str, written: datetime) -> list[date]:
+    """Every day the text's sentences name (each sentence's first), in order."""
+    days = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        day = named_date(sentence, written + timedelta(days=60))
+        if day is not None and day >= written.date():
+            days.append(day)
+    return days
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class Rules:
     min_similarity: float = 0.2
     high_similarity: float = 0.4
     max_candidates: int = 5
+    report_days: timedelta = timedelta(days=14)  # a report of several days spans at most so long
+    late_before: timedelta = timedelta(days=7)  # a late write-up follows its incident by so long
 
 
 @dataclass
@@ -97,16 +113,18 @@ class Linker:
         considered: list[dict] = []
         for provider in doc.providers:
             by_url = self._by_url(doc, provider)
-            if by_url is not None:
-                if isinstance(by_url, PostmortemLink):
-                    found.append(by_url)
-                else:
-                    considered.append({"provider": provider, "why": by_url})
+            if isinstance(by_url, str):
+                considered.append({"provider": provider, "why": by_url})
                 continue
+            if by_url is not None:
+                found.append(by_url)
             if doc.status not in ("linkable", "undated"):
                 continue
-            links, seen = self._by_time(doc, provider)
-            found.extend(links)
+            # A status-page report also covers the other incidents of its event (the same
+            # outage posted per product): those need words in common, never time alone.
+            links, seen = self._by_time(doc, provider, words_only=by_url is not None)
+            found.extend(k for k in links if by_url is None
+                         or k.incident_key != by_url.incident_key)
             considered.extend(seen)
         kept = () if found else tuple(considered[: self.rules.max_candidates])
         return found, replace(doc, candidates=kept)
@@ -131,7 +149,8 @@ class Linker:
                                   {"url": url, "why": "the write-up is this incident's page"})
         return None
 
-    def _by_time(self, doc: Postmortem, provider: str) -> tuple[list[PostmortemLink], list[dict]]:
+    def _by_time(self, doc: Postmortem, provider: str, *, words_only: bool = False
+                 ) -> tuple[list[PostmortemLink], list[dict]]:
         rules = self.rules
         incidents = self.by_provider.get(provider, [])
         placed: list[_Candidate] = []
@@ -152,12 +171,22 @@ class Linker:
                 high = cand.similarity >= rules.high_similarity or cand.component is not None
                 links.append(self._make(doc, provider, cand, "high" if high else "medium",
                                         cand.how, window, day))
-        if not links and len(placed) == 1 and is_outage(f"{doc.title} {doc.summary}"):
+        if window is None and day is None and doc.published_at is not None:
+            # a late write-up naming no time and no day: the days before it was published
+            late = (doc.published_at - rules.late_before, doc.published_at)
+            placed = self._candidates(doc, provider, incidents, late, "late")
+            links = [self._make(doc, provider, c, "medium", "late", None, None)
+                     for c in placed if c.similarity >= rules.min_similarity or c.component]
+            severe = [c for c in placed if c.incident.severity in _SEVERE]
+            if not links and (len(placed) == 1 or len(severe) == 1):
+                placed = placed if len(placed) == 1 else severe
+        if (not links and not words_only and len(placed) == 1
+                and is_outage(f"{doc.title} {doc.summary}")):
             cand = placed[0]
             links.append(self._make(
                 doc, provider, cand, "medium", "only", window, day,
                 why=f"the only {provider} incident in the "
-                    f"{'stated window' if cand.how == 'window' else 'named day'}, and the "
+                    f"{_PLACES[cand.how]}, and the "
                     "write-up uses outage vocabulary; few words in common"))
         considered = [] if links else [
             {"incident_key": c.incident.key, "title": c.incident.title,
@@ -183,13 +212,22 @@ class Linker:
         if end is None:
             midnight = doc.start.time() == time()
             end = doc.start + (timedelta(days=1) if midnight else self.rules.open_for)
+            # "May 9-11": a report of several days names each; the window runs to the last
+            # day it names within `report_days` of the start
+            for day in _named_days(f"{doc.summary} {doc.text[:4000]}", doc.start):
+                later = datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1)
+                if end < later <= doc.start + self.rules.report_days:
+                    end = later
         return doc.start - self.rules.slack, end + self.rules.slack
 
     def _named_day(self, doc: Postmortem) -> date | None:
+        text = f"{doc.summary} {doc.text[:1500]}"
         written = doc.published_at or doc.start
-        if written is None:
-            return None  # without a writing date, a "December 7" could be any year
-        return named_date(f"{doc.summary} {doc.text[:1500]}", written)
+        if written is not None:
+            return named_date(text, written)
+        # without a writing date a "December 7" could be any year: only a day with its year
+        day = named_date(text, datetime.now(UTC))
+        return day if day is not None and str(day.year) in text else None
 
     def _candidates(self, doc: Postmortem, provider: str, incidents: list[Incident],
                     window: tuple[datetime, datetime], how: str) -> list[_Candidate]:
@@ -201,6 +239,9 @@ class Linker:
             interval = _interval(incident, self.rules)
             if interval is None or interval[1] < window[0] or interval[0] > window[1]:
                 continue
+            posted = incident.lifecycle.first_post_at
+            if posted is not None and posted > window[1]:
+                continue  # first posted after the write-up's event ended: another event
             words = self._incident_words(incident, provider)
             title_words = tokens(incident.title, self._drop(provider))
             similarity = max(containment(doc_words, words),
@@ -243,7 +284,7 @@ class Linker:
         if cand.how == "day" and day is not None:
             evidence["named_day"] = day.isoformat()
         evidence["why"] = why or (
-            f"{'stated window' if cand.how == 'window' else 'named day'} overlaps the "
+            f"{_PLACES[cand.how]} overlaps the "
             "incident, " + (f"product {cand.component!r} is one of its components"
                             if cand.component else "and they share words"))
         score = min(1.0, 0.5 + cand.similarity + (0.2 if cand.component else 0.0))
