@@ -65,8 +65,8 @@ def evaluate(store, labels: list[dict]) -> dict:  # type: ignore[no-untyped-def]
                 out[h]["tp"] += 1
             else:
                 out[h]["fp"] += 1
-                out[h]["errors"].append(f"FP {doc.title[:60]!r} → {link.incident_key} "
-                                        f"({link.rule}, {link.confidence}, {verdict or 'unlabelled'})")
+                why = f"{link.rule}, {link.confidence}, {verdict or 'unlabelled'}"
+                out[h]["errors"].append(f"FP {doc.title[:60]!r} → {link.incident_key} ({why})")
     for (key, incident), verdict in sorted(label.items()):
         if verdict == "related" and (key, incident) not in linked:
             for h in (half("https://" + key), "all"):
