@@ -164,6 +164,7 @@ def test_undated_and_historical_never_linked_by_time(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.slow  # ~23 s: imports the Google Cloud and AWS corpus files
 def test_links_on_the_recorded_corpus(tmp_path: Path, corpus: Path) -> None:
     """AWS's own write-up of 7 December 2021 links to the one AWS incident of that day (the
     issue's example); Google's status-page reports link to their incidents by URL."""
@@ -178,6 +179,19 @@ def test_links_on_the_recorded_corpus(tmp_path: Path, corpus: Path) -> None:
     assert [(k.rule, k.confidence) for k in gcp] == [("url", "high")]
     for link in links(store):  # every link says why, none on time alone
         assert link.rule in ("url", "window", "day", "late", "only") and link.evidence["why"]
+    # A draft whose status updates state no cause quotes the linked report's, cited to it,
+    # and every citation resolves (the write-up is stored).
+    from kb.drafts import prose
+    from kb.drafts.postmortem import build_draft, check_draft
+
+    key = "google-cloud/NinksF6tPrSYEzmMrQfs"  # App Engine 404s during the 16 Nov 2021 GCLB outage
+    assert not prose.causes(store.get(key).updates)
+    draft = build_draft(store, key, extras={})
+    cited = [f for f in draft.causes if any(c.startswith("w") for c in f.cites)]
+    assert cited and "the cause" not in draft.missing
+    (footnote,) = [c for c in draft.citations if c.label == cited[0].cites[0]]
+    assert footnote.url == "https://status.cloud.google.com/incidents/6PM5mNd43NbMqjCZ5REh"
+    assert not [p for p in check_draft(store, draft) if p.startswith(f"[^{footnote.label}]")]
     store.close()
 
 
