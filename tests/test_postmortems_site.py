@@ -4,6 +4,7 @@ hostile third-party text escaped (the site's templates; blocks only from kb.post
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from kb.postmortems.stage import relink
 from kb.render.sections import IncidentLink, Links
 from kb.signals.config import load_signal_config
 from kb.store import Store
+from kb.store.postmortems import links
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS = ROOT / "tests" / "fixtures" / "aws" / "data_slice.json"
@@ -28,7 +30,7 @@ HOSTILE = (b"---\nuuid: hostile-1\nurl: https://evil.example/pm\n"
            b"title: \"<script>alert(1)</script> Redshift Management Console errors\"\n"
            b"company: Amazon\nproduct: Amazon Redshift\nstart_time: 2021-12-09T13:00:00Z\n"
            b"end_time: 2021-12-09T14:58:00Z\ncategories:\n- <img src=x onerror=alert(2)>\n"
-           b"summary: Redshift management console errors after a bad deploy.\n---\n"
+           b"summary: A thundering herd of console retries after a bad deploy.\n---\n"
            b"<script>alert(3)</script> The console failed.\n")
 KEY = "aws/redshift-us-east-1_1639055699"
 
@@ -83,3 +85,19 @@ def test_site_shows_writeups_escaped(home: Path, tmp_path: Path) -> None:
         text = page.read_text(encoding="utf-8")
         assert "<script>alert" not in text and "<img src=x" not in text
     assert "&lt;script&gt;alert(1)" in pages[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # ~30 s: embeds the slice (fake-hash model) through the CLI
+def test_search_finds_incident_by_its_writeup_words(home: Path) -> None:
+    env = {"KB_EMBED_MODEL": "fake-hash"}
+    assert _kb(home, "embed", **env).returncode == 0
+    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=False)
+    linked = {k.incident_key for k in links(store)}  # both Redshift incidents of that day
+    store.close()
+    assert KEY in linked
+    found = _kb(home, "search", "thundering herd", "--mode", "semantic", "-k", str(len(linked)),
+                "--json", **env)
+    assert found.returncode == 0, found.stderr
+    # the words are only in the write-up's summary (the keyword index reads the incident's
+    # own text only: the write-up joins its embedded document, not that index)
+    assert {r["key"] for r in json.loads(found.stdout)["results"]} == linked
