@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kb.config import PACKAGED_SOURCES, load_sources
 from kb.pipeline import Line, ingest
@@ -212,3 +214,38 @@ def test_postgres_store_and_relink(tmp_path: Path) -> None:
     assert relink(store, TERMS).changed is False
     assert len(postmortems(store, provider="aws")) == 3  # 12721, 11201, 5467D2
     store.close()
+
+
+_SAMPLES = sorted(FIX.rglob("*.md"))
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    body = _SAMPLES[draw(st.integers(0, len(_SAMPLES) - 1))].read_bytes()
+    for _ in range(draw(st.integers(1, 4))):
+        if not body:
+            break
+        at = draw(st.integers(0, len(body) - 1))
+        splice = draw(st.sampled_from([b"---\n", b"\n", b": [", b"&a *a", b"!!python/name:os",
+                                       b"\xff", b"\x00", b"start_time: 9999-99-99\n",
+                                       b"[x](javascript:alert(1)). ", b"9" * 400]))
+        body = body[:at] + splice + body[at + draw(st.integers(0, 40)):]
+    return body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated())
+def test_mutated_postmortems_parse_or_fail_in_one_line(body: bytes) -> None:
+    doc = _doc(body)
+    for module in (postmortem_doc, postmortem_list):
+        if not module.sniff(body):
+            continue
+        try:
+            parsed = module.parse(doc)
+        except ParseError as error:
+            assert "\n" not in str(error)
+            continue
+        for record in parsed.postmortems:
+            assert record.url and record.title and "\n" not in record.title
+            for when in (record.start, record.end, record.published_at):
+                assert when is None or when.utcoffset() is not None
