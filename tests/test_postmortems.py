@@ -249,3 +249,17 @@ def test_mutated_postmortems_parse_or_fail_in_one_line(body: bytes) -> None:
             assert record.url and record.title and "\n" not in record.title
             for when in (record.start, record.end, record.published_at):
                 assert when is None or when.utcoffset() is not None
+
+
+def test_postmortem_categories_become_stated_causes() -> None:
+    from kb.analysis.causes import Cause, CauseTag, unknown, with_postmortem_causes
+
+    symptom = CauseTag(Cause.CONFIG, "rule", "deploys are delayed", "config.word", "symptom")
+    tags = with_postmortem_causes([symptom], [("Bad push", "https://x.example/pm",
+                                               ("config-change", "cloud"))])
+    (tag,) = tags  # the stated cause replaces the symptom; "cloud" names no factor
+    assert (tag.tag, tag.method, tag.stated_as) == (Cause.CONFIG, "postmortem", "cause")
+    assert "https://x.example/pm" in tag.detail and tag.evidence == "Bad push"
+    assert with_postmortem_causes([unknown()], [("T", "u", ("time",))]) == [unknown()]
+    (hw,) = with_postmortem_causes([unknown()], [("T", "u", ("hardware",))])
+    assert hw.tag is Cause.HARDWARE
