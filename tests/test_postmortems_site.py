@@ -31,7 +31,7 @@ HOSTILE = (b"---\nuuid: hostile-1\nurl: https://evil.example/pm\n"
            b"company: Amazon\nproduct: Amazon Redshift\nstart_time: 2021-12-09T13:00:00Z\n"
            b"end_time: 2021-12-09T14:58:00Z\ncategories:\n- <img src=x onerror=alert(2)>\n"
            b"summary: A thundering herd of console retries after a bad deploy.\n---\n"
-           b"<script>alert(3)</script> The console failed.\n")
+           b"<script>alert(3)</script> The outage was caused by a bad deploy.\n")
 KEY = "aws/redshift-us-east-1_1639055699"
 
 
@@ -68,6 +68,18 @@ def test_library_pages_link_both_ways(home: Path) -> None:
     assert any(s.startswith("category-") for s in pages)
     (provider_links, _) = _provider(state, "aws")
     assert provider_links.items[0].collection == NAME
+
+
+def test_draft_preview_says_a_linked_postmortem_states_the_cause(home: Path) -> None:
+    from kb.drafts.site_sections import _writeup_causes, preview
+
+    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=False)
+    state = type("State", (), {"writeup_causes": _writeup_causes(store)})()
+    incident = store.get(KEY)
+    store.close()
+    figures = preview(state, incident)[0]
+    assert ("stated cause", "quoted from a linked postmortem") in figures.pairs
+    assert ("stated cause", "not disclosed by the provider") in preview(None, incident)[0].pairs
 
 
 @pytest.mark.slow  # ~60 s: a real site build (mkdocs)
