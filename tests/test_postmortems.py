@@ -179,6 +179,14 @@ def test_links_on_the_recorded_corpus(tmp_path: Path, corpus: Path) -> None:
     assert aws[0].evidence["why"] and aws[0].evidence["similarity"] > 0
     gcp = links(store, incident_key="google-cloud/eo76pxZiDgWVz4z3kmUv")
     assert [(k.rule, k.confidence) for k in gcp] == [("url", "high")]
+    # Google's own incident report (a postmortem-phase update) is a document too; icco's
+    # entry for the same page merges with it; a report no list cites links to its incident only
+    merged = next(d for d in postmortems(store) if d.url.endswith("/6PM5mNd43NbMqjCZ5REh"))
+    assert {s for s, _ in merged.sources} == {"icco", "status-page"}
+    own = [d for d in postmortems(store) if {s for s, _ in d.sources} == {"status-page"}]
+    assert own and all(d.provider == "google-cloud" for d in own)
+    for doc in own:
+        assert {k.rule for k in links(store, postmortem_id=doc.id)} <= {"url"}
     for link in links(store):  # every link says why, none on time alone
         assert link.rule in ("url", "window", "day", "late", "only") and link.evidence["why"]
     # A draft whose status updates state no cause quotes the linked report's, cited to it,

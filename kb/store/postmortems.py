@@ -62,6 +62,12 @@ class PostmortemLinkRow(SQLModel, table=True):
     evidence_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class PostmortemStateRow(SQLModel, table=True):
+    __tablename__ = "postmortem_state"
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
 Index("ix_postmortem_items_url_key", PostmortemItemRow.__table__.c.url_key)  # type: ignore[attr-defined]
 Index("ix_postmortems_provider", PostmortemRow.__table__.c.provider)  # type: ignore[attr-defined]
 Index("ix_postmortem_links_incident", PostmortemLinkRow.__table__.c.incident_key)  # type: ignore[attr-defined]
@@ -69,6 +75,7 @@ Index("ix_postmortem_links_incident", PostmortemLinkRow.__table__.c.incident_key
 T_ITEMS = PostmortemItemRow.__table__  # type: ignore[attr-defined]
 T_DOCS = PostmortemRow.__table__  # type: ignore[attr-defined]
 T_LINKS = PostmortemLinkRow.__table__  # type: ignore[attr-defined]
+T_STATE = PostmortemStateRow.__table__  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- plain types
@@ -230,9 +237,11 @@ def store_items(store: Store, writes: Sequence[ItemWrite]) -> ItemCounts:
 
 
 def replace_derived(store: Store, docs: Sequence[Postmortem],
-                    links: Sequence[PostmortemLink]) -> bool:
-    """Replace documents and links at once (one transaction). Returns False (and writes
-    nothing) when they are what is stored already: rerunning changes nothing."""
+                    links: Sequence[PostmortemLink], state: dict[str, str] | None = None
+                    ) -> bool:
+    """Replace documents and links at once (one transaction), and set `state`. Returns False
+    (and writes only the state) when they are what is stored already: rerunning changes
+    nothing."""
     doc_rows = sorted(
         ({"id": d.id, "url": d.url, "title": d.title, "provider": d.provider,
           "start_at": d.start, "status": d.status, "doc_json": _json(postmortem_to_dict(d))}
@@ -244,6 +253,9 @@ def replace_derived(store: Store, docs: Sequence[Postmortem],
         key=lambda r: (r["postmortem_id"], r["incident_key"]))
     digest = _digest(doc_rows, link_rows)
     with store.engine.begin() as conn:
+        for name, value in (state or {}).items():
+            conn.execute(delete(T_STATE).where(T_STATE.c.name == name))
+            conn.execute(insert(T_STATE).values(name=name, value=value))
         if digest == _stored_digest(conn):
             return False
         conn.execute(delete(T_LINKS))
@@ -271,6 +283,34 @@ def _stored_digest(conn: Any) -> str:
 
 
 # --------------------------------------------------------------------------- reads
+
+
+def get_state(store: Store, name: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.execute(select(T_STATE.c.value).where(T_STATE.c.name == name)).scalar()
+
+
+def items_fingerprint(store: Store) -> str:
+    """Changes whenever an entry is added or changes."""
+    digest = hashlib.sha256()
+    with store.engine.connect() as conn:
+        for row in conn.execute(select(T_ITEMS.c.source, T_ITEMS.c.native_id,
+                                       T_ITEMS.c.record_hash, T_ITEMS.c.url_key)
+                                .order_by(T_ITEMS.c.source, T_ITEMS.c.native_id)):
+            digest.update(_json(list(row)).encode())
+    return digest.hexdigest()
+
+
+def incidents_with_postmortem_updates(store: Store) -> list[str]:
+    """Keys of incidents whose stored document holds a postmortem-phase update (a status
+    page's own incident report). A text prefilter in SQL (most incidents have none), the
+    phase checked by the caller."""
+    from kb.store.repo import T_INCIDENTS
+
+    with store.engine.connect() as conn:
+        return [k for (k,) in conn.execute(
+            select(T_INCIDENTS.c.key).where(T_INCIDENTS.c.doc_json.like('%"postmortem"%'))
+            .order_by(T_INCIDENTS.c.key))]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Written by hand.
   is one document), with the KB provider it maps to; rebuilt by the postmortem stage.
 - postmortem_links: a postmortem ↔ incident link (many-to-many) with its score, confidence
   and evidence, like signal_links.
+- postmortem_state: fingerprints that let the postmortem stage skip work when nothing changed.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -64,8 +65,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("postmortem_id", "incident_key"),
     )
     op.create_index("ix_postmortem_links_incident", "postmortem_links", ["incident_key"])
+    op.create_table(
+        "postmortem_state",
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("postmortem_links", "postmortems", "postmortem_items"):
+    for table in ("postmortem_state", "postmortem_links", "postmortems", "postmortem_items"):
         op.drop_table(table)
