@@ -39,3 +39,33 @@ def test_no_outage_words_no_link() -> None:
     late = signal("Thoughts on GitHub's roadmap", T0 + timedelta(days=2), kind="late",
                   url="https://example.blog/github-roadmap")
     assert Linker([major], CONFIG).link(late) == []
+
+
+def _writeup(**fields):  # type: ignore[no-untyped-def]
+    from kb.store.postmortems import Postmortem
+
+    values = dict(id="pm-1", url="https://example.blog/github-api-outage",
+                  title="GitHub API outage: a look back", provider="github",
+                  providers=("github",), company="GitHub", products=(), start=None, end=None,
+                  published_at=T0 + timedelta(days=1), categories=(), keywords=(),
+                  summary="Developers could not reach the API.", text="", sources=(("x", "1"),),
+                  status="undated")
+    values.update(fields)
+    return Postmortem(**values)
+
+
+def test_undated_writeup_links_the_only_major_incident_before_publication() -> None:
+    from kb.postmortems.link import Linker as WriteupLinker
+
+    major = incident("big", T0, 180, "Incident with Git Operations", severity=Severity.MAJOR)
+    minor = incident("small", T0 - timedelta(days=2), 20, "Delayed webhooks")
+    (link,), doc = WriteupLinker([major, minor], CONFIG.providers).link(_writeup())
+    assert link.incident_key == "github/big" and link.confidence == "medium"
+    assert link.rule == "only" and "only major github incident" in link.evidence["why"]
+    # two major incidents that week: unlinked, with the candidates considered and why
+    other = incident("other", T0 - timedelta(days=1), 60, "Incident with Pages",
+                     severity=Severity.CRITICAL)
+    found, doc = WriteupLinker([major, minor, other], CONFIG.providers).link(_writeup())
+    assert found == [] and {c["incident_key"] for c in doc.candidates} == {
+        "github/big", "github/small", "github/other"}
+    assert all("too few words in common" in c["why"] for c in doc.candidates)

@@ -177,6 +177,7 @@ class Linker:
                                           (start - rules.day_slack,
                                            start + timedelta(days=1) + rules.day_slack), "day")
         links = []
+        only = "only"  # what makes a lone candidate the one: the only incident, or major one
         for cand in placed:
             if cand.similarity >= rules.min_similarity or cand.component:
                 high = cand.similarity >= rules.high_similarity or cand.component is not None
@@ -189,20 +190,21 @@ class Linker:
             links = [self._make(doc, provider, c, "medium", "late", None, None)
                      for c in placed if c.similarity >= rules.min_similarity or c.component]
             severe = [c for c in placed if c.incident.severity in _SEVERE]
-            if not links and (len(placed) == 1 or len(severe) == 1):
-                placed = placed if len(placed) == 1 else severe
+            if not links and len(placed) > 1 and len(severe) == 1:
+                placed, only = severe, "only major"
         if (not links and not words_only and len(placed) == 1
                 and is_outage(f"{doc.title} {doc.summary}")):
             cand = placed[0]
             links.append(self._make(
                 doc, provider, cand, "medium", "only", window, day,
-                why=f"the only {provider} incident in the "
-                    f"{_PLACES[cand.how]}, and the "
+                why=f"the {only} {provider} incident in the {_PLACES[cand.how]}, and the "
                     "write-up uses outage vocabulary; few words in common"))
+        several = f"one of {len(placed)} incidents in time, " if len(placed) > 1 else ""
         considered = [] if links else [
             {"incident_key": c.incident.key, "title": c.incident.title,
              "similarity": round(c.similarity, 3), "placed_by": c.how,
-             "why": "one of several incidents in time, and too few words in common"}
+             "why": f"{several}too few words in common"
+                    + ("" if several or words_only else ", and no outage vocabulary")}
             for c in sorted(placed, key=lambda c: -c.similarity)]
         if not placed and not links:
             if window is None and day is None:
