@@ -271,3 +271,10 @@ def test_postmortem_categories_become_stated_causes() -> None:
     assert with_postmortem_causes([unknown()], [("T", "u", ("time",))]) == [unknown()]
     (hw,) = with_postmortem_causes([unknown()], [("T", "u", ("hardware",))])
     assert hw.tag is Cause.HARDWARE
+
+
+def test_postmortem_stage_runs_after_link_and_before_embedding() -> None:
+    from kb.pipeline import LATER_STAGES
+
+    names = [name for name, _ in LATER_STAGES]
+    assert names.index("link") < names.index("postmortems") < names.index("embed")
