@@ -113,3 +113,23 @@ def test_search_finds_incident_by_its_writeup_words(home: Path) -> None:
     # the words are only in the write-up's summary (the keyword index reads the incident's
     # own text only: the write-up joins its embedded document, not that index)
     assert {r["key"] for r in json.loads(found.stdout)["results"]} == linked
+
+
+def test_index_pages_are_unique_when_lists_spell_a_category_differently() -> None:
+    from datetime import UTC, datetime
+
+    from kb.postmortems.site_sections import _State
+    from kb.store.postmortems import Postmortem
+
+    def doc(pid: str, categories: tuple[str, ...]) -> Postmortem:
+        return Postmortem(id=pid, url=f"https://x.example/{pid}", title=pid, provider=None,
+                          providers=(), company="X", products=(),
+                          start=datetime(2020, 1, 1, tzinfo=UTC), end=None, published_at=None,
+                          categories=categories, keywords=(), summary="", text="",
+                          sources=(("icco", pid),))
+
+    docs = [doc("a", ("time",)), doc("b", ("Time", "Uncategorized")), doc("c", ())]
+    state = _State({d.id: d for d in docs}, {}, {}, {})
+    slugs = [p.slug for p in _pages(state)]
+    assert len(slugs) == len(set(slugs))
+    assert "category-time" in slugs and "category-uncategorized" in slugs

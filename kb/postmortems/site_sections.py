@@ -147,16 +147,21 @@ def _index(slug: str, title: str, docs: list[Postmortem]) -> Page:
 def _pages(state: _State) -> list[Page]:
     docs = list(state.docs.values())
     pages = [_doc_page(state, d) for d in docs]
+    # keyed by slug: the lists spell one category differently ("Time", "time")
     groups: dict[tuple[str, str], list[Postmortem]] = defaultdict(list)
+    names: dict[tuple[str, str], str] = {}
     for doc in docs:
-        for provider in doc.providers or ("not-followed",):
-            groups[("provider", provider)].append(doc)
-        groups[("year", _year(doc))].append(doc)
-        for category in doc.categories or ("uncategorized",):
-            groups[("category", category)].append(doc)
-    for (kind, value), members in sorted(groups.items()):
+        values = [("provider", p) for p in doc.providers or ("not followed",)]
+        values.append(("year", _year(doc)))
+        values += [("category", c) for c in doc.categories or ("uncategorized",)]
+        for kind, value in values:
+            key = (kind, _slug(value))
+            names.setdefault(key, value)
+            if not groups[key] or groups[key][-1].id != doc.id:  # one doc's values in a row
+                groups[key].append(doc)
+    for (kind, slug), members in sorted(groups.items()):
         label = {"provider": "Provider", "year": "Year", "category": "Category"}[kind]
-        pages.append(_index(f"{kind}-{_slug(value)}", f"{label}: {value}", members))
+        pages.append(_index(f"{kind}-{slug}", f"{label}: {names[(kind, slug)]}", members))
     return pages
 
 
