@@ -67,3 +67,24 @@ def test_listing_escapes_hostile_titles_and_says_why_unlinked(tmp_path: Path) ->
     rows = json.loads(kb(home, "postmortems", "--unlinked", "--json").stdout)
     evil = next(r for r in rows if r["url"] == "https://evil.example/pm")
     assert evil["incidents"] == [] and evil["status"] == "undated" and evil["reason"]
+
+
+def test_bad_document_fails_alone_with_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "broken.md").write_bytes(b"---\nuuid: x\nurl: [\ncompany: A\n---\nbody\n")
+    (inbox / "aws.md").write_bytes((FIX / "icco" / "adc3b69d-9cb8-40d7-941c-f63316a72eb6.md")
+                                   .read_bytes())
+    done = kb(home, "ingest", str(inbox))
+    assert done.returncode == 5, done.stdout + done.stderr  # some sources failed
+    lines = [line for line in done.stderr.splitlines() if "broken.md" in line]
+    assert len(lines) == 1 and "front matter is not YAML" in lines[0]
+    again = kb(home, "ingest", str(inbox))  # the good one is stored once; rerun changes nothing
+    assert "aws.md" not in again.stderr
+    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=False)
+    from kb.store.postmortems import load_items
+
+    assert [i.record.url for i in load_items(store)] == ["https://aws.amazon.com/message/12721/"]
+    store.close()
