@@ -278,3 +278,34 @@ def test_postmortem_stage_runs_after_link_and_before_embedding() -> None:
 
     names = [name for name, _ in LATER_STAGES]
     assert names.index("link") < names.index("postmortems") < names.index("embed")
+
+
+def test_other_language_is_stored_but_never_linked_by_time_or_words(tmp_path: Path) -> None:
+    from kb.postmortems.documents import is_english
+
+    german = ("Am Dienstag kam es bei GitHub zu einer Störung. Die Ursache war eine fehlerhafte "
+              "Konfiguration der Datenbank, die nach einem Update nicht mehr erreichbar war. "
+              "Wir haben die Änderung zurückgenommen und die Dienste wiederhergestellt.")
+    assert is_english(german) is False
+    assert is_english(AWS_12721.read_text(encoding="utf-8")) is True
+    assert is_english("Too short to tell.") is None
+    body = ("---\nuuid: de-1\nurl: https://example.de/github-stoerung\ncompany: GitHub\n"
+            "start_time: 2022-03-16T14:09:00Z\n---\n" + german + "\n").encode()
+    (tmp_path / "de.md").write_bytes(body)
+    store = _store(f"sqlite:///{tmp_path / 'kb.db'}")
+    _ingest(store, tmp_path, tmp_path / "de.md")
+    relink(store, TERMS)
+    (doc,) = postmortems(store)
+    assert doc.status == "other-language" and doc.provider == "github" and doc.reason
+    store.close()
+    from dataclasses import replace
+
+    from kb.model import Severity
+    from kb.postmortems.link import Linker
+    from tests.test_link import incident
+
+    # an incident in the stated window that shares its words: linked were it English
+    same = incident("de1", datetime(2022, 3, 16, 14, 20, tzinfo=UTC), 60,
+                    "Störung der Datenbank am Dienstag", severity=Severity.MAJOR)
+    assert Linker([same], TERMS).link(replace(doc, status="linkable"))[0]
+    assert Linker([same], TERMS).link(doc)[0] == []
