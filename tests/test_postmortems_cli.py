@@ -88,3 +88,11 @@ def test_bad_document_fails_alone_with_one_line(tmp_path: Path) -> None:
 
     assert [i.record.url for i in load_items(store)] == ["https://aws.amazon.com/message/12721/"]
     store.close()
+
+
+def test_unknown_provider_is_not_found(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    assert kb(home, "ingest", str(FIX / "icco")).returncode == 0
+    done = kb(home, "postmortems", "--provider", "awz")
+    assert done.returncode == 3 and "awz" in done.stderr

@@ -29,11 +29,12 @@ def list_postmortems(
 
     from rich.table import Table
 
-    from kb.cli import open_store, out
+    from kb.cli import check_providers, known_providers, open_store, out
     from kb.present import print_table
     from kb.store.postmortems import links, postmortem_to_dict, postmortems
 
     with open_store() as store:
+        check_providers([provider], known_providers(store), "stored or in sources.toml")
         docs = postmortems(store, provider=provider)
         linked: dict[str, list[str]] = {}
         for link in links(store):
