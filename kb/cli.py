@@ -17,6 +17,7 @@ from kb.commands import (
     browse,
     db,
     postmortem,
+    postmortems,
     run,
     search,
     signals,
@@ -52,7 +53,8 @@ Exit codes: 0 ok, 1 error, 2 config, 3 not found, 4 schema, 5 some sources faile
 )
 # The command modules, in the order `kb --help` lists them. Each defines `register(app)`;
 # a new command is a new module in kb/commands/ plus its name here (and in the import).
-COMMANDS = (run, browse, db, analysis, backfill, postmortem, search, signals, site, watch)
+COMMANDS = (run, browse, db, analysis, backfill, postmortem, postmortems, search, signals, site,
+            watch)
 for _module in COMMANDS:
     _module.register(app)
 

@@ -345,7 +345,7 @@ class SignalLink:
     provider: str
     score: float
     confidence: str  # high | medium | low
-    rule: str  # url | live | news | late-named | late
+    rule: str  # url | live | news | late-named | late | late-only
     evidence: dict[str, Any] = field(default_factory=dict)
 
 

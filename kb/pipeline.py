@@ -25,6 +25,7 @@ from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
 from kb.normalize.snapshots import bound_end, predecessors
+from kb.postmortems.ingest import store_doc_postmortems
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
@@ -212,7 +213,7 @@ class Line:
         # Signal payloads (forum threads, news) are stored under pseudo-providers such as
         # "signals-hackernews": no status page, so no provider row.
         self._remember_providers([p for p in pending if p.parsed.incidents
-                                  or not p.parsed.signals])
+                                  or not (p.parsed.signals or p.parsed.postmortems)])
         series, bystanders = snapshot_series(self.store, pending, by_key)
         providers.update(bystanders)
         keys = sorted({*by_key, *bystanders})
@@ -251,6 +252,11 @@ class Line:
         for slug, counts in store_doc_signals(
                 self.signal_store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
             entry = self.report.source(slug)  # signal items: kb.signals
+            entry.new, entry.updated = entry.new + counts.new, entry.updated + counts.updated
+            entry.unchanged += counts.unchanged
+        for slug, counts in store_doc_postmortems(
+                self.signal_store, [(p.provider, p.doc, p.parsed) for p in pending]).items():
+            entry = self.report.source(slug)  # published write-ups: kb.postmortems
             entry.new, entry.updated = entry.new + counts.new, entry.updated + counts.updated
             entry.unchanged += counts.unchanged
         result = self.store.write_batch(writes, docs)
@@ -482,6 +488,7 @@ def _lazy(target: str) -> Stage:
 # The order of the stages after fetch → parse → normalize → store. Features append here.
 LATER_STAGES: list[tuple[str, Stage]] = [
     ("link", _lazy("kb.signals.stage:link_stage")),  # news and forum threads ↔ incidents
+    ("postmortems", _lazy("kb.postmortems.stage:postmortem_stage")),  # write-ups ↔ incidents
     ("embed", _lazy("kb.embed.stage:embed_stage")),  # vectors for similar-incident search
     ("analysis", _lazy("kb.analysis.stage:analysis_stage")),  # cause tags (may use vectors)
     ("site", _lazy("kb.render.stage:site_stage")),  # last: renders everything above

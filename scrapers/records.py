@@ -135,6 +135,33 @@ class SignalRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PostmortemRecord:
+    """A postmortem, incident report or write-up a provider (or someone) published, as a list
+    or document states it. Nothing is inferred here: which KB provider and incidents it is
+    about is decided later (kb.postmortems); times are only those the source states.
+
+    `source` + `native_id` identify it within its source; `url` is the write-up itself (two
+    lists citing one write-up are merged later by that URL).
+    """
+
+    source: str  # "icco" (annotated front-matter Markdown), "danluu" (the list), ...
+    native_id: str  # the icco uuid; the danluu entry's URL
+    url: str  # the write-up (an archive.org copy is kept in archive_url when both are known)
+    title: str
+    company: str | None = None  # as the source names it: "Amazon", "Google", "CCP Games"
+    product: str | None = None  # as named; may list several ("EC2, EBS, RDS")
+    start: datetime | None = None  # stated start of the event, UTC
+    end: datetime | None = None  # stated end, UTC
+    published_at: datetime | None = None  # when the write-up itself was published
+    categories: tuple[str, ...] = ()  # the source's categories ("cloud", "config-change", ...)
+    keywords: tuple[str, ...] = ()
+    summary: str = ""  # the source's short summary (plain text or light Markdown)
+    text: str = ""  # the body as given (Markdown)
+    archive_url: str | None = None
+    notes: tuple[str, ...] = ()  # what could not be read, one line each ("start_time: ...")
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDoc:
     """Everything one payload yielded."""
 
@@ -146,6 +173,7 @@ class ParsedDoc:
     provider_hint: str | None = None  # a provider slug the payload names (archiver wrappers)
     warnings: tuple[str, ...] = ()  # entries skipped, one line each with the reason
     signals: tuple[SignalRecord, ...] = ()  # forum threads and news items about outages
+    postmortems: tuple[PostmortemRecord, ...] = ()  # published write-ups (kb.postmortems)
     # True when the payload lists only what is still open (Statuspage summary.json): an item
     # missing from a later such payload of the same page has ended (kb.normalize.snapshots)
     lists_open_only: bool = False

@@ -24,6 +24,8 @@ from scrapers import (
     incidentio_feed,
     instatus,
     news,
+    postmortem_doc,
+    postmortem_list,
     reddit,
     signal_records,
     slack,
@@ -48,7 +50,9 @@ from scrapers.errors import UnknownFormat
 # Google's and AWS's JSON and AWS's RSS are recognised by keys and marks of their own.
 # `generic_feed` is the last status format (a fallback that refuses feeds without status
 # vocabulary) and must stay after every status feed format and before the signal formats.
-FORMATS: tuple[ModuleType, ...] = (signal_records, frontpage,
+# The postmortem formats (front-matter Markdown, a Markdown list) are recognised by shapes no
+# status or signal payload has; they come early so no later sniff sees Markdown first.
+FORMATS: tuple[ModuleType, ...] = (signal_records, frontpage, postmortem_doc, postmortem_list,
                                    slack, instatus, betterstack, incidentio, statuspage_history,
                                    gcp, aws_json, vultr,
                                    statuspage, incidentio_feed, statuspage_feed, aws_rss,

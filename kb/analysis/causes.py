@@ -501,6 +501,36 @@ def tag_text(text: str) -> list[CauseTag]:
     return tag_sentences([s for s in sentences(text) if s])
 
 
+# Categories of the published postmortem lists (icco/postmortems) that name a factor this
+# tagger knows; "cloud", "automation", "cascading-failure" and "time" name none of them.
+POSTMORTEM_CATEGORIES: dict[str, Cause] = {
+    "config-change": Cause.CONFIG,
+    "hardware": Cause.HARDWARE,
+    "security": Cause.SECURITY,
+}
+
+
+def with_postmortem_causes(tags: Sequence[CauseTag],
+                           writeups: Sequence[tuple[str, str, Sequence[str]]]) -> list[CauseTag]:
+    """`tags` plus the stated causes of linked postmortems: each (title, url, categories)
+    whose category maps to a tag gives that tag as a stated cause (method "postmortem", the
+    write-up's title as evidence), replacing a weaker role of the same tag; "unknown" goes
+    when any is added."""
+    best = {t.tag: t for t in tags if t.tag is not Cause.UNKNOWN}
+    for title, url, categories in writeups:
+        for category in categories:
+            cause = POSTMORTEM_CATEGORIES.get(category.lower())
+            if cause is None:
+                continue
+            held = best.get(cause)
+            if held is None or _RANK[held.stated_as or "unknown"] > _RANK["cause"]:
+                best[cause] = CauseTag(cause, "postmortem", _evidence(title),
+                                       f"postmortem category {category!r} ({url})", "cause")
+    if not best:
+        return list(tags)
+    return [best[c] for c in Cause if c in best]
+
+
 def counts(tags: Iterable[Iterable[CauseTag]], role: str | None = None) -> dict[str, int]:
     """How many incidents carry each tag, most common first; with `role`, only the tags
     with that role ("cause": the stated causes, what a cause summary counts)."""

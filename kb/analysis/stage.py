@@ -19,6 +19,7 @@ from kb.analysis.causes import (
     tag_incident,
     tag_sentences,
     unknown,
+    with_postmortem_causes,
 )
 from kb.analysis.similar import SimilarityTagger, expected_name, load_similarity
 from kb.errors import KbError
@@ -102,8 +103,30 @@ def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[Ca
     stores them)."""
     chosen = list(incidents)
     stored = stored_causes(store, [i.key for i in chosen], rules=RULES_ID)
-    return {i.key: [from_record(r) for r in stored[i.key]] if i.key in stored
-            else tag_incident(i) for i in chosen}
+    found = {i.key: [from_record(r) for r in stored[i.key]] if i.key in stored
+             else tag_incident(i) for i in chosen}
+    for key, writeups in _linked_writeups(store, list(found)).items():
+        found[key] = with_postmortem_causes(found[key], writeups)
+    return found
+
+
+def _linked_writeups(store: Store, keys: list[str]
+                     ) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:
+    """incident key → (title, url, categories) of its linked postmortems (kb.postmortems);
+    none where the KB holds no postmortem tables."""
+    from kb.store.postmortems import links, postmortems
+
+    try:
+        chosen = [k for k in links(store) if k.incident_key in set(keys)]
+        docs = {d.id: d for d in postmortems(store, ids={k.postmortem_id for k in chosen})}
+    except Exception:  # a database without revision p01: no write-ups
+        return {}
+    found: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+    for link in chosen:
+        doc = docs.get(link.postmortem_id)
+        if doc is not None:
+            found.setdefault(link.incident_key, []).append((doc.title, doc.url, doc.categories))
+    return found
 
 
 def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready: bool = False,

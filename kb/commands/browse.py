@@ -55,10 +55,12 @@ def show(
     key: Annotated[str, typer.Argument(help="PROVIDER/ID, e.g. anthropic/6304r9jjhj34")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one incident's timeline, with the news and forum threads linked to it.
+    """Show one incident's timeline, with the news, forum threads and published postmortems
+    linked to it.
 
     Example: kb show github/zzm4nczlpjyy --json
     """
+    from kb.postmortems.figures import incident_postmortems, postmortems_json, print_postmortems
     from kb.present import print_incident, public_dict
     from kb.signals.figures import incident_signals, print_signals, signals_json
 
@@ -66,12 +68,14 @@ def show(
         incident = store.get(key)
         revisions = store.revisions(key)
         linked = incident_signals(store, incident)
+        written = incident_postmortems(store, key)
     if as_json:
-        data = {**public_dict(incident), **signals_json(linked)}
+        data = {**public_dict(incident), **signals_json(linked), **postmortems_json(written)}
         print_json(data)
     else:
         print_incident(out, incident, revisions)
         print_signals(out, linked)
+        print_postmortems(out, written)
 
 
 def export(

@@ -93,6 +93,21 @@ def signal_exists(store: Store) -> Callable[[tuple[str, ...]], bool]:
     return check
 
 
+def postmortem_exists(store: Store) -> Callable[[tuple[str, ...]], bool]:
+    """A check that postmortem documents are stored (False where the tables are absent)."""
+
+    def check(refs: tuple[str, ...]) -> bool:
+        try:
+            from kb.store.postmortems import postmortems
+
+            held = {d.id for d in postmortems(store, ids=list(refs))}
+        except Exception:  # no postmortem tables in this database
+            return False
+        return bool(refs) and set(refs) <= held
+
+    return check
+
+
 def cause_tag_names(extras: dict[str, Any]) -> list[str]:
     """The tag names of the cause_tags section (each fact's lead starts with its tag)."""
     extra = extras.get("cause_tags")

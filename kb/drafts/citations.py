@@ -48,6 +48,7 @@ class CitationKind(StrEnum):
     PAYLOAD = "payload"
     SIGNAL = "signal"
     DERIVED = "derived"
+    POSTMORTEM = "postmortem"  # a published write-up linked to the incident (kb.postmortems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ class Citations:
     def ordered(self) -> list[Citation]:
         """Page first, then updates in timeline order, payloads, signals, computed figures."""
         rank = {CitationKind.PAGE: 0, CitationKind.UPDATE: 1, CitationKind.PAYLOAD: 2,
-                CitationKind.SIGNAL: 3, CitationKind.DERIVED: 4}
+                CitationKind.SIGNAL: 3, CitationKind.POSTMORTEM: 3, CitationKind.DERIVED: 4}
 
         def key(c: Citation) -> tuple[int, int, str]:
             digits = re.sub(r"\D", "", c.label)
@@ -189,6 +190,7 @@ def resolve(
     archive: _Archive | None = None,
     known_incidents: set[str] | None = None,
     signal_exists: _Signals | None = None,
+    postmortem_exists: _Signals | None = None,
 ) -> list[str]:
     """Problems, one line each, for citations that do not resolve to a stored source.
 
@@ -217,6 +219,9 @@ def resolve(
                 problems.append(f"[^{c.label}]: computed from unknown incidents {missing}")
         elif c.kind is CitationKind.SIGNAL and (signal_exists is None or not signal_exists(c.refs)):
             problems.append(f"[^{c.label}]: signal {', '.join(c.refs)} is not stored")
+        elif c.kind is CitationKind.POSTMORTEM and (postmortem_exists is None
+                                                    or not postmortem_exists(c.refs)):
+            problems.append(f"[^{c.label}]: postmortem {', '.join(c.refs)} is not stored")
     return problems
 
 

@@ -18,7 +18,7 @@ from itertools import pairwise
 from statistics import median
 from typing import TYPE_CHECKING
 
-from kb.drafts import adapters, mitigations, prose
+from kb.drafts import adapters, mitigations, prose, writeups
 from kb.drafts.citations import CitationKind, Citations, Fact, resolve
 from kb.drafts.draft import Draft, Extra, Figures, Lessons, TimelineRow
 from kb.model import (
@@ -106,16 +106,18 @@ def draft_from_incident(
     cite every stored payload of their channel. Without a `store`, the optional sections
     say the knowledge base was not given."""
     cite = Citations(incident, current)
+    written = writeups.WriteupFacts()
     if store is None:
         extra = {name: adapters.absent(name, "no knowledge base given")
                  for name in adapters.ADAPTERS}
     else:
         extra = adapters.collect(store, incident, cite, only=extras)
-    return _assemble(incident, provider_name or incident.provider, cite, extra)
+        written = writeups.collect(store, incident, cite)
+    return _assemble(incident, provider_name or incident.provider, cite, extra, written)
 
 
-def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, Extra]
-              ) -> Draft:
+def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, Extra],
+              written: writeups.WriteupFacts | None = None) -> Draft:
     u = incident.updates
     window = incident.impact_window
     ev = _evidence_update(incident)
@@ -189,26 +191,31 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
             impact.append(Fact(f"The provider rated the impact “{incident.impact}”.",
                                (cite.payload(refs[0]),)))
 
+    written = written or writeups.WriteupFacts()
     causes = _quotes(prose.causes(u), cite)
     if causes:
         summary.append(Fact(causes[-1].text, causes[-1].cites, quote=True,
                             lead="Stated cause, in the provider's words:"))
+    elif written.causes:  # the status page does not say; a linked write-up does
+        summary.append(Fact(written.causes[0].text, written.causes[0].cites, quote=True,
+                            lead="Stated cause, in a linked postmortem:"))
+    causes = causes + written.causes
     tags = adapters.cause_tag_names(extra)
     feed = next(((s.url, cite.payload(s)) for s in incident.sources
                  if s.url.startswith("http") and s.format.endswith("feed")), None)
-    missing = _missing(incident, causes)
+    missing = _missing(incident, causes, written)
     return Draft(
         key=incident.key, provider=incident.provider, provider_name=name, title=incident.title,
         url=incident.url, kind=incident.kind.value, severity=incident.stated_severity,
         status=incident.status, summary=tuple(summary), impact=tuple(impact),
         symptoms=_quotes(prose.symptoms(u), cite),
         components=_components(incident, cite),
-        causes=causes, trigger=_quotes(prose.triggers(u), cite),
-        resolution=_quotes(prose.resolutions(u), cite),
+        causes=causes, trigger=_quotes(prose.triggers(u), cite) + written.trigger,
+        resolution=_quotes(prose.resolutions(u), cite) + written.resolution,
         detection=_detection(incident, cite, fig, c_first, c_ev),
         communication=_communication(incident, cite, fig),
         provider_actions=_quotes(prose.provider_actions(u), cite),
-        follow_ups=_quotes(prose.follow_ups(u), cite),
+        follow_ups=_quotes(prose.follow_ups(u), cite) + written.follow_ups,
         timeline=_timeline(incident, cite, ev),
         mitigations=mitigations.suggest(
             incident, name, cite, fig, first_post=(*c_first, *c_ev) if window else (), tags=tags,
@@ -349,9 +356,12 @@ def _lessons(incident: Incident, cite: Citations, fig: Figures, c_first: tuple[s
     return Lessons(tuple(well), tuple(wrong), tuple(lucky))
 
 
-def _missing(incident: Incident, causes: tuple[Fact, ...]) -> tuple[str, ...]:
-    """What the public record does not say: the author's slots to fill."""
+def _missing(incident: Incident, causes: tuple[Fact, ...],
+             written: writeups.WriteupFacts | None = None) -> tuple[str, ...]:
+    """What the public record (status updates and linked postmortems) does not say: the
+    author's slots to fill."""
     u = incident.updates
+    written = written or writeups.WriteupFacts()
     gaps = []
     if incident.impact_window is None:
         gaps.append("when user impact started and ended (no impact window in the updates)")
@@ -359,15 +369,15 @@ def _missing(incident: Incident, causes: tuple[Fact, ...]) -> tuple[str, ...]:
         gaps.append("when user impact ended (the stated window has no end)")
     if not causes:
         gaps.append("the cause")
-    if not prose.triggers(u):
+    if not prose.triggers(u) and not written.trigger:
         gaps.append("what triggered it (a change, a deploy, a load spike)")
-    if not prose.resolutions(u):
+    if not prose.resolutions(u) and not written.resolution:
         gaps.append("what was done to resolve it")
     if not prose.detection(u):
         gaps.append("how the provider detected it")
     if not incident.components:
         gaps.append("which components were affected (the stored sources list none)")
-    if not prose.provider_actions(u):
+    if not prose.provider_actions(u) and not written.follow_ups:
         gaps.append("the provider's follow-up actions")
     if final_resolution(incident.updates) is None:
         gaps.append("that it was resolved (no resolved update is stored)")
@@ -384,4 +394,5 @@ def check_draft(store: Store, draft: Draft, *, archive: object | None = None) ->
                       for k in c.refs})
     known = set(store.content_hashes(derived)) if derived else set()
     return resolve(draft.citations, incident, stored, archive=archive,  # type: ignore[arg-type]
-                   known_incidents=known, signal_exists=adapters.signal_exists(store))
+                   known_incidents=known, signal_exists=adapters.signal_exists(store),
+                   postmortem_exists=adapters.postmortem_exists(store))

@@ -115,6 +115,11 @@ def _is_cause(sentence: str) -> bool:
     return not (_CAUSE_UNSTATED.search(sentence) and not _CAUSE_CONNECTOR.search(sentence))
 
 
+def is_cause(sentence: str) -> bool:
+    """The sentence states a cause (not a promise to find one): the rule of `causes`."""
+    return _is_cause(sentence)
+
+
 def causes(updates: Sequence[Update], limit: int = 4) -> list[Quote]:
     """Sentences that state a cause; the latest win (resolution posts explain the most)."""
     return quotes(updates, _is_cause, limit=limit, latest=True)

@@ -26,6 +26,7 @@ from kb.drafts.draft import Extra
 from kb.drafts.postmortem import draft_from_incident
 from kb.drafts.render import render_draft
 from kb.model import Incident, Kind, SourcedRecord, final_resolution
+from kb.normalize.impact import sentences
 from kb.render.sections import (
     Block,
     BuildContext,
@@ -80,6 +81,8 @@ class _Drafts:
 
     pages: list[Page] = field(default_factory=list)
     slugs: dict[str, str] = field(default_factory=dict)  # incident key → page slug
+    # incidents a linked published postmortem states a cause for (kb.drafts.writeups)
+    writeup_causes: frozenset[str] = frozenset()
 
 
 def draft_slug(key: str) -> str:
@@ -147,6 +150,27 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _Drafts:
     """Draft every incident of the window once per build (the collection and the incident
     slot share this state)."""
     build = build or BuildContext(store)
+    made = _prepare_drafts(store, build)
+    made.writeup_causes = _writeup_causes(store)
+    return made
+
+
+def _writeup_causes(store: Store) -> frozenset[str]:
+    """Keys of incidents with a linked postmortem that states a cause (none where the KB
+    holds no postmortem tables)."""
+    try:
+        from kb.store.postmortems import links, postmortems
+
+        found = links(store)
+        docs = {d.id: d for d in postmortems(store, ids={k.postmortem_id for k in found})}
+    except Exception:  # a database without revision p01
+        return frozenset()
+    stating = {i for i, d in docs.items()
+               if any(prose.is_cause(s) for s in sentences(f"{d.summary}\n{d.text}"))}
+    return frozenset(k.incident_key for k in found if k.postmortem_id in stating)
+
+
+def _prepare_drafts(store: Store, build: BuildContext) -> _Drafts:
     try:
         days = build.settings.site_draft_days
     except Exception as exc:  # unreadable settings: no drafts, and say why once
@@ -236,7 +260,7 @@ def _converter() -> MarkdownIt:
 # -- the incident page's slot --------------------------------------------------------------
 
 
-def preview(_state: object, incident: Incident) -> list[Figures | Text] | None:
+def preview(state: object, incident: Incident) -> list[Figures | Text] | None:
     """Figures a draft would open with, and how to make the draft; None for maintenances."""
     if incident.kind is not Kind.INCIDENT or not incident.updates:
         return None
@@ -256,7 +280,9 @@ def preview(_state: object, incident: Incident) -> list[Figures | Text] | None:
     resolved = updates[final].at if final is not None else None
     if resolved is not None:
         pairs.append(("first post → resolved", minutes_text(whole_minutes(first, resolved))))
+    written = getattr(state, "writeup_causes", frozenset())
     pairs.append(("stated cause", "quoted in the draft" if prose.causes(updates, limit=1)
+                  else "quoted from a linked postmortem" if incident.key in written
                   else "not disclosed by the provider"))
     return [Figures(pairs, caption="What a postmortem draft starts from"),
             Text("Every sentence of the draft carries a footnote to the status update or "

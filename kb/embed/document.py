@@ -41,7 +41,14 @@ def _signal_titles(store: Store, keys: Sequence[str]) -> Mapping[str, Sequence[s
     return linked_titles(store, keys)
 
 
-DOCUMENT_EXTRAS: list[tuple[str, ExtraTexts]] = [("signals", _signal_titles)]
+def _postmortem_texts(store: Store, keys: Sequence[str]) -> Mapping[str, Sequence[str]]:
+    from kb.postmortems.document_texts import linked_texts  # imported when embedding runs
+
+    return linked_texts(store, keys)
+
+
+DOCUMENT_EXTRAS: list[tuple[str, ExtraTexts]] = [("signals", _signal_titles),
+                                                 ("postmortems", _postmortem_texts)]
 
 # Titles that only say when ("Incident on 2020-07-22 16:20 UTC": 971 of the 1,850 corpus
 # incidents, GitHub's history) put the same words and a date into half the documents: two

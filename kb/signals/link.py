@@ -16,6 +16,11 @@ For each provider a signal names (kb.signals.match), the first rule that applies
      like the incident (similarity ≥ `late_min_similarity`).
    Live and news signals must use outage vocabulary (kb.signals.kinds.OUTAGE).
 
+4. late-only — a late or news item that would otherwise link with less than medium
+   confidence (or not at all), names the provider and uses outage vocabulary but no day: the
+   provider's only major/critical incident of the `late_after` before it, medium confidence,
+   with the reason in the evidence (issue 16's "late write-ups").
+
 The best incident per (signal, provider) is linked when its score reaches `min_score`.
 Thresholds were tuned on the labeled pairs in bench/data/signal_links.jsonl (bench/bench_link.py,
 docs/signals.md).
@@ -66,6 +71,7 @@ class Rules:
     medium: float = 0.6
     time_weight: float = 0.7
     component_bonus: float = 0.1
+    late_only_score: float = 0.65  # medium: the only major incident, not words, says which
 
 
 @dataclass
@@ -155,7 +161,36 @@ class Linker:
             if best is None or (candidate.score, -abs(candidate.evidence["offset_s"])) > (
                     best.score, -abs(best.evidence["offset_s"])):
                 best = candidate
+        if signal.kind in ("late", "news") and (best is None or best.score < self.rules.medium):
+            only = self._only_major(signal, incidents, words, terms)
+            best = only or best
         return best
+
+    def _only_major(self, signal: Signal, incidents: list[Incident], words: set[str],
+                    terms: ProviderTerms) -> _Candidate | None:
+        """A write-up or article after the fact that names the provider and uses outage
+        vocabulary but shares few words with the status page and names no day: linked, with
+        medium confidence and the reason, to the provider's one major (or critical) incident
+        of the `late_after` before it, when there is exactly one."""
+        r = self.rules
+        at = signal.created_at
+        assert at is not None
+        if not is_outage(signal.title + "\n" + signal.text[:300]):
+            return None
+        recent = [i for i in incidents
+                  if i.lifecycle.first_post_at is not None and i.lifecycle.first_post_at <= at
+                  and (i.lifecycle.resolved_at or i.lifecycle.first_post_at) >= at - r.late_after]
+        major = [i for i in recent if _SEVERITY[i.severity] >= _SEVERITY[Severity.MAJOR]]
+        if len(major) != 1:
+            return None
+        (incident,) = major
+        similarity = containment(words, self._incident_words(incident, terms))
+        days = r.late_after.days
+        evidence = {"window": "late-only", "similarity": round(similarity, 3),
+                    "why": f"the only major {terms.slug} incident in the {days} days before it "
+                           f"({len(recent)} incidents in all); few words in common",
+                    **_offsets(signal, incident)}
+        return _Candidate(incident, r.late_only_score, evidence)
 
     def _score(self, signal: Signal, incident: Incident, words: set[str],
                terms: ProviderTerms) -> _Candidate | None:

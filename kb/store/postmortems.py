@@ -1,0 +1,357 @@
+"""Postmortems in the database: entries as sources gave them, documents, links to incidents.
+
+Plain functions over a `Store`; plain dataclasses out. `postmortem_items` is the input (written
+by the store stage, one row per source entry, upserted by (source, native_id) and keyed for
+merging by the write-up's URL); `postmortems` and `postmortem_links` are derived by the
+postmortem stage (kb.postmortems) and replaced as a whole in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, Float, Index, Text, delete, insert, select, update
+from sqlmodel import Field, SQLModel
+
+from kb.store.repo import Store
+from kb.store.tables import UTCDateTime
+from scrapers.records import PostmortemRecord
+
+
+def _time(nullable: bool = True):  # type: ignore[no-untyped-def]
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class PostmortemItemRow(SQLModel, table=True):
+    __tablename__ = "postmortem_items"
+    source: str = Field(primary_key=True)
+    native_id: str = Field(primary_key=True)
+    url_key: str
+    record_json: str = Field(sa_column=Column(Text, nullable=False))
+    record_hash: str
+    sha256: str
+    doc_url: str
+    fetched_at: datetime = _time(nullable=False)
+    first_stored_at: datetime = _time(nullable=False)
+
+
+class PostmortemRow(SQLModel, table=True):
+    __tablename__ = "postmortems"
+    id: str = Field(primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    provider: str | None = None
+    start_at: datetime | None = _time()
+    status: str
+    doc_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PostmortemLinkRow(SQLModel, table=True):
+    __tablename__ = "postmortem_links"
+    postmortem_id: str = Field(primary_key=True)
+    incident_key: str = Field(primary_key=True)
+    provider: str
+    score: float = Field(sa_column=Column(Float, nullable=False))
+    confidence: str
+    rule: str
+    evidence_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PostmortemStateRow(SQLModel, table=True):
+    __tablename__ = "postmortem_state"
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+Index("ix_postmortem_items_url_key", PostmortemItemRow.__table__.c.url_key)  # type: ignore[attr-defined]
+Index("ix_postmortems_provider", PostmortemRow.__table__.c.provider)  # type: ignore[attr-defined]
+Index("ix_postmortem_links_incident", PostmortemLinkRow.__table__.c.incident_key)  # type: ignore[attr-defined]
+
+T_ITEMS = PostmortemItemRow.__table__  # type: ignore[attr-defined]
+T_DOCS = PostmortemRow.__table__  # type: ignore[attr-defined]
+T_LINKS = PostmortemLinkRow.__table__  # type: ignore[attr-defined]
+T_STATE = PostmortemStateRow.__table__  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- plain types
+
+
+@dataclass(frozen=True)
+class ItemWrite:
+    """One parsed entry, the key of its write-up, and the payload it came from."""
+
+    record: PostmortemRecord
+    url_key: str
+    sha256: str
+    doc_url: str
+    fetched_at: datetime
+
+
+@dataclass
+class ItemCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    """One write-up: every source entry that cites its URL, merged."""
+
+    id: str  # "pm-" + a hash of the URL key: stable across runs and sources
+    url: str
+    title: str
+    provider: str | None  # this KB's provider slug, None where the KB follows none
+    providers: tuple[str, ...]  # every provider it maps to (a report on several products)
+    company: str | None
+    products: tuple[str, ...]
+    start: datetime | None  # stated, UTC
+    end: datetime | None
+    published_at: datetime | None
+    categories: tuple[str, ...]
+    keywords: tuple[str, ...]
+    summary: str
+    text: str
+    sources: tuple[tuple[str, str], ...]  # (source, native_id) of each entry merged
+    archive_url: str | None = None
+    status: str = "linkable"  # linkable | undated | historical | other-language | unmapped
+    reason: str = ""  # one line: why not linkable, or how the provider was mapped
+    provider_evidence: str = ""  # which words mapped it ("company 'Amazon'")
+    notes: tuple[str, ...] = ()
+    candidates: tuple[dict[str, Any], ...] = ()  # incidents considered but not linked
+
+
+@dataclass(frozen=True)
+class PostmortemLink:
+    """A postmortem linked to an incident, with the score and the evidence behind it."""
+
+    postmortem_id: str
+    incident_key: str
+    provider: str
+    score: float
+    confidence: str  # high | medium
+    rule: str  # url | window | late
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- (de)serialization
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _unstamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+_RECORD_TIMES = ("start", "end", "published_at")
+_RECORD_LISTS = ("categories", "keywords", "notes")
+
+
+def record_to_json(record: PostmortemRecord) -> str:
+    data = {f.name: getattr(record, f.name) for f in fields(record)}
+    for name in _RECORD_TIMES:
+        data[name] = _stamp(data[name])
+    for name in _RECORD_LISTS:
+        data[name] = list(data[name])
+    return _json(data)
+
+
+def record_from_json(text: str) -> PostmortemRecord:
+    data = json.loads(text)
+    for name in _RECORD_TIMES:
+        data[name] = _unstamp(data.get(name))
+    for name in _RECORD_LISTS:
+        data[name] = tuple(data.get(name) or ())
+    return PostmortemRecord(**data)
+
+
+def postmortem_to_dict(doc: Postmortem) -> dict[str, Any]:
+    """JSON-ready dict of a Postmortem (lossless; see postmortem_from_dict)."""
+    data = asdict(doc)
+    for name in _RECORD_TIMES:
+        data[name] = _stamp(getattr(doc, name))
+    return data
+
+
+def postmortem_from_dict(data: dict[str, Any]) -> Postmortem:
+    values = dict(data)
+    for name in _RECORD_TIMES:
+        values[name] = _unstamp(values.get(name))
+    for name in ("providers", "products", "categories", "keywords", "notes", "candidates"):
+        values[name] = tuple(values.get(name) or ())
+    values["sources"] = tuple(tuple(s) for s in values.get("sources") or ())
+    return Postmortem(**values)
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def store_items(store: Store, writes: Sequence[ItemWrite]) -> ItemCounts:
+    """Upsert entries by (source, native_id); one transaction. The last write of a key in the
+    batch wins (a list naming one URL twice was merged by its parser)."""
+    counts = ItemCounts()
+    if not writes:
+        return counts
+    merged = {(w.record.source, w.record.native_id): w for w in writes}
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        held = {}
+        for source in {k[0] for k in merged}:
+            ids = [k[1] for k in merged if k[0] == source]
+            for start in range(0, len(ids), 500):
+                query = select(T_ITEMS.c.native_id, T_ITEMS.c.record_hash, T_ITEMS.c.url_key
+                               ).where(T_ITEMS.c.source == source,
+                                       T_ITEMS.c.native_id.in_(ids[start:start + 500]))
+                for row in conn.execute(query):
+                    held[(source, row.native_id)] = (row.record_hash, row.url_key)
+        for (source, native_id), write in sorted(merged.items()):
+            text = record_to_json(write.record)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            values = {"record_json": text, "record_hash": digest, "url_key": write.url_key,
+                      "sha256": write.sha256, "doc_url": write.doc_url,
+                      "fetched_at": write.fetched_at}
+            row = held.get((source, native_id))
+            if row is None:
+                conn.execute(insert(T_ITEMS).values(source=source, native_id=native_id,
+                                                    first_stored_at=now, **values))
+                counts.new += 1
+            elif row != (digest, write.url_key):
+                conn.execute(update(T_ITEMS).where(
+                    T_ITEMS.c.source == source, T_ITEMS.c.native_id == native_id
+                ).values(**values))
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+    return counts
+
+
+def replace_derived(store: Store, docs: Sequence[Postmortem],
+                    links: Sequence[PostmortemLink], state: dict[str, str] | None = None
+                    ) -> bool:
+    """Replace documents and links at once (one transaction), and set `state`. Returns False
+    (and writes only the state) when they are what is stored already: rerunning changes
+    nothing."""
+    doc_rows = sorted(
+        ({"id": d.id, "url": d.url, "title": d.title, "provider": d.provider,
+          "start_at": d.start, "status": d.status, "doc_json": _json(postmortem_to_dict(d))}
+         for d in docs), key=lambda r: r["id"])
+    link_rows = sorted(
+        ({"postmortem_id": k.postmortem_id, "incident_key": k.incident_key,
+          "provider": k.provider, "score": round(k.score, 6), "confidence": k.confidence,
+          "rule": k.rule, "evidence_json": _json(k.evidence)} for k in links),
+        key=lambda r: (r["postmortem_id"], r["incident_key"]))
+    digest = _digest(doc_rows, link_rows)
+    with store.engine.begin() as conn:
+        for name, value in (state or {}).items():
+            conn.execute(delete(T_STATE).where(T_STATE.c.name == name))
+            conn.execute(insert(T_STATE).values(name=name, value=value))
+        if digest == _stored_digest(conn):
+            return False
+        conn.execute(delete(T_LINKS))
+        conn.execute(delete(T_DOCS))
+        if doc_rows:
+            conn.execute(insert(T_DOCS), doc_rows)
+        if link_rows:
+            conn.execute(insert(T_LINKS), link_rows)
+    return True
+
+
+def _digest(doc_rows: list[dict], link_rows: list[dict]) -> str:
+    text = _json([[r["id"], r["doc_json"]] for r in doc_rows]
+                 + [[r["postmortem_id"], r["incident_key"], r["score"], r["confidence"],
+                     r["rule"], r["evidence_json"]] for r in link_rows])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored_digest(conn: Any) -> str:
+    docs = [{"id": r.id, "doc_json": r.doc_json}
+            for r in conn.execute(select(T_DOCS.c.id, T_DOCS.c.doc_json).order_by(T_DOCS.c.id))]
+    links = [dict(r._mapping) for r in conn.execute(select(T_LINKS).order_by(
+        T_LINKS.c.postmortem_id, T_LINKS.c.incident_key))]
+    return _digest(docs, links)
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get_state(store: Store, name: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.execute(select(T_STATE.c.value).where(T_STATE.c.name == name)).scalar()
+
+
+def items_fingerprint(store: Store) -> str:
+    """Changes whenever an entry is added or changes."""
+    digest = hashlib.sha256()
+    with store.engine.connect() as conn:
+        for row in conn.execute(select(T_ITEMS.c.source, T_ITEMS.c.native_id,
+                                       T_ITEMS.c.record_hash, T_ITEMS.c.url_key)
+                                .order_by(T_ITEMS.c.source, T_ITEMS.c.native_id)):
+            digest.update(_json(list(row)).encode())
+    return digest.hexdigest()
+
+
+def incidents_with_postmortem_updates(store: Store) -> list[str]:
+    """Keys of incidents whose stored document holds a postmortem-phase update (a status
+    page's own incident report). A text prefilter in SQL (most incidents have none), the
+    phase checked by the caller."""
+    from kb.store.repo import T_INCIDENTS
+
+    with store.engine.connect() as conn:
+        return [k for (k,) in conn.execute(
+            select(T_INCIDENTS.c.key).where(T_INCIDENTS.c.doc_json.like('%"postmortem"%'))
+            .order_by(T_INCIDENTS.c.key))]
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    record: PostmortemRecord
+    url_key: str
+    doc_url: str
+
+
+def load_items(store: Store) -> list[StoredItem]:
+    """Every stored entry, in key order."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(T_ITEMS.c.record_json, T_ITEMS.c.url_key, T_ITEMS.c.doc_url)
+                            .order_by(T_ITEMS.c.source, T_ITEMS.c.native_id))
+        return [StoredItem(record_from_json(r.record_json), r.url_key, r.doc_url) for r in rows]
+
+
+def postmortems(store: Store, *, provider: str | None = None,
+                ids: Iterable[str] | None = None) -> list[Postmortem]:
+    """Documents, newest stated start first (undated ones last), then by id."""
+    query = select(T_DOCS.c.doc_json)
+    if provider is not None:
+        query = query.where(T_DOCS.c.provider == provider)
+    if ids is not None:
+        query = query.where(T_DOCS.c.id.in_(list(ids)))
+    query = query.order_by(T_DOCS.c.start_at.desc().nulls_last(), T_DOCS.c.id)
+    with store.engine.connect() as conn:
+        return [postmortem_from_dict(json.loads(doc)) for (doc,) in conn.execute(query)]
+
+
+def links(store: Store, *, incident_key: str | None = None,
+          postmortem_id: str | None = None) -> list[PostmortemLink]:
+    """Links, for one incident, one postmortem, or all; best first."""
+    query = select(T_LINKS)
+    if incident_key is not None:
+        query = query.where(T_LINKS.c.incident_key == incident_key)
+    if postmortem_id is not None:
+        query = query.where(T_LINKS.c.postmortem_id == postmortem_id)
+    query = query.order_by(T_LINKS.c.score.desc(), T_LINKS.c.postmortem_id,
+                           T_LINKS.c.incident_key)
+    with store.engine.connect() as conn:
+        return [PostmortemLink(r.postmortem_id, r.incident_key, r.provider, r.score,
+                               r.confidence, r.rule, json.loads(r.evidence_json))
+                for r in conn.execute(query)]
