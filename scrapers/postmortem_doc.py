@@ -26,6 +26,7 @@ from scrapers.records import ParsedDoc, PostmortemRecord, RawDoc
 
 NAME = "postmortem_doc"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "postmortems"
 SOURCE = "icco"

@@ -22,6 +22,7 @@ from scrapers.records import ParsedDoc, PostmortemRecord, RawDoc
 
 NAME = "postmortem_list"
 VERSION = 1
+CHANNEL = PRIORITY = None  # no incident records of its own
 
 PROVIDER_HINT = "postmortems"
 SOURCE = "danluu"

@@ -356,6 +356,7 @@ SITE_SECTIONS = (
     "kb.analysis.site_sections",
     "kb.drafts.site_sections",
     "kb.embed.site_sections",
+    "kb.postmortems.site_sections",
     "kb.signals.site_sections",
 )
 
