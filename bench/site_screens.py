@@ -66,7 +66,7 @@ def visit(browser: Any, base: str, path: str, width: int, plain: bool) -> dict[s
     responses: list[Any] = []
     tab.on("response", lambda r: responses.append(r))
     tab.goto(base + path, wait_until="networkidle")
-    tab.wait_for_timeout(300)
+    tab.wait_for_timeout(2000)  # the theme asks for the search index late, after its bundle ran
     sent = {}
     for response in responses:
         sizes = response.request.sizes()

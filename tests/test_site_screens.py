@@ -149,7 +149,7 @@ def first_visit(tab: Any, url: str) -> dict[str, int]:
     responses: list[Any] = []
     tab.on("response", lambda r: responses.append(r))
     tab.goto(url, wait_until="networkidle")
-    tab.wait_for_timeout(300)  # a late request (the search worker's) would show here
+    tab.wait_for_timeout(1500)  # a late request (the theme asks for the index late) shows here
     sent: dict[str, int] = {}
     for response in responses:
         sizes = response.request.sizes()
