@@ -21,8 +21,8 @@ memory is that process' ru_maxrss from os.wait4 (the child alone, not this scrip
   `kb embed` again (nothing to do); then after importing 1 % more incidents (another seed),
   `kb embed` once more: the incremental figure.
 - model: the real model's rate (all-MiniLM-L6-v2, ONNX int8, the default), documents per
-  second over 512 synthetic documents, to scale the fake figure: the full KB's embed time
-  with the real model is estimated from it, never measured here.
+  second over `--model` synthetic documents (default 512), to scale the fake figure: the
+  full KB's embed time with the real model is estimated from it, never measured here.
 - search: in one fresh process, the first hybrid query (cold: the process loads the vectors
   and the keyword index) and then p50/p95 of warm hybrid, keyword and semantic queries over
   the fake-hash vectors; the real model's query encoding (measured separately, warm) is
