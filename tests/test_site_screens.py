@@ -424,6 +424,14 @@ def test_figure_tables_become_labelled_cards_on_a_phone(
     assert caption.bounding_box()["width"] >= 300
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
     shot(phone, "site-phone-provider-figures.png")
+    # The providers index too: a card per provider, its bars at the card's width.
+    phone.goto(f"{base}providers/")
+    table = phone.locator(".kb-providers table.kb-cards")
+    assert table.bounding_box()["width"] <= PHONE["width"]
+    assert table.locator("svg.kb-bars").first.bounding_box()["width"] >= 300
+    assert table.locator("td[data-label='Incidents']").first.evaluate(
+        "el => getComputedStyle(el, '::before').content") == '"Incidents: "'
+
 
 
 def test_hostile_names_stay_text_in_the_new_views(
