@@ -19,7 +19,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
-from kb.errors import KbError
+from kb.errors import ConfigError, KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
@@ -488,14 +488,29 @@ LATER_STAGES: list[tuple[str, Stage]] = [
 ]
 
 
+# Whole-KB stages that write the shared database: on PostgreSQL one worker at a time runs each
+# (kb.store.claims.stage_lock); the next finds the work done, as each is keyed by content hash.
+# `embed` splits its work by claims instead; `site` writes only this worker's home.
+SHARED_STAGES = frozenset({"link", "analysis"})
+
+
 def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -> None:
     """Run the later stages in order; a failing stage is reported and the next ones still run."""
+    from kb.store.claims import stage_lock
+
     for name, stage in LATER_STAGES:
         if only is not None and name not in only:
             continue
         started = time.perf_counter()
         try:
-            note = stage(context)
+            if name in SHARED_STAGES:
+                with stage_lock(context.store, name,
+                                timeout=context.settings.lock_timeout) as waited:
+                    note = stage(context)
+                if waited:
+                    note = f"{note} (after another worker's run)" if note else note
+            else:
+                note = stage(context)
         except KbError as exc:
             context.report.source(f"stage:{name}").failed.append(f"{name}: {exc}")
             continue
@@ -608,6 +623,23 @@ def _recount(report: RunReport, result: SwapResult) -> None:
         report.notes.append(
             f"reparse: {len(result.kept)} stored incident(s) could not be rebuilt from the "
             f"archive and were kept as stored: {sample}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`--shard K/N` as (K, N): this worker takes the K-th of N shares of the followed pages
+    (1 ≤ K ≤ N). ConfigError (exit 2) for anything else."""
+    k, slash, n = text.strip().partition("/")
+    if slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) <= 10_000:
+        return int(k), int(n)
+    raise ConfigError(f"--shard must be K/N with 1 ≤ K ≤ N (e.g. 2/3), not {text!r}")
+
+
+def in_shard(slug: str, shard: tuple[int, int]) -> bool:
+    """Whether source `slug` belongs to shard K of N: sha1 of the slug modulo N, so every
+    worker and every run agree without talking to each other, whatever order the sources
+    list has; adding a source moves no other."""
+    k, n = shard
+    return int(hashlib.sha1(slug.encode("utf-8")).hexdigest(), 16) % n == k - 1
 
 
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]

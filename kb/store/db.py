@@ -98,6 +98,12 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> str | None:
             f" (backup: {backup})" if backup else ""
         )
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several workers may start against one database at an older schema: one
+            # upgrades, the others wait here, then find nothing left to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('kb:schema'))")
+            if frozenset(MigrationContext.configure(connection).get_current_heads()) == heads:
+                return None
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
