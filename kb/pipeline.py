@@ -19,7 +19,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
-from kb.errors import ConfigError, KbError
+from kb.errors import ConfigError, DatabaseBusy, KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
@@ -625,6 +625,9 @@ def _recount(report: RunReport, result: SwapResult) -> None:
             f"archive and were kept as stored: {sample}")
 
 
+SCRAPE_WAIT = 600.0  # seconds a worker waits for another scraping the same page
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """`--shard K/N` as (K, N): this worker takes the K-th of N shares of the followed pages
     (1 ≤ K ≤ N). ConfigError (exit 2) for anything else."""
@@ -644,10 +647,18 @@ def in_shard(slug: str, shard: tuple[int, int]) -> bool:
 
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
     """Fetch each configured source's endpoints; a failing one never stops the others."""
+    from kb.store.claims import stage_lock
+
     started = time.perf_counter()
     for source in sources:
         try:
-            _scrape_source(line, fetcher, source)
+            # Two workers scraping one page (no --shard, or shards overlapping while N
+            # changes) take turns on it: each merges into the incidents the other stored,
+            # never beside them. A killed worker's lock goes with its connection.
+            with stage_lock(line.store, f"scrape:{source.slug}", timeout=SCRAPE_WAIT):
+                _scrape_source(line, fetcher, source)
+        except DatabaseBusy as exc:  # that page only; the others go on
+            line.report.source(source.slug).failed.append(f"{source.slug}: {exc}")
         except KbError:
             raise
         except Exception as exc:  # one source never stops the others
