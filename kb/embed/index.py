@@ -98,8 +98,11 @@ class MatrixIndex:
             return []
         scores = self.matrix @ query.astype(np.float32, copy=False)
         if allowed is not None:
-            rows = np.fromiter((self._row[key] for key in allowed if key in self._row),
-                               dtype=np.int64)
+            # Sorted: `allowed` is often a set, whose order changes with the hash seed, and
+            # `_top` breaks exact ties (duplicate incidents) by position: by key, as without
+            # a filter and as pgvector's path does.
+            rows = np.sort(np.fromiter((self._row[key] for key in allowed if key in self._row),
+                                       dtype=np.int64))
             if rows.size == 0:
                 return []
             subset = scores[rows]
