@@ -27,6 +27,7 @@ from kb.normalize.snapshots import bound_end, predecessors
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
+from kb.store.db import database_lost
 from kb.store.payloads import incidents_of_payloads
 from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
@@ -184,6 +185,7 @@ class Line:
         except KbError:
             raise
         except Exception as exc:  # isolate, then report
+            _raise_if_database_lost(exc)
             if len(pending) > 1:
                 for item in pending:
                     self._store_isolated([item])
@@ -437,6 +439,14 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _raise_if_database_lost(exc: Exception) -> None:
+    """A database gone mid-run is no fault of the payload in hand: stop the run with one line
+    (kb.store.db.database_lost) rather than blame every later payload for it."""
+    lost = database_lost(exc)
+    if lost is not None:
+        raise lost from exc
+
+
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
     text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -548,6 +558,7 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
             except KbError:
                 raise
             except Exception as exc:  # one file never stops the import
+                _raise_if_database_lost(exc)
                 line.report.source(provider or str(path)).failed.append(
                     f"{path}: not imported ({_reason(exc)})")
     line.flush()
@@ -662,6 +673,7 @@ def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  
         except KbError:
             raise
         except Exception as exc:  # one source never stops the others
+            _raise_if_database_lost(exc)
             line.report.source(source.slug).failed.append(
                 f"{source.slug}: stopped by an unexpected error ({_reason(exc)})")
     line.report.timed("scrape", time.perf_counter() - started)

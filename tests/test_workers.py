@@ -285,7 +285,8 @@ class OwnServer:
         command = [str(self.bin / "pg_ctl"), "-D", str(self.folder), *args]
         if os.geteuid() == 0:  # pgserver runs the server as its own user when we are root
             command = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(command)]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
 
     def stop(self) -> None:
         self.ctl("-m", "immediate", "-w", "stop")

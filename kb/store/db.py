@@ -46,6 +46,7 @@ def make_engine(database_url: str) -> Engine:
 
 
 _GONE = ("server closed the connection", "terminating connection", "connection refused",
+         "connection is bad", "connection to server",
          "could not connect", "the connection is closed", "the connection is lost",
          "recovery mode", "shutting down", "consuming input failed", "no connection to")
 
