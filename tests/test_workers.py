@@ -337,3 +337,29 @@ def test_a_database_gone_mid_run_is_one_line_and_a_rerun_completes(
     finally:
         with contextlib.suppress(Exception):
             server.stop()
+
+
+def test_a_whole_stage_runs_on_one_worker_at_a_time(pg_url: str) -> None:  # noqa: F811
+    from kb.errors import DatabaseBusy
+
+    first, _ = Store.open(pg_url, write=True)
+    second, _ = Store.open(pg_url, write=True)
+    try:
+        with claims.stage_lock(first, "analysis", timeout=5) as waited:
+            assert waited is False
+            with pytest.raises(DatabaseBusy, match="running the analysis stage"), \
+                    claims.stage_lock(second, "analysis", timeout=0.3):
+                pass
+            with claims.stage_lock(second, "link", timeout=0.3) as other:  # another stage
+                assert other is False
+        with claims.stage_lock(second, "analysis", timeout=0.3) as waited:
+            assert waited is False  # released with the block
+        # The session's lock_timeout was local to the wait: later statements are not bound
+        # by it.
+        with second.engine.connect() as conn:
+            from sqlalchemy import text
+
+            assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+    finally:
+        first.close()
+        second.close()
