@@ -222,10 +222,8 @@ class Searcher:
         # did not reach from their own rows (not a second pass over the whole matrix).
         index = self._vectors()
         cosine = {key: score for key, score in semantic if key in holders}
-        for key in holders - cosine.keys():
-            vector = index.vector(key)
-            if vector is not None:
-                cosine[key] = float(vector @ query_vector)
+        for key, vector in index.vectors(sorted(holders - cosine.keys())).items():
+            cosine[key] = float(vector @ query_vector)
         among = sorted(cosine, key=lambda key: (-cosine[key], key))
         inside = reciprocal_rank_fusion(
             [among, [key for key, _ in keyword if key in holders]],

@@ -440,6 +440,18 @@ def vector_of(store: Store, key: str) -> VectorRow | None:
                      row.source_hash, row.dim, row.chunks, row.vector)
 
 
+def vector_blobs(store: Store, model_id: str, keys: Sequence[str]) -> dict[str, bytes]:
+    """key → float32 blob of `model_id` for those keys that have one with text."""
+    v = T_VECTORS.c
+    found: dict[str, bytes] = {}
+    with store.engine.connect() as conn:
+        for chunk in _chunks(list(keys)):
+            found.update({r[0]: bytes(r[1]) for r in conn.execute(
+                select(v.incident_key, v.vector).where(
+                    v.incident_key.in_(chunk), v.model_id == model_id, v.chunks > 0))})
+    return found
+
+
 def load_vectors(store: Store, model_id: str) -> tuple[list[str], list[bytes], int]:
     """Every vector of `model_id` whose incident still exists: (keys, blobs, dim), key order.
     Marker rows of incidents with no text (0 chunks, no vector) are left out.
