@@ -108,6 +108,14 @@ def main() -> None:
         sys.exit(130)
     except typer.TyperException as exc:
         sys.exit(_usage_error(exc))
+    except Exception as exc:
+        from kb.store.db import database_lost
+
+        lost = database_lost(exc)  # the server went away mid-run: one line, not a traceback
+        if lost is None:
+            raise
+        err.print(f"kb: {escape_line(str(lost))}", style="red")
+        sys.exit(lost.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
 from kb.epochs import epoch_of
-from kb.errors import KbError
+from kb.errors import ConfigError, DatabaseBusy, KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
@@ -29,6 +29,7 @@ from kb.postmortems.ingest import store_doc_postmortems
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext
+from kb.store.db import database_lost
 from kb.store.payloads import incidents_of_payloads
 from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
@@ -189,6 +190,7 @@ class Line:
         except KbError:
             raise
         except Exception as exc:  # isolate, then report
+            _raise_if_database_lost(exc)
             if len(pending) > 1:
                 for item in pending:
                     self._store_isolated([item])
@@ -443,6 +445,14 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _raise_if_database_lost(exc: Exception) -> None:
+    """A database gone mid-run is no fault of the payload in hand: stop the run with one line
+    (kb.store.db.database_lost) rather than blame every later payload for it."""
+    lost = database_lost(exc)
+    if lost is not None:
+        raise lost from exc
+
+
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
     text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -495,14 +505,29 @@ LATER_STAGES: list[tuple[str, Stage]] = [
 ]
 
 
+# Whole-KB stages that write the shared database: on PostgreSQL one worker at a time runs each
+# (kb.store.claims.stage_lock); the next finds the work done, as each is keyed by content hash.
+# `embed` splits its work by claims instead; `site` writes only this worker's home.
+SHARED_STAGES = frozenset({"link", "analysis"})
+
+
 def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -> None:
     """Run the later stages in order; a failing stage is reported and the next ones still run."""
+    from kb.store.claims import stage_lock
+
     for name, stage in LATER_STAGES:
         if only is not None and name not in only:
             continue
         started = time.perf_counter()
         try:
-            note = stage(context)
+            if name in SHARED_STAGES:
+                with stage_lock(context.store, name,
+                                timeout=context.settings.lock_timeout) as waited:
+                    note = stage(context)
+                if waited:
+                    note = f"{note} (after another worker's run)" if note else note
+            else:
+                note = stage(context)
         except KbError as exc:
             context.report.source(f"stage:{name}").failed.append(f"{name}: {exc}")
             continue
@@ -540,6 +565,7 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
             except KbError:
                 raise
             except Exception as exc:  # one file never stops the import
+                _raise_if_database_lost(exc)
                 line.report.source(provider or str(path)).failed.append(
                     f"{path}: not imported ({_reason(exc)})")
     line.flush()
@@ -617,15 +643,44 @@ def _recount(report: RunReport, result: SwapResult) -> None:
             f"archive and were kept as stored: {sample}")
 
 
+SCRAPE_WAIT = 600.0  # seconds a worker waits for another scraping the same page
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`--shard K/N` as (K, N): this worker takes the K-th of N shares of the followed pages
+    (1 ≤ K ≤ N). ConfigError (exit 2) for anything else."""
+    k, slash, n = text.strip().partition("/")
+    if slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) <= 10_000:
+        return int(k), int(n)
+    raise ConfigError(f"--shard must be K/N with 1 ≤ K ≤ N (e.g. 2/3), not {text!r}")
+
+
+def in_shard(slug: str, shard: tuple[int, int]) -> bool:
+    """Whether source `slug` belongs to shard K of N: sha1 of the slug modulo N, so every
+    worker and every run agree without talking to each other, whatever order the sources
+    list has; adding a source moves no other."""
+    k, n = shard
+    return int(hashlib.sha1(slug.encode("utf-8")).hexdigest(), 16) % n == k - 1
+
+
 def scrape(line: Line, fetcher, sources: Sequence[SourceConfig]) -> RunReport:  # type: ignore[no-untyped-def]
     """Fetch each configured source's endpoints; a failing one never stops the others."""
+    from kb.store.claims import stage_lock
+
     started = time.perf_counter()
     for source in sources:
         try:
-            _scrape_source(line, fetcher, source)
+            # Two workers scraping one page (no --shard, or shards overlapping while N
+            # changes) take turns on it: each merges into the incidents the other stored,
+            # never beside them. A killed worker's lock goes with its connection.
+            with stage_lock(line.store, f"scrape:{source.slug}", timeout=SCRAPE_WAIT):
+                _scrape_source(line, fetcher, source)
+        except DatabaseBusy as exc:  # that page only; the others go on
+            line.report.source(source.slug).failed.append(f"{source.slug}: {exc}")
         except KbError:
             raise
         except Exception as exc:  # one source never stops the others
+            _raise_if_database_lost(exc)
             line.report.source(source.slug).failed.append(
                 f"{source.slug}: stopped by an unexpected error ({_reason(exc)})")
     line.report.timed("scrape", time.perf_counter() - started)

@@ -15,6 +15,7 @@ from kb.commands.common import (
     finish_run,
     open_line,
 )
+from kb.errors import ConfigError
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -57,26 +58,44 @@ def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool)
         run_later_stages(StageContext(line.store, settings, report), only=["embed"])
 
 
+ShardOption = Annotated[str | None, typer.Option(
+    "--shard", metavar="K/N",
+    help="Scrape only share K of N of the pages (sha1 of the slug mod N): N workers, "
+         "one database.")]
+
+
 def scrape(
     providers: Annotated[list[str] | None, typer.Argument(help="Provider slugs (default: all enabled).")] = None,  # noqa: E501
     embed: EmbedFlag = False,
+    shard: ShardOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Fetch the configured status pages (conditional GET, retries, politeness) and store them.
 
     Example: kb scrape anthropic openai --embed
+    Example: kb scrape --shard 2/3
     """
+    from kb.pipeline import parse_shard
+
+    part = parse_shard(shard) if shard is not None else None
     with open_line() as (line, settings):
-        report = _scrape(line, settings, providers or [])
+        report = _scrape(line, settings, providers or [], part)
         _embed_after(line, settings, report, embed)
     finish_run(report, as_json)
 
 
-def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
+def _scrape(line: Line, settings: Settings, providers: list[str],
+            shard: tuple[int, int] | None = None) -> RunReport:
+    from kb.pipeline import in_shard
     from kb.pipeline import scrape as run
     from scrapers.fetch import Fetcher
 
     chosen = [s for s in line.sources if (s.slug in providers if providers else s.enabled)]
+    if shard is not None:
+        every = len(chosen)
+        chosen = [s for s in chosen if in_shard(s.slug, shard)]
+        line.report.notes.append(f"shard {shard[0]}/{shard[1]}: {len(chosen)} of {every} "
+                                 "page(s)")
     check_providers(providers, {s.slug for s in line.sources},
                     f"in the packaged list or {settings.sources_path}")
     with Fetcher(fetch_settings(settings)) as fetcher:
@@ -85,6 +104,7 @@ def _scrape(line: Line, settings: Settings, providers: list[str]) -> RunReport:
 
 def update(
     from_dir: Annotated[Path | None, typer.Option("--from", help="Run on recorded payloads in this folder instead of the network.")] = None,  # noqa: E501
+    shard: ShardOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the whole job: scrape (or import --from DIR), normalize, store, then every later
@@ -92,11 +112,15 @@ def update(
 
     Example: kb update --from data/samples
     """
-    from kb.pipeline import ingest, run_later_stages
+    from kb.pipeline import ingest, parse_shard, run_later_stages
     from kb.stage import StageContext
 
+    part = parse_shard(shard) if shard is not None else None
+    if part is not None and from_dir is not None:
+        raise ConfigError("--shard splits the pages scraped; it has no meaning with --from")
     with open_line() as (line, settings):
-        report = ingest(line, [from_dir]) if from_dir is not None else _scrape(line, settings, [])
+        report = (ingest(line, [from_dir]) if from_dir is not None
+                  else _scrape(line, settings, [], part))
         run_later_stages(StageContext(line.store, settings, report))
     finish_run(report, as_json)
 

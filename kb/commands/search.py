@@ -216,9 +216,10 @@ def _print(result: SearchResult, as_json: bool, *, title: str) -> None:
     rows = result_rows(result)
     if as_json:
         print_json({"mode": result.mode, "notes": result.notes,
-                                   "results": rows})
+                    "vector_search": result.vector_search, "vector_note": result.vector_note,
+                    "results": rows})
         return
-    for note in result.notes:
+    for note in [*result.notes, *([result.vector_note] if result.vector_note else [])]:
         err.print(f"kb: {note}", markup=False)
     # Titles and sentences are vendor text: plain() keeps "[...]" from reading as rich markup
     # and escapes controls before the table measures them.

@@ -1,9 +1,10 @@
 """Rankings: vectors by cosine (behind one interface), keywords by FTS5 BM25, and their fusion.
 
-`VectorIndex` is what search needs from a vector store: top-k keys by cosine, optionally
-restricted to a set of keys. `MatrixIndex` serves it from one float32 matrix in memory (numpy:
-a 100k × 384 matrix-vector product takes milliseconds); a pgvector-backed class can serve the
-same protocol later without touching the callers.
+`VectorIndex` is what search needs from a vector store: top-k keys by cosine among the
+incidents passing the search filters, and one incident's vector. `MatrixIndex` serves it from
+one float32 matrix in memory (numpy: a 100k × 384 matrix-vector product takes milliseconds);
+`PgVectorIndex` from PostgreSQL's pgvector column and its HNSW index, so nothing is loaded into
+memory. `open_index` picks the second wherever the database has the column.
 """
 
 from __future__ import annotations
@@ -46,17 +47,26 @@ class VectorIndex(Protocol):
     """Top-k nearest vectors by cosine similarity."""
 
     dim: int
+    backend: str  # "numpy" or "pgvector": said in `kb search --json`
 
     def __len__(self) -> int: ...
 
     def search(self, query: np.ndarray, k: int,
                allowed: Collection[str] | None = None) -> list[tuple[str, float]]: ...
 
+    def search_filtered(self, query: np.ndarray, k: int,
+                        filters: vectors.SearchFilters) -> list[tuple[str, float]]: ...
+
     def vector(self, key: str) -> np.ndarray | None: ...
+
+    def vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
 class MatrixIndex:
     """All vectors of one model as rows of a float32 matrix (rows are unit length)."""
+
+    backend = "numpy"
+    store: Store | None = None  # where search_filtered asks which keys pass the filters
 
     def __init__(self, keys: Sequence[str], matrix: np.ndarray) -> None:
         self.keys = list(keys)
@@ -82,6 +92,10 @@ class MatrixIndex:
         row = self._row.get(key)
         return None if row is None else self.matrix[row]
 
+    def vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors of those keys that have one."""
+        return {key: self.matrix[self._row[key]] for key in keys if key in self._row}
+
     def search(self, query: np.ndarray, k: int,
                allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
         import numpy as np
@@ -90,14 +104,90 @@ class MatrixIndex:
             return []
         scores = self.matrix @ query.astype(np.float32, copy=False)
         if allowed is not None:
-            rows = np.fromiter((self._row[key] for key in allowed if key in self._row),
-                               dtype=np.int64)
+            # Sorted: `allowed` is often a set, whose order changes with the hash seed, and
+            # `_top` breaks exact ties (duplicate incidents) by position: by key, as without
+            # a filter and as pgvector's path does.
+            rows = np.sort(np.fromiter((self._row[key] for key in allowed if key in self._row),
+                                       dtype=np.int64))
             if rows.size == 0:
                 return []
             subset = scores[rows]
             top = _top(subset, k)
             return [(self.keys[rows[i]], float(subset[i])) for i in top]
         return [(self.keys[i], float(scores[i])) for i in _top(scores, k)]
+
+    def search_filtered(self, query: np.ndarray, k: int,
+                        filters: vectors.SearchFilters) -> list[tuple[str, float]]:
+        """`search` among the incidents passing `filters` (asked of the store)."""
+        if filters.empty or self.store is None:
+            return self.search(query, k)
+        return self.search(query, k, vectors.filter_keys(self.store, filters))
+
+
+class PgVectorIndex:
+    """The vectors of one model in PostgreSQL (pgvector column, HNSW index). Filters run in
+    the same SQL as the ranking (kb.store.vectors.nearest)."""
+
+    backend = "pgvector"
+
+    def __init__(self, store: Store, model_id: str) -> None:
+        self.store = store
+        self.model_id = model_id
+        self._count, self.dim = vectors.vector_width(store, model_id)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
+        found = vectors.nearest(self.store, self.model_id, self.dim, _blob(query),
+                                k if allowed is None else max(k, self._count))
+        if allowed is None:
+            return found
+        return [(key, score) for key, score in found if key in allowed][:k]
+
+    def search_filtered(self, query: np.ndarray, k: int,
+                        filters: vectors.SearchFilters) -> list[tuple[str, float]]:
+        return vectors.nearest(self.store, self.model_id, self.dim, _blob(query), k, filters)
+
+    def vector(self, key: str) -> np.ndarray | None:
+        import numpy as np
+
+        row = vectors.vector_of(self.store, key)
+        if row is None or row.model_id != self.model_id or row.chunks == 0:
+            return None
+        return np.frombuffer(row.vector, dtype="<f4").astype(np.float32)
+
+    def vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors of those keys that have one: one query per 500 keys, not one each
+        (the exact-identifier tier may ask for thousands at 1M incidents)."""
+        import numpy as np
+
+        return {key: np.frombuffer(blob, dtype="<f4").astype(np.float32)
+                for key, blob in vectors.vector_blobs(self.store, self.model_id, keys).items()}
+
+
+def _blob(query: np.ndarray) -> bytes:
+    return query.astype("<f4").tobytes()
+
+
+def open_index(store: Store, model_id: str, cache: Path | None
+               ) -> tuple[VectorIndex, str | None]:
+    """The index search ranks with, and a note when it is not the one expected: pgvector
+    where the database keeps vectors in SQL, else the in-memory matrix. Vectors made before
+    the pgvector column existed are copied into it by `kb embed` (a reader writes nothing);
+    until then search ranks in memory and says so."""
+    if vectors.pgvector_ready(store):
+        waiting = vectors.pending_embeddings(store)
+        if not waiting:
+            return PgVectorIndex(store, model_id), None
+        note: str | None = (f"{waiting} vector(s) are not in pgvector yet: ranked in memory "
+                            "(numpy) until `kb embed` copies them")
+    else:
+        note = None
+    index = load_index(store, model_id, cache)
+    index.store = store
+    return index, note
 
 
 def load_index(store: Store, model_id: str, cache: Path | None) -> MatrixIndex:

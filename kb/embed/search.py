@@ -29,8 +29,8 @@ from kb.embed.document import (
 from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
 from kb.embed.index import (
     SEMANTIC_WEIGHT,
-    MatrixIndex,
-    load_index,
+    VectorIndex,
+    open_index,
     query_terms,
     reciprocal_rank_fusion,
     terms,
@@ -103,6 +103,10 @@ class SearchResult:
     mode: str  # the mode that ran (hybrid falls back to one ranking where the other is absent)
     hits: list[Hit]
     notes: list[str] = field(default_factory=list)
+    # Where the semantic ranking ran: "pgvector" (in PostgreSQL) or "numpy" (in memory); None
+    # when it did not run. On PostgreSQL without pgvector, `vector_note` says why numpy.
+    vector_search: str | None = None
+    vector_note: str | None = None
 
 
 class Searcher:
@@ -123,7 +127,7 @@ class Searcher:
         self.spec = spec or resolve_model()
         self.model_id = encoder.model_id if encoder is not None else self.spec.model_id
         self._encoder = encoder
-        self._index: MatrixIndex | None = None
+        self._index: VectorIndex | None = None
         self._vector_notes: list[str] = []
         self._keyword: bool | None = None
         self._names: set[str] | None = None
@@ -159,8 +163,7 @@ class Searcher:
             if query_vector is None:
                 notes.append("the query has no words the model can read")
             else:
-                allowed = None if filters.empty else vectors.filter_keys(self.store, filters)
-                semantic = self._vectors().search(query_vector, CANDIDATES, allowed)
+                semantic = self._vectors().search_filtered(query_vector, CANDIDATES, filters)
                 if semantic and semantic[0][1] < LOW_SIMILARITY and self.spec.backend != "fake":
                     notes.append(f"no close match: best semantic similarity is "
                                  f"{semantic[0][1]:.2f}")
@@ -171,7 +174,15 @@ class Searcher:
                                        filters)
         hits = self._hits(ranked[:k], dict(semantic), dict(keyword), terms(text), query_vector,
                           explain)
-        return SearchResult(mode, hits, notes + self._vector_notes)
+        return self._result(mode, hits, notes)
+
+    def _result(self, mode: str, hits: list[Hit], notes: list[str]) -> SearchResult:
+        """The result, saying where the semantic ranking ran when it did."""
+        backend = note = None
+        if mode in ("semantic", "hybrid") and self._index is not None:
+            backend = self._index.backend
+            note = vectors.vector_search_mode(self.store)[1]
+        return SearchResult(mode, hits, notes + self._vector_notes, backend, note)
 
     def identifiers(self, text: str) -> dict[str, set[str]]:
         """The rare exact identifiers of a query and the incidents holding each: terms shaped
@@ -212,10 +223,8 @@ class Searcher:
         # did not reach from their own rows (not a second pass over the whole matrix).
         index = self._vectors()
         cosine = {key: score for key, score in semantic if key in holders}
-        for key in holders - cosine.keys():
-            vector = index.vector(key)
-            if vector is not None:
-                cosine[key] = float(vector @ query_vector)
+        for key, vector in index.vectors(sorted(holders - cosine.keys())).items():
+            cosine[key] = float(vector @ query_vector)
         among = sorted(cosine, key=lambda key: (-cosine[key], key))
         inside = reciprocal_rank_fusion(
             [among, [key for key, _ in keyword if key in holders]],
@@ -266,7 +275,7 @@ class Searcher:
             notes.append(f"left out {dropped} duplicate(s) of {key}")
         hits = self._hits(kept, found.cosine, found.keyword, terms(found.document.text),
                           found.query_vector, explain)
-        return SearchResult(found.mode, hits, notes + self._vector_notes)
+        return self._result(found.mode, hits, notes)
 
     def similar_features(self, key: str, *, depth: int = 50,
                          filters: SearchFilters | None = None) -> list[tuple[str, list[float]]]:
@@ -293,8 +302,7 @@ class Searcher:
         query_vector = None
         if mode in ("semantic", "hybrid"):
             query_vector = self._document_vector(key, document)
-            allowed = None if filters.empty else vectors.filter_keys(self.store, filters)
-            semantic = self._vectors().search(query_vector, CANDIDATES + 1, allowed)
+            semantic = self._vectors().search_filtered(query_vector, CANDIDATES + 1, filters)
         keyword: list[tuple[str, float]] = []
         if mode in ("keyword", "hybrid"):
             words = query_terms(document.text)
@@ -371,7 +379,7 @@ class Searcher:
             self._keyword = keyword_index.keyword_available(self.store)
         return self._keyword
 
-    def _vectors(self) -> MatrixIndex:
+    def _vectors(self) -> VectorIndex:
         """The configured model's vectors, checked against what the database holds."""
         if self._index is not None:
             return self._index
@@ -385,7 +393,9 @@ class Searcher:
                 f"{self.model_id}: run `kb embed` to re-embed with it, or set "
                 "KB_EMBED_MODEL / KB_EMBED_BACKEND to the model the vectors came from"
             )
-        self._index = load_index(self.store, self.model_id, self.home / "cache")
+        self._index, pending = open_index(self.store, self.model_id, self.home / "cache")
+        if pending:
+            self._vector_notes.append(pending)
         others = {m: n for m, n in held.items() if m != self.model_id}
         if others:
             self._vector_notes.append(

@@ -5,6 +5,11 @@ moved, the model or the document recipe changed, or it has no vector; it is enco
 when its document text (doc_hash) really differs. The model is loaded only when something must
 be encoded, so `kb update` with nothing new never imports torch or onnxruntime. Vectors are
 written per batch: an interrupted run keeps what it finished and the next run resumes.
+
+Several workers may embed into one database at once (kb.store.claims): each claims the
+incidents it is about to encode, so none is encoded twice, and a worker killed mid-batch
+leaves claims that expire and are taken over. A worker whose model differs from another live
+worker's is refused before it writes anything: one database holds one vector space.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from kb.embed.document import DOCUMENT_EXTRAS, RECIPE, Document, build_document, extra_texts
 from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
 from kb.embed.spec import ModelSpec
-from kb.store import vectors
+from kb.store import claims, vectors
 from kb.store.repo import Store
 
 if TYPE_CHECKING:
@@ -47,6 +52,10 @@ class EmbedReport:
     truncated: list[str] = field(default_factory=list)  # longer than MAX_CHUNKS chunks
     replaced: dict[str, int] = field(default_factory=dict)  # other models' vectors replaced
     pruned: int = 0  # vectors of incidents no longer stored
+    elsewhere: int = 0  # left to another worker holding a live claim on them
+    copied: int = 0  # vectors copied into the pgvector column (no re-encoding)
+    vector_search: str = "numpy"  # where search ranks these vectors: "pgvector" or "numpy"
+    vector_note: str | None = None  # why numpy on PostgreSQL
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -63,6 +72,14 @@ class EmbedReport:
                          f"(e.g. {self.truncated[0]})")
         if self.pruned:
             parts.append(f"{self.pruned} vector(s) of deleted incidents dropped")
+        if self.elsewhere:
+            parts.append(f"{self.elsewhere} left to another worker that claimed them")
+        if self.copied:
+            parts.append(f"{self.copied} vector(s) copied into pgvector")
+        if self.vector_search == "pgvector":
+            parts.append("vectors searched in PostgreSQL (pgvector, HNSW)")
+        elif self.vector_note:
+            parts.append(self.vector_note)
         return "; ".join(parts)
 
 
@@ -83,6 +100,23 @@ def embed_missing(
     spec = spec or resolve_model()
     model_id = encoder.model_id if encoder is not None else spec.model_id
     report = EmbedReport(model_id)
+    report.vector_search, report.vector_note = vectors.vector_search_mode(store)
+    owner = claims.worker_id()
+    claims.hold_model(store, model_id, owner=owner)
+    try:
+        _embed_batches(store, home, spec, model_id, encoder, tracker, full, note, report, owner)
+    finally:
+        claims.release(store, claims.MODEL_STAGE, [owner], owner=owner)
+    report.pruned = vectors.prune_orphans(store)
+    report.copied = vectors.backfill_embeddings(store)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_batches(store: Store, home: Path, spec: ModelSpec, model_id: str,
+                   encoder: Encoder | None, tracker: Tracker | None, full: bool,
+                   note: Callable[[str], None] | None, report: EmbedReport,
+                   owner: str) -> None:
     keys = (vectors.all_keys(store) if full or DOCUMENT_EXTRAS
             else vectors.stale_keys(store, model_id, RECIPE))
     loaded: list[Encoder] = [encoder] if encoder is not None else []
@@ -118,14 +152,38 @@ def embed_missing(
             report.kept += len(kept)
         if tracker is not None:
             tracker.advance(len(batch_keys) - len(todo))
+        claims.hold_model(store, model_id, owner=owner)  # renewed: this worker is alive
         if not todo:
             continue
-        if not loaded:
-            loaded.append(load_encoder(spec, home, note=note))
-        _encode_and_store(store, loaded[0], todo, report, tracker)
-    report.pruned = vectors.prune_orphans(store)
-    report.seconds = time.perf_counter() - started
-    return report
+        todo = _claimed(store, todo, model_id, owner, report)
+        if not todo:
+            continue
+        try:
+            if not loaded:
+                loaded.append(load_encoder(spec, home, note=note))
+            _encode_and_store(store, loaded[0], todo, report, tracker)
+        finally:
+            claims.release(store, "embed", [d.key for d, _h in todo], owner=owner)
+
+
+def _claimed(store: Store, todo: list[tuple[Document, str]], model_id: str, owner: str,
+             report: EmbedReport) -> list[tuple[Document, str]]:
+    """The part of `todo` this worker may encode: claimed by it, and still not current
+    (another worker may have finished some between our read and our claim)."""
+    got = set(claims.claim(store, "embed", [d.key for d, _h in todo], owner=owner,
+                           detail=model_id))
+    report.elsewhere += len(todo) - len(got)
+    held = vectors.stored_states(store, sorted(got))
+    mine, done = [], []
+    for document, source_hash in todo:
+        if document.key not in got:
+            continue
+        if held.get(document.key) == (model_id, RECIPE, document.doc_hash):
+            done.append(document.key)
+        else:
+            mine.append((document, source_hash))
+    claims.release(store, "embed", done, owner=owner)
+    return mine
 
 
 def _encode_and_store(store: Store, encoder: Encoder, todo: Sequence[tuple[Document, str]],

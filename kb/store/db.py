@@ -15,9 +15,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
-from kb.errors import ConfigError, SchemaError
+from kb.errors import ConfigError, KbError, SchemaError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -43,6 +43,26 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+_GONE = ("server closed the connection", "terminating connection", "connection refused",
+         "connection is bad", "connection to server",
+         "could not connect", "the connection is closed", "the connection is lost",
+         "recovery mode", "shutting down", "consuming input failed", "no connection to")
+
+
+def database_lost(exc: BaseException) -> KbError | None:
+    """The one-line error for a database that stopped answering mid-run (a PostgreSQL server
+    restarted or gone, a dropped connection), or None for any other exception. Every batch
+    is written in its own transaction, so what was committed before stays; the interrupted
+    batch left nothing, and a rerun does the rest (each stage is keyed by content hash)."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    reason = (str(exc.orig or exc).strip().splitlines() or ["connection lost"])[0]
+    if not (exc.connection_invalidated or any(word in reason.lower() for word in _GONE)):
+        return None  # a lock timeout, a missing table...: not this error
+    return KbError(f"lost the database mid-run ({reason}): what was committed before is "
+                   "kept; run the command again once the database is back")
 
 
 def _config() -> Config:
@@ -98,6 +118,12 @@ def ensure_schema(engine: Engine, *, upgrade: bool = True) -> str | None:
             f" (backup: {backup})" if backup else ""
         )
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several workers may start against one database at an older schema: one
+            # upgrades, the others wait here, then find nothing left to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('kb:schema'))")
+            if frozenset(MigrationContext.configure(connection).get_current_heads()) == heads:
+                return None
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")

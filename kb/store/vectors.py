@@ -14,6 +14,8 @@ lives in kb.store.keyword and shares the filters defined here.
 from __future__ import annotations
 
 import json
+import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,15 +31,19 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
+    literal_column,
     not_,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.types import UserDefinedType
 
 from kb.errors import DatabaseBusy
 from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Severity
@@ -47,20 +53,61 @@ from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
 from kb.store.tables import chunks
 
 _META = MetaData()
-T_VECTORS = Table(
-    "incident_vectors",
-    _META,
-    Column("incident_key", String, primary_key=True),
-    Column("model_id", String, nullable=False),
-    Column("recipe", Integer, nullable=False),
-    Column("doc_hash", String, nullable=False),
-    Column("source_hash", String, nullable=False),
-    Column("dim", Integer, nullable=False),
-    Column("chunks", Integer, nullable=False),
-    Column("vector", LargeBinary, nullable=False),
-    Column("embedded_at", DateTime(timezone=True), nullable=False),
-)
 
+
+def _vector_columns() -> list[Column]:  # type: ignore[type-arg]
+    return [
+        Column("incident_key", String, primary_key=True),
+        Column("model_id", String, nullable=False),
+        Column("recipe", Integer, nullable=False),
+        Column("doc_hash", String, nullable=False),
+        Column("source_hash", String, nullable=False),
+        Column("dim", Integer, nullable=False),
+        Column("chunks", Integer, nullable=False),
+        Column("vector", LargeBinary, nullable=False),
+        Column("embedded_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+T_VECTORS = Table("incident_vectors", _META, *_vector_columns())
+
+# HNSW search breadth: at least this many, and twice the number of results asked for (pgvector
+# returns at most ef_search rows per index scan). 1000 is pgvector's own ceiling.
+EF_SEARCH_MIN = 100
+EF_SEARCH_MAX = 1000
+
+
+class PgVector(UserDefinedType):  # type: ignore[type-arg]
+    """pgvector's `vector` type as text ('[0.1,0.2]'): the store writes and queries it without
+    the pgvector Python package and without numpy. `dim` None is the untyped column."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "vector" if self.dim is None else f"vector({int(self.dim)})"
+
+    def bind_processor(self, dialect):  # type: ignore[no-untyped-def]
+        return lambda value: value if value is None or isinstance(value, str) \
+            else vector_text(value)
+
+
+def vector_text(blob: bytes) -> str:
+    """A stored float32 blob as pgvector's text form. repr() of a float32 value read as a
+    Python float is exact, so the column holds the very same numbers as the blob."""
+    values = struct.unpack(f"<{len(blob) // 4}f", blob)
+    if not all(math.isfinite(x) for x in values):
+        raise ValueError("a vector with NaN or infinity cannot be stored")
+    return "[" + ",".join(repr(x) for x in values) + "]"
+
+
+# The `embedding` column of revision v01 (PostgreSQL with pgvector only): a second view of the
+# table, so that nothing reads or writes the column where it does not exist.
+_PG_META = MetaData()
+T_VECTORS_PG = Table("incident_vectors", _PG_META, *_vector_columns(),
+                     Column("embedding", PgVector()))
 
 
 @dataclass(frozen=True)
@@ -159,19 +206,152 @@ def write_vectors(store: Store, rows: Sequence[VectorRow]) -> None:
     if not rows:
         return
     now = datetime.now(UTC)  # aware: SQLite keeps the UTC wall time, PostgreSQL the instant
+    in_sql = pgvector_ready(store)
+    table = T_VECTORS_PG if in_sql else T_VECTORS
+    values = [{"incident_key": r.key, "model_id": r.model_id, "recipe": r.recipe,
+               "doc_hash": r.doc_hash, "source_hash": r.source_hash, "dim": r.dim,
+               "chunks": r.chunks, "vector": r.vector, "embedded_at": now}
+              for r in rows]
+    if in_sql:
+        for row, value in zip(rows, values, strict=True):
+            value["embedding"] = vector_text(row.vector) if row.chunks > 0 else None
+        for dim in {r.dim for r in rows if r.chunks > 0}:
+            ensure_hnsw(store, dim)
     try:
         with store.engine.begin() as conn:
             keys = [r.key for r in rows]
             for chunk in chunks(keys):
                 conn.execute(delete(T_VECTORS).where(T_VECTORS.c.incident_key.in_(chunk)))
-            conn.execute(insert(T_VECTORS), [
-                {"incident_key": r.key, "model_id": r.model_id, "recipe": r.recipe,
-                 "doc_hash": r.doc_hash, "source_hash": r.source_hash, "dim": r.dim,
-                 "chunks": r.chunks, "vector": r.vector, "embedded_at": now}
-                for r in rows
-            ])
+            conn.execute(insert(table), values)
     except OperationalError as exc:
         raise as_busy(exc) from None
+
+
+# -- pgvector (PostgreSQL with the `vector` extension, revision v01) ---------------------------
+
+
+def pgvector_ready(store: Store) -> bool:
+    """Whether this database keeps vectors in a pgvector column (PostgreSQL where revision v01
+    found the extension). Asked of the catalogue once per Store."""
+    cached = getattr(store, "_kb_pgvector", None)
+    if cached is None:
+        cached = False
+        if store.engine.dialect.name == "postgresql":
+            with store.engine.connect() as conn:
+                cached = conn.execute(text(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'incident_vectors' AND "
+                    "column_name = 'embedding'")).first() is not None
+        store._kb_pgvector = cached  # type: ignore[attr-defined]
+    return bool(cached)
+
+
+def vector_search_mode(store: Store) -> tuple[str, str | None]:
+    """("pgvector" or "numpy", a one-line note when PostgreSQL falls back to numpy)."""
+    if pgvector_ready(store):
+        return "pgvector", None
+    if store.engine.dialect.name != "postgresql":
+        return "numpy", None
+    return "numpy", ("pgvector is not available in this PostgreSQL database (the server has "
+                     "no `vector` extension, or it was installed after the schema was made): "
+                     "vectors are ranked in memory (numpy)")
+
+
+def _hnsw_name(dim: int) -> str:
+    return f"ix_incident_vectors_hnsw_{int(dim)}"
+
+
+def ensure_hnsw(store: Store, dim: int) -> None:
+    """The HNSW index (inner product; stored vectors are unit length, so it ranks by cosine)
+    over the vectors of width `dim`. One partial index per width because the column is
+    untyped (the model, not the schema, fixes the width). Made once; an advisory lock keeps
+    two workers from building it at the same moment."""
+    name = _hnsw_name(dim)
+    made: set[int] = getattr(store, "_kb_hnsw", set())
+    if dim in made:
+        return
+    with store.engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('kb:hnsw'))"))
+        conn.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {name} ON incident_vectors USING hnsw "
+            f"((embedding::vector({int(dim)})) vector_ip_ops) WHERE dim = {int(dim)}")
+    made.add(dim)
+    store._kb_hnsw = made  # type: ignore[attr-defined]
+
+
+def backfill_embeddings(store: Store, batch: int = 1000) -> int:
+    """Copy blobs into the pgvector column where it is empty (a database upgraded to v01 with
+    vectors already made): no re-encoding. Returns how many."""
+    if not pgvector_ready(store):
+        return 0
+    v = T_VECTORS_PG.c
+    done = 0
+    while True:
+        with store.engine.begin() as conn:
+            rows = conn.execute(
+                select(v.incident_key, v.vector, v.dim)
+                .where(v.embedding.is_(None), v.chunks > 0).limit(batch)
+                .with_for_update(skip_locked=True)).all()
+            if not rows:
+                return done
+            for dim in {r.dim for r in rows}:
+                ensure_hnsw(store, dim)
+            conn.execute(
+                update(T_VECTORS_PG).where(v.incident_key == bindparam("match_key"))
+                .values(embedding=bindparam("new_embedding")),
+                [{"match_key": r.incident_key, "new_embedding": vector_text(r.vector)}
+                 for r in rows])
+            done += len(rows)
+
+
+def pending_embeddings(store: Store) -> int:
+    """Vectors with text whose pgvector column is still empty (made before revision v01)."""
+    v = T_VECTORS_PG.c
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(
+            v.embedding.is_(None), v.chunks > 0)).scalar_one())
+
+
+def vector_width(store: Store, model_id: str) -> tuple[int, int]:
+    """(vectors of `model_id` with text, their width): what a pgvector search ranks."""
+    v = T_VECTORS.c
+    with store.engine.connect() as conn:
+        count, dim = conn.execute(
+            select(func.count(), func.max(v.dim)).where(v.model_id == model_id, v.chunks > 0)
+        ).one()
+    return int(count), int(dim or 0)
+
+
+def nearest(store: Store, model_id: str, dim: int, query: bytes, k: int,
+            filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+    """The k vectors of `model_id` with the highest inner product with `query` (float32 blob),
+    among incidents passing `filters`, ranked in PostgreSQL by the HNSW index: (key, score),
+    best first, ties by key (as kb.embed.index.MatrixIndex breaks them).
+
+    Iterative index scans (pgvector ≥ 0.8, strict order) keep a filtered search from coming
+    back short when the filter rejects most of the first candidates."""
+    if k <= 0 or dim <= 0:
+        return []
+    v = T_VECTORS_PG.c
+    column = literal_column(f"(incident_vectors.embedding::vector({int(dim)}))")
+    target = cast(bindparam("query_vector", vector_text(query), type_=String),
+                  PgVector(dim))
+    distance = column.op("<#>")(target)  # type: ignore[attr-defined]
+    statement = (
+        select(v.incident_key, distance.label("distance"))
+        .select_from(T_VECTORS_PG.join(T_INCIDENTS, T_INCIDENTS.c.key == v.incident_key))
+        .where(text(f"incident_vectors.dim = {int(dim)}"), v.model_id == model_id,
+               v.chunks > 0, *filter_clauses(filters or SearchFilters()))
+        .order_by(distance)
+        .limit(k)
+    )
+    breadth = min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, 2 * k))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {breadth}")
+        conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+        rows = conn.execute(statement).all()
+    # <#> is the negated inner product; computed in float32 like numpy's product.
+    return sorted(((key, -float(d)) for key, d in rows), key=lambda r: (-r[1], r[0]))
 
 
 def touch_sources(store: Store, source_by_key: Mapping[str, str]) -> None:
@@ -256,6 +436,18 @@ def vector_of(store: Store, key: str) -> VectorRow | None:
         return None
     return VectorRow(row.incident_key, row.model_id, row.recipe, row.doc_hash,
                      row.source_hash, row.dim, row.chunks, row.vector)
+
+
+def vector_blobs(store: Store, model_id: str, keys: Sequence[str]) -> dict[str, bytes]:
+    """key → float32 blob of `model_id` for those keys that have one with text."""
+    v = T_VECTORS.c
+    found: dict[str, bytes] = {}
+    with store.engine.connect() as conn:
+        for chunk in chunks(list(keys)):
+            found.update({r[0]: bytes(r[1]) for r in conn.execute(
+                select(v.incident_key, v.vector).where(
+                    v.incident_key.in_(chunk), v.model_id == model_id, v.chunks > 0))})
+    return found
 
 
 def load_vectors(store: Store, model_id: str) -> tuple[list[str], list[bytes], int]:
