@@ -438,7 +438,7 @@ def test_alerts_test_sends_a_labelled_sample(kb_home: Path, httpserver: HTTPServ
 def test_watch_on_postgres(watched: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from test_watch_outbox import _reset
+    from tests.test_watch_outbox import _reset
 
     url = os.environ["KB_TEST_POSTGRES_URL"]
     _reset(url)
