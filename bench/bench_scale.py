@@ -31,9 +31,10 @@ memory is that process' ru_maxrss from os.wait4 (the child alone, not this scrip
 - site (with --site): `kb site build` into an empty folder, then one incident edited (a
   newer payload of it) and `kb site build` again.
 
-`--vectors pgvector` sets KB_VECTOR_BACKEND=pgvector for the embed and search steps (the
-hook for the pgvector path of issue 19; until that lands the KB ignores the variable and the
-result says numpy). The machine has 2 cores shared with other work: figures move by ±30 %.
+`--vectors pgvector` labels a run against a PostgreSQL whose server has pgvector: the KB then
+ranks vectors in SQL by itself (kb.embed.index.PgVectorIndex); the search results record
+which path ran (`vector_search`), so a server without the extension shows up as numpy.
+The machine has 2 cores shared with other work: figures move by ±30 %.
 """
 
 from __future__ import annotations
@@ -258,8 +259,6 @@ def run(args: argparse.Namespace) -> Result:
     env = dict(os.environ, KB_HOME=str(home), KB_DATABASE_URL=url, KB_EMBED_MODEL="fake-hash",
                KB_SITE_DIR=str(home / "build"), COLUMNS="200")
     env.pop("KB_CONFIG", None)
-    if args.vectors == "pgvector":
-        env["KB_VECTOR_BACKEND"] = "pgvector"
     result: Result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "size": args.size,
         "db": args.db, "vectors": args.vectors, "seed": args.seed,
