@@ -44,6 +44,8 @@ def main(extra: list[str]) -> int:
         "cpu_per_core_s": round(cpu / (os.cpu_count() or 1), 1),
         "load_1min_before": load_before,
         "load_1min_after": os.getloadavg()[0],
+        "failed": [line for line in result.stdout.splitlines()
+                   if line.startswith(("FAILED", "ERROR"))],
     }, indent=2))
     return result.returncode
 
