@@ -3,7 +3,7 @@
 - `corpus`: the recorded corpus (../shared/corpus), or a clean skip where it is absent.
 - `kb_home`: a private KB_HOME for in-process pipeline and CLI tests.
 - `kb_env` / `run_kb`: the `python -m kb` subprocess, as users run it, on a given KB_HOME
-  (for tests where exit codes, signals, stdout bytes or the environment are the point).
+  (for tests where start-up, signals, a kill, stdout bytes or peak memory are the point).
 - `invoke_kb`: the same command line run in this process (typer's CliRunner isolation around
   `kb.cli.main`, so KbError → exit code mapping is the real one): no interpreter start-up
   and no re-import of kb per call, for tests that read a command's output.
@@ -13,6 +13,8 @@
   recorded payloads imported through the real pipeline. An import of the same payloads is
   done once per test session; later callers get a copy of that database (a file copy costs
   milliseconds, an import seconds).
+
+One ONNX export of the embedding model serves the whole run (KB_MODEL_CACHE, when unset).
 
 Import the plain helpers with `from tests.conftest import run_kb` (tests/ is a package, so
 this is the very module pytest loaded, not a second copy).
@@ -128,8 +130,10 @@ def invoke_kb(home: Path, *args: str, **env: str | None) -> subprocess.Completed
 
     The real entry point runs (`kb.cli.main`: usage errors and KbError become one line and
     an exit code), inside typer's CliRunner isolation (os.environ, stdin, stdout and stderr
-    swapped for the call and restored after). Use `run_kb` where a new process is the
-    point: start-up imports, signals, a crash, terminal bytes, concurrency."""
+    swapped for the call and restored after). An exception kb does not map (a bug) reaches
+    the test itself, where a subprocess would print a traceback and exit 1. Use `run_kb`
+    where a new process is the point: start-up imports, signals, a crash, terminal bytes,
+    peak memory, concurrency."""
     from typer.testing import CliRunner
 
     from kb.cli import main

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import invoke_kb
 from tests.hostile.server import HostileServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,8 +112,13 @@ def kb(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str
     return result, int(rss[-1].split("=")[1]) / 1024 if rss else float("nan")
 
 
+def in_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A command whose memory is not measured (seeding, export) runs in this process."""
+    return invoke_kb(Path(env["KB_HOME"]), *args, KB_SOURCES=None)
+
+
 def export(env: dict[str, str]) -> dict[str, dict]:
-    result, _ = kb(env, "export")
+    result = in_process(env, "export")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return {row["key"]: row for row in rows}
@@ -121,7 +127,7 @@ def export(env: dict[str, str]) -> dict[str, dict]:
 def run_against(server: HostileServer, tmp_path: Path, behaviour: str,
                 hostile_url: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict]:
     env = configure(tmp_path / "home", server.url("good"), hostile_url or server.url(behaviour))
-    seeded, _ = kb(env, "ingest", str(SEED), "--provider", "hostile")
+    seeded = in_process(env, "ingest", str(SEED), "--provider", "hostile")
     assert seeded.returncode == 0, seeded.stderr
     before = export(env)
     result, rss = kb(env, "scrape")
