@@ -28,7 +28,7 @@ from kb.normalize.snapshots import bound_end, predecessors
 from kb.postmortems.ingest import store_doc_postmortems
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
-from kb.stage import RunReport, Stage, StageContext
+from kb.stage import RunReport, Stage, StageContext, StageProgress
 from kb.store.db import database_lost
 from kb.store.payloads import incidents_of_payloads
 from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
@@ -71,6 +71,8 @@ class Line:
         self.sources = list(sources)
         self.report = report or RunReport()
         self.progress = progress or (lambda _label: None)
+        # the later stages' display (kb.stage.StageProgress); the CLI sets it, None elsewhere
+        self.stage_progress: StageProgress | None = None
         self._hosts = {host: s.slug for s in self.sources for host in s.hosts}
         self._pending: list[_Pending] = []
         self._known = store.known_docs()  # sha256 → [(provider, incidents)], kept current
@@ -519,6 +521,8 @@ def run_later_stages(context: StageContext, only: Sequence[str] | None = None) -
         if only is not None and name not in only:
             continue
         started = time.perf_counter()
+        if context.progress is not None:
+            context.progress.begin(name)
         try:
             if name in SHARED_STAGES:
                 with stage_lock(context.store, name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing kb.stage must not open a database layer
     from kb.config import Settings
@@ -92,6 +92,20 @@ class RunReport:
         return sum(getattr(s, attribute) for s in self.sources.values())
 
 
+class StageProgress(Protocol):
+    """Where a run is, for the person watching it (the CLI's progress display implements it):
+    `begin(stage)` as each stage starts, then counts in either shape a stage has at hand,
+    `start(total)` + `advance(n)` or `(done, total)`. Stages that count nothing only begin."""
+
+    def begin(self, stage: str) -> None: ...
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, done: int = 1) -> None: ...
+
+    def __call__(self, done: int, total: int | None) -> None: ...
+
+
 @dataclass
 class StageContext:
     """What a later stage (embed, link, site, ...) gets after the store stage."""
@@ -99,6 +113,7 @@ class StageContext:
     store: Store
     settings: Settings
     report: RunReport
+    progress: StageProgress | None = None  # None: nobody is watching (tests, library use)
 
 
 # A stage returns a one-line note for the run summary, or None. It must be idempotent and

@@ -146,5 +146,6 @@ def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready:
 
 def analysis_stage(context: StageContext) -> str | None:
     """Pipeline stage (kb.pipeline.LATER_STAGES): tag new and changed incidents."""
-    done, note = refresh(context.store, Path(context.settings.home), only_ready=True)
+    done, note = refresh(context.store, Path(context.settings.home), only_ready=True,
+                         progress=context.progress)
     return f"cause tags for {done} incident(s); {note}" if done else None

@@ -7,6 +7,7 @@ load inside the functions, so `kb --help` stays instant.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -100,31 +101,77 @@ def open_store(settings: Settings | None = None, *, write: bool = False) -> Iter
 
 
 class Bar:
-    """A progress bar on stderr (shown only on a terminal), in the shapes the library's
-    progress callbacks take: `bar(done, total)`, `bar.start(total)` + `bar.advance(n)`, or
-    `bar.step(label)` for one item done."""
+    """The run's progress on stderr, in the shapes the library's progress callbacks take:
+    `bar(done, total)`, `bar.start(total)` + `bar.advance(n)`, `bar.step(label)` for one item
+    done, and `bar.begin(stage)` as a later stage starts (kb.stage.StageProgress).
 
-    def __init__(self, progress: Any) -> None:
+    On a terminal it is a rich bar naming the current stage. Piped (cron, CI, `| tee`) a bar
+    would print nothing until the end, so it writes a plain line as each stage starts, one
+    every PIPED_EVERY seconds while it works (stage, done/total, rate), and one as it ends."""
+
+    PIPED_EVERY = 5.0
+
+    def __init__(self, progress: Any, title: str, *, piped: bool) -> None:
         self._progress = progress
-        self._task = progress.add_task("", total=None, label="")
+        self._task = progress.add_task(title, total=None, label="")
+        self._piped = piped
+        self._stage = title
+        self._done = 0
+        self._total: int | None = None
+        self._began = self._said = time.monotonic()
 
     def __call__(self, done: int, total: int | None) -> None:
         self._progress.update(self._task, completed=done, total=total)
+        self._done, self._total = done, total
+        self._tick()
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=total)
+        self._total = total
+        self._tick()
 
     def advance(self, done: int = 1) -> None:
         self._progress.advance(self._task, done)
+        self._done += done
+        self._tick()
 
     def step(self, label: str) -> None:
         self._progress.update(self._task, advance=1, label=label[-60:])
+        self._done += 1
+        self._tick()
+
+    def begin(self, stage: str) -> None:
+        """A new stage: the bar restarts under its name (it no longer sits on the last file)."""
+        self.finish()
+        self._progress.update(self._task, description=stage, completed=0, total=None, label="")
+        self._stage, self._done, self._total = stage, 0, None
+        self._began = self._said = time.monotonic()
+        if self._piped:
+            err.print(f"kb: {escape_line(stage)} …")
+
+    def finish(self) -> None:
+        """The current stage's last line (piped only, and only when it counted something)."""
+        if self._piped and self._done:
+            self._say()
+
+    def _tick(self) -> None:
+        if self._piped and time.monotonic() - self._said >= self.PIPED_EVERY:
+            self._say()
+
+    def _say(self) -> None:
+        now = time.monotonic()
+        elapsed = max(now - self._began, 1e-9)
+        of = f"/{self._total}" if self._total is not None else ""
+        err.print(f"kb: {escape_line(self._stage)}: {self._done}{of} "
+                  f"({self._done / elapsed:.1f}/s, {elapsed:.0f} s)")
+        self._said = now
 
 
 @contextmanager
 def progress_bar(title: str, *, eta: bool = False, labels: bool = False) -> Iterator[Bar]:
-    """The one progress bar of the CLI: `title`, bar, done/total, then the time left (`eta`)
-    or the current item's label (`labels`, shown dim and never parsed as markup)."""
+    """The one progress display of the CLI: the stage's name, bar, done/total, then the time
+    left (`eta`) or the current item's label (`labels`, shown dim and never parsed as
+    markup); plain periodic lines instead when stderr is not a terminal (Bar)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -133,13 +180,17 @@ def progress_bar(title: str, *, eta: bool = False, labels: bool = False) -> Iter
         TimeRemainingColumn,
     )
 
-    columns: list[Any] = [TextColumn(title, markup=False), BarColumn(), MofNCompleteColumn()]
+    columns: list[Any] = [TextColumn("{task.description}", markup=False), BarColumn(),
+                          MofNCompleteColumn()]
     if eta:
         columns.append(TimeRemainingColumn())
     if labels:
         columns.append(TextColumn("{task.fields[label]}", style="dim", markup=False))
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        yield Bar(bar)
+    terminal = err.is_terminal
+    with Progress(*columns, console=err, transient=True, disable=not terminal) as progress:
+        bar = Bar(progress, title, piped=not terminal)
+        yield bar
+        bar.finish()
 
 
 def fetch_settings(settings: Settings) -> FetchSettings:
@@ -165,6 +216,7 @@ def open_line() -> Iterator[tuple[Line, Settings]]:
             progress_bar("payloads", labels=True) as bar:
         listed = load_source_list(settings)
         line = Line(store, Archive(settings.raw_dir), listed.sources, progress=bar.step)
+        line.stage_progress = bar
         line.report.sources_in_use = listed.line()
         yield line, settings
 

@@ -55,7 +55,8 @@ def _embed_after(line: Line, settings: Settings, report: RunReport, embed: bool)
         from kb.pipeline import run_later_stages
         from kb.stage import StageContext
 
-        run_later_stages(StageContext(line.store, settings, report), only=["embed"])
+        run_later_stages(StageContext(line.store, settings, report, line.stage_progress),
+                         only=["embed"])
 
 
 ShardOption = Annotated[str | None, typer.Option(
@@ -121,7 +122,7 @@ def update(
     with open_line() as (line, settings):
         report = (ingest(line, [from_dir]) if from_dir is not None
                   else _scrape(line, settings, [], part))
-        run_later_stages(StageContext(line.store, settings, report))
+        run_later_stages(StageContext(line.store, settings, report, line.stage_progress))
     finish_run(report, as_json)
 
 

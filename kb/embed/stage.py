@@ -206,7 +206,7 @@ def _encode_and_store(store: Store, encoder: Encoder, todo: Sequence[tuple[Docum
 
 def embed_stage(context: StageContext) -> str | None:
     """The `embed` later stage of `kb update`: a one-line note, or None when nothing changed."""
-    report = embed_missing(context.store, context.settings.home)
+    report = embed_missing(context.store, context.settings.home, tracker=context.progress)
     if not (report.embedded or report.pruned or report.empty or report.truncated):
         return None
     return report.summary()

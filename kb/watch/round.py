@@ -69,7 +69,7 @@ def run_round(line: Line, fetcher, settings: Settings, watch: WatchSettings,  # 
     kwargs = {"poster": poster} if poster is not None else {}
     result.send = send_due(line.store, targets, now=now, **kwargs)
     if result.changes and (watch.refresh if refresh is None else refresh):
-        run_later_stages(StageContext(line.store, settings, line.report))
+        run_later_stages(StageContext(line.store, settings, line.report, line.stage_progress))
     return result
 
 
