@@ -26,10 +26,11 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.config import env_value
 from kb.errors import ConfigError, KbError
@@ -144,9 +145,11 @@ class _Collect(logging.Handler):
         self.lines.append(record.getMessage().splitlines()[0] if record.getMessage() else "")
 
 
-def run_mkdocs(layout: Layout, site_dir: Path) -> list[str]:
-    """mkdocs build of `layout.docs` into `site_dir`; returns mkdocs' warning lines."""
-    from mkdocs.commands.build import build
+@contextmanager
+def _mkdocs(layout: Layout, site_dir: Path, *, dirty: bool) -> Iterator[tuple[Any, list[str]]]:
+    """What every mkdocs pass of the KB shares: mkdocs.yml's config for a build of
+    `layout.docs` into `site_dir` with its plugins started (and shut down however the block
+    ends), the list that collects mkdocs' warning lines, and mkdocs' errors as one KbError."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
@@ -156,16 +159,24 @@ def run_mkdocs(layout: Layout, site_dir: Path) -> list[str]:
     try:
         config = load_config(str(layout.config), docs_dir=str(layout.docs),
                              site_dir=str(site_dir))
-        config.plugins.on_startup(command="build", dirty=False)
+        config.plugins.on_startup(command="build", dirty=dirty)
         try:
-            build(config)
+            yield config, collect.lines
         finally:
             config.plugins.on_shutdown()
     except MkDocsException as exc:
         raise KbError(f"mkdocs: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     finally:
         logger.removeHandler(collect)
-    return collect.lines
+
+
+def run_mkdocs(layout: Layout, site_dir: Path) -> list[str]:
+    """mkdocs build of `layout.docs` into `site_dir`; returns mkdocs' warning lines."""
+    from mkdocs.commands.build import build
+
+    with _mkdocs(layout, site_dir, dirty=False) as (config, warnings):
+        build(config)
+    return warnings
 
 
 def run_mkdocs_chunked(layout: Layout, site_dir: Path) -> list[str]:
@@ -176,53 +187,38 @@ def run_mkdocs_chunked(layout: Layout, site_dir: Path) -> list[str]:
     The pages are the ones mkdocs' build() writes (tests/test_site_incremental.py compares
     them file by file). Returns mkdocs' warning lines."""
     from mkdocs.commands.build import _build_page, _build_theme_template, _populate_page
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
     from mkdocs.structure.files import get_files, set_exclusions
     from mkdocs.structure.nav import get_navigation
     from mkdocs.structure.pages import Page
 
-    collect = _Collect()
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(collect)
-    try:
-        config = load_config(str(layout.config), docs_dir=str(layout.docs),
-                             site_dir=str(site_dir))
-        config.plugins.on_startup(command="build", dirty=False)
-        try:
-            config = config.plugins.on_config(config)
-            config.plugins.on_pre_build(config=config)
-            files = get_files(config)
-            env = config.theme.get_env()
-            files.add_files_from_theme(env, config)
-            files = config.plugins.on_files(files, config=config)
-            set_exclusions(files, config)
-            nav = get_navigation(files, config)
-            nav = config.plugins.on_nav(nav, config=config, files=files)
-            doc_files = files.documentation_pages()
-            for file in doc_files:
-                if file.page is None:
-                    Page(None, file, config)
-            env = config.plugins.on_env(env, config=config, files=files)
-            files.copy_static_files()
-            for template in config.theme.static_templates:
-                _build_theme_template(template, env, files, config, nav)
-            for start in range(0, len(doc_files), CHUNK):
-                chunk = [f.page for f in doc_files[start:start + CHUNK] if f.page is not None]
-                for page in chunk:
-                    _populate_page(page, config, files)
-                for page in chunk:
-                    _build_page(page, config, doc_files, nav, env)
-                for page in chunk:  # what the next chunks never read again
-                    page.markdown = page.content = None
-            config.plugins.on_post_build(config=config)
-        finally:
-            config.plugins.on_shutdown()
-    except MkDocsException as exc:
-        raise KbError(f"mkdocs: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
-    finally:
-        logger.removeHandler(collect)
-    return collect.lines
+    with _mkdocs(layout, site_dir, dirty=False) as (config, warnings):
+        config = config.plugins.on_config(config)
+        config.plugins.on_pre_build(config=config)
+        files = get_files(config)
+        env = config.theme.get_env()
+        files.add_files_from_theme(env, config)
+        files = config.plugins.on_files(files, config=config)
+        set_exclusions(files, config)
+        nav = get_navigation(files, config)
+        nav = config.plugins.on_nav(nav, config=config, files=files)
+        doc_files = files.documentation_pages()
+        for file in doc_files:
+            if file.page is None:
+                Page(None, file, config)
+        env = config.plugins.on_env(env, config=config, files=files)
+        files.copy_static_files()
+        for template in config.theme.static_templates:
+            _build_theme_template(template, env, files, config, nav)
+        for start in range(0, len(doc_files), CHUNK):
+            chunk = [f.page for f in doc_files[start:start + CHUNK] if f.page is not None]
+            for page in chunk:
+                _populate_page(page, config, files)
+            for page in chunk:
+                _build_page(page, config, doc_files, nav, env)
+            for page in chunk:  # what the next chunks never read again
+                page.markdown = page.content = None
+        config.plugins.on_post_build(config=config)
+    return warnings
 
 
 def _nav_docs(items: object) -> Iterator[str]:
@@ -248,8 +244,6 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
     a dirty reload). sitemap.xml and 404.html are left as the last full build wrote them.
     Returns how many files of the site were written or removed."""
     from mkdocs.commands.build import _build_page, _populate_page
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
     from mkdocs.structure.files import File, Files, set_exclusions
     from mkdocs.structure.nav import get_navigation
     from mkdocs.structure.pages import Page
@@ -260,14 +254,8 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
     pages = sorted(p for p in changed if p.endswith(".md"))
     others = sorted(p for p in changed if not p.endswith(".md"))
     touched = 0
-    collect = _Collect()
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(collect)
     try:
-        config = load_config(str(layout.config), docs_dir=str(layout.docs),
-                             site_dir=str(stage))
-        config.plugins.on_startup(command="build", dirty=True)
-        try:
+        with _mkdocs(layout, stage, dirty=True) as (config, _warnings):
             config = config.plugins.on_config(config)
             config.plugins.on_pre_build(config=config)
             env = config.theme.get_env()
@@ -295,8 +283,6 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
             search = config.plugins.get("material/search")
             entries = (search.search_index.entries
                        if search is not None and search.config.enabled else None)
-        finally:
-            config.plugins.on_shutdown()
         for relative in others:
             target = stage / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -319,10 +305,7 @@ def run_mkdocs_pages(layout: Layout, changed: Sequence[str], removed: Sequence[s
                     target.parent.rmdir()
         if entries is not None:
             _patch_search_index(layout.site / "search" / "search_index.json", urls, entries)
-    except MkDocsException as exc:
-        raise KbError(f"mkdocs: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     finally:
-        logger.removeHandler(collect)
         shutil.rmtree(stage, ignore_errors=True)
     return touched
 
