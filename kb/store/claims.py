@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 
 from kb.errors import ConfigError, DatabaseBusy
 from kb.store.repo import Store
+from kb.store.tables import as_utc
 
 _META = MetaData()
 T_CLAIMS = Table(
@@ -69,12 +70,6 @@ def _now(conn: Connection) -> datetime:
 
 def _insert(conn: Connection):  # type: ignore[no-untyped-def]
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(T_CLAIMS)
-
-
-def _as_aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite hands DateTime back as text in some paths
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def claim(store: Store, stage: str, items: Sequence[str], *, owner: str,
@@ -122,7 +117,8 @@ def live_claims(store: Store, stage: str) -> list[tuple[str, str, str, datetime]
         now = _now(conn)
         rows = conn.execute(select(c.item, c.owner, c.detail, c.expires_at)
                             .where(c.stage == stage).order_by(c.item)).all()
-    return [(i, o, d, _as_aware(e)) for i, o, d, e in rows if _as_aware(e) > now]
+    held = [(i, o, d, as_utc(e)) for i, o, d, e in rows]  # SQLite may hand back text
+    return [(i, o, d, e) for i, o, d, e in held if e is not None and e > now]
 
 
 def hold_model(store: Store, model_id: str, *, owner: str,

@@ -43,7 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from kb.store.repo import T_INCIDENTS, Store
-from kb.store.tables import UTCDateTime, chunks
+from kb.store.tables import UTCDateTime, canonical_json, chunks
 
 _META = MetaData()
 
@@ -260,13 +260,13 @@ def record_round(store: Store, seen: Sequence[Watched], intents: Sequence[Intent
             conn.execute(insert(T_WATCHED), [
                 {"incident_key": w.incident_key, "provider": w.provider,
                  "content_hash": w.content_hash, "seen_at": now,
-                 "state_json": json.dumps(w.state, sort_keys=True, ensure_ascii=False)}
+                 "state_json": canonical_json(w.state)}
                 for w in seen])
         return _insert_ignore(conn, T_OUTBOX, [
             {"target": i.target, "incident_key": i.incident_key, "change_kind": i.change_kind,
              "change_id": i.change_id, "state": "pending", "attempts": 0, "next_try": now,
              "created_at": now,
-             "payload_json": json.dumps(i.payload, sort_keys=True, ensure_ascii=False)}
+             "payload_json": canonical_json(i.payload)}
             for i in intents], ("target", "incident_key", "change_kind", "change_id"))
 
 

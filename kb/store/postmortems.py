@@ -19,12 +19,8 @@ from sqlalchemy import Column, Float, Index, Text, delete, insert, select, updat
 from sqlmodel import Field, SQLModel
 
 from kb.store.repo import Store
-from kb.store.tables import UTCDateTime
+from kb.store.tables import canonical_json, time_column
 from scrapers.records import PostmortemRecord
-
-
-def _time(nullable: bool = True):  # type: ignore[no-untyped-def]
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 class PostmortemItemRow(SQLModel, table=True):
@@ -36,8 +32,8 @@ class PostmortemItemRow(SQLModel, table=True):
     record_hash: str
     sha256: str
     doc_url: str
-    fetched_at: datetime = _time(nullable=False)
-    first_stored_at: datetime = _time(nullable=False)
+    fetched_at: datetime = time_column(nullable=False)
+    first_stored_at: datetime = time_column(nullable=False)
 
 
 class PostmortemRow(SQLModel, table=True):
@@ -46,7 +42,7 @@ class PostmortemRow(SQLModel, table=True):
     url: str = Field(sa_column=Column(Text, nullable=False))
     title: str = Field(sa_column=Column(Text, nullable=False))
     provider: str | None = None
-    start_at: datetime | None = _time()
+    start_at: datetime | None = time_column()
     status: str
     doc_json: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -150,10 +146,6 @@ def _unstamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 _RECORD_TIMES = ("start", "end", "published_at")
 _RECORD_LISTS = ("categories", "keywords", "notes")
 
@@ -164,7 +156,7 @@ def record_to_json(record: PostmortemRecord) -> str:
         data[name] = _stamp(data[name])
     for name in _RECORD_LISTS:
         data[name] = list(data[name])
-    return _json(data)
+    return canonical_json(data)
 
 
 def record_from_json(text: str) -> PostmortemRecord:
@@ -244,12 +236,13 @@ def replace_derived(store: Store, docs: Sequence[Postmortem],
     nothing."""
     doc_rows = sorted(
         ({"id": d.id, "url": d.url, "title": d.title, "provider": d.provider,
-          "start_at": d.start, "status": d.status, "doc_json": _json(postmortem_to_dict(d))}
+          "start_at": d.start, "status": d.status,
+          "doc_json": canonical_json(postmortem_to_dict(d))}
          for d in docs), key=lambda r: r["id"])
     link_rows = sorted(
         ({"postmortem_id": k.postmortem_id, "incident_key": k.incident_key,
           "provider": k.provider, "score": round(k.score, 6), "confidence": k.confidence,
-          "rule": k.rule, "evidence_json": _json(k.evidence)} for k in links),
+          "rule": k.rule, "evidence_json": canonical_json(k.evidence)} for k in links),
         key=lambda r: (r["postmortem_id"], r["incident_key"]))
     digest = _digest(doc_rows, link_rows)
     with store.engine.begin() as conn:
@@ -268,7 +261,7 @@ def replace_derived(store: Store, docs: Sequence[Postmortem],
 
 
 def _digest(doc_rows: list[dict], link_rows: list[dict]) -> str:
-    text = _json([[r["id"], r["doc_json"]] for r in doc_rows]
+    text = canonical_json([[r["id"], r["doc_json"]] for r in doc_rows]
                  + [[r["postmortem_id"], r["incident_key"], r["score"], r["confidence"],
                      r["rule"], r["evidence_json"]] for r in link_rows])
     return hashlib.sha256(text.encode()).hexdigest()
@@ -297,7 +290,7 @@ def items_fingerprint(store: Store) -> str:
         for row in conn.execute(select(T_ITEMS.c.source, T_ITEMS.c.native_id,
                                        T_ITEMS.c.record_hash, T_ITEMS.c.url_key)
                                 .order_by(T_ITEMS.c.source, T_ITEMS.c.native_id)):
-            digest.update(_json(list(row)).encode())
+            digest.update(canonical_json(list(row)).encode())
     return digest.hexdigest()
 
 
