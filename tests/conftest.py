@@ -182,6 +182,18 @@ class recorded:  # used like a function: doc = recorded(URL, NOW)
 # -- stores ------------------------------------------------------------------------------------
 
 
+def reset_postgres(url: str) -> None:
+    """Empty the test PostgreSQL database at `url` (KB_TEST_POSTGRES_URL): every table of
+    the public schema dropped, so the next Store.open creates the schema afresh."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def sqlite_store(folder: Path) -> Store:
     """A writable, current-schema SQLite store at `folder`/kb.db."""
     from kb.store import Store

@@ -31,7 +31,7 @@ from kb.stage import RunReport, StageContext
 from kb.store import Store
 from kb.store.analysis import stale_cause_keys, stored_causes, write_causes
 from scrapers.archive import Archive
-from tests.conftest import ingested_store
+from tests.conftest import ingested_store, reset_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "analysis"
@@ -277,17 +277,12 @@ def test_a_failing_model_is_one_clear_line_and_earlier_tags_stay(store: Store) -
                     reason="KB_TEST_POSTGRES_URL not set")
 def test_stored_tags_and_coverage_on_postgresql(tmp_path: Path) -> None:
     """The analysis queries on a real PostgreSQL (`.ci/run` starts one; scratch DB only)."""
-    from sqlalchemy import create_engine, text
 
     from kb.analysis.coverage import coverage_from_payloads
     from kb.store.analysis import payload_spans
 
     url = os.environ["KB_TEST_POSTGRES_URL"]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset_postgres(url)
     store, _ = Store.open(url, write=True)
     try:
         ingest(Line(store, Archive(tmp_path / "raw"), load_sources(PACKAGED_SOURCES)),

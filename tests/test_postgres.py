@@ -18,21 +18,12 @@ from kb.pipeline import Line, ingest
 from kb.present import write_export
 from kb.store import Store
 from scrapers.archive import Archive
+from tests.conftest import reset_postgres
 
 URL = os.environ.get("KB_TEST_POSTGRES_URL")
 FIX = Path(__file__).parent / "fixtures" / "statuspage"
 SOURCES = load_sources(PACKAGED_SOURCES)
 pytestmark = pytest.mark.skipif(not URL, reason="KB_TEST_POSTGRES_URL not set")
-
-
-def reset(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def export(url: str, home: Path) -> tuple[str, list[str]]:
@@ -46,7 +37,7 @@ def export(url: str, home: Path) -> tuple[str, list[str]]:
 
 def test_postgres_matches_sqlite_byte_for_byte(tmp_path: Path) -> None:
     assert URL is not None
-    reset(URL)
+    reset_postgres(URL)
     on_postgres, failures = export(URL, tmp_path / "pg")
     assert failures == []
     on_sqlite, _ = export(f"sqlite:///{tmp_path / 'kb.db'}", tmp_path / "lite")

@@ -208,14 +208,10 @@ def test_links_on_the_recorded_corpus(tmp_path: Path, corpus: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("KB_TEST_POSTGRES_URL"),
                     reason="KB_TEST_POSTGRES_URL not set")
 def test_postgres_store_and_relink(tmp_path: Path) -> None:
-    from sqlalchemy import create_engine, text
+    from tests.conftest import reset_postgres
 
     url = os.environ["KB_TEST_POSTGRES_URL"]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset_postgres(url)
     store = _store(url)
     assert _ingest(store, tmp_path, FIX).source("postmortems").new == 12
     assert relink(store, TERMS).documents == 11

@@ -438,10 +438,10 @@ def test_alerts_test_sends_a_labelled_sample(kb_home: Path, httpserver: HTTPServ
 def test_watch_on_postgres(watched: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from tests.test_watch_outbox import _reset
+    from tests.conftest import reset_postgres
 
     url = os.environ["KB_TEST_POSTGRES_URL"]
-    _reset(url)
+    reset_postgres(url)
     monkeypatch.setenv("KB_DATABASE_URL", url)
     assert kinds(watched.round()) == [(KEY, "new")]
     assert kinds(watched.round()) == []

@@ -17,18 +17,9 @@ import pytest
 
 from kb.store import Store, outbox
 from kb.store.outbox import Intent
+from tests.conftest import reset_postgres
 
 PG = os.environ.get("KB_TEST_POSTGRES_URL")
-
-
-def _reset(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -36,7 +27,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "postgresql":
         if not PG:
             pytest.skip("KB_TEST_POSTGRES_URL not set")
-        _reset(PG)
+        reset_postgres(PG)
         url = PG
     else:
         url = f"sqlite:///{tmp_path / 'kb.db'}"
