@@ -29,6 +29,9 @@ def test_the_labelled_sets_are_what_docs_normalize_md_claims() -> None:
     assert {r.get("batch", 1) for r in windows} == {1, 2, 3}
     third = [r for r in windows if r.get("batch") == 3]
     assert len(third) >= 250 and sum(r["start"] is not None for r in third) >= 100
+    # no batch-3 row repeats text an earlier row holds (batch 1 labelled runs of sentences)
+    earlier = " ".join(" ".join(r["text"].split()) for r in windows if r.get("batch", 1) < 3)
+    assert not any(" ".join(r["text"].split()) in earlier for r in third)
     assert len({r["key"] for r in windows}) == len(windows)
     # the split is a function of the key alone (fixed before any rule saw the rows)
     assert all((int(r["key"], 16) % 10 < 4) == (r["split"] == "heldout")

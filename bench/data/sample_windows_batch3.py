@@ -8,6 +8,12 @@ and the updates of the Statuspage feeds and snapshots (Symantec WSS, Sauce Labs,
 DigitalOcean, StreamYard, Oracle Cloud, Cloudflare) that neither batch drew.
 
     python bench/data/sample_windows_batch3.py ../shared/corpus > /tmp/candidates3.jsonl
+    python bench/data/sample_windows_batch3.py --supplement ../shared/corpus  # second draw
+
+The first draw's rows that repeat text batch 1 labelled inside longer rows were moved to
+`labels_windows_batch3_repeats.jsonl`; the second draw (`--supplement`, rows `"draw": 2`)
+takes only text no labelled row holds, and adds Google Cloud and AWS status updates as
+`"part": "B"` (see bench/data/LABELS.md).
 
 Text that the rules were written against (Google Cloud, AWS, GitHub, OpenAI, Anthropic status
 text) is left out, as before. Selection is by the order of sha256("window-sample-3:" + key)
@@ -20,9 +26,11 @@ the key before any label or rule is seen. Printed rows carry everything but the 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,6 +150,65 @@ def feeds(corpus: Path, provider: str) -> list[dict]:
     return [r for p in paths for r in _feed_updates(p, corpus, provider)]
 
 
+def gcp(corpus: Path) -> list[dict]:
+    """Google Cloud incident updates of at most 600 characters (a sentence-sized update: the
+    long mini-reports hold several windows and no single truth), posted at their `when`."""
+    source = "gcp_incidents_json/google-cloud/incidents.json"
+    found = []
+    for incident in json.loads((corpus / source).read_text(encoding="utf-8")):
+        for u in incident.get("updates", []):
+            text = (u.get("text") or "").strip()
+            if text and len(text) <= 600 and u.get("when"):
+                found.append(_row("google-cloud", source, datetime.fromisoformat(u["when"]),
+                                  text))
+    return found
+
+
+_AWS_ENTRY = re.compile(r'<span class="yellowfg">\s*(?P<t>\d{1,2}:\d{2}\s*[AP]M)\s+(?P<z>P[DS]T)'
+                        r"\s*</span>(?:&nbsp;|\s)*(?P<body>.*?)</div>", re.S)
+
+
+def aws(corpus: Path) -> list[dict]:
+    """Entries of AWS Health's archived events: each `<span>12:53 PM PDT</span>` entry is an
+    update; the event's `date` (epoch) is its first entry, later entries follow in order (a
+    time earlier than the one before is the next day)."""
+    source = "aws_health_json/aws/data.json"
+    found = []
+    for event in json.loads((corpus / source).read_text(encoding="utf-8"))["archive"]:
+        first = datetime.fromtimestamp(int(event["date"]), UTC)
+        previous = None
+        for m in _AWS_ENTRY.finditer(event.get("description") or ""):
+            offset = timedelta(hours=-7 if m["z"] == "PDT" else -8)
+            local_day = (first + offset).date()
+            clock = datetime.strptime(m["t"].replace(" ", ""), "%I:%M%p").time()
+            when = datetime.combine(local_day, clock, UTC) - offset
+            while previous and when < previous:
+                when += timedelta(days=1)
+            previous = when
+            body = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", m["body"]))).strip()
+            if 20 <= len(body) <= 600:
+                found.append(_row("aws", source, when, body))
+    return found
+
+
+def _fresh(labelled: list[str]) -> Callable[[dict], bool]:
+    """Whether a row's text was never labelled, as a whole or inside a longer labelled row
+    (batch 1 labelled runs of several sentences of the same reports), nor is a test fixture."""
+    blob = "\n".join(labelled)
+    fixtures = "\n".join(_norm(p.read_text(encoding="utf-8", errors="replace"))
+                          for p in (ROOT / "tests" / "fixtures").rglob("*") if p.is_file()
+                          and p.suffix in {".json", ".jsonl", ".atom", ".rss", ".md", ".txt"})
+
+    def fresh(r: dict) -> bool:
+        t = _norm(r["text"])
+        return t not in blob and t not in fixtures and not any(o in t for o in labelled)
+    return fresh
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _draw(rows: list[dict], quota: int, known: set[str], share_timed: float) -> list[dict]:
     unique: dict[str, dict] = {}
     for r in rows:
@@ -152,6 +219,39 @@ def _draw(rows: list[dict], quota: int, known: set[str], share_timed: float) -> 
     plain = [r for r in ordered if not CLOCK.search(r["text"])]
     n_timed = min(len(timed), round(quota * share_timed))
     return timed[:n_timed] + plain[: quota - n_timed]
+
+
+SUPPLEMENT = {"postmortem clock times": 40, "danluu": 5, "oracle-cloud-infrastructure": 3,
+              "google-cloud": 125, "aws": 90}
+
+
+def supplement(corpus: Path) -> int:
+    """The second draw of batch 3, made after 165 rows of the first turned out to repeat text
+    that batch 1 had labelled inside longer rows (moved to `labels_windows_batch3_repeats.jsonl`):
+    what is left of the same sources that no row holds, then Google Cloud and AWS status
+    updates of incidents the test fixtures do not use (`"part": "B"`: providers whose status
+    text the rules were first written against, reported apart)."""
+    rows = [json.loads(line) for path in sorted(LABELS.parent.glob("labels_windows*.jsonl"))
+            for line in path.open(encoding="utf-8") if line.strip()]
+    labelled = [_norm(r["text"]) for r in rows if r.get("draw") != 2]  # this draw's own rows
+    # are not "labelled before": rerun, it draws them again
+    fresh = _fresh(labelled)
+    known = set()
+    pools = {"postmortem clock times": [r for r in postmortems(corpus, set())
+                                        if CLOCK.search(r["text"])],
+             "danluu": [r for r in danluu(corpus) if CLOCK.search(r["text"])],
+             "oracle-cloud-infrastructure": snapshots(corpus, "oracle-cloud-infrastructure"),
+             "google-cloud": gcp(corpus), "aws": aws(corpus)}
+    for name, pool in pools.items():
+        drawn = _draw([r for r in pool if fresh(r)], SUPPLEMENT[name], known, 0.85)
+        known |= {r["text"] for r in drawn}
+        print(f"{name}: {len(pool)} candidates, {len(drawn)} drawn", file=sys.stderr)
+        for r in drawn:
+            r["batch"], r["draw"] = 3, 2
+            if name in ("google-cloud", "aws"):
+                r["part"] = "B"
+            print(json.dumps(r, ensure_ascii=False))
+    return 0
 
 
 def main(corpus: Path) -> int:
@@ -184,5 +284,6 @@ def main(corpus: Path) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared"
-                               / "corpus")))
+    _args = [a for a in sys.argv[1:] if a != "--supplement"]
+    _corpus = Path(_args[0]) if _args else ROOT.parent / "shared" / "corpus"
+    raise SystemExit(supplement(_corpus) if "--supplement" in sys.argv else main(_corpus))
