@@ -85,7 +85,7 @@ _MONTH = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
 _WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Wednes|Thu|Thurs|Fri|Sat|Satur|Sun)(?:day)?\.?,?\s+"
 _DATE = re.compile(  # "on" and a weekday belong to the date: both are blanked with it
-    rf"(?<![\w:.-])(?:[Oo]n\s+)?(?:{_WEEKDAY})?(?:"
+    rf"(?<![\w:./-])(?:[Oo]n\s+)?(?:{_WEEKDAY})?(?:"
     r"(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?![\d-])"
     rf"|(?P<mn>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?\b(?:\s*,?\s*(?P<my>\d{{4}})\b)?"
     rf"|(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})\b\.?(?:,?\s*(?P<dy>\d{{4}})\b)?"
@@ -102,7 +102,8 @@ _RANGE = re.compile(r"[\s,()/]*(?:\(?(?:approx\.?|approximately|about|around|rou
                     r"(?:-+>?|\u2192|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
 _CUE = re.compile(
     r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
-    r"|from|between|until|till|ended|ending|end(?:\s+(?:time|date))?|as\s+of|at|by)\b"
+    r"|from|between|until|till|ended|ending|end(?:\s+(?:time|date))?|as\s+of|at|by|around"
+    r"|approximately)\b"
     r"(?:[\s,]+(?:at|on|from|of|around|approximately|about|roughly|just|shortly|after))*"
     r"[^\w]*$", re.I)
 _START_WORDS = frozenset({"since", "starting", "beginning", "began", "begun", "started",
@@ -120,8 +121,8 @@ _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partia
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
     r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
-    r"|went down|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
-    r"|(?:caus(?:ed|ing)|leading\s+to)\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
+    r"|went (?:down|dark)|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
+    r"|(?:caus(?:ed|ing)|leading\s+to|initiat(?:ed|ing))\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
 _LEADING_MAX = 40  # characters before the time: the check stays cheap on hostile text
 _LEADING = re.compile(r"\W*(?:(?:around|approximately|about|roughly|just\s+after|shortly"
@@ -154,13 +155,15 @@ _BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|full
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
 # observed"), unless what began was the recovery.
 _STARTED = re.compile(
-    r"\b(?:began|begun|started|commenced|starting|went\s+down|taken\s+down|observed|noticed"
-    r"|detected|occurred)\b", re.I)
+    r"\b(?:began|begun|started|commenced|starting|went\s+(?:down|dark|offline)|taken\s+down"
+    r"|observed|noticed|detected|occurred)\b", re.I)
+_OBSERVED = re.compile(r"\b(?:observed|noticed|detected|began|started)\b", re.I)
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
                          r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
                          r"|disabl\w*|halt\w*|deploy\w*|success\w*|breakthrough)\b", re.I)
 # Before a range: what was done then, not when users were affected.
 _ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed|migrat\w*"
+                     r"|suspended|paused"
                      r"|upgrad\w*|patch\w*|restart\w*|delet\w*|(?:was|is|were)\s+set"
                      r"|configured|(?:update|maintenance|change|deploy\w*|release|patch\w*)\s+window)"
                      r"\b", re.I)
@@ -180,11 +183,34 @@ _DURATION = re.compile(
     rf"(?P<n>\d{{1,3}}\.\d|{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
     rf"(?:,?\s+and\s+(?P<m>{_N})\s+(?:minutes?|mins?)\b)?"
     r"|(?P<hn>\d{1,3})-(?P<hu>minute|hour)\s+(?:period|outage|disruption|incident))", re.I)
+# ... or one that ends the sentence's account: "after 19 hours and 12 minutes of impact",
+# "bringing the total duration of impact to 1 hour and 53 minutes".
+_DURATION_OF = re.compile(
+    r"\b(?:after|(?:total\s+)?duration\s+of\s+(?:the\s+)?(?:impact|incident|outage|disruption)"
+    r"\s+to)\s+(?:approximately\s+|about\s+|around\s+|roughly\s+|~\s*)?"
+    rf"(?P<n>\d{{1,3}}\.\d|{_N})\s+(?P<u>minutes?|mins?|hours?|hrs?)\b"
+    rf"(?:,?\s+and\s+(?P<m>{_N})\s+(?:minutes?|mins?)\b)?"
+    r"(?:\s+of\s+(?:impact|downtime|disruption|degradation|outage))?", re.I)
 _FUTURE = re.compile(
     r"\b(?:scheduled|planned|maintenance|tonight|tomorrow|next\s+update|updates?\s+(?:by|at|in)"
     r"|(?:provide|post|share)\s+(?:an?\s+|more\s+|additional\s+|further\s+|another\s+)?"
     r"(?:update|information|details)|will|we'll|going\s+(?:down|to)|expect(?:ed|s)?\s+to|ETA"
     r"|estimated)\b", re.I)
+
+# An HTML tag left in a Statuspage body ("<b>Start Time:</b> May 18, 2021 20:18 UTC"): read as
+# blanks, so "Start Time:" stays a field and the tag's letters are no words.
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,9}(?:\s[^<>]{0,200})?/?>")
+# "by 3:40 PM PDT, all affected load balancers had fully recovered": the end is stated after
+# the time.
+_RECOVERED_AFTER = re.compile(r"(?:(?!\b(?:went|began|started|experienc|occurred|failed)\b)[^.;])"
+                              r"{0,160}?\b(?:had|have|has|were|was|are|is)\s+(?:\w+\s+)?"
+                              r"(?:fully\s+|completely\s+)?(?:recovered|restored|resolved)\b",
+                              re.I)
+# Responders' acts at a time: "engineers were alerted at 23:47 and began investigation".
+_RESPONSE = re.compile(r"\b(?:alerted|paged|notified|declared|escalat\w*)\b", re.I)
+# A relative clause names its subject in the clause before: "rolling back the changes, which
+# commenced at 22:15 UTC", "restarting the instances, an action that commenced between ...".
+_RELATIVE = re.compile(r"\s*(?:(?:an?|the)\s+\w+\s+)?(?:which|that)\b[^,;:(]*$", re.I)
 
 _Date = tuple[int | None, int, int]  # (year or None, month, day)
 
@@ -279,6 +305,9 @@ def _mentions(s: str, default_zone: ZoneInfo | None,
     chars = list(s)
     for lo, hi, _ in dates:
         chars[lo:hi] = " " * (hi - lo)
+    if "<" in s:
+        for t in _TAG.finditer(s):
+            chars[t.start():t.end()] = " " * (t.end() - t.start())
     b = "".join(chars)
     out: list[_Mention] = []
     for m in _TIME.finditer(b):
@@ -367,18 +396,32 @@ def _valid(start: datetime, end: datetime | None, posted: datetime) -> bool:
     return end is None or (start <= end <= start + MAX_WINDOW and end <= posted + SLACK)
 
 
+def _clause(text: str) -> str:
+    """The clause that ends `text`, with its antecedent when it is a relative one."""
+    pieces = [c for c in re.split(r"[,;:(]", text) if c.strip()]
+    if len(pieces) > 1 and _RELATIVE.fullmatch(pieces[-1]):
+        return pieces[-2] + "," + pieces[-1]
+    return pieces[-1] if pieces else ""
+
+
 def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[str | None]:
     """For each kept time, the cue word before it: a start word, "end", or None."""
     roles: list[str | None] = []
     for i, m in enumerate(kept):
         lo = kept[i - 1].hi if i else 0
         cue = _CUE.search(b, lo, m.lo)
+        if cue is not None and cue.group("w").lower() in {"around", "approximately"} \
+                and not _OBSERVED.search(_clause(b[lo:cue.start()])):
+            # "observed degradation around 02:00" is a start, as "at" would be; "a brief
+            # degradation occurred around 5:45am" states an event, not when impact began
+            cue = None
         if cue is None:
             # "Around 10:02 UTC, users began to see errors": a time opening the sentence
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
             said = _EXPERIENCED.match(after)
+            # (the dates before it are blanked: "On 13 October 2022 23:30 US/Pacific, there was")
             roles.append("start" if not i and m.lo <= _LEADING_MAX
-                         and _LEADING.fullmatch(s, 0, m.lo) and said
+                         and _LEADING.fullmatch(b, 0, m.lo) and said
                          and after.lstrip().startswith(",")  # not a "10:35 UTC - " stamp
                          and not _ACTOR_AFTER.match(after)
                          and not _REMEDY.search(after, 0, said.end()) else None)
@@ -386,8 +429,11 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         word = " ".join(cue.group("w").lower().split())
         # "operating normally since"; a comma left after a blanked date ("resolved on July
         # 30, 2014, at 0930 UTC") does not end the clause
-        clause = next((c for c in reversed(re.split(r"[,;:(]", b[lo:cue.start()])) if c.strip()),
-                      "")
+        clause = _clause(b[lo:cue.start()])
+        if word in {"around", "approximately"}:
+            word = "at"
+        upto = min(kept[i + 1].lo if i + 1 < len(kept) else len(b), m.hi + _AFTER_SPAN)
+        recovered_after = word in {"at", "by"} and _RECOVERED_AFTER.match(b, m.hi, upto)
         if word in _FIELDS:  # "Start Time: ..." of an incident; of a maintenance, a plan
             roles.append(None if planned else ("start" if word.startswith("start") else "end"))
         elif word in _START_WORDS:
@@ -403,6 +449,8 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             roles.append("end")
         elif word == "as of":  # "As of 9:58 UTC the errors are back to baseline."
             roles.append("end" if _RECOVERY.search(s) and not _PARTIAL.search(s) else None)
+        elif recovered_after:  # "by 3:40 PM PDT, all ... had fully recovered"
+            roles.append("end")
         elif word == "by" and not _RECOVERY.search(clause) and (
                 _ONSET_BEFORE.search(clause)
                 or _BECAME_AFTER.match(b, m.hi, min(len(b), m.hi + _AFTER_SPAN))):
@@ -410,15 +458,15 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
         elif _RECOVERY.search(clause):  # "at", "by" after a recovery word: "mitigated at 14:36"
             # ... unless it is when recovery began ("began to recover at 10:30") or was tried
             roles.append(None if _STARTED.search(clause) or _TRIED.search(clause) else "end")
-        elif word != "at" or _RECOVERING.search(clause):  # "rolled back at 17:05"
-            roles.append(None)
+        elif word != "at" or _RECOVERING.search(clause) or _RESPONSE.search(clause):
+            roles.append(None)  # "rolled back at 17:05", "were alerted at 23:47"
         elif _STARTED.search(clause):  # "the outage commenced at 19:26", "observed at"
             roles.append("start")
         else:  # GCP reports: "On 20 May 2022 at 13:47 US/Pacific, Networking experienced ..."
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
             said = _EXPERIENCED.match(after)
             roles.append("start" if said and not _ACTOR_AFTER.match(after)
-                         and not _REMEDY.search(after, 0, said.end()) else None)
+                         and not _REMEDY.search(after, 0, said.end() + 25) else None)
     return roles
 
 
@@ -453,7 +501,9 @@ def _read(s: str, posted: datetime, default_zone: ZoneInfo | None,
     while i < len(kept):
         gap = _RANGE.fullmatch(b, kept[i].hi, kept[i + 1].lo) if i + 1 < len(kept) else None
         if gap and ("and" not in gap.group().lower() or roles[i] == "between"):
-            before = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])[-1]
+            pieces = re.split(r"[;:(]|,\s", b[kept[i - 1].hi if i else 0:kept[i].lo])
+            before = pieces[-1] if len(pieces) < 2 or not _RELATIVE.fullmatch(pieces[-1]) \
+                else pieces[-2] + ", " + pieces[-1]  # "restarting ..., an action that ... between"
             after, upto = kept[i + 1].hi, min(len(b), kept[i + 1].hi + _AFTER_SPAN)
             if _ACTION.search(before) or _ACTOR_AFTER.match(b, after, upto) or (
                     _MADE_BEFORE.search(before) and _LOST_AFTER.match(b, after, upto)):
@@ -505,9 +555,15 @@ def _length(text: str) -> timedelta | None:
     """The length a sentence states ("for approximately 25 minutes"), if one."""
     found = _DURATION.search(text)
     if found is None:
-        return None
-    word = (found.group("n") or found.group("hn")).lower()
-    unit = (found.group("u") or found.group("hu")).lower()
+        found = _DURATION_OF.search(text)
+        if found is None or (found.group(0).lower().startswith("after")
+                             and not found.group(0).lower().endswith(
+                                 ("impact", "downtime", "disruption", "degradation", "outage"))):
+            return None  # "after 19 hours" alone may be a delay, not a length of impact
+        word, unit = found.group("n").lower(), found.group("u").lower()
+    else:
+        word = (found.group("n") or found.group("hn")).lower()
+        unit = (found.group("u") or found.group("hu")).lower()
     n = float(word) if word[0].isdigit() else _NUMBERS[word]  # "21.5 hours"
     length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)
     if extra := found.group("m"):  # "1 hour and 44 minutes"
