@@ -496,6 +496,32 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
     ("For about 43 minutes, ending at 10:45 UTC, the API was unavailable.", "10:02", "10:45"),
     ("We rolled back at 10:40 UTC, and errors stopped at 10:45 UTC. Errors had started at "
      "10:02 UTC.", "10:02", "10:45"),
+    # grown on the tune rows of batches 1-3 (bench/data/LABELS.md), reworded to one date
+    ("Customer Impact: logins fail.\n<b>Start Time:</b> 10:02 UTC", "10:02", None),
+    ("Engineers observed performance degradation around 10:02 UTC and began an "
+     "investigation.", "10:02", None),
+    ("A brief degradation occurred around 10:02 UTC.", None, None),
+    ("Claude.ai and API went dark at 10:02 UTC.", "10:02", None),
+    ("At 10:02 UTC, a failure of the cooling systems initiated a significant outage.",
+     "10:02", None),
+    ("Starting at 10:02 UTC we experienced connectivity issues. At 10:30 UTC, some load "
+     "balancers began to see recovery and by 10:45 UTC, all affected load balancers had fully "
+     "recovered.", "10:02", "10:45"),
+    ("Power was restored at 10:40 UTC and at 10:45 UTC, the affected instances had recovered. "
+     "Starting at 10:02 UTC some instances lost power.", "10:02", "10:45"),
+    ("Issues were fully resolved at 10:45 UTC, marking the end of the incident after 43 "
+     "minutes of impact.", "10:02", "10:45"),
+    ("Normal service was fully restored by 10:45 UTC, bringing the total duration of impact "
+     "to 43 minutes.", "10:02", "10:45"),
+    ("The queue drained at 10:45 UTC after 43 minutes.", None, None),
+    ("Mitigation involved rolling back the policy changes, which commenced at 10:02 UTC.",
+     None, None),
+    ("The fix involved restarting the instances, an action that commenced between 10:02 and "
+     "10:45 UTC.", None, None),
+    ("Google engineers were alerted at 10:02 UTC and began investigation.", None, None),
+    ("Configuration changes were suspended from 10:02 UTC until 10:45 UTC.", None, None),
+    ("\u65e5\u672c\u6642\u9593 2023/03/14 19:02 | Starting at 10:02 UTC, we began to see "
+     "errors.", "10:02", None),
 ])
 def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
                                              end: str | None) -> None:
