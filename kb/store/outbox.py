@@ -327,6 +327,18 @@ def finish(store: Store, item_id: int, token: str, *, state: str, now: datetime,
         return bool(done.rowcount)
 
 
+def renew(store: Store, token: str, now: datetime) -> int:
+    """Heartbeat: move the claim time of the rows `token` still holds ("sending") to `now`,
+    so another watcher does not take them for a dead sender's while a slow target keeps this
+    one busy past the lease. The count renewed."""
+    with store.engine.begin() as conn:
+        done = conn.execute(update(T_OUTBOX)
+                            .where(T_OUTBOX.c.claim_token == token,
+                                   T_OUTBOX.c.state == "sending")
+                            .values(claimed_at=now))
+        return int(done.rowcount or 0)
+
+
 def in_doubt(store: Store, *, stale_before: datetime) -> list[OutboxItem]:
     """Rows left "sending" by a sender that is gone: its process on this host has exited,
     or (another host) it claimed them before `stale_before`."""

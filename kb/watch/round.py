@@ -14,17 +14,17 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kb.alerts.changes import Change, diff, state_of
 from kb.alerts.message import FactsContext, build_facts
-from kb.alerts.send import Poster, SendReport, send_due
+from kb.alerts.send import CLAIM_LEASE, Poster, SendReport, send_due
 from kb.alerts.targets import Target
 from kb.config import Settings, SourceConfig
 from kb.errors import KbError
 from kb.model import Incident
 from kb.pipeline import Line, run_later_stages, scrape
-from kb.stage import RunReport, StageContext
+from kb.stage import RunReport, StageContext, StageProgress
 from kb.store import outbox
 from kb.store.outbox import Intent, SourceState, Watched
 from kb.watch.early import early_intents
@@ -58,19 +58,70 @@ def run_round(line: Line, fetcher, settings: Settings, watch: WatchSettings,  # 
               followed: Sequence[str], now: datetime | None = None,
               poster: Poster | None = None, refresh: bool | None = None,
               rng: random.Random | None = None) -> RoundReport:
-    """Poll `sources`, then diff every incident of `followed` providers and notify."""
+    """Poll `sources`, then diff every incident of `followed` providers and notify: the
+    three phases below in one go. `kb watch` runs them itself, holding the KB writer lock
+    for `observe` and `refresh_site` only, never while it sends."""
     now = now or datetime.now(UTC)
+    result = observe(line, fetcher, settings, watch, targets, sources, followed=followed,
+                     now=now, rng=rng)
+    deliver(line.store, targets, result, now=now, poster=poster, lease=watch.lease)
+    if wants_refresh(result, watch, refresh):
+        refresh_site(line.store, settings, line.report, line.stage_progress)
+    return result
+
+
+def observe(line: Line, fetcher, settings: Settings, watch: WatchSettings,  # type: ignore[no-untyped-def]
+            targets: Sequence[Target], sources: Sequence[SourceConfig], *,
+            followed: Sequence[str], now: datetime,
+            rng: random.Random | None = None) -> RoundReport:
+    """Phase 1, a writer's: poll `sources` and store what they say (`kb scrape`'s own
+    function), then find what changed and record it with the notifications it calls for in
+    one transaction. After this, nothing is lost if the process dies: the outbox holds it."""
     result = RoundReport(line.report)
     if sources:
         scrape(line, fetcher, sources)
         result.polled = [s.slug for s in sources]
         _reschedule(line, watch, sources, now, rng)
     _detect(line, settings, targets, followed, now, result)
-    kwargs = {"poster": poster} if poster is not None else {}
-    result.send = send_due(line.store, targets, now=now, **kwargs)
-    if result.changes and (watch.refresh if refresh is None else refresh):
-        run_later_stages(StageContext(line.store, settings, line.report, line.stage_progress))
+    _mark_changed(line.report, result)
     return result
+
+
+def deliver(store, targets: Sequence[Target], result: RoundReport, *,  # type: ignore[no-untyped-def]
+            now: datetime, poster: Poster | None = None,
+            lease: timedelta = CLAIM_LEASE) -> None:
+    """Phase 2: send what the outbox holds (this round's rows and any left over). Needs no
+    writer lock: rows are claimed (kb.alerts.send), so a concurrent `kb scrape` or a second
+    watcher never sends them too, and a slow target blocks no writer."""
+    kwargs = {"poster": poster} if poster is not None else {}
+    result.send = send_due(store, targets, now=now, lease=lease, **kwargs)
+
+
+def wants_refresh(result: RoundReport, watch: WatchSettings, refresh: bool | None) -> bool:
+    """Whether phase 3 runs: the round changed something and refreshing is on."""
+    return bool(result.changes or result.run.changed) and (
+        watch.refresh if refresh is None else refresh)
+
+
+def refresh_site(store, settings: Settings, report: RunReport,  # type: ignore[no-untyped-def]
+                 progress: StageProgress | None = None) -> None:
+    """Phase 3, a writer's: the later stages as `kb update` runs them (link and analysis
+    under PostgreSQL stage locks, embed by work claims, so two watchers on one database do
+    not do one piece of work twice; then the site, which may re-render only
+    `report.changed`)."""
+    run_later_stages(StageContext(store, settings, report, progress))
+
+
+def _mark_changed(report: RunReport, result: RoundReport) -> None:
+    """Add the incidents this round found changed to `report.changed` (the keys the site
+    stage re-renders), beside those the scrape stored as new or updated: a change stored
+    by an earlier `kb scrape` or a killed round is news to the site too."""
+    have = set(report.changed)
+    for change in result.changes:
+        key = change.incident_key
+        if key not in have and not key.startswith("unofficial/"):
+            report.changed.append(key)
+            have.add(key)
 
 
 def _reschedule(line: Line, watch: WatchSettings, sources: Sequence[SourceConfig],
