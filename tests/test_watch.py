@@ -605,5 +605,16 @@ def test_an_incident_deleted_by_its_vendor_loses_nothing(watched: Any) -> None:
     watched.status.stage = "deleted"
     report = watched.round()
     assert report.changes == [] and not report.send.failed
+    assert report.unlisted == [f"{KEY}: open, but no longer listed by its status page "
+                               "(withdrawn by the vendor?); kept as last seen, no notification"]
     assert store.get(KEY).title  # still held as last seen (an API window is no withdrawal)
     assert outbox.items(store) == before  # nothing sent, nothing lost
+    assert watched.round().unlisted == []  # said once (here a 304)
+    watched.status.stage = "open2"  # back, with an update: one notification for that
+    back = watched.round()
+    assert kinds(back) == [(KEY, "update")] and back.unlisted == []
+    watched.status.stage = "resolved"
+    assert kinds(watched.round()) == [(KEY, "resolved")]
+    watched.status.stage = "deleted"  # gone once closed: nothing to say
+    assert watched.round().unlisted == []
+    assert [m["change"]["kind"] for m in watched.hook.got] == ["new", "update", "resolved"]

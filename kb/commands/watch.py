@@ -139,6 +139,7 @@ def _print_round(report: RoundReport, as_json: bool) -> bool:
             "superseded": report.send.superseded, "unknown": report.send.unknown,
             "resent_in_doubt": report.send.resent_in_doubt,
             "source_failures": failures, "errors": report.errors,
+            "unlisted": report.unlisted,
             "notes": report.run.notes,
         }, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
     else:
@@ -162,7 +163,7 @@ def _print_round(report: RoundReport, as_json: bool) -> bool:
         err.print(f"error: alert: {escape_line(line)}", style="red")
     for line in report.send.unknown:
         err.print(f"warning: alert in doubt, not resent: {escape_line(line)}")
-    for line in report.errors:
+    for line in report.errors + report.unlisted:
         err.print(f"warning: {escape_line(line)}")
     return bool(failures or report.send.failed)
 

@@ -44,6 +44,7 @@ class RoundReport:
     recorded: int = 0  # notifications recorded (new outbox rows)
     send: SendReport = field(default_factory=SendReport)
     errors: list[str] = field(default_factory=list)  # facts that could not be built, ...
+    unlisted: list[str] = field(default_factory=list)  # open incidents the page dropped
 
 
 def due_sources(store, sources: Sequence[SourceConfig], now: datetime  # type: ignore[no-untyped-def]
@@ -154,6 +155,9 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
             changed.setdefault(key.partition("/")[0], []).append(key)
     early = any(t.early_warning for t in targets)
     if not changed and not early:
+        dropped = _unlisted(line.report, result, seen)
+        if dropped:
+            outbox.record_round(store, dropped, [], now)
         return
     context = FactsContext(store, settings.home, followed, names=store.provider_names(),
                            now=now)
@@ -189,7 +193,64 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
                 facts = build_facts_minimal(context, incident, change)
             intents += [Intent(t.name, incident.key, change.kind, change.change_id, facts)
                         for t in wanting]
+    # judged on what the watcher knows after this round's changes (a snapshot source closes
+    # an incident it no longer lists: that is a resolution, not a withdrawal)
+    current = {**seen, **{w.incident_key: w for w in new_seen}}
+    dropped = _unlisted(line.report, result, current)
+    fresh = {w.incident_key: i for i, w in enumerate(new_seen)}
+    for row in dropped:
+        if row.incident_key in fresh:
+            new_seen[fresh[row.incident_key]] = row
+        else:
+            new_seen.append(row)
     result.recorded = outbox.record_round(store, new_seen, intents, now)
+
+
+UNLISTED = "unlisted"  # watched-state flag: said once that the page no longer lists it
+
+
+def _unlisted(report: RunReport, result: RoundReport, seen: dict[str, Watched]
+              ) -> list[Watched]:
+    """Open incidents that the page polled this round no longer lists (deleted by the
+    vendor, most likely), each said once in `result.unlisted`; the watched rows to write
+    (the flag set, or cleared when an incident is listed again).
+
+    Judged only for a source polled without failure that answered at least one payload in
+    full (a 304's incidents are not known to this round, so an incident that one endpoint
+    dropped and a 304'd feed still lists may be named: a report line, never a
+    notification), only for incidents (a maintenance leaves the page once done), and only
+    for those at least as recent as the oldest one listed — an API lists a window of recent
+    incidents, and falling out of it is no deletion. The
+    incident stays in the KB as last seen, and no notification is made (docs/alerts.md)."""
+    rows: list[Watched] = []
+    for provider in result.polled:
+        entry = report.sources.get(provider)
+        if entry is None or entry.failed or not entry.docs:
+            continue
+        listed = {k for k in report.outcomes if k.partition("/")[0] == provider}
+        times = [seen[k].state.get("last_update_at") for k in listed if k in seen]
+        times = [t for t in times if t]
+        if not listed or not times:
+            continue
+        oldest = min(times)
+        for key, was in seen.items():
+            if was.provider != provider:
+                continue
+            flagged = bool(was.state.get(UNLISTED))
+            if key in listed:
+                if flagged:  # listed again
+                    state = {k: v for k, v in was.state.items() if k != UNLISTED}
+                    rows.append(Watched(key, provider, was.content_hash, state))
+                continue
+            last = was.state.get("last_update_at") or ""
+            if (flagged or not was.state.get("open") or was.state.get("kind") != "incident"
+                    or last < oldest):
+                continue
+            result.unlisted.append(
+                f"{key}: open, but no longer listed by its status page (withdrawn by the "
+                "vendor?); kept as last seen, no notification")
+            rows.append(Watched(key, provider, was.content_hash, {**was.state, UNLISTED: True}))
+    return rows
 
 
 def build_facts_minimal(context: FactsContext, incident: Incident, change: Change) -> dict:
