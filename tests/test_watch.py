@@ -618,3 +618,26 @@ def test_an_incident_deleted_by_its_vendor_loses_nothing(watched: Any) -> None:
     watched.status.stage = "deleted"  # gone once closed: nothing to say
     assert watched.round().unlisted == []
     assert [m["change"]["kind"] for m in watched.hook.got] == ["new", "update", "resolved"]
+
+
+def test_filters_choose_the_targets(watched: Any, httpserver: HTTPServer) -> None:
+    """providers, components (any one, any case) and min_severity, on the real incident
+    (Anthropic, major, four components among them "claude.ai")."""
+    store = Store.open(load_settings().database_url)[0]
+    hook = httpserver.url_for("/hook")
+    chosen = {
+        "other-provider": ({"providers": ("openai",)}, False),
+        "this-provider": ({"providers": ("anthropic",)}, True),
+        "component-any-case": ({"components": ("CLAUDE.AI", "nothing else")}, True),
+        "other-component": ({"components": ("Console",)}, False),
+        "critical-only": ({"min_severity": "critical"}, False),
+        "minor-and-up": ({"min_severity": "minor"}, True),
+    }
+    targets = [Target(name, "webhook", hook, min_interval=0, **extra)
+               for name, (extra, _) in chosen.items()]
+    report = watched.round(targets=targets)
+    assert kinds(report) == [(KEY, "new")]
+    assert store.get(KEY).stated_severity == "major"
+    assert sorted(i.target for i in outbox.items(store)) == sorted(
+        name for name, (_, wanted) in chosen.items() if wanted)
+    assert len(watched.hook.got) == 3
