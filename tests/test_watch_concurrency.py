@@ -205,3 +205,39 @@ def test_two_watchers_on_one_postgres_send_one_message_per_change(
         ("trigger", KEY), ("resolve", KEY)]
     assert len(slack.got) == 2
     assert embedded(second) == 1  # the resolved incident's text changed: once again
+
+
+@pytest.mark.slow  # waits one 30 s interval (the shortest allowed): ~40-50 s
+def test_the_long_running_watch_polls_again_when_due(kb_home: Path,
+                                                     httpserver: HTTPServer) -> None:
+    """`kb watch` without --once: a round at start, the next when the source is due (30 s,
+    no jitter), which finds the page's new update; one message per change."""
+    status = StatusPage(httpserver)
+    hook = Receiver(httpserver, "/hook", Response("{}", status=200))
+    write_home(kb_home, httpserver,
+               "[watch]\ninterval = 30\njitter = 0\nrefresh = false\n"
+               f"[[alert]]\nkind = \"webhook\"\nname = \"hook\"\n"
+               f"url = \"{httpserver.url_for('/hook')}\"\nmin_interval = 0\n")
+    watcher = subprocess.Popen([sys.executable, "-u", "-m", "kb", "watch", "--json"],
+                               env=kb_env(kb_home), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    rounds: list[dict[str, Any]] = []
+    guard = threading.Timer(180, watcher.kill)  # a watcher that says nothing fails, not hangs
+    guard.start()
+    try:
+        assert watcher.stdout is not None
+        rounds.append(json.loads(watcher.stdout.readline()))
+        first_done = time.monotonic()
+        status.stage = "open2"
+        rounds.append(json.loads(watcher.stdout.readline()))
+        waited = time.monotonic() - first_done
+    finally:
+        guard.cancel()
+        watcher.kill()
+        watcher.communicate()
+    assert [c["kind"] for c in rounds[0]["changes"]] == ["new"]
+    assert [c["kind"] for c in rounds[1]["changes"]] == ["update"]
+    assert rounds[1]["polled"] == ["anthropic"]
+    assert 20 <= waited <= 90, waited  # the interval, not a busy loop
+    assert [m["change"]["kind"] for m in hook.got] == ["new", "update"]
+    assert status.requests == 2
