@@ -45,6 +45,7 @@ class RoundReport:
     send: SendReport = field(default_factory=SendReport)
     errors: list[str] = field(default_factory=list)  # facts that could not be built, ...
     unlisted: list[str] = field(default_factory=list)  # open incidents the page dropped
+    started: datetime | None = None  # when this round began polling (the fetch log's clock)
 
 
 def due_sources(store, sources: Sequence[SourceConfig], now: datetime  # type: ignore[no-untyped-def]
@@ -78,7 +79,7 @@ def observe(line: Line, fetcher, settings: Settings, watch: WatchSettings,  # ty
     """Phase 1, a writer's: poll `sources` and store what they say (`kb scrape`'s own
     function), then find what changed and record it with the notifications it calls for in
     one transaction. After this, nothing is lost if the process dies: the outbox holds it."""
-    result = RoundReport(line.report)
+    result = RoundReport(line.report, started=datetime.now(UTC))
     if sources:
         scrape(line, fetcher, sources)
         result.polled = [s.slug for s in sources]
@@ -155,9 +156,12 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
             changed.setdefault(key.partition("/")[0], []).append(key)
     early = any(t.early_warning for t in targets)
     if not changed and not early:
-        dropped = _unlisted(line.report, result, seen)
+        dropped, gone = _unlisted(line.report, result, seen, store)
         if dropped:
-            outbox.record_round(store, dropped, [], now)
+            context = FactsContext(store, settings.home, followed,
+                                   names=store.provider_names(), now=now)
+            result.recorded = outbox.record_round(
+                store, dropped, _withdrawals(context, targets, gone, result), now)
         return
     context = FactsContext(store, settings.home, followed, names=store.provider_names(),
                            now=now)
@@ -178,25 +182,12 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
             if change is None:
                 continue
             result.changes.append(change)
-            wanting = [t for t in targets
-                       if t.wants(provider, [c.name for c in incident.components],
-                                  incident.stated_severity)]
-            if not wanting:
-                continue
-            try:
-                facts = build_facts(context, incident, change)
-            except Exception as exc:  # the alert goes out without what failed:
-                # a bug in similar search or the comparison must not hold back every alert
-                # (the round would fail before recording, again and again)
-                result.errors.append(f"{incident.key}: alert facts incomplete "
-                                     f"({type(exc).__name__}: {str(exc)[:200]})")
-                facts = build_facts_minimal(context, incident, change)
-            intents += [Intent(t.name, incident.key, change.kind, change.change_id, facts)
-                        for t in wanting]
+            intents += _intents(context, targets, incident, change, result)
     # judged on what the watcher knows after this round's changes (a snapshot source closes
     # an incident it no longer lists: that is a resolution, not a withdrawal)
     current = {**seen, **{w.incident_key: w for w in new_seen}}
-    dropped = _unlisted(line.report, result, current)
+    dropped, gone = _unlisted(line.report, result, current, store)
+    intents += _withdrawals(context, targets, gone, result)
     fresh = {w.incident_key: i for i, w in enumerate(new_seen)}
     for row in dropped:
         if row.incident_key in fresh:
@@ -206,23 +197,76 @@ def _detect(line: Line, settings: Settings, targets: Sequence[Target],
     result.recorded = outbox.record_round(store, new_seen, intents, now)
 
 
+def _intents(context: FactsContext, targets: Sequence[Target], incident: Incident,
+             change: Change, result: RoundReport) -> list[Intent]:
+    """The notifications `change` calls for: one per target whose filters it passes."""
+    wanting = [t for t in targets
+               if t.wants(incident.provider, [c.name for c in incident.components],
+                          incident.stated_severity)]
+    if not wanting:
+        return []
+    try:
+        facts = build_facts(context, incident, change)
+    except Exception as exc:  # the alert goes out without what failed:
+        # a bug in similar search or the comparison must not hold back every alert
+        # (the round would fail before recording, again and again)
+        result.errors.append(f"{incident.key}: alert facts incomplete "
+                             f"({type(exc).__name__}: {str(exc)[:200]})")
+        facts = build_facts_minimal(context, incident, change)
+    return [Intent(t.name, incident.key, change.kind, change.change_id, facts)
+            for t in wanting]
+
+
+def _withdrawals(context: FactsContext, targets: Sequence[Target], gone: Sequence[str],
+                 result: RoundReport) -> list[Intent]:
+    """A `withdrawn` change for each incident in `gone` (see `_unlisted`), identified by
+    its last update's time: the same withdrawal found twice is one outbox row, and an
+    incident that comes back, changes and is withdrawn again is news again."""
+    intents: list[Intent] = []
+    for provider, keys in sorted(_by_provider(gone).items()):
+        intents += _withdrawn(context, targets, _load(context.store, provider, keys), result)
+    return intents
+
+
+def _by_provider(keys: Sequence[str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key in keys:
+        grouped.setdefault(key.partition("/")[0], []).append(key)
+    return grouped
+
+
+def _withdrawn(context: FactsContext, targets: Sequence[Target], incidents: list[Incident],
+               result: RoundReport) -> list[Intent]:
+    intents: list[Intent] = []
+    for incident in incidents:
+        last = incident.updates[-1].at.isoformat() if incident.updates else ""
+        change = Change(incident.key, "withdrawn", last,
+                        f"withdrawn: no longer listed by the status page: "
+                        f"{incident.title[:120]}")
+        result.changes.append(change)
+        intents += _intents(context, targets, incident, change, result)
+    return intents
+
+
 UNLISTED = "unlisted"  # watched-state flag: said once that the page no longer lists it
 
 
-def _unlisted(report: RunReport, result: RoundReport, seen: dict[str, Watched]
-              ) -> list[Watched]:
+def _unlisted(report: RunReport, result: RoundReport, seen: dict[str, Watched],
+              store=None) -> tuple[list[Watched], list[str]]:  # type: ignore[no-untyped-def]
     """Open incidents that the page polled this round no longer lists (deleted by the
-    vendor, most likely), each said once in `result.unlisted`; the watched rows to write
-    (the flag set, or cleared when an incident is listed again).
+    vendor, most likely), each said once in `result.unlisted`. Returns the watched rows to
+    write (the flag set, or cleared when an incident is listed again) and the incidents to
+    notify as `withdrawn`.
 
-    Judged only for a source polled without failure that answered at least one payload in
-    full (a 304's incidents are not known to this round, so an incident that one endpoint
-    dropped and a 304'd feed still lists may be named: a report line, never a
-    notification), only for incidents (a maintenance leaves the page once done), and only
-    for those at least as recent as the oldest one listed — an API lists a window of recent
-    incidents, and falling out of it is no deletion. The
-    incident stays in the KB as last seen, and no notification is made (docs/alerts.md)."""
+    Judged only for a source polled without failure that answered at least one payload,
+    only for incidents (a maintenance leaves the page once done), and only for those at
+    least as recent as the oldest one listed — an API lists a window of recent incidents,
+    and falling out of it is no deletion. An endpoint that answered 304 still lists what its
+    last fetched payload listed (the fetch log names it: kb.store.outbox.listed_unchanged);
+    where that payload is not known, the incident is named in the report only, not
+    notified. The incident stays in the KB as last seen (docs/alerts.md)."""
     rows: list[Watched] = []
+    gone: list[str] = []
     for provider in result.polled:
         entry = report.sources.get(provider)
         if entry is None or entry.failed or not entry.docs:
@@ -233,6 +277,7 @@ def _unlisted(report: RunReport, result: RoundReport, seen: dict[str, Watched]
         if not listed or not times:
             continue
         oldest = min(times)
+        missing: list[Watched] = []
         for key, was in seen.items():
             if was.provider != provider:
                 continue
@@ -243,14 +288,31 @@ def _unlisted(report: RunReport, result: RoundReport, seen: dict[str, Watched]
                     rows.append(Watched(key, provider, was.content_hash, state))
                 continue
             last = was.state.get("last_update_at") or ""
-            if (flagged or not was.state.get("open") or was.state.get("kind") != "incident"
-                    or last < oldest):
-                continue
+            if was.state.get("open") and was.state.get("kind") == "incident" and last >= oldest:
+                missing.append(was)
+        whole = not entry.not_modified
+        if missing and entry.not_modified and store is not None and result.started:
+            # an endpoint answered 304: what its last payload lists is still listed
+            still, whole = outbox.listed_unchanged(store, provider, result.started)
+            for was in [w for w in missing if w.incident_key in still]:
+                missing.remove(was)
+                if was.state.get(UNLISTED):
+                    state = {k: v for k, v in was.state.items() if k != UNLISTED}
+                    rows.append(Watched(was.incident_key, provider, was.content_hash, state))
+        for was in missing:
+            key = was.incident_key
+            if was.state.get(UNLISTED):
+                continue  # said before
             result.unlisted.append(
                 f"{key}: open, but no longer listed by its status page (withdrawn by the "
-                "vendor?); kept as last seen, no notification")
+                "vendor?); kept as last seen; " + (
+                    "a withdrawn change is notified" if whole else "not notified: an endpoint "
+                    "answered 304 and its last payload is not known, so the round does not "
+                    "know all the page lists"))
             rows.append(Watched(key, provider, was.content_hash, {**was.state, UNLISTED: True}))
-    return rows
+            if whole:
+                gone.append(key)
+    return rows, gone
 
 
 def build_facts_minimal(context: FactsContext, incident: Incident, change: Change) -> dict:
