@@ -247,6 +247,7 @@ def alerts_test(
     with open_store(settings, write=True) as store:
         outbox.enqueue(store, [outbox.Intent(t.name, "example/test", "test", now.isoformat(),
                                              facts) for t in targets], now)
+    with open_store(settings) as store:  # as `kb watch`: no writer lock while sending
         report = send_due(store, targets, now=now, change_kind="test")
     if as_json:
         out.print(json.dumps({"sent": report.sent, "failed": report.failed}),
