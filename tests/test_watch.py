@@ -604,6 +604,115 @@ def test_an_incident_deleted_by_its_vendor_loses_nothing(watched: Any) -> None:
     before = outbox.items(store)
     watched.status.stage = "deleted"
     report = watched.round()
-    assert report.changes == [] and not report.send.failed
+    assert kinds(report) == [(KEY, "withdrawn")] and not report.send.failed
+    assert report.unlisted == [f"{KEY}: open, but no longer listed by its status page "
+                               "(withdrawn by the vendor?); kept as last seen; a withdrawn "
+                               "change is notified"]
     assert store.get(KEY).title  # still held as last seen (an API window is no withdrawal)
-    assert outbox.items(store) == before  # nothing sent, nothing lost
+    rows = outbox.items(store)
+    assert [r for r in rows if r.change_kind != "withdrawn"] == before  # nothing lost
+    # sent once to Slack and the webhook; PagerDuty is not told (a deletion is no resolution)
+    assert {(r.target, r.state) for r in rows if r.change_kind == "withdrawn"} == {
+        ("slack", "sent"), ("hook", "sent"), ("pd", "superseded")}
+    assert watched.hook.got[-1]["change"]["kind"] == "withdrawn"
+    assert watched.slack.got[-1]["text"].startswith("Withdrawn by the vendor: Anthropic")
+    assert "no longer lists this incident" in json.dumps(watched.slack.got[-1]["blocks"])
+    again = watched.round()  # said once (here a 304)
+    assert again.unlisted == [] and again.changes == []
+    watched.status.stage = "open2"  # back, with an update: one notification for that
+    back = watched.round()
+    assert kinds(back) == [(KEY, "update")] and back.unlisted == []
+    watched.status.stage = "resolved"
+    assert kinds(watched.round()) == [(KEY, "resolved")]
+    watched.status.stage = "deleted"  # gone once closed: nothing to say
+    assert watched.round().unlisted == []
+    assert [m["change"]["kind"] for m in watched.hook.got] == [
+        "new", "withdrawn", "update", "resolved"]
+    assert [e["event_action"] for e in watched.pd.got] == ["trigger", "trigger", "resolve"]
+
+
+def test_an_unlisted_incident_is_not_notified_when_an_endpoint_answered_304() -> None:
+    """A 304's incidents are not known to the round: the line, no notification."""
+    from kb.stage import RunReport
+    from kb.watch.round import _unlisted
+
+    state = {"open": True, "kind": "incident", "last_update_at": "2026-09-15T10:00:00+00:00"}
+    old = {"open": False, "kind": "incident", "last_update_at": "2026-07-01T10:00:00+00:00"}
+    seen = {KEY: outbox.Watched(KEY, "anthropic", "h1", state),
+            HISTORY: outbox.Watched(HISTORY, "anthropic", "h2", old)}
+    run = RunReport()
+    run.count("anthropic", HISTORY, "unchanged")
+    run.source("anthropic").docs = 1
+    run.source("anthropic").not_modified = 1
+    report = RoundReport(run, polled=["anthropic"])
+    rows, gone = _unlisted(run, report, seen)
+    assert gone == [] and [r.incident_key for r in rows] == [KEY]
+    assert report.unlisted[0].endswith("not notified: an endpoint answered 304 and its last "
+                                       "payload is not known, so the round does not know "
+                                       "all the page lists")
+    run.source("anthropic").not_modified = 0
+    assert _unlisted(run, RoundReport(run, polled=["anthropic"]), seen)[1] == [KEY]
+    older = {**state, "last_update_at": "2026-06-01T10:00:00+00:00"}  # out of the window
+    seen[KEY] = outbox.Watched(KEY, "anthropic", "h1", older)
+    assert _unlisted(run, RoundReport(run, polled=["anthropic"]), seen) == ([], [])
+
+
+@pytest.mark.parametrize("second", ["maintenances", "same-incidents"])
+def test_an_endpoint_answering_304_still_lists_what_it_listed(
+        watched: Any, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch,
+        second: str) -> None:
+    """A page of two endpoints; the incident leaves the first, the second answers 304. When
+    the second's last payload (its maintenances) never listed the incident, it is withdrawn;
+    when it did (a second copy of the incidents), the page still lists it: nothing said."""
+    from scrapers import registry
+
+    monkeypatch.setitem(registry.PLATFORMS, "twofold", registry.Platform(
+        "twofold", ("/status/incidents.json", "/other.json")))
+    static = maintenance_page(1) if second == "maintenances" else page("open1")
+    served = {"n": 0}
+
+    def other(request: Any) -> Response:
+        served["n"] += 1
+        if request.headers.get("If-None-Match") == '"fixed"':
+            return Response(status=304, headers={"ETag": '"fixed"'})
+        return Response(static, content_type="application/json", headers={"ETag": '"fixed"'})
+
+    httpserver.expect_request("/other.json").respond_with_handler(other)
+    (watched.home / "sources.toml").write_text(
+        "replace = true\n[[source]]\nslug = \"anthropic\"\nname = \"Anthropic\"\n"
+        f"url = \"{httpserver.url_for('/').rstrip('/')}\"\nplatform = \"twofold\"\n",
+        encoding="utf-8")
+    assert kinds(watched.round()) == [(KEY, "new")]
+    watched.status.stage = "deleted"
+    report = watched.round()
+    assert served["n"] == 2 and report.run.sources["anthropic"].not_modified == 1
+    if second == "maintenances":
+        assert kinds(report) == [(KEY, "withdrawn")]
+        assert report.unlisted[0].endswith("a withdrawn change is notified")
+    else:
+        assert report.changes == [] and report.unlisted == []
+    assert [m["change"]["kind"] for m in watched.hook.got] == (
+        ["new", "withdrawn"] if second == "maintenances" else ["new"])
+
+
+def test_filters_choose_the_targets(watched: Any, httpserver: HTTPServer) -> None:
+    """providers, components (any one, any case) and min_severity, on the real incident
+    (Anthropic, major, four components among them "claude.ai")."""
+    store = Store.open(load_settings().database_url)[0]
+    hook = httpserver.url_for("/hook")
+    chosen = {
+        "other-provider": ({"providers": ("openai",)}, False),
+        "this-provider": ({"providers": ("anthropic",)}, True),
+        "component-any-case": ({"components": ("CLAUDE.AI", "nothing else")}, True),
+        "other-component": ({"components": ("Console",)}, False),
+        "critical-only": ({"min_severity": "critical"}, False),
+        "minor-and-up": ({"min_severity": "minor"}, True),
+    }
+    targets = [Target(name, "webhook", hook, min_interval=0, **extra)
+               for name, (extra, _) in chosen.items()]
+    report = watched.round(targets=targets)
+    assert kinds(report) == [(KEY, "new")]
+    assert store.get(KEY).stated_severity == "major"
+    assert sorted(i.target for i in outbox.items(store)) == sorted(
+        name for name, (_, wanted) in chosen.items() if wanted)
+    assert len(watched.hook.got) == 3

@@ -23,7 +23,7 @@ from typing import Any
 from kb.model import CLOSING_PHASES, Incident, Kind, Phase
 
 CHANGE_KINDS = ("new", "reopened", "resolved", "maintenance_start", "phase", "update",
-                "unconfirmed", "all_clear", "test")
+                "unconfirmed", "all_clear", "test", "withdrawn")
 _MAINTENANCE_ACTIVE = frozenset({Phase.IN_PROGRESS, Phase.VERIFYING})
 
 

@@ -21,7 +21,7 @@ _KIND_LABEL = {"new": "New incident", "reopened": "Reopened", "resolved": "Resol
                "maintenance_start": "Maintenance started", "phase": "Phase change",
                "update": "New update", "unconfirmed": "UNCONFIRMED: users report problems",
                "all_clear": "All clear (unconfirmed report not followed by an incident)",
-               "test": "Test"}
+               "test": "Test", "withdrawn": "Withdrawn by the vendor"}
 SLACK_TEXT_LIMIT = 2900  # a section block's text holds 3,000 characters
 
 
@@ -90,6 +90,9 @@ def slack(facts: dict[str, Any]) -> dict[str, Any]:
     if facts["change"]["kind"] == "unconfirmed":
         lines.insert(1, "_Unconfirmed: community reports only; the status page says nothing "
                         "yet._")
+    if facts["change"]["kind"] == "withdrawn":
+        lines.insert(1, "_The status page no longer lists this incident; the KB keeps it as "
+                        "last seen. It was not resolved on the page._")
     if inc.get("latest_update"):
         lines.append(f">{slack_escape(inc['latest_update']['text'][:400])}")
     blocks: list[dict[str, Any]] = [_section("\n".join(lines))]
@@ -130,6 +133,8 @@ def pagerduty_action(facts: dict[str, Any]) -> str | None:
         return "trigger"
     if kind == "all_clear":
         return "resolve"
+    if kind == "withdrawn":  # not a resolution: whoever is paged decides, not a deletion
+        return None
     if facts["incident"]["kind"] == "maintenance":
         return None
     return "trigger" if facts["incident"]["open"] else "resolve"

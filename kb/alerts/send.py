@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,10 +55,12 @@ def _default_post(client: httpx.Client, target: Target, body: dict, headers: dic
 
 
 def settle_in_doubt(store: Store, targets: Sequence[Target], now: datetime,
-                    report: SendReport) -> None:
-    """Rows a dead sender left "sending": resend where the receiver deduplicates."""
+                    report: SendReport, *, lease: timedelta = CLAIM_LEASE) -> None:
+    """Rows a dead sender left "sending": resend where the receiver deduplicates. A claim
+    of another host counts as dead once it is older than `lease` (its sender renews it
+    every third of the lease while it works, see `_send_concurrently`)."""
     by_name = {t.name: t for t in targets}
-    for item in outbox.in_doubt(store, stale_before=now - CLAIM_LEASE):
+    for item in outbox.in_doubt(store, stale_before=now - lease):
         target = by_name.get(item.target)
         if target is not None and target.deduplicating:
             if outbox.settle_doubt(store, item, state="pending", now=now,
@@ -71,12 +74,14 @@ def settle_in_doubt(store: Store, targets: Sequence[Target], now: datetime,
 
 
 def send_due(store: Store, targets: Sequence[Target], *, now: datetime | None = None,
-             poster: Poster = _default_post, change_kind: str | None = None) -> SendReport:
+             poster: Poster = _default_post, change_kind: str | None = None,
+             lease: timedelta = CLAIM_LEASE) -> SendReport:
     """One pass: settle rows in doubt, claim the due rows of `targets` (only those of
-    `change_kind`, when given), send them."""
+    `change_kind`, when given), send them, renewing the claims while sending so that no
+    other sender settles them as in doubt (`lease`)."""
     now = now or datetime.now(UTC)
     report = SendReport()
-    settle_in_doubt(store, targets, now, report)
+    settle_in_doubt(store, targets, now, report, lease=lease)
     token = outbox.claim_token()
     claimed = outbox.claim(store, token, now, targets=[t.name for t in targets],
                            change_kind=change_kind)
@@ -106,7 +111,8 @@ def send_due(store: Store, targets: Sequence[Target], *, now: datetime | None = 
         headers = {"Idempotency-Key": ident} if target.kind == "webhook" else {}
         plans.setdefault(item.target, []).append((item, body, headers))
     if plans:
-        _send_concurrently(store, token, by_name, plans, poster, report)
+        _send_concurrently(store, token, by_name, plans, poster, report,
+                           heartbeat=_Heartbeat(store, token, now, lease / 3))
     return report
 
 
@@ -128,7 +134,8 @@ def _admit(store: Store, target: Target, item: OutboxItem, now: datetime
 
 def _send_concurrently(store: Store, token: str, targets: dict[str, Target],
                        plans: dict[str, list[tuple[OutboxItem, dict, dict]]],
-                       poster: Poster, report: SendReport) -> None:
+                       poster: Poster, report: SendReport, *,
+                       heartbeat: _Heartbeat | None = None) -> None:
     results: queue.Queue[tuple[OutboxItem, Delivery | None, str | None]] = queue.Queue()
 
     def run(name: str) -> None:
@@ -145,10 +152,41 @@ def _send_concurrently(store: Store, token: str, targets: dict[str, Target],
         thread.start()
     expected = sum(len(rows) for rows in plans.values())
     for _ in range(expected):
-        item, delivery, crash = results.get()
+        while True:
+            try:
+                item, delivery, crash = results.get(
+                    timeout=heartbeat.every if heartbeat else None)
+                break
+            except queue.Empty:  # a slow target: show the other watchers we are alive
+                if heartbeat:
+                    heartbeat.beat()
+        if heartbeat:
+            heartbeat.beat_if_due()
         _record(store, token, targets[item.target], item, delivery, crash, report)
     for thread in threads:
         thread.join()
+
+
+class _Heartbeat:
+    """Renews a sender's claims (kb.store.outbox.renew) at most every `every` seconds. The
+    claim time moves on from the round's `now` by the time spent, so a round run with a
+    given `now` (tests, a late round) stays on its own clock."""
+
+    def __init__(self, store: Store, token: str, now: datetime, every: timedelta) -> None:
+        self.store, self.token, self.now = store, token, now
+        self.every = max(every.total_seconds(), 0.05)
+        self.started = self.last = time.monotonic()
+        self.beats = 0
+
+    def beat(self) -> None:
+        self.last = time.monotonic()
+        outbox.renew(self.store, self.token,
+                     self.now + timedelta(seconds=self.last - self.started))
+        self.beats += 1
+
+    def beat_if_due(self) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.beat()
 
 
 def _record(store: Store, token: str, target: Target, item: OutboxItem,

@@ -17,6 +17,7 @@ from kb.commands.common import (
     open_line,
     open_store,
     out,
+    progress_bar,
 )
 
 if TYPE_CHECKING:
@@ -72,8 +73,7 @@ def watch(
     failed_any = False
     while True:
         try:
-            with open_line() as (line, settings):
-                report = _one_round(line, settings, config, targets, chosen, once, refresh)
+            report = _one_round(config, targets, chosen, once, refresh)
         except (DatabaseBusy, SourceFailed) as exc:
             if once:
                 raise
@@ -96,16 +96,34 @@ def watch(
                            "notifications are retried on the next round)")
 
 
-def _one_round(line: Any, settings: Any, config: Any, targets: list[Any], chosen: list[Any],
-               once: bool, refresh: bool | None) -> RoundReport:
-    from kb.watch.round import due_sources, run_round
+def _one_round(config: Any, targets: list[Any], chosen: list[Any], once: bool,
+               refresh: bool | None) -> RoundReport:
+    """One round in three phases. The KB writer lock is held while the round fetches,
+    stores and records its notifications, and again while it refreshes the later stages —
+    never while it sends: a target that hangs must not block `kb scrape`/`kb update` of
+    this home for its whole timeout. Sending needs no lock: the outbox rows are recorded
+    and committed before, and a sender claims the rows it sends (kb.alerts.send)."""
+    from kb.errors import DatabaseBusy
+    from kb.watch.round import deliver, due_sources, observe, refresh_site, wants_refresh
     from scrapers.fetch import Fetcher
 
     now = datetime.now(UTC)
-    polled = chosen if once else due_sources(line.store, chosen, now)
-    with Fetcher(fetch_settings(settings)) as fetcher:
-        return run_round(line, fetcher, settings, config, targets, polled,
-                         followed=[s.slug for s in chosen], now=now, refresh=refresh)
+    with open_line() as (line, settings):
+        polled = chosen if once else due_sources(line.store, chosen, now)
+        with Fetcher(fetch_settings(settings)) as fetcher:
+            report = observe(line, fetcher, settings, config, targets, polled,
+                             followed=[s.slug for s in chosen], now=now)
+    with open_store(settings) as store:  # no writer lock while sending
+        deliver(store, targets, report, now=now, lease=config.lease)
+    if wants_refresh(report, config, refresh):
+        try:
+            with open_store(settings, write=True) as store, \
+                    progress_bar("later stages") as bar:
+                refresh_site(store, settings, report.run, bar)
+        except DatabaseBusy as exc:  # what was sent stays reported; the next round retries
+            report.run.source("stage:refresh").failed.append(
+                f"refresh skipped: {exc}; the next changing round or `kb update` does it")
+    return report
 
 
 def _print_round(report: RoundReport, as_json: bool) -> bool:
@@ -121,6 +139,7 @@ def _print_round(report: RoundReport, as_json: bool) -> bool:
             "superseded": report.send.superseded, "unknown": report.send.unknown,
             "resent_in_doubt": report.send.resent_in_doubt,
             "source_failures": failures, "errors": report.errors,
+            "unlisted": report.unlisted,
             "notes": report.run.notes,
         }, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
     else:
@@ -144,7 +163,7 @@ def _print_round(report: RoundReport, as_json: bool) -> bool:
         err.print(f"error: alert: {escape_line(line)}", style="red")
     for line in report.send.unknown:
         err.print(f"warning: alert in doubt, not resent: {escape_line(line)}")
-    for line in report.errors:
+    for line in report.errors + report.unlisted:
         err.print(f"warning: {escape_line(line)}")
     return bool(failures or report.send.failed)
 
@@ -228,6 +247,7 @@ def alerts_test(
     with open_store(settings, write=True) as store:
         outbox.enqueue(store, [outbox.Intent(t.name, "example/test", "test", now.isoformat(),
                                              facts) for t in targets], now)
+    with open_store(settings) as store:  # as `kb watch`: no writer lock while sending
         report = send_due(store, targets, now=now, change_kind="test")
     if as_json:
         out.print(json.dumps({"sent": report.sent, "failed": report.failed}),

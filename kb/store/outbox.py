@@ -42,7 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from kb.store.repo import T_INCIDENTS, Store
+from kb.store.payloads import incidents_of_payloads
+from kb.store.repo import T_FETCH, T_INCIDENTS, Store
 from kb.store.tables import UTCDateTime, canonical_json, chunks
 
 _META = MetaData()
@@ -227,6 +228,25 @@ def watched(store: Store, providers: Iterable[str]) -> dict[str, Watched]:
     return found
 
 
+def listed_unchanged(store: Store, provider: str, since: datetime) -> tuple[set[str], bool]:
+    """The incidents that `provider`'s endpoints answering 304 since `since` still list:
+    those of each such URL's last fetched payload (the fetch log says which), and whether
+    that is known for every such URL (False: one was never fetched in full, or its payload
+    is gone)."""
+    c = T_FETCH.c
+    with store.engine.connect() as conn:
+        urls = sorted(conn.execute(select(c.url).distinct().where(
+            c.provider == provider, c.outcome == "not_modified", c.fetched_at >= since)).scalars())
+        shas = [conn.execute(select(c.sha256).where(
+            c.provider == provider, c.url == url, c.outcome == "fetched", c.sha256.is_not(None))
+            .order_by(c.fetched_at.desc(), c.id.desc()).limit(1)).scalar_one_or_none()
+            for url in urls]
+    known = [sha for sha in shas if sha]
+    held = incidents_of_payloads(store, known) if known else {}
+    listed = {key for sha in known for key in held.get(sha, ())}
+    return listed, len(known) == len(urls)
+
+
 def sources(store: Store) -> dict[str, SourceState]:
     """provider → schedule of every source the watcher has polled."""
     with store.engine.connect() as conn:
@@ -325,6 +345,18 @@ def finish(store: Store, item_id: int, token: str, *, state: str, now: datetime,
                                    T_OUTBOX.c.state == "sending")
                             .values(**values))
         return bool(done.rowcount)
+
+
+def renew(store: Store, token: str, now: datetime) -> int:
+    """Heartbeat: move the claim time of the rows `token` still holds ("sending") to `now`,
+    so another watcher does not take them for a dead sender's while a slow target keeps this
+    one busy past the lease. The count renewed."""
+    with store.engine.begin() as conn:
+        done = conn.execute(update(T_OUTBOX)
+                            .where(T_OUTBOX.c.claim_token == token,
+                                   T_OUTBOX.c.state == "sending")
+                            .values(claimed_at=now))
+        return int(done.rowcount or 0)
 
 
 def in_doubt(store: Store, *, stale_before: datetime) -> list[OutboxItem]:

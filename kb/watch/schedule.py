@@ -9,6 +9,8 @@ jitter = 0.1            # each wait is the interval ± this share, so sources do
 max_backoff = 3600      # after n failed polls in a row: interval × 2^n, at most this
 refresh = true          # after a round that changed something, run the later stages
                         # (link, embed, analysis, site) as `kb update` does
+lease = 900             # seconds: a claim on an outbox row older than this, taken on another
+                        # host, is in doubt (a sender renews its claims while it sends)
 
 [watch.intervals]       # per source, seconds
 github = 300
@@ -30,6 +32,7 @@ from typing import Any
 from kb.errors import ConfigError
 
 MIN_INTERVAL = 30.0
+MIN_LEASE = 10.0  # a sender renews its claims every third of the lease (kb.alerts.send)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class WatchSettings:
     jitter: float = 0.1
     max_backoff: float = 3600.0
     refresh: bool = True
+    lease: timedelta = timedelta(minutes=15)  # a claim older than this (other host): in doubt
     intervals: Mapping[str, float] = field(default_factory=dict)
 
     def interval_of(self, slug: str) -> float:
@@ -56,7 +60,7 @@ class WatchSettings:
 def watch_settings(table: Mapping[str, Any], path: Path | None) -> WatchSettings:
     """The [watch] table, validated (one-line ConfigError naming the file)."""
     where = f"{path or 'kb.toml'}: [watch]"
-    known = {"interval", "jitter", "max_backoff", "refresh", "intervals"}
+    known = {"interval", "jitter", "max_backoff", "refresh", "intervals", "lease"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
@@ -68,12 +72,16 @@ def watch_settings(table: Mapping[str, Any], path: Path | None) -> WatchSettings
     refresh = table.get("refresh", True)
     if not isinstance(refresh, bool):
         raise ConfigError(f"{where} refresh must be true or false")
+    lease = table.get("lease", 900)
+    if not isinstance(lease, int | float) or isinstance(lease, bool) or lease < MIN_LEASE:
+        raise ConfigError(f"{where} lease must be a number of seconds, at least "
+                          f"{MIN_LEASE:g}, not {lease!r}")
     intervals = table.get("intervals", {})
     if not isinstance(intervals, dict):
         raise ConfigError(f"{where}.intervals must be a table of slug = seconds")
     return WatchSettings(
         interval=interval, jitter=float(jitter), max_backoff=max(backoff, interval),
-        refresh=refresh,
+        refresh=refresh, lease=timedelta(seconds=float(lease)),
         intervals={slug: _seconds(v, f"{where}.intervals {slug}") for slug, v in
                    intervals.items()},
     )
