@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.config import SourceConfig, env_value, signals_table
+from kb.config import SourceConfig, load_settings, signals_table
 from kb.errors import ConfigError
 
 HN_API = "https://hn.algolia.com/api/v1"
@@ -141,11 +141,12 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
             raise ConfigError(f"{where} feed #{index}: unknown provider {provider!r}")
         feeds.append(Feed(str(entry.get("name") or entry["url"]), entry["url"], provider))
     reddit = data.get("reddit", {}) if isinstance(data.get("reddit", {}), dict) else {}
+    own = load_settings(env).signals
     try:
         return SignalConfig(
             providers=tuple(providers),
             feeds=tuple(feeds),
-            hn_api=str(env_value("KB_HN_API", env) or data.get("hn_api") or HN_API),
+            hn_api=str(own.hn_api or data.get("hn_api") or HN_API),
             outage_words=_strings(data.get("outage_words"), f"{where}.outage_words")
             or OUTAGE_WORDS,
             thread_min_comments=int(data.get("thread_min_comments", 5)),
@@ -155,8 +156,8 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
             reddit_oauth_api=str(reddit.get("oauth_api", "https://oauth.reddit.com")),
             reddit_token_url=str(reddit.get("token_url",
                                             "https://www.reddit.com/api/v1/access_token")),
-            reddit_client_id=env_value("KB_REDDIT_CLIENT_ID", env),
-            reddit_client_secret=env_value("KB_REDDIT_CLIENT_SECRET", env),
+            reddit_client_id=own.reddit_client_id,
+            reddit_client_secret=own.reddit_client_secret,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
