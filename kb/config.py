@@ -3,9 +3,9 @@
 Every environment variable kb reads is listed in ENVIRONMENT and read through `env_value`,
 here only: `load_settings` validates every value once (one ConfigError line naming the
 variable or key) and hands the features their typed part (`llm`, `embed`, `signals`, the
-site's); the README's settings table is tested against that list. kb.toml keys: database_url, sources, raw_dir,
-lock_timeout, [fetch] (see scrapers.fetch), [site] draft_days, [watch] and [[alert]]
-(see docs/alerts.md).
+site's); the README's settings table is tested against that list. kb.toml keys:
+database_url, sources, raw_dir, lock_timeout, [fetch] (see scrapers.fetch), [site]
+draft_days, [watch] and [[alert]] (see docs/alerts.md).
 """
 
 from __future__ import annotations
