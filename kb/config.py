@@ -136,7 +136,7 @@ class Settings:
     signals: SignalSettings = SignalSettings()
 
 
-def _number(where: str, raw: object, kind: type[float], low: float, *,
+def number_setting(where: str, raw: object, kind: type[float], low: float, *,
             above: bool = False) -> Any:
     """`raw` (a string, or a TOML value) as an int or float of at least (or above) `low`;
     else one ConfigError line naming `where` (the variable or key)."""
@@ -201,9 +201,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raw_dir=Path(env_value("KB_RAW_DIR", env) or file_settings.get("raw_dir")
                      or home / "raw"),
         fetch=_table(file_settings, "fetch", config_path),
-        lock_timeout=_number(*var("KB_LOCK_TIMEOUT", file_settings, "lock_timeout", 600),
+        lock_timeout=number_setting(*var("KB_LOCK_TIMEOUT", file_settings, "lock_timeout", 600),
                              float, 0),
-        site_draft_days=_number(*var("KB_SITE_DRAFT_DAYS", site, "[site] draft_days", 90),
+        site_draft_days=number_setting(*var("KB_SITE_DRAFT_DAYS", site, "[site] draft_days", 90),
                                 int, 0),
         site_dir=Path(site_dir) if site_dir else None,
         alerts=tuple(alerts),
@@ -212,8 +212,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm=LlmSettings(tuple(_completions_url(u) for u in urls),
                         env_value("KB_LLM_MODEL", env) or "default",
                         env_value("KB_LLM_API_KEY", env),
-                        _number(*var("KB_LLM_TIMEOUT", default=60), float, 0, above=True),
-                        _number(*var("KB_LLM_RETRIES", default=1), int, 0)),
+                        number_setting(*var("KB_LLM_TIMEOUT", default=60), float, 0, above=True),
+                        number_setting(*var("KB_LLM_RETRIES", default=1), int, 0)),
         embed=EmbedSettings((env_value("KB_EMBED_MODEL", env) or EmbedSettings.model).strip(),
                             backend, Path(cache) if cache else None),
         signals=SignalSettings(env_value("KB_HN_API", env), env_value("KB_REDDIT_CLIENT_ID", env),

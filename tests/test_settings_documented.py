@@ -95,3 +95,17 @@ def test_junk_in_the_fetch_table_is_one_line_naming_the_key(
     (tmp_path / "kb.toml").write_text("[fetch]\nretries = 0\nread_timeout = 5\n")
     fetched = fetch_settings(load_settings({"KB_HOME": str(tmp_path)}))
     assert (fetched.retries, fetched.read_timeout) == (0, 5)
+
+
+def test_junk_in_a_signals_number_names_its_key(tmp_path: Path) -> None:
+    from kb.config import PACKAGED_SOURCES, load_sources
+    from kb.signals.config import load_signal_config
+
+    sources = load_sources(PACKAGED_SOURCES)
+    with pytest.raises(ConfigError, match=r"\[signals\]\.thread_min_comments must be a whole "
+                                          r"number of at least 0, not 'five'"):
+        load_signal_config(tmp_path / "sources.toml", sources, {},
+                           table={"thread_min_comments": "five"})
+    config = load_signal_config(tmp_path / "sources.toml", sources, {},
+                                table={"article_max_bytes": 1000})
+    assert (config.article_max_bytes, config.thread_min_comments) == (1000, 5)
