@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kb.config import EMBED_BACKENDS, load_settings
+from kb.config import EMBED_BACKENDS, EmbedSettings, load_settings
 from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from kb.embed.document import Document
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = EmbedSettings.model  # all-MiniLM-L6-v2, packaged
 BACKENDS = EMBED_BACKENDS
 FAKE_MODEL = "fake-hash"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
