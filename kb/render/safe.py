@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -135,15 +136,19 @@ def clean_document(fragment: str) -> str:
 _BACKLINK = re.compile(r'(?:&#160;)?<a class="footnote-backref"[^>]*></a>')
 
 
-@lru_cache(maxsize=1)
-def _markdown() -> markdown.Markdown:
-    import markdown
+_ENGINES = threading.local()  # a Markdown instance keeps state between calls: one per thread
 
-    engine = markdown.Markdown(extensions=["tables", "footnotes"], extension_configs={
-        "footnotes": {"SUPERSCRIPT_TEXT": "[{}]", "BACKLINK_TEXT": ""}})
-    # kb.drafts.render.md_escape writes CommonMark's escapes; without these Python-Markdown
-    # would print `\<`, `\&`, `\~`, `\=` with their backslash.
-    engine.ESCAPED_CHARS = [*engine.ESCAPED_CHARS, "<", "&", "~", "=", "|"]
+
+def _markdown() -> markdown.Markdown:
+    if (engine := getattr(_ENGINES, "engine", None)) is None:
+        import markdown
+
+        engine = _ENGINES.engine = markdown.Markdown(
+            extensions=["tables", "footnotes"],
+            extension_configs={"footnotes": {"SUPERSCRIPT_TEXT": "[{}]", "BACKLINK_TEXT": ""}})
+        # kb.drafts.render.md_escape writes CommonMark's escapes; without these
+        # Python-Markdown would print `\<`, `\&`, `\~`, `\=` with their backslash.
+        engine.ESCAPED_CHARS = [*engine.ESCAPED_CHARS, "<", "&", "~", "=", "|"]
     return engine
 
 
