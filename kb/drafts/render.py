@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
@@ -35,7 +35,7 @@ from kb.drafts.citations import MARKER, Citation, CitationKind, Fact, when
 from kb.drafts.draft import NOT_DISCLOSED, Draft, Extra, Suggestion, TimelineRow, draft_to_dict
 from kb.errors import ConfigError, NotFound
 from kb.model import imported_name
-from kb.render.safe import clean_document, markdown_html
+from kb.render.safe import clean_document, markdown_html, safe_href
 from kb.timefmt import minutes_text
 
 __all__ = ["BUILTIN", "FORMATS", "md_escape", "render_draft"]
@@ -67,16 +67,12 @@ def md_escape(value: object) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """An http(s) URL safe to put in a link (percent-encoded), else None."""
-    if not url:
+    """An http(s) URL safe to put in a link (the site's rule, kb.render.safe.safe_href),
+    percent-encoded so it cannot end a Markdown link early; else None."""
+    target = safe_href(url)
+    if target is None:
         return None
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    if scheme not in ("http", "https"):
-        return None
-    return quote(url.strip(), safe=_URL_SAFE).replace("(", "%28").replace(")", "%29")
+    return quote(target, safe=_URL_SAFE).replace("(", "%28").replace(")", "%29")
 
 
 class _Markdown:
