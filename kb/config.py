@@ -1,10 +1,11 @@
 """Paths and settings, from environment variables over an optional TOML file over defaults.
 
 Every environment variable kb reads is listed in ENVIRONMENT and read through `env_value`,
-here and in the features (embedding, polishing, signals, the site); the README's settings
-table is tested against that list. kb.toml keys: database_url, sources, raw_dir,
-lock_timeout, [fetch] (see scrapers.fetch), [site] draft_days, [watch] and [[alert]]
-(see docs/alerts.md).
+here only: `load_settings` validates every value once (one ConfigError line naming the
+variable or key) and hands the features their typed part (`llm`, `embed`, `signals`, the
+site's); the README's settings table is tested against that list. kb.toml keys:
+database_url, sources, raw_dir, lock_timeout, [fetch] (see scrapers.fetch), [site]
+draft_days, [watch] and [[alert]] (see docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -74,16 +75,54 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class LlmSettings:
+    """Polishing of drafts by a language model (kb.drafts.polish); off without endpoints."""
+
+    endpoints: tuple[str, ...] = ()  # chat completions URLs, tried in order
+    model: str = "default"
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0  # seconds per request
+    retries: int = 1  # extra attempts per endpoint on transient failures
+
+
+EMBED_BACKENDS = ("onnx-int8", "onnx", "torch")
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """The embedding model (a name, a folder or fake-hash; kb.embed.encoder locates it)."""
+
+    model: str = "all-MiniLM-L6-v2"
+    backend: str = EMBED_BACKENDS[0]  # one of EMBED_BACKENDS
+    cache: Path | None = None  # KB_MODEL_CACHE: ONNX exports shared by several homes
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """The environment's part of kb.signals' settings (the rest is sources.toml [signals])."""
+
+    hn_api: str | None = None
+    reddit_client_id: str | None = field(default=None, repr=False)
+    reddit_client_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
+    """Every setting, read from the environment and kb.toml and validated once
+    (`load_settings`); features take their typed part (`llm`, `embed`, `signals`, `fetch`)."""
+
     home: Path
     database_url: str
     sources_path: Path  # the home's own list, over the packaged one (see load_source_list)
     raw_dir: Path
+    # kb.toml [fetch] as written: scrapers.fetch.FetchSettings, made by
+    # kb.commands.common.fetch_settings (scrapers/ is imported only by commands that fetch).
     fetch: Mapping[str, Any] = field(default_factory=dict)
-    lock_timeout: float = 600.0  # seconds a writer waits for another writer (KB_LOCK_TIMEOUT)
+    lock_timeout: float = 600.0  # seconds a writer waits for another writer
     # The site publishes postmortem drafts of the incidents first posted in the last N days
     # before its as-of date (0: none). Drafting all of a large KB would double the page count.
     site_draft_days: int = 90
+    site_dir: Path | None = None  # KB_SITE_DIR: the site's build folder
     # KB_SOURCES or kb.toml `sources` named the file: missing, it is an error (the default
     # $KB_HOME/sources.toml is optional: the packaged list alone is then in use).
     sources_named: bool = False
@@ -92,10 +131,44 @@ class Settings:
     alerts: tuple[Mapping[str, Any], ...] = ()
     watch: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path | None = None  # the kb.toml read, if any
+    llm: LlmSettings = LlmSettings()
+    embed: EmbedSettings = EmbedSettings()
+    signals: SignalSettings = SignalSettings()
+
+
+def number_setting(where: str, raw: object, kind: type[float], low: float, *,
+            above: bool = False) -> Any:
+    """`raw` (a string, or a TOML value) as an int or float of at least (or above) `low`;
+    else one ConfigError line naming `where` (the variable or key)."""
+    try:  # via str(): a TOML float (30.5) or boolean is refused, not truncated
+        value = kind(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or not (value > low if above else value >= low):  # NaN fails too
+        whole = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{where} must be {whole} {'above' if above else 'of at least'} "
+                          f"{low:g}, not {raw!r}")
+    return value
+
+
+def _table(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table")
+    return table
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (`os.environ` by default) and the optional kb.toml."""
+    """Settings from the environment (`os.environ` by default) and the optional kb.toml,
+    validated: ConfigError (one line, naming the variable or key) on any bad value."""
+    def var(name: str, table: Mapping[str, Any] | None = None, key: str = "",
+            default: object = None) -> tuple[str, object]:
+        """(where, raw value) of a setting: the variable, else the kb.toml key, else the
+        default."""
+        if (value := env_value(name, env)) is not None or table is None:
+            return name, value if value is not None else default
+        return f"{config_path}: {key}", table.get(key.split()[-1], default)
+
     named_config = env_value("KB_CONFIG", env)
     home = Path(env_value("KB_HOME", env) or "data").expanduser()
     config_path = Path(named_config) if named_config else home / "kb.toml"
@@ -104,52 +177,54 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         file_settings = _read_toml(config_path)
     elif named_config:
         raise ConfigError(f"{config_path}: settings file not found")
-    database_url = (
-        env_value("KB_DATABASE_URL", env)
-        or file_settings.get("database_url")
-        or f"sqlite:///{(home / 'kb.db').as_posix()}"
-    )
     named_sources = env_value("KB_SOURCES", env) or file_settings.get("sources")
-    sources = named_sources or home / "sources.toml"
-    raw_dir = env_value("KB_RAW_DIR", env) or file_settings.get("raw_dir") or home / "raw"
-    fetch = file_settings.get("fetch", {})
-    if not isinstance(fetch, dict):
-        raise ConfigError(f"{config_path}: [fetch] must be a table")
-    try:
-        lock_timeout = float(env_value("KB_LOCK_TIMEOUT", env)
-                             or file_settings.get("lock_timeout", 600))
-    except ValueError:
-        raise ConfigError("KB_LOCK_TIMEOUT must be a number of seconds") from None
-    site = file_settings.get("site", {})
-    if not isinstance(site, dict):
-        raise ConfigError(f"{config_path}: [site] must be a table")
-    draft_days = env_value("KB_SITE_DRAFT_DAYS", env) or site.get("draft_days", 90)
-    try:  # via str(): a TOML float (30.5) or boolean is refused, not truncated
-        site_draft_days = int(str(draft_days).strip())
-    except ValueError:
-        site_draft_days = -1
-    if site_draft_days < 0:
-        raise ConfigError("KB_SITE_DRAFT_DAYS / [site] draft_days must be a whole number of "
-                          f"days, 0 or more, not {draft_days!r}")
+    site = _table(file_settings, "site", config_path)
     alerts = file_settings.get("alert", [])
     if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
         raise ConfigError(f"{config_path}: [[alert]] must be an array of tables")
-    watch = file_settings.get("watch", {})
-    if not isinstance(watch, dict):
-        raise ConfigError(f"{config_path}: [watch] must be a table")
+    urls = [u.strip() for u in (env_value("KB_LLM_URL", env) or "").split(",") if u.strip()]
+    for url in urls:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ConfigError("KB_LLM_URL: not an http(s) URL: "
+                              f"{urlsplit(url).scheme}://{urlsplit(url).hostname or ''}")
+    backend = (env_value("KB_EMBED_BACKEND", env) or EMBED_BACKENDS[0]).strip()
+    if backend not in EMBED_BACKENDS:
+        raise ConfigError(f"KB_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, "
+                          f"not {backend!r}")
+    site_dir, cache = env_value("KB_SITE_DIR", env), env_value("KB_MODEL_CACHE", env)
     return Settings(
-        alerts=tuple(alerts),
-        watch=watch,
-        config_path=config_path if config_path.is_file() else None,
-        lock_timeout=lock_timeout,
-        site_draft_days=site_draft_days,
         home=home,
-        database_url=str(database_url),
-        sources_path=Path(sources),
+        database_url=str(env_value("KB_DATABASE_URL", env) or file_settings.get("database_url")
+                         or f"sqlite:///{(home / 'kb.db').as_posix()}"),
+        sources_path=Path(named_sources or home / "sources.toml"),
         sources_named=bool(named_sources),
-        raw_dir=Path(raw_dir),
-        fetch=fetch,
+        raw_dir=Path(env_value("KB_RAW_DIR", env) or file_settings.get("raw_dir")
+                     or home / "raw"),
+        fetch=_table(file_settings, "fetch", config_path),
+        lock_timeout=number_setting(*var("KB_LOCK_TIMEOUT", file_settings, "lock_timeout", 600),
+                             float, 0),
+        site_draft_days=number_setting(*var("KB_SITE_DRAFT_DAYS", site, "[site] draft_days", 90),
+                                int, 0),
+        site_dir=Path(site_dir) if site_dir else None,
+        alerts=tuple(alerts),
+        watch=_table(file_settings, "watch", config_path),
+        config_path=config_path if config_path.is_file() else None,
+        llm=LlmSettings(tuple(_completions_url(u) for u in urls),
+                        env_value("KB_LLM_MODEL", env) or "default",
+                        env_value("KB_LLM_API_KEY", env),
+                        number_setting(*var("KB_LLM_TIMEOUT", default=60), float, 0, above=True),
+                        number_setting(*var("KB_LLM_RETRIES", default=1), int, 0)),
+        embed=EmbedSettings((env_value("KB_EMBED_MODEL", env) or EmbedSettings.model).strip(),
+                            backend, Path(cache) if cache else None),
+        signals=SignalSettings(env_value("KB_HN_API", env), env_value("KB_REDDIT_CLIENT_ID", env),
+                               env_value("KB_REDDIT_CLIENT_SECRET", env)),
     )
+
+
+def _completions_url(url: str) -> str:
+    """A base such as http://host:8000/v1 with /chat/completions appended."""
+    base = url.rstrip("/")
+    return base if base.endswith("/chat/completions") else base + "/chat/completions"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

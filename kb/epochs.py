@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
+# Product data shipped inside the package, not a setting (no home or variable changes it), so
+# it is read here rather than by kb.config.
 EPOCHS = Path(__file__).resolve().parent / "data" / "provider_epochs.toml"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.analysis.coverage import Coverage, coverage_from_incidents, coverage_from_payloads
+from kb.analysis.coverage import Coverage, coverage_from_payloads
 from kb.analysis.intervals import (
     Weighted,
     clip,
@@ -359,9 +359,6 @@ def test_coverage_from_payloads() -> None:
     assert got["feed"].fraction(T0 + 40 * day, T0 + 60 * day) == 0.0  # the hole is unknown
     assert "maint" not in got
     assert got["archive"].spans == ((T0, T0 + 11 * day), (T0 + 70 * day, T0 + 71 * day))
-    weak = coverage_from_incidents([make(first=0, resolved=60), make("b", first=600,
-                                                                    resolved=700)])
-    assert weak["p"].spans == ((t(0), t(700)),) and "no payload" in weak["p"].basis
 
 
 # -- real incidents, hand-checked ---------------------------------------------------------------

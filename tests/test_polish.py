@@ -9,11 +9,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from kb.config import load_settings
 from kb.drafts import draft_from_incident, render_draft
 from kb.drafts.citations import MARKER, uncited_sentences
 from kb.drafts.draft import Draft
@@ -177,19 +179,19 @@ def test_verify(rewrite: str, reason: str | None) -> None:
 # -- settings --------------------------------------------------------------------------------
 
 
-def test_settings_from_the_environment() -> None:
-    assert PolishSettings.from_env({}) is None
-    assert PolishSettings.from_env({"KB_LLM_URL": " , "}) is None
-    s = PolishSettings.from_env({
-        "KB_LLM_URL": "http://a:8000/v1, https://b.example/v1/chat/completions",
-        "KB_LLM_MODEL": "llama", "KB_LLM_TIMEOUT": "5", "KB_LLM_RETRIES": "0",
-        "KB_LLM_API_KEY": "k"})
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    def llm(**env: str) -> PolishSettings:
+        return load_settings({"KB_HOME": str(tmp_path), **env}).llm
+
+    assert llm().endpoints == () and llm(KB_LLM_URL=" , ").endpoints == ()
+    s = llm(KB_LLM_URL="http://a:8000/v1, https://b.example/v1/chat/completions",
+            KB_LLM_MODEL="llama", KB_LLM_TIMEOUT="5", KB_LLM_RETRIES="0", KB_LLM_API_KEY="k")
     assert s == PolishSettings(("http://a:8000/v1/chat/completions",
                                 "https://b.example/v1/chat/completions"), "llama", "k", 5.0, 0)
     with pytest.raises(ConfigError, match="not an http"):
-        PolishSettings.from_env({"KB_LLM_URL": "ftp://x"})
-    with pytest.raises(ConfigError, match="must be numbers"):
-        PolishSettings.from_env({"KB_LLM_URL": "http://x", "KB_LLM_TIMEOUT": "soon"})
+        llm(KB_LLM_URL="ftp://x")
+    with pytest.raises(ConfigError, match="KB_LLM_TIMEOUT must be a number above 0"):
+        llm(KB_LLM_URL="http://x", KB_LLM_TIMEOUT="soon")
 
 
 # -- Fetcher.post_json -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kb.embed.encoder import FakeEncoder, resolve_model
-from kb.embed.index import MatrixIndex, fts_query, reciprocal_rank_fusion
+from kb.embed.index import MatrixIndex, query_terms, reciprocal_rank_fusion
 from kb.embed.search import MAX_QUERY_CHARS, NoVectors, Searcher
 from kb.embed.stage import embed_missing
 from kb.errors import ConfigError, NotFound
@@ -181,9 +181,9 @@ def test_fts_index_follows_inserts_updates_and_deletes(store: Store) -> None:
 
 
 def test_user_text_never_reaches_fts5_as_syntax(searcher: Searcher) -> None:
-    assert fts_query('title:foo" OR NEAR(bar, AND us-east-1 *') == (
+    assert keyword.fts5_match(query_terms('title:foo" OR NEAR(bar, AND us-east-1 *')) == (
         '"title" OR "foo" OR "near" OR "bar" OR "us east 1"')
-    assert fts_query("!!! ??? ...") is None
+    assert keyword.fts5_match(query_terms("!!! ??? ...")) is None
     result = searcher.search('webhook" OR NEAR(', mode="keyword")
     assert set(keys(result)) == {"github/wh1", "github/wh1b", "github/wh2"}
 

@@ -55,7 +55,7 @@ def test_show_json_lists_signals_and_the_detection_lead(home: Path) -> None:
     figures = data["signal_figures"]
     # 21:51:25 thread, 21:58:56.949 first official post: the community was 7.5 min ahead.
     assert figures["detection_lead_s"] == -452
-    assert figures["first_signal_at"] == "2026-08-16T21:51:25+00:00"
+    assert figures["first_signal_at"] == "2026-08-16T21:51:25Z"
     assert figures["threads"] == 2
 
 

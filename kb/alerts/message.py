@@ -20,6 +20,7 @@ from typing import Any
 from kb.alerts.changes import Change, is_open, phase_of
 from kb.errors import KbError
 from kb.model import Incident
+from kb.serialize import stamp
 from kb.store.repo import Store
 
 SCHEMA = "outage-kb.alert/1"
@@ -57,10 +58,6 @@ class FactsContext:
         return self._searcher
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _minutes(incident: Incident) -> float | None:
     ttr = incident.time_to_resolve
     return round(ttr.total_seconds() / 60, 1) if ttr is not None else None
@@ -80,12 +77,12 @@ def incident_facts(incident: Incident, name: str | None) -> dict[str, Any]:
         "open": is_open(incident),
         "severity": incident.stated_severity,
         "components": [c.name for c in incident.components],
-        "first_post_at": _iso(incident.first_posted),
-        "resolved_at": _iso(incident.lifecycle.resolved_at),
+        "first_post_at": stamp(incident.first_posted),
+        "resolved_at": stamp(incident.lifecycle.resolved_at),
         "duration_minutes": _minutes(incident),
         "url": incident.url if (incident.url or "").startswith(("https://", "http://")) else None,
         "latest_update": None if last is None else {
-            "at": last.at.isoformat(), "phase": last.phase.value,
+            "at": stamp(last.at), "phase": last.phase.value,
             "text": last.text[:TEXT_LIMIT] + ("…" if len(last.text) > TEXT_LIMIT else ""),
         },
     }
@@ -113,7 +110,7 @@ def similar_facts(context: FactsContext, key: str) -> tuple[list[dict[str, Any]]
         if this is None or other.first_posted is None or other.first_posted < this:
             past.append(other)
     shown = [{"key": o.key, "title": o.title, "provider": o.provider,
-              "first_post_at": _iso(o.first_posted), "duration_minutes": _minutes(o),
+              "first_post_at": stamp(o.first_posted), "duration_minutes": _minutes(o),
               "url": o.url if (o.url or "").startswith(("https://", "http://")) else None}
              for o in past[:SIMILAR]]
     known = [m for m in (_minutes(o) for o in past[:TYPICAL_FROM]) if m is not None]
@@ -178,7 +175,7 @@ def build_facts(context: FactsContext, incident: Incident, change: Change, *,
     return {
         "schema": SCHEMA,
         "change": {"kind": change.kind, "id": change.change_id, "summary": change.summary,
-                   "detected_at": context.now.isoformat(), "unconfirmed": unconfirmed},
+                   "detected_at": stamp(context.now), "unconfirmed": unconfirmed},
         "incident": incident_facts(incident, context.names.get(incident.provider)),
         "similar": similar,
         "similar_note": note,
@@ -193,15 +190,15 @@ def sample_facts(now: datetime) -> dict[str, Any]:
     """A clearly labelled sample for `kb alerts test` (no stored incident needed)."""
     return {
         "schema": SCHEMA,
-        "change": {"kind": "test", "id": now.isoformat(), "detected_at": now.isoformat(),
+        "change": {"kind": "test", "id": now.isoformat(), "detected_at": stamp(now),
                    "summary": "test alert from kb alerts test", "unconfirmed": False},
         "incident": {
             "key": "example/test", "provider": "example", "provider_name": "Example (test)",
             "title": "Test alert from outage-kb: nothing is down", "kind": "incident",
             "phase": "investigating", "status": "investigating", "open": True,
-            "severity": "minor", "components": ["API"], "first_post_at": now.isoformat(),
+            "severity": "minor", "components": ["API"], "first_post_at": stamp(now),
             "resolved_at": None, "duration_minutes": None, "url": None,
-            "latest_update": {"at": now.isoformat(), "phase": "investigating",
+            "latest_update": {"at": stamp(now), "phase": "investigating",
                               "text": "This is a test of the alert target."},
         },
         "similar": [], "similar_note": "a test alert has no similar incidents",

@@ -16,9 +16,7 @@ three-month holes between two 25-entry feed snapshots "no incidents":
   GitHub-Incident-History) is taken as complete while consecutive incidents are at most
   `BRIDGE` apart; a longer quiet gap is reported as unknown rather than assumed quiet.
 
-The union of those spans is the provider's coverage. Without payload information (figures
-computed from bare Incident objects: tests, benchmarks) `coverage_from_incidents` uses the
-weaker first-post..last-end range and says so in `basis`.
+The union of those spans is the provider's coverage.
 """
 
 from __future__ import annotations
@@ -28,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kb.analysis.intervals import Interval, clip, total, union
-from kb.model import Incident, Kind
 from kb.store.analysis import PayloadSpan
 
 BRIDGE = timedelta(days=30)
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,26 +93,3 @@ def coverage_from_payloads(
                                            f"{bridge.days} d", provider in singles)) if found]
         out[provider] = Coverage(provider, tuple(union(spans)), " + ".join(kinds))
     return out
-
-
-_MINUTE = timedelta(minutes=1)
-
-
-def coverage_from_incidents(incidents: Iterable[Incident]) -> dict[str, Coverage]:
-    """The weaker definition for bare incidents: first post of the first incident to the last
-    moment any incident was seen (resolution or last update). Used when no payload records
-    exist; say so wherever its figures are shown."""
-    ranges: dict[str, list[datetime]] = {}
-    for incident in incidents:
-        if incident.kind is not Kind.INCIDENT and incident.provider not in ranges:
-            continue
-        stamps = [incident.lifecycle.first_post_at, incident.lifecycle.resolved_at,
-                  *(u.at for u in incident.updates[-1:])]
-        found = [s for s in stamps if s is not None]
-        if found:
-            ranges.setdefault(incident.provider, []).extend((min(found), max(found)))
-    return {
-        provider: Coverage(provider, ((min(v), max(max(v), min(v) + _MINUTE)),),
-                           "first..last incident (no payload records)")
-        for provider, v in sorted(ranges.items())
-    }

@@ -20,6 +20,8 @@ from typing import Any
 
 from kb.analysis.causes import MAX_EVIDENCE, Cause, CauseTag
 
+# Labelled examples shipped with the package (product data, not a setting: read here, not by
+# kb.config).
 EXAMPLES = Path(__file__).with_name("cause_examples.toml")
 
 

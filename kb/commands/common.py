@@ -200,6 +200,16 @@ def fetch_settings(settings: Settings) -> FetchSettings:
     bad = sorted(set(settings.fetch) - set(FetchSettings.__dataclass_fields__))
     if bad:
         raise ConfigError(f"unknown [fetch] settings: {', '.join(bad)}")
+    for key, value in settings.fetch.items():
+        default = FetchSettings.__dataclass_fields__[key].default
+        whole = isinstance(default, int)
+        number = (isinstance(value, int if whole else int | float)
+                  and not isinstance(value, bool) and value >= 0)
+        if not (number if isinstance(default, int | float) else isinstance(value, str)):
+            kind = (f"{'a whole' if whole else 'a'} number of at least 0"
+                    if isinstance(default, int | float) else "a string")
+            raise ConfigError(f"{settings.config_path}: [fetch] {key} must be {kind}, "
+                              f"not {value!r}")
     return FetchSettings(**settings.fetch)
 
 

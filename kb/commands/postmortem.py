@@ -48,9 +48,9 @@ def postmortem(
         for problem in check_draft(store, draft, archive=archive):
             err.print(f"warning: {key}: citation {problem}", markup=False)
     if polish:
-        from kb.drafts.polish import PolishSettings, polish_draft
+        from kb.drafts.polish import polish_draft
 
-        polish_settings = PolishSettings.from_env()
+        polish_settings = settings.llm if settings.llm.endpoints else None
         if polish_settings is None:
             raise ConfigError("--polish needs KB_LLM_URL (an OpenAI-compatible chat "
                               "completions URL; several may be given, comma-separated)")

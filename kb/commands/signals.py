@@ -112,9 +112,11 @@ def _why_empty(stored: int, since: str | None, provider: str | None,
 def _print_unofficial(found: list, as_json: bool) -> None:
 
     if as_json:
+        from kb.serialize import stamp
+
         print_json([
-            {"key": u.key, "provider": u.provider, "start": u.start.isoformat(),
-             "end": u.end.isoformat(), "signals": list(u.signal_ids), "titles": list(u.titles),
+            {"key": u.key, "provider": u.provider, "start": stamp(u.start),
+             "end": stamp(u.end), "signals": list(u.signal_ids), "titles": list(u.titles),
              "source_families": list(u.source_families), "score": u.score} for u in found])
         return
     from rich.table import Table

@@ -209,12 +209,14 @@ def alerts(
 
 
 def _row(item: Any) -> dict[str, Any]:
+    from kb.serialize import stamp
+
     return {"id": item.id, "state": item.state, "target": item.target,
             "incident": item.incident_key, "change": item.change_kind,
             "change_id": item.change_id, "attempts": item.attempts,
-            "recorded_at": item.created_at.isoformat(),
-            "sent_at": item.sent_at.isoformat() if item.sent_at else None,
-            "next_try": item.next_try.isoformat(), "last_error": item.last_error,
+            "recorded_at": stamp(item.created_at),
+            "sent_at": stamp(item.sent_at),
+            "next_try": stamp(item.next_try), "last_error": item.last_error,
             "headline": item.payload.get("change", {}).get("summary")}
 
 

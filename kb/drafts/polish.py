@@ -1,6 +1,7 @@
 """Optional polishing of a draft's summary and lessons by a language model (`--polish`).
 
-Configured by environment (KB_LLM_*, see kb.config.ENVIRONMENT), off unless KB_LLM_URL is set.
+Configured by environment (KB_LLM_*, see kb.config.ENVIRONMENT and kb.config.LlmSettings), off
+unless KB_LLM_URL is set.
 
 Endpoints are tried in order; one that times out, errs, answers garbage or returns a rewrite
 that fails verification is skipped for the next (an LLM endpoint is itself a dependency that
@@ -18,16 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from kb.config import env_value
+from kb.config import LlmSettings
 from kb.drafts.citations import MARKER, Fact, uncited_sentences
 from kb.drafts.draft import Draft
 from kb.drafts.numbers import numbers
-from kb.errors import ConfigError
 
 __all__ = ["SECTIONS", "PolishResult", "PolishSettings", "polish_draft", "section_texts",
            "verify"]
@@ -44,35 +43,8 @@ SYSTEM_PROMPT = (
 )
 
 
-@dataclass(frozen=True)
-class PolishSettings:
-    """Where and how to ask; see the module docstring for the environment variables."""
-
-    endpoints: tuple[str, ...]
-    model: str = "default"
-    api_key: str | None = None
-    timeout: float = 60.0
-    retries: int = 1
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> PolishSettings | None:
-        """Settings from the environment, or None when KB_LLM_URL is unset or empty."""
-        urls = [u.strip() for u in (env_value("KB_LLM_URL", env) or "").split(",") if u.strip()]
-        if not urls:
-            return None
-        for url in urls:
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ConfigError(f"KB_LLM_URL: not an http(s) URL: {_where(url)!r}")
-        try:
-            timeout = float(env_value("KB_LLM_TIMEOUT", env) or 60)
-            retries = int(env_value("KB_LLM_RETRIES", env) or 1)
-        except ValueError:
-            raise ConfigError("KB_LLM_TIMEOUT and KB_LLM_RETRIES must be numbers") from None
-        if timeout <= 0 or retries < 0:
-            raise ConfigError("KB_LLM_TIMEOUT must be > 0 and KB_LLM_RETRIES >= 0")
-        return cls(tuple(_completions_url(u) for u in urls),
-                   env_value("KB_LLM_MODEL", env) or "default", env_value("KB_LLM_API_KEY", env),
-                   timeout, retries)
+# Where and how to ask: kb.config reads and validates KB_LLM_* with every other setting.
+PolishSettings = LlmSettings
 
 
 @dataclass(frozen=True)
@@ -83,11 +55,6 @@ class PolishResult:
     draft: Draft
     endpoint: str | None
     notes: tuple[str, ...]
-
-
-def _completions_url(url: str) -> str:
-    base = url.rstrip("/")
-    return base if base.endswith("/chat/completions") else base + "/chat/completions"
 
 
 def _where(url: str) -> str:

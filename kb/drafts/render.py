@@ -6,9 +6,10 @@ Drafts quote third-party text (status updates, thread titles), so rendering is d
 - Markdown templates escape every plain value they print (`finalize`), so a quoted update
   cannot open a link, an image, raw HTML or a forged footnote; HTML templates (`*.html.j2`)
   use jinja2's autoescape;
-- HTML output, from either kind, goes through nh3 with a strict allow-list (no script, no
-  style attributes, http(s) links only) inside a page whose Content-Security-Policy forbids
-  scripts and remote loads.
+- HTML output, from either kind, goes through the site's nh3 policy (kb.render.safe:
+  no script, no style attributes, http(s) links only; footnote ids and in-page links kept)
+  inside a page whose Content-Security-Policy forbids scripts and remote loads; Markdown
+  becomes HTML through the site's one Markdown engine (kb.render.safe.markdown_html).
 
 The helpers templates call (`fact`, `bullets`, `undisclosed`, `timeline_table`,
 `footnotes`, ...) exist in a Markdown and an HTML flavour with the same names, so one
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
@@ -34,9 +35,10 @@ from kb.drafts.citations import MARKER, Citation, CitationKind, Fact, when
 from kb.drafts.draft import NOT_DISCLOSED, Draft, Extra, Suggestion, TimelineRow, draft_to_dict
 from kb.errors import ConfigError, NotFound
 from kb.model import imported_name
+from kb.render.safe import clean_document, markdown_html, safe_href
 from kb.timefmt import minutes_text
 
-__all__ = ["BUILTIN", "FORMATS", "md_escape", "render_draft", "sanitize", "to_html"]
+__all__ = ["BUILTIN", "FORMATS", "md_escape", "render_draft"]
 
 BUILTIN = ("sre", "atlassian", "pagerduty")
 FORMATS = ("md", "html", "json")
@@ -50,9 +52,6 @@ _ENTITY = re.compile(r"&(?=#?\w+;)")
 _QUOTES = str.maketrans({"“": '"', "”": '"'} | dict.fromkeys(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", ""))
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%-._~"
-_TAGS = {"a", "p", "h1", "h2", "h3", "h4", "ul", "ol", "li", "table", "thead", "tbody", "tr",
-         "th", "td", "sup", "section", "hr", "em", "strong", "code", "pre", "blockquote", "br"}
-_ATTRIBUTES = {"a": {"href", "id", "title"}, "li": {"id"}, "sup": {"id"}}
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
           "padding:0 1rem;line-height:1.5}table{border-collapse:collapse}"
           "td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}")
@@ -68,16 +67,12 @@ def md_escape(value: object) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """An http(s) URL safe to put in a link (percent-encoded), else None."""
-    if not url:
+    """An http(s) URL safe to put in a link (the site's rule, kb.render.safe.safe_href),
+    percent-encoded so it cannot end a Markdown link early; else None."""
+    target = safe_href(url)
+    if target is None:
         return None
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    if scheme not in ("http", "https"):
-        return None
-    return quote(url.strip(), safe=_URL_SAFE).replace("(", "%28").replace(")", "%29")
+    return quote(target, safe=_URL_SAFE).replace("(", "%28").replace(")", "%29")
 
 
 class _Markdown:
@@ -145,7 +140,7 @@ class _Markdown:
         lines = []
         for s in items:
             lines.append(f"- **{self.esc(s.title)}.** {self.esc(s.text)}")
-            lines += [f"  - Why here: {self.fact(f)}" for f in s.why]
+            lines += [f"    - Why here: {self.fact(f)}" for f in s.why]
         return Markup("\n".join(lines))
 
     def timeline_table(self, rows: Iterable[TimelineRow]) -> Markup:
@@ -301,30 +296,13 @@ def render_text(draft: Draft, template: str = "sre") -> tuple[str, bool]:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html_mode
 
 
-def sanitize(fragment: str) -> str:
-    """nh3 with the drafts' strict allow-list: structure, links (http/https), no scripts."""
-    import nh3
-
-    return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES,
-                     url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
-
-
-def to_html(markdown: str) -> str:
-    """Markdown (with footnotes and tables) → HTML fragment; raw HTML in the input is text."""
-    from markdown_it import MarkdownIt
-    from mdit_py_plugins.footnote import footnote_plugin
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    return md.use(footnote_plugin).render(markdown)
-
-
 def page(title: str, fragment: str) -> str:
     """A whole HTML document around a sanitised fragment; scripts and remote loads are off."""
     return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
             "style-src 'unsafe-inline'\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            f"{sanitize(fragment)}\n</body>\n</html>\n")
+            f"{clean_document(fragment)}\n</body>\n</html>\n")
 
 
 def render_draft(draft: Draft, template: str = "sre", fmt: str = "md") -> str:
@@ -342,4 +320,4 @@ def render_draft(draft: Draft, template: str = "sre", fmt: str = "md") -> str:
             raise ConfigError(f"template {template} writes HTML; use --format html")
         return text
     title = f"Postmortem draft: {draft.title}"
-    return page(title, text if is_html else to_html(text))
+    return page(title, text if is_html else markdown_html(text))

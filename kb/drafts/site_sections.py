@@ -18,7 +18,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from kb.drafts import adapters, prose
@@ -44,8 +43,6 @@ from kb.shell import UNSHOWABLE, kb_command
 from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
-
     from kb.drafts.citations import Citations
     from kb.store import Store
 
@@ -227,34 +224,13 @@ _HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)
 
 
 def draft_markdown(markdown: str) -> str:
-    """A rendered draft made ready for a `Prose` block.
-
-    The draft is CommonMark with footnotes and tables, escaped for markdown-it (kb.drafts
-    render's dialect), so markdown-it converts it, not the site's Python-Markdown (which
-    reads some of those escapes, `\\<` for one, differently). The HTML then goes through the
-    site's Prose path unchanged: Python-Markdown passes block HTML through and nh3 reduces
-    it to the prose allow-list. Footnote markers become plain "[n]" (nh3 removes the ids and
-    in-page links a jump would need) and the back-links go; the draft's own title line goes
-    (the page has it) and its headings move one level down, below the page's sections.
-    """
+    """A rendered draft made ready for a `Prose` block (which converts it with the site's
+    one Markdown engine, kb.render.safe.markdown_html, and reduces it to the prose allow-list:
+    footnote markers stay plain "[n]", nh3 removing the ids a jump would need). The draft's
+    own title line goes (the page has it) and its headings move one level down, below the
+    page's sections."""
     body = markdown.split("\n", 1)[1] if markdown.startswith("# ") else markdown
-    body = _HEADING.sub(lambda m: "#" * (len(m.group(1)) + 1) + " ", body)
-    return _converter().render(body)
-
-
-@lru_cache(maxsize=1)
-def _converter() -> MarkdownIt:
-    """kb.drafts.render.to_html's converter, with plain footnote markers (made once: the
-    site converts hundreds of drafts per build)."""
-    from markdown_it import MarkdownIt
-    from mdit_py_plugins.footnote import footnote_plugin
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    md.use(footnote_plugin)
-    md.add_render_rule("footnote_ref", lambda _self, tokens, idx, _options, _env:
-                       f"<sup>[{tokens[idx].meta['id'] + 1}]</sup>")
-    md.add_render_rule("footnote_anchor", lambda *_args: "")
-    return md
+    return _HEADING.sub(lambda m: "#" * (len(m.group(1)) + 1) + " ", body)
 
 
 # -- the incident page's slot --------------------------------------------------------------

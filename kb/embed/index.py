@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kb.store import keyword, vectors
+from kb.store import vectors
 from kb.store.repo import Store
 
 if TYPE_CHECKING:
@@ -255,12 +255,6 @@ def query_terms(text: str, limit: int = MAX_QUERY_TERMS) -> list[str]:
     """The distinct terms of `text` that keyword search is given (kb.store.keyword builds the
     database's expression from them), at most `limit`: the first ones, in order."""
     return list(dict.fromkeys(terms(text)))[:limit]
-
-
-def fts_query(text: str, limit: int = MAX_QUERY_TERMS) -> str | None:
-    """The FTS5 MATCH expression keyword search runs for `text` on SQLite (each distinct term
-    quoted, OR-ed; no FTS5 syntax gets through). None when the text has no searchable term."""
-    return keyword.fts5_match(query_terms(text, limit))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K,

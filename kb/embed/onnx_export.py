@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.config import env_value
+from kb.config import load_settings
 from kb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ def pooling_of(folder: Path) -> tuple[str, bool]:
 def cache_root(home: Path) -> Path:
     """KB_MODEL_CACHE when set (several KB homes, or a CI run, can share one export), else
     $KB_HOME/models."""
-    shared = env_value("KB_MODEL_CACHE")
-    return Path(shared).expanduser() if shared else home / "models"
+    shared = load_settings().embed.cache
+    return shared.expanduser() if shared else home / "models"
 
 
 def cache_folder(spec: ModelSpec, home: Path) -> Path:

@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb.config import env_value
+from kb.config import load_settings
 from kb.errors import ConfigError, KbError
 from kb.render.output import replace_dir
 from kb.render.site import Progress, RenderReport, render_site
@@ -51,7 +51,6 @@ INCREMENTAL_MIN = 50  # ... but a change of up to this many files is always buil
 # until the end (the site is about 23 KB of HTML a page).
 CHUNKED_FROM = 5000
 CHUNK = 1000
-SITE_DIR_ENV = "KB_SITE_DIR"  # build folder override (kb site build/serve, the site stage)
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,8 @@ def find_layout(config: Path | None = None, build: Path | None = None, *,
     """mkdocs.yml given, else ./mkdocs.yml, else the one beside the installed `kb` package
     (an editable install of the repository). The build folder: `build`, else $KB_SITE_DIR,
     else build/ in the KB home `home`, else build/ beside mkdocs.yml."""
-    if build is None and (named := env_value(SITE_DIR_ENV)):
-        build = Path(named).expanduser()
+    if build is None and (named := load_settings().site_dir):
+        build = named.expanduser()
     if build is None and home is not None:
         build = home / "build"
     candidates = [config] if config else [Path("mkdocs.yml"),

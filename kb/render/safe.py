@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
+    import markdown
     import nh3
 
 # C0 controls except tab and newline, DEL, C1 controls, and the two non-characters.
@@ -89,18 +91,21 @@ def safe_href(url: object) -> str | None:
     return url
 
 
-@lru_cache(maxsize=2)
-def _cleaner(tags: frozenset[str] = ALLOWED_TAGS) -> nh3.Cleaner:
-    """The one sanitising policy; only the allowed tags differ between bodies and prose."""
+@lru_cache(maxsize=3)
+def _cleaner(tags: frozenset[str] = ALLOWED_TAGS, document: bool = False) -> nh3.Cleaner:
+    """The one sanitising policy. Only the allowed tags differ between bodies, prose and a
+    standalone draft page (`document`), which also keeps the ids and in-page links of its
+    footnotes (within the site, a relative link would point into the site: denied)."""
     import nh3
 
     return nh3.Cleaner(
         tags=set(tags),
         clean_content_tags={"script", "style", "template", "iframe", "object", "noscript",
                             "textarea", "title", "svg", "math"},
-        attributes={"a": {"href", "title"}},
+        attributes={"a": {"href", "title", "id"}, "li": {"id"}, "sup": {"id"}} if document
+        else {"a": {"href", "title"}},
         url_schemes={"http", "https"},
-        url_relative="deny",  # a relative link would point into this site
+        url_relative="pass_through" if document else "deny",
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
@@ -118,14 +123,48 @@ PROSE_TAGS = ALLOWED_TAGS | {"h3", "h4", "hr", "sup", "table", "thead", "tbody",
                              "td"}
 
 
+# Tags of a standalone HTML postmortem draft (kb postmortem --format html).
+DOCUMENT_TAGS = PROSE_TAGS | {"h1", "h2", "section", "pre"}
+
+
+def clean_document(fragment: str) -> str:
+    """The body of a standalone HTML page (a postmortem draft) reduced to `DOCUMENT_TAGS`,
+    footnote ids and in-page links kept."""
+    return _cleaner(DOCUMENT_TAGS, document=True).clean(fragment)
+
+
+_BACKLINK = re.compile(r'(?:&#160;)?<a class="footnote-backref"[^>]*></a>')
+
+
+_ENGINES = threading.local()  # a Markdown instance keeps state between calls: one per thread
+
+
+def _markdown() -> markdown.Markdown:
+    if (engine := getattr(_ENGINES, "engine", None)) is None:
+        import markdown
+
+        engine = _ENGINES.engine = markdown.Markdown(
+            extensions=["tables", "footnotes"],
+            extension_configs={"footnotes": {"SUPERSCRIPT_TEXT": "[{}]", "BACKLINK_TEXT": ""}})
+        # kb.drafts.render.md_escape writes CommonMark's escapes; without these
+        # Python-Markdown would print `\<`, `\&`, `\~`, `\=` with their backslash.
+        engine.ESCAPED_CHARS = [*engine.ESCAPED_CHARS, "<", "&", "~", "=", "|"]
+    return engine
+
+
+def markdown_html(text: str) -> str:
+    """The one Markdown engine: Python-Markdown as mkdocs runs it, with tables and footnotes
+    (markers shown as "[n]", no back-links). The HTML is not sanitised: callers clean it."""
+    html = _markdown().reset().convert(text)
+    return _BACKLINK.sub("", html) if "footnote-backref" in html else html
+
+
 def clean_prose(markdown_text: object) -> Markup:
     """Markdown from a feature (a postmortem draft) as HTML reduced to `PROSE_TAGS`.
 
     Headings are demoted to h3/h4 so they stay below the page's own sections; raw HTML in
     the Markdown goes through the same cleaner as everything else."""
-    import markdown
-
-    html = markdown.markdown(clean_text(markdown_text), extensions=["tables"])
+    html = markdown_html(clean_text(markdown_text))
     html = re.sub(r"<(/?)h[12]\b", r"<\1h3", html)
     html = re.sub(r"<(/?)h[56]\b", r"<\1h4", html)
     return Markup(" ".join(_cleaner(PROSE_TAGS).clean(html).split()))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.config import SourceConfig, env_value, signals_table
+from kb.config import SourceConfig, load_settings, number_setting, signals_table
 from kb.errors import ConfigError
 
 HN_API = "https://hn.algolia.com/api/v1"
@@ -106,8 +106,6 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
     if table is None:
         table = signals_table(path) if path.is_file() else {}
     data: Any = dict(table)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: [signals] must be a table")
     where = f"{path}: [signals]"
     match = data.get("match", {})
     if not isinstance(match, dict):
@@ -141,22 +139,22 @@ def load_signal_config(path: Path, sources: Sequence[SourceConfig],
             raise ConfigError(f"{where} feed #{index}: unknown provider {provider!r}")
         feeds.append(Feed(str(entry.get("name") or entry["url"]), entry["url"], provider))
     reddit = data.get("reddit", {}) if isinstance(data.get("reddit", {}), dict) else {}
-    try:
-        return SignalConfig(
-            providers=tuple(providers),
-            feeds=tuple(feeds),
-            hn_api=str(env_value("KB_HN_API", env) or data.get("hn_api") or HN_API),
-            outage_words=_strings(data.get("outage_words"), f"{where}.outage_words")
-            or OUTAGE_WORDS,
-            thread_min_comments=int(data.get("thread_min_comments", 5)),
-            article_max_bytes=int(data.get("article_max_bytes", 2_000_000)),
-            reddit_subreddits=_strings(reddit.get("subreddits"), f"{where}.reddit.subreddits"),
-            reddit_web=str(reddit.get("web", "https://www.reddit.com")),
-            reddit_oauth_api=str(reddit.get("oauth_api", "https://oauth.reddit.com")),
-            reddit_token_url=str(reddit.get("token_url",
-                                            "https://www.reddit.com/api/v1/access_token")),
-            reddit_client_id=env_value("KB_REDDIT_CLIENT_ID", env),
-            reddit_client_secret=env_value("KB_REDDIT_CLIENT_SECRET", env),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    own = load_settings(env).signals
+    return SignalConfig(
+        providers=tuple(providers),
+        feeds=tuple(feeds),
+        hn_api=str(own.hn_api or data.get("hn_api") or HN_API),
+        outage_words=_strings(data.get("outage_words"), f"{where}.outage_words")
+        or OUTAGE_WORDS,
+        thread_min_comments=number_setting(f"{where}.thread_min_comments",
+                                           data.get("thread_min_comments", 5), int, 0),
+        article_max_bytes=number_setting(f"{where}.article_max_bytes",
+                                         data.get("article_max_bytes", 2_000_000), int, 1),
+        reddit_subreddits=_strings(reddit.get("subreddits"), f"{where}.reddit.subreddits"),
+        reddit_web=str(reddit.get("web", "https://www.reddit.com")),
+        reddit_oauth_api=str(reddit.get("oauth_api", "https://oauth.reddit.com")),
+        reddit_token_url=str(reddit.get("token_url",
+                                        "https://www.reddit.com/api/v1/access_token")),
+        reddit_client_id=own.reddit_client_id,
+        reddit_client_secret=own.reddit_client_secret,
+    )

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from kb.model import Incident, Signal, SignalLink
 from kb.present import print_table
+from kb.serialize import stamp
 from kb.store.repo import Store
 from kb.store.signals import links, signal_to_dict, signals
 
@@ -92,7 +93,7 @@ def signals_json(view: IncidentSignals) -> dict[str, Any]:
     return {
         "signals": items,
         "signal_figures": {
-            "first_signal_at": view.first_signal_at.isoformat() if view.first_signal_at
+            "first_signal_at": stamp(view.first_signal_at) if view.first_signal_at
             else None,
             "detection_lead_s": view.detection_lead_s,
             "threads": view.threads,

@@ -12,14 +12,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Text, delete, insert, select, update
+from sqlalchemy import Column, Float, Index, Text, delete, insert, select
 from sqlmodel import Field, SQLModel
 
+from kb.serialize import stamp
 from kb.store.repo import Store
 from kb.store.tables import canonical_json, time_column
+from kb.store.upsert import ItemCounts, upsert_items
 from scrapers.records import PostmortemRecord
 
 
@@ -88,13 +90,6 @@ class ItemWrite:
     fetched_at: datetime
 
 
-@dataclass
-class ItemCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
 @dataclass(frozen=True)
 class Postmortem:
     """One write-up: every source entry that cites its URL, merged."""
@@ -138,10 +133,6 @@ class PostmortemLink:
 # --------------------------------------------------------------------------- (de)serialization
 
 
-def _stamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
 def _unstamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -153,7 +144,7 @@ _RECORD_LISTS = ("categories", "keywords", "notes")
 def record_to_json(record: PostmortemRecord) -> str:
     data = {f.name: getattr(record, f.name) for f in fields(record)}
     for name in _RECORD_TIMES:
-        data[name] = _stamp(data[name])
+        data[name] = stamp(data[name])
     for name in _RECORD_LISTS:
         data[name] = list(data[name])
     return canonical_json(data)
@@ -172,7 +163,7 @@ def postmortem_to_dict(doc: Postmortem) -> dict[str, Any]:
     """JSON-ready dict of a Postmortem (lossless; see postmortem_from_dict)."""
     data = asdict(doc)
     for name in _RECORD_TIMES:
-        data[name] = _stamp(getattr(doc, name))
+        data[name] = stamp(getattr(doc, name))
     return data
 
 
@@ -192,40 +183,14 @@ def postmortem_from_dict(data: dict[str, Any]) -> Postmortem:
 def store_items(store: Store, writes: Sequence[ItemWrite]) -> ItemCounts:
     """Upsert entries by (source, native_id); one transaction. The last write of a key in the
     batch wins (a list naming one URL twice was merged by its parser)."""
-    counts = ItemCounts()
-    if not writes:
-        return counts
     merged = {(w.record.source, w.record.native_id): w for w in writes}
-    now = datetime.now(UTC)
-    with store.engine.begin() as conn:
-        held = {}
-        for source in {k[0] for k in merged}:
-            ids = [k[1] for k in merged if k[0] == source]
-            for start in range(0, len(ids), 500):
-                query = select(T_ITEMS.c.native_id, T_ITEMS.c.record_hash, T_ITEMS.c.url_key
-                               ).where(T_ITEMS.c.source == source,
-                                       T_ITEMS.c.native_id.in_(ids[start:start + 500]))
-                for row in conn.execute(query):
-                    held[(source, row.native_id)] = (row.record_hash, row.url_key)
-        for (source, native_id), write in sorted(merged.items()):
-            text = record_to_json(write.record)
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            values = {"record_json": text, "record_hash": digest, "url_key": write.url_key,
-                      "sha256": write.sha256, "doc_url": write.doc_url,
-                      "fetched_at": write.fetched_at}
-            row = held.get((source, native_id))
-            if row is None:
-                conn.execute(insert(T_ITEMS).values(source=source, native_id=native_id,
-                                                    first_stored_at=now, **values))
-                counts.new += 1
-            elif row != (digest, write.url_key):
-                conn.execute(update(T_ITEMS).where(
-                    T_ITEMS.c.source == source, T_ITEMS.c.native_id == native_id
-                ).values(**values))
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-    return counts
+
+    def values(key: tuple[str, str], _held: Any) -> dict[str, Any]:
+        write = merged[key]
+        return {"record_json": record_to_json(write.record), "url_key": write.url_key,
+                "sha256": write.sha256, "doc_url": write.doc_url, "fetched_at": write.fetched_at}
+
+    return upsert_items(store, T_ITEMS, list(merged), (), values, ("record_hash", "url_key"))
 
 
 def replace_derived(store: Store, docs: Sequence[Postmortem],

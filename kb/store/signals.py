@@ -11,15 +11,17 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Float, Index, Text, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 
 from kb.model import Signal, SignalLink, SignalSource, Unofficial
+from kb.serialize import stamp
 from kb.store.repo import Store
-from kb.store.tables import canonical_json, chunks, time_column
+from kb.store.tables import canonical_json, time_column
+from kb.store.upsert import ItemCounts, upsert_items
 from scrapers.records import SignalRecord
 
 
@@ -110,18 +112,7 @@ class StoredItem:
     fetch_note: str | None = None  # why the article page added nothing ("paywalled: ...")
 
 
-@dataclass
-class ItemCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
 # --------------------------------------------------------------------------- (de)serialization
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def _unstamp(value: str | None) -> datetime | None:
@@ -130,7 +121,7 @@ def _unstamp(value: str | None) -> datetime | None:
 
 def record_to_json(record: SignalRecord) -> str:
     data = {f.name: getattr(record, f.name) for f in fields(record)}
-    data["created_at"] = _stamp(record.created_at)
+    data["created_at"] = stamp(record.created_at)
     data["top_comments"] = list(record.top_comments)
     data["notes"] = list(record.notes)
     return canonical_json(data)
@@ -147,8 +138,8 @@ def record_from_json(text: str) -> SignalRecord:
 def signal_to_dict(signal: Signal) -> dict[str, Any]:
     """JSON-ready dict of a Signal (lossless; see signal_from_dict)."""
     data = asdict(signal)
-    data["created_at"] = _stamp(signal.created_at)
-    data["sources"] = [dict(asdict(s), created_at=_stamp(s.created_at)) for s in signal.sources]
+    data["created_at"] = stamp(signal.created_at)
+    data["sources"] = [dict(asdict(s), created_at=stamp(s.created_at)) for s in signal.sources]
     return data
 
 
@@ -194,52 +185,21 @@ def merge_records(old: SignalRecord, new: SignalRecord) -> SignalRecord:
 
 def store_items(store: Store, writes: Sequence[ItemWrite]) -> ItemCounts:
     """Upsert items by (source, native_id), merging with what is stored; one transaction."""
-    counts = ItemCounts()
-    if not writes:
-        return counts
     merged: dict[tuple[str, str], ItemWrite] = {}
     for write in writes:  # the same item twice in one batch (two pages of a search)
         key = (write.record.source, write.record.native_id)
         held = merged.get(key)
         merged[key] = write if held is None else replace(
             write, record=merge_records(held.record, write.record))
-    now = datetime.now(UTC)
-    with store.engine.begin() as conn:
-        held_rows = _held(conn, list(merged))
-        for (source, native_id), write in sorted(merged.items()):
-            row = held_rows.get((source, native_id))
-            record = write.record if row is None else merge_records(
-                record_from_json(row.record_json), write.record)
-            text = record_to_json(record)
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            values = {"record_json": text, "record_hash": digest, "sha256": write.sha256,
-                      "doc_url": write.doc_url, "fetched_at": write.fetched_at}
-            if row is None:
-                conn.execute(insert(T_ITEMS).values(source=source, native_id=native_id,
-                                                    first_stored_at=now, **values))
-                counts.new += 1
-            elif row.record_hash != digest:
-                conn.execute(update(T_ITEMS).where(
-                    T_ITEMS.c.source == source, T_ITEMS.c.native_id == native_id).values(**values))
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-    return counts
 
+    def values(key: tuple[str, str], row: Any) -> dict[str, Any]:
+        write = merged[key]
+        record = write.record if row is None else merge_records(
+            record_from_json(row.record_json), write.record)
+        return {"record_json": record_to_json(record), "sha256": write.sha256,
+                "doc_url": write.doc_url, "fetched_at": write.fetched_at}
 
-def _held(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """Stored rows of these keys, a few queries per batch rather than one per item."""
-    found: dict[tuple[str, str], Any] = {}
-    by_source: dict[str, list[str]] = {}
-    for source, native_id in keys:
-        by_source.setdefault(source, []).append(native_id)
-    for source, ids in by_source.items():
-        for chunk in chunks(ids):
-            query = select(T_ITEMS.c.native_id, T_ITEMS.c.record_json, T_ITEMS.c.record_hash
-                           ).where(T_ITEMS.c.source == source, T_ITEMS.c.native_id.in_(chunk))
-            for row in conn.execute(query):
-                found[(source, row.native_id)] = row
-    return found
+    return upsert_items(store, T_ITEMS, list(merged), ("record_json",), values)
 
 
 def note_item(store: Store, source: str, native_id: str, *, resolved_url: str | None = None,

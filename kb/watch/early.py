@@ -21,6 +21,7 @@ from typing import Any
 from kb.alerts.changes import Change
 from kb.alerts.message import FALLBACKS, SCHEMA, FactsContext, fallback_facts
 from kb.alerts.targets import Target
+from kb.serialize import stamp
 from kb.store import outbox
 from kb.store.outbox import Intent
 from kb.store.signals import Unofficial, unofficial
@@ -80,15 +81,15 @@ def _facts(context: FactsContext, candidate: Unofficial, change: Change, *,
     return {
         "schema": SCHEMA,
         "change": {"kind": change.kind, "id": change.change_id, "summary": change.summary,
-                   "detected_at": context.now.isoformat(), "unconfirmed": True},
+                   "detected_at": stamp(context.now), "unconfirmed": True},
         "incident": {
             "key": candidate.key, "provider": candidate.provider, "provider_name": name,
             "title": f"Community reports of a {name} outage (unconfirmed)",
             "kind": "incident", "phase": "unconfirmed" if open_ else "all_clear",
             "status": "unconfirmed", "open": open_, "severity": "unknown", "components": [],
-            "first_post_at": candidate.start.isoformat(), "resolved_at": None,
+            "first_post_at": stamp(candidate.start), "resolved_at": None,
             "duration_minutes": None, "url": None,
-            "latest_update": {"at": candidate.end.isoformat(), "phase": "unconfirmed",
+            "latest_update": {"at": stamp(candidate.end), "phase": "unconfirmed",
                               "text": f"Reports from {', '.join(candidate.source_families)}: "
                                       f"{titles}"[:500]},
         },

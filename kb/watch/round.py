@@ -24,6 +24,7 @@ from kb.config import Settings, SourceConfig
 from kb.errors import KbError
 from kb.model import Incident
 from kb.pipeline import Line, run_later_stages, scrape
+from kb.serialize import stamp
 from kb.stage import RunReport, StageContext, StageProgress
 from kb.store import outbox
 from kb.store.outbox import Intent, SourceState, Watched
@@ -321,7 +322,7 @@ def build_facts_minimal(context: FactsContext, incident: Incident, change: Chang
 
     return {"schema": SCHEMA,
             "change": {"kind": change.kind, "id": change.change_id, "summary": change.summary,
-                       "detected_at": context.now.isoformat(), "unconfirmed": False},
+                       "detected_at": stamp(context.now), "unconfirmed": False},
             "incident": incident_facts(incident, context.names.get(incident.provider)),
             "similar": [], "similar_note": "unavailable", "typical_duration_minutes": None,
             "typical_duration_of": 0, "fallbacks": [], "fallback_period_days": FALLBACK_DAYS}
