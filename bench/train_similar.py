@@ -79,6 +79,9 @@ def main() -> None:
                         help="write the (query, result) pairs nobody judged that a top 5 "
                              "(fused or reranked, any fold) shows, to judge and add to the "
                              "pool (tests/fixtures/search/pairs.json)")
+    parser.add_argument("--experiments", action="store_true",
+                        help="also cross-validate the extra feature families and learners "
+                             "that were tried and not shipped (docs/search.md)")
     parser.add_argument("--write", action="store_true",
                         help="write the model learned on all queries to " + str(WEIGHTS))
     args = parser.parse_args()
@@ -156,6 +159,10 @@ def main() -> None:
                   f"reranked {a['mean']:.3f} ± {a['sd']:.3f} (held-out folds, mean ± sd; "
                   f"range {a['min']:.3f}-{a['max']:.3f})")
         result["runs"][str(depth)] = {"folds": folds, "summary": summary}
+    if args.experiments:
+        from similar_experiments import experiments
+
+        result["experiments"] = experiments(store, searcher, task, table, args.folds)
     depth = args.rerank[0]
     summary = result["runs"][str(depth)]["summary"]
     final = model_of(keys, depth)
