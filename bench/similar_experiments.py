@@ -237,25 +237,25 @@ def _fit_trees(x: np.ndarray, y: np.ndarray, _groups: Sequence[str], _l2: float
 LEARNERS = {"logistic": _fit_logit, "pairwise": _fit_pairwise, "trees": _fit_trees}
 
 
-def experiments(store, searcher, task, table, folds: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """Cross-validate every variant; returns {name: figures} and prints one line each."""
+def experiments(searcher, store, task, table, split, folds: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Cross-validate every variant over the folds of train_similar (`split(fold)` gives the
+    held-out and the training queries); returns {name: figures}, one line printed each."""
     from kb.embed.rerank import FEATURES
 
-    queries = [(key, group, rel) for key, group, rel in task.queries]
-    keys = {key for key, _g, _r in queries} | {o for key, _g, _r in queries
-                                                for o, _ in table[key][:DEPTH]}
+    keys = {key for key, _g, _r in task.queries} | {
+        o for key, _g, _r in task.queries for o, _ in table[key][:DEPTH]}
+    started = time.process_time()
     texts = _Texts(store, searcher, sorted(keys))
     names = [*FEATURES, *EXTRA]
     rows = {key: [(o, [*base, *extra]) for (o, base), extra in
                   zip(table[key][:DEPTH], extra_features(texts, key, table[key][:DEPTH]),
                       strict=True)]
-            for key, _g, _r in queries}
-    relevant = {key: rel for key, _g, rel in queries}
-    group_of = {key: group for key, group, _r in queries}
+            for key in {key for key, _g, _r in task.queries}}
+    prepared = time.process_time() - started
 
-    def ranked(model, cols: list[int], subset: list[str]) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    def ranked(model, cols: list[int], queries) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
         out = {}
-        for key in subset:
+        for key, _g, _r in queries:
             head, rest = rows[key][:RERANK], rows[key][RERANK:]
             if model is not None and head:
                 score = model(np.array([[r[c] for c in cols] for _, r in head]))
@@ -264,17 +264,15 @@ def experiments(store, searcher, task, table, folds: int) -> dict:  # type: igno
             out[key] = [o for o, _ in head + rest][:10]
         return out
 
-    def figures(rankings: dict[str, list[str]], subset: list[str]) -> tuple[float, float, float,
-                                                                            int]:
+    def figures(rankings: dict[str, list[str]], queries) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
         groups: dict[str, list[tuple[float, float, float]]] = {}
         unjudged = 0
-        for key in subset:
-            known = relevant[key] | task.judged.get(key, set())
+        for key, group, rel in queries:
+            known = rel | task.judged.get(key, set())
             open_ = {o for o in rankings[key][:5] if o not in known}
             unjudged += len(open_)
-            r, m = _recall_mrr(rankings[key], relevant[key])
-            groups.setdefault(group_of[key], []).append(
-                (r, m, _recall_mrr(rankings[key], relevant[key] | open_)[0]))
+            r, m = _recall_mrr(rankings[key], rel)
+            groups.setdefault(group, []).append((r, m, _recall_mrr(rankings[key], rel | open_)[0]))
         mean = [statistics.mean(statistics.mean(s[i] for s in v) for v in groups.values())
                 for i in range(3)]
         return mean[0], mean[1], mean[2], unjudged
@@ -283,18 +281,18 @@ def experiments(store, searcher, task, table, folds: int) -> dict:  # type: igno
         cols = [names.index(f) for f in features]
         per_fold = []
         for fold in range(folds):
-            test = [k for k in relevant if fold_of(group_of[k], folds) == fold]
-            train = [k for k in relevant if fold_of(group_of[k], folds) != fold]
+            test, train = split(fold)
             model = None
             if learner is not None:
-                x = np.array([[r[c] for c in cols] for k in train for _, r in rows[k][:RERANK]])
-                y = np.array([1.0 if o in relevant[k] else 0.0 for k in train
+                x = np.array([[r[c] for c in cols] for k, _g, _r in train
+                              for _, r in rows[k][:RERANK]])
+                y = np.array([1.0 if o in rel else 0.0 for k, _g, rel in train
                               for o, _ in rows[k][:RERANK]])
-                groups = [k for k in train for _ in rows[k][:RERANK]]
+                groups = [f"{k} {g}" for k, g, _r in train for _ in rows[k][:RERANK]]
                 model = LEARNERS[learner](x, y, groups, l2)
             per_fold.append(figures(ranked(model, cols, test), test))
         recall = [f[0] for f in per_fold]
-        change = [f[0] - b for f, b in zip(per_fold, fused_folds, strict=True)]
+        change = [f[0] - b for f, b in zip(per_fold, fused_folds or recall, strict=True)]
         out = {"features": list(features), "learner": learner, "l2": l2,
                "recall@5": statistics.mean(recall), "recall@5_sd": statistics.stdev(recall),
                "recall@5_folds": recall, "mrr@10": statistics.mean(f[1] for f in per_fold),
@@ -308,16 +306,16 @@ def experiments(store, searcher, task, table, folds: int) -> dict:  # type: igno
               f"{out['optimistic_recall@5']:.3f}", file=sys.stderr, flush=True)
         return out
 
-    fused_folds = [0.0] * folds
+    fused_folds: list[float] = []
     result: dict = {"rerank": RERANK, "depth": DEPTH,  # type: ignore[type-arg]
                     "extra_cost": {"texts_encoded": texts.texts_encoded,
                                    "incidents": len(keys), "encode_cpu_s": texts.encode_cpu,
-                                   "queries": len(relevant)},
+                                   "prepare_cpu_s": prepared,
+                                   "queries": len(task.queries)},
                     "variants": {}}
     # The fused order first: every variant's per-fold change is measured against it.
     fused = run("fused order (no reranker)", list(FEATURES), None)
     fused_folds[:] = fused["recall@5_folds"]
-    fused["change_vs_fused"] = fused["change_vs_fused_sd"] = 0.0
     variants: list[tuple[str, Sequence[str], str | None, float]] = [
         ("fused order (no reranker)", list(FEATURES), None, 1.0),
         ("shipped features, logistic", list(FEATURES), "logistic", 1.0)]

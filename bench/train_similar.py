@@ -100,42 +100,50 @@ def main() -> None:
     searcher = Searcher(store, args.home, spec=spec)
     table = {key: searcher.similar_features(key, depth=args.depth)
              for key, _g, _r in task.queries}
-    relevant = {key: rel for key, _g, rel in task.queries}
-    group_of = {key: group for key, group, _r in task.queries}
+    # A query is (key, group, relevant): six incidents are members of two topics and so ask
+    # twice, once per topic, with different relevant sets; each is its own query, in the
+    # fold of its own group.
+    queries = list(task.queries)
 
-    keys = [key for key, _g, _r in task.queries]
-
-    def arrays(keys, depth: int):  # type: ignore[no-untyped-def]
-        rows = [(row, 1.0 if other in relevant[key] else 0.0)
-                for key in keys for other, row in table[key][:depth]]
+    def arrays(queries, depth: int):  # type: ignore[no-untyped-def]
+        rows = [(row, 1.0 if other in rel else 0.0)
+                for key, _g, rel in queries for other, row in table[key][:depth]]
         return np.array([r for r, _ in rows], dtype=float), np.array([y for _, y in rows])
 
-    def model_of(keys, depth: int) -> Reranker:  # type: ignore[no-untyped-def]
-        mean, scale, weights, bias = fit(*arrays(keys, depth))
+    def model_of(queries, depth: int) -> Reranker:  # type: ignore[no-untyped-def]
+        mean, scale, weights, bias = fit(*arrays(queries, depth))
         return Reranker(FEATURES, depth, tuple(mean), tuple(scale), tuple(weights), bias)
 
     unjudged: set[tuple[str, str]] = set()
 
-    def scored(keys, model: Reranker | None, depth: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    def scored(queries, model: Reranker | None, depth: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
         ranked = {}
-        for key in keys:
-            head, rest = table[key][:depth], table[key][depth:]
-            if model is not None:
-                head = sorted(head, key=lambda r: (-model.score(r[1]), r[0]))
-            ranked[key] = [other for other, _ in head + rest][:10]
-            known = relevant[key] | task.judged.get(key, set())
+        for key, _g, rel in queries:
+            if key not in ranked:
+                head, rest = table[key][:depth], table[key][depth:]
+                if model is not None:
+                    head = sorted(head, key=lambda r: (-model.score(r[1]), r[0]))
+                ranked[key] = [other for other, _ in head + rest][:10]
+            known = rel | task.judged.get(key, set())
             unjudged.update((key, other) for other in ranked[key][:5] if other not in known)
         sub = SimilarTask.__new__(SimilarTask)
-        sub.queries = [q for q in task.queries if q[0] in keys]
+        sub.queries = queries
         sub.judged = task.judged
         return sub.score(ranked)
+
+    def split(fold: int) -> tuple[list, list]:  # type: ignore[type-arg]
+        """The held-out queries of `fold` and the training queries: the other folds' queries
+        less any whose incident is also held out (asked there under its other topic)."""
+        test = [q for q in queries if fold_of(q[1], args.folds) == fold]
+        held = {key for key, _g, _r in test}
+        return test, [q for q in queries
+                      if fold_of(q[1], args.folds) != fold and q[0] not in held]
 
     result: dict = {"depth": args.depth, "l2": L2, "runs": {}}  # type: ignore[type-arg]
     for depth in args.rerank:
         folds = []
         for fold in range(args.folds):
-            test = [k for k in keys if fold_of(group_of[k], args.folds) == fold]
-            train = [k for k in keys if fold_of(group_of[k], args.folds) != fold]
+            test, train = split(fold)
             before = scored(test, None, depth)
             after = scored(test, model_of(train, depth), depth)
             folds.append({"fold": fold + 1, "groups": before["topics"], "queries": len(test),
@@ -162,10 +170,10 @@ def main() -> None:
     if args.experiments:
         from similar_experiments import experiments
 
-        result["experiments"] = experiments(store, searcher, task, table, args.folds)
+        result["experiments"] = experiments(searcher, store, task, table, split, args.folds)
     depth = args.rerank[0]
     summary = result["runs"][str(depth)]["summary"]
-    final = model_of(keys, depth)
+    final = model_of(queries, depth)
     print(f"weights (standardized, rerank {depth}):", {n: round(float(w), 3) for n, w in
                                       zip(FEATURES, final.weights, strict=True)})
     result["model"] = {"features": list(FEATURES), "rerank_depth": depth,
@@ -180,7 +188,7 @@ def main() -> None:
         lines = [
             '"""Weights of the `kb similar` reranker (kb.embed.rerank), written by',
             "bench/train_similar.py --write (do not edit by hand): logistic regression on the",
-            f"judged pairs, {len(keys)} queries, the first {depth} hybrid candidates each.",
+            f"judged pairs, {len(queries)} queries, the first {depth} hybrid candidates each.",
             f"Cross-validated ({args.folds} folds of topics): Recall@5 "
             f"{summary['before_recall@5']['mean']:.3f} -> "
             f"{summary['after_recall@5']['mean']:.3f}, MRR@10 "
