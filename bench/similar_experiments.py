@@ -18,6 +18,8 @@ before any fold is cut):
   MMR-like), the cosine to the centroid of the first five candidates, the mean cosine to the
   other first 15, 1 / fused rank; and each query's cosines, fused scores and BM25 as
   z-scores within its own candidate list.
+Untrained reorderings: maximal marginal relevance over the first RERANK candidates (fused
+score against the document cosine to one already placed, λ 0.7), and its reverse.
 Learners: the logistic regression of train_similar (L2 1 and 30), a pairwise logistic
 regression (RankNet-like, on the differences of a related and an unrelated candidate of one
 query), and gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, depth 2,
@@ -42,6 +44,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 RERANK = 15  # the depth the shipped reranker reorders
+MMR_LAMBDA = 0.7  # fixed before the run (a common default), not tuned on these folds
 DEPTH = 30  # candidates kept per query (the rest of the top 10 comes from here)
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(("the", "a", "an", "of", "for", "to", "in", "on", "and", "with", "is", "are",
@@ -264,6 +267,30 @@ def experiments(searcher, store, task, table, split, folds: int) -> dict:  # typ
             out[key] = [o for o, _ in head + rest][:10]
         return out
 
+    def mmr_ranked(queries, sign: float) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+        """Greedy maximal marginal relevance over the first RERANK candidates, no training:
+        next = argmax λ·(fused score / best fused score) + sign·(1 − λ)·(best cosine to one
+        already placed). sign −1 is MMR (diversity: near-duplicates of a placed candidate
+        sink), +1 its reverse (candidates like a placed one rise)."""
+        out = {}
+        for key, _g, _r in queries:
+            head, rest = rows[key][:RERANK], rows[key][RERANK:]
+            best = max((r[0] for _, r in head), default=0.0) or 1.0
+            left, placed = list(head), []  # type: ignore[var-annotated]
+
+            def value(item, placed=placed, best=best):  # type: ignore[no-untyped-def]
+                vec = texts.doc_vec.get(item[0])
+                near = max((c for p in placed if (c := _cos(vec, texts.doc_vec.get(p[0])))
+                            is not None), default=0.0)
+                return MMR_LAMBDA * item[1][0] / best + sign * (1 - MMR_LAMBDA) * near
+
+            while left:
+                pick = max(left, key=lambda item: (value(item), item[0]))
+                placed.append(pick)
+                left.remove(pick)
+            out[key] = [o for o, _ in placed + rest][:10]
+        return out
+
     def figures(rankings: dict[str, list[str]], queries) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
         groups: dict[str, list[tuple[float, float, float]]] = {}
         unjudged = 0
@@ -283,6 +310,10 @@ def experiments(searcher, store, task, table, split, folds: int) -> dict:  # typ
         for fold in range(folds):
             test, train = split(fold)
             model = None
+            if learner in ("mmr", "reverse mmr"):
+                rankings = mmr_ranked(test, -1.0 if learner == "mmr" else 1.0)
+                per_fold.append(figures(rankings, test))
+                continue
             if learner is not None:
                 x = np.array([[r[c] for c in cols] for k, _g, _r in train
                               for _, r in rows[k][:RERANK]])
@@ -330,6 +361,8 @@ def experiments(searcher, store, task, table, split, folds: int) -> dict:  # typ
          ["rrf", "cosine", "keyword", "components_idf", "same_provider", "causes"],
          "logistic", 30.0),
     ]
+    variants += [("MMR over the first 15 (diversity), λ 0.7", [], "mmr", 0.0),
+                 ("reverse MMR (like a placed one rises), λ 0.7", [], "reverse mmr", 0.0)]
     try:
         import sklearn  # noqa: F401
 
