@@ -18,6 +18,8 @@ before any fold is cut):
   MMR-like), the cosine to the centroid of the first five candidates, the mean cosine to the
   other first 15, 1 / fused rank; and each query's cosines, fused scores and BM25 as
   z-scores within its own candidate list.
+Query expansion (`query_expansion`): pseudo-relevance feedback, the document vector moved
+towards its first hybrid neighbours before the semantic ranking is redone and fused again.
 Untrained reorderings: maximal marginal relevance over the first RERANK candidates (fused
 score against the document cosine to one already placed, λ 0.7), and its reverse.
 Learners: the logistic regression of train_similar (L2 1 and 30), a pairwise logistic
@@ -373,7 +375,76 @@ def experiments(searcher, store, task, table, split, folds: int) -> dict:  # typ
     for name, features, learner, l2 in variants:
         result["variants"][name] = fused if learner is None else run(name, features, learner,
                                                                        l2)
+    result["query_expansion"] = query_expansion(searcher, store, task, split, folds, figures)
     cost = result["extra_cost"]
     print(f"# extra features: {cost['texts_encoded']} texts of {cost['incidents']} incidents "
           f"encoded in {cost['encode_cpu_s']:.1f} s CPU", file=sys.stderr)
+    return result
+
+
+def query_expansion(searcher, store, task, split, folds: int, figures) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Pseudo-relevance feedback: the query's document vector moved towards the mean vector
+    of its first m hybrid neighbours (q + β·mean, normalized), the semantic ranking redone
+    with it and fused again with the unchanged keyword ranking (duplicates left out as
+    `kb similar` does). Settings fixed before the run; each scored on the held-out folds."""
+    from kb.embed.document import build_document
+    from kb.embed.index import SEMANTIC_WEIGHT, query_terms, reciprocal_rank_fusion
+    from kb.embed.search import CANDIDATES, is_duplicate
+    from kb.store import keyword as keyword_index
+
+    index = searcher._vectors()  # the index `kb similar` ranks with (see _Texts)
+    incidents: dict = {}  # type: ignore[type-arg]
+
+    def get(key: str):  # type: ignore[no-untyped-def]
+        if key not in incidents:
+            incidents[key] = store.get(key)
+        return incidents[key]
+
+    base = {}
+    for key in {key for key, _g, _r in task.queries}:
+        document = build_document(get(key))
+        vector = index.vector(key)
+        keyword = [k for k, _ in keyword_index.keyword_search(
+            store, query_terms(document.text), CANDIDATES + 1)]
+        base[key] = (vector, keyword)
+
+    def ranking(key: str, vector) -> list[str]:  # type: ignore[no-untyped-def]
+        semantic = [k for k, _ in index.search(vector, CANDIDATES + 1)]
+        fused = [k for k, _ in reciprocal_rank_fusion([semantic, base[key][1]],
+                                                      weights=(SEMANTIC_WEIGHT, 1.0))
+                 if k != key]
+        out = []
+        for other in fused:
+            theirs = index.vector(other)
+            cosine = None if theirs is None else float(theirs @ base[key][0])
+            if not is_duplicate(get(key), get(other), cosine):
+                out.append(other)
+            if len(out) == 10:
+                break
+        return out
+
+    plain = {key: ranking(key, vector) for key, (vector, _kw) in base.items()}
+    result = {}
+    settings = [(0, 0.0), (3, 0.5), (5, 0.5), (10, 0.5), (3, 1.0), (5, 1.0)]
+    for m, beta in settings:
+        if m == 0:
+            rankings = plain
+        else:
+            rankings = {}
+            for key, (vector, _kw) in base.items():
+                near = [v for k in plain[key][:m] if (v := index.vector(k)) is not None]
+                moved = vector + beta * np.mean(near, axis=0)
+                rankings[key] = ranking(key, moved / np.linalg.norm(moved))
+        per_fold = [figures(rankings, split(fold)[0]) for fold in range(folds)]
+        recall = [f[0] for f in per_fold]
+        name = "no expansion (fused)" if m == 0 else f"first {m} neighbours, β {beta:g}"
+        result[name] = {"recall@5": statistics.mean(recall),
+                        "recall@5_sd": statistics.stdev(recall), "recall@5_folds": recall,
+                        "mrr@10": statistics.mean(f[1] for f in per_fold),
+                        "optimistic_recall@5": statistics.mean(f[2] for f in per_fold),
+                        "unjudged_in_top5": sum(f[3] for f in per_fold)}
+        print(f"expansion: {name:30s} R@5 {result[name]['recall@5']:.3f} ± "
+              f"{result[name]['recall@5_sd']:.3f} MRR {result[name]['mrr@10']:.3f} unjudged "
+              f"{result[name]['unjudged_in_top5']:2d} optimistic "
+              f"{result[name]['optimistic_recall@5']:.3f}", file=sys.stderr, flush=True)
     return result
