@@ -1,7 +1,7 @@
 """Learn the `kb similar` reranker from the judged pairs, cross-validated on unseen topics.
 
 Usage: python bench/train_similar.py [--home DIR] [--corpus ../shared/corpus] [--folds 5]
-                                     [--depth 50] [--json FILE] [--write]
+                                     [--depth 50] [--json FILE] [--experiments] [--write]
 
 1. The evaluation KB of bench/eval_search.py (the corpus, embedded with ONNX int8) gets its
    cause tags as `kb update` would make them (rules; kb.analysis.stage.refresh_causes).
@@ -12,11 +12,15 @@ Usage: python bench/train_similar.py [--home DIR] [--corpus ../shared/corpus] [-
    an unjudged result as a miss, so training does too).
 3. Grouped K-fold cross-validation: the groups (a topic, or an extra query of no topic) are
    split into folds by a hash of their name, fixed before any training, so no query's pairs
-   and no topic's members are on both sides. For each fold: a logistic regression (L2,
+   and no topic's members are on both sides. A query is (incident, topic): an incident of
+   two topics is asked once per topic, in each topic's fold, and is not trained on while
+   it is held out under the other. For each fold: a logistic regression (L2,
    standardized features, Newton's method in numpy) learned on the other folds reranks the
    held-out fold's candidates; Recall@5 / MRR@10 of the fused order and of the reranked
    order are scored on the held-out queries only. Mean and spread over the folds reported.
-4. `--write`: the model learned on all queries is written to kb/embed/similar_weights.py,
+4. `--experiments`: the feature families, learners, MMR orders and query expansion tried
+   for #14 and not shipped, over the same folds (bench/similar_experiments.py).
+5. `--write`: the model learned on all queries is written to kb/embed/similar_weights.py,
    which `kb similar` loads.
 """
 
