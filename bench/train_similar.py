@@ -1,7 +1,7 @@
 """Learn the `kb similar` reranker from the judged pairs, cross-validated on unseen topics.
 
 Usage: python bench/train_similar.py [--home DIR] [--corpus ../shared/corpus] [--folds 5]
-                                     [--depth 50] [--json FILE] [--write]
+                                     [--depth 50] [--json FILE] [--experiments] [--write]
 
 1. The evaluation KB of bench/eval_search.py (the corpus, embedded with ONNX int8) gets its
    cause tags as `kb update` would make them (rules; kb.analysis.stage.refresh_causes).
@@ -12,11 +12,15 @@ Usage: python bench/train_similar.py [--home DIR] [--corpus ../shared/corpus] [-
    an unjudged result as a miss, so training does too).
 3. Grouped K-fold cross-validation: the groups (a topic, or an extra query of no topic) are
    split into folds by a hash of their name, fixed before any training, so no query's pairs
-   and no topic's members are on both sides. For each fold: a logistic regression (L2,
+   and no topic's members are on both sides. A query is (incident, topic): an incident of
+   two topics is asked once per topic, in each topic's fold, and is not trained on while
+   it is held out under the other. For each fold: a logistic regression (L2,
    standardized features, Newton's method in numpy) learned on the other folds reranks the
    held-out fold's candidates; Recall@5 / MRR@10 of the fused order and of the reranked
    order are scored on the held-out queries only. Mean and spread over the folds reported.
-4. `--write`: the model learned on all queries is written to kb/embed/similar_weights.py,
+4. `--experiments`: the feature families, learners, MMR orders and query expansion tried
+   for #14 and not shipped, over the same folds (bench/similar_experiments.py).
+5. `--write`: the model learned on all queries is written to kb/embed/similar_weights.py,
    which `kb similar` loads.
 """
 
@@ -79,6 +83,9 @@ def main() -> None:
                         help="write the (query, result) pairs nobody judged that a top 5 "
                              "(fused or reranked, any fold) shows, to judge and add to the "
                              "pool (tests/fixtures/search/pairs.json)")
+    parser.add_argument("--experiments", action="store_true",
+                        help="also cross-validate the extra feature families and learners "
+                             "that were tried and not shipped (docs/search.md)")
     parser.add_argument("--write", action="store_true",
                         help="write the model learned on all queries to " + str(WEIGHTS))
     args = parser.parse_args()
@@ -97,42 +104,50 @@ def main() -> None:
     searcher = Searcher(store, args.home, spec=spec)
     table = {key: searcher.similar_features(key, depth=args.depth)
              for key, _g, _r in task.queries}
-    relevant = {key: rel for key, _g, rel in task.queries}
-    group_of = {key: group for key, group, _r in task.queries}
+    # A query is (key, group, relevant): six incidents are members of two topics and so ask
+    # twice, once per topic, with different relevant sets; each is its own query, in the
+    # fold of its own group.
+    queries = list(task.queries)
 
-    keys = [key for key, _g, _r in task.queries]
-
-    def arrays(keys, depth: int):  # type: ignore[no-untyped-def]
-        rows = [(row, 1.0 if other in relevant[key] else 0.0)
-                for key in keys for other, row in table[key][:depth]]
+    def arrays(queries, depth: int):  # type: ignore[no-untyped-def]
+        rows = [(row, 1.0 if other in rel else 0.0)
+                for key, _g, rel in queries for other, row in table[key][:depth]]
         return np.array([r for r, _ in rows], dtype=float), np.array([y for _, y in rows])
 
-    def model_of(keys, depth: int) -> Reranker:  # type: ignore[no-untyped-def]
-        mean, scale, weights, bias = fit(*arrays(keys, depth))
+    def model_of(queries, depth: int) -> Reranker:  # type: ignore[no-untyped-def]
+        mean, scale, weights, bias = fit(*arrays(queries, depth))
         return Reranker(FEATURES, depth, tuple(mean), tuple(scale), tuple(weights), bias)
 
     unjudged: set[tuple[str, str]] = set()
 
-    def scored(keys, model: Reranker | None, depth: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    def scored(queries, model: Reranker | None, depth: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
         ranked = {}
-        for key in keys:
-            head, rest = table[key][:depth], table[key][depth:]
-            if model is not None:
-                head = sorted(head, key=lambda r: (-model.score(r[1]), r[0]))
-            ranked[key] = [other for other, _ in head + rest][:10]
-            known = relevant[key] | task.judged.get(key, set())
+        for key, _g, rel in queries:
+            if key not in ranked:
+                head, rest = table[key][:depth], table[key][depth:]
+                if model is not None:
+                    head = sorted(head, key=lambda r: (-model.score(r[1]), r[0]))
+                ranked[key] = [other for other, _ in head + rest][:10]
+            known = rel | task.judged.get(key, set())
             unjudged.update((key, other) for other in ranked[key][:5] if other not in known)
         sub = SimilarTask.__new__(SimilarTask)
-        sub.queries = [q for q in task.queries if q[0] in keys]
+        sub.queries = queries
         sub.judged = task.judged
         return sub.score(ranked)
+
+    def split(fold: int) -> tuple[list, list]:  # type: ignore[type-arg]
+        """The held-out queries of `fold` and the training queries: the other folds' queries
+        less any whose incident is also held out (asked there under its other topic)."""
+        test = [q for q in queries if fold_of(q[1], args.folds) == fold]
+        held = {key for key, _g, _r in test}
+        return test, [q for q in queries
+                      if fold_of(q[1], args.folds) != fold and q[0] not in held]
 
     result: dict = {"depth": args.depth, "l2": L2, "runs": {}}  # type: ignore[type-arg]
     for depth in args.rerank:
         folds = []
         for fold in range(args.folds):
-            test = [k for k in keys if fold_of(group_of[k], args.folds) == fold]
-            train = [k for k in keys if fold_of(group_of[k], args.folds) != fold]
+            test, train = split(fold)
             before = scored(test, None, depth)
             after = scored(test, model_of(train, depth), depth)
             folds.append({"fold": fold + 1, "groups": before["topics"], "queries": len(test),
@@ -156,9 +171,13 @@ def main() -> None:
                   f"reranked {a['mean']:.3f} ± {a['sd']:.3f} (held-out folds, mean ± sd; "
                   f"range {a['min']:.3f}-{a['max']:.3f})")
         result["runs"][str(depth)] = {"folds": folds, "summary": summary}
+    if args.experiments:
+        from similar_experiments import experiments
+
+        result["experiments"] = experiments(searcher, store, task, table, split, args.folds)
     depth = args.rerank[0]
     summary = result["runs"][str(depth)]["summary"]
-    final = model_of(keys, depth)
+    final = model_of(queries, depth)
     print(f"weights (standardized, rerank {depth}):", {n: round(float(w), 3) for n, w in
                                       zip(FEATURES, final.weights, strict=True)})
     result["model"] = {"features": list(FEATURES), "rerank_depth": depth,
@@ -173,7 +192,7 @@ def main() -> None:
         lines = [
             '"""Weights of the `kb similar` reranker (kb.embed.rerank), written by',
             "bench/train_similar.py --write (do not edit by hand): logistic regression on the",
-            f"judged pairs, {len(keys)} queries, the first {depth} hybrid candidates each.",
+            f"judged pairs, {len(queries)} queries, the first {depth} hybrid candidates each.",
             f"Cross-validated ({args.folds} folds of topics): Recall@5 "
             f"{summary['before_recall@5']['mean']:.3f} -> "
             f"{summary['after_recall@5']['mean']:.3f}, MRR@10 "
