@@ -412,3 +412,46 @@ def test_an_export_that_is_not_ours_is_written_again_whole(tmp_path: Path, text:
     path.write_text(text)
     assert _patched_export(path, []) is None
     assert _patched_export(tmp_path / "missing.jsonl", []) is None
+
+
+@pytest.mark.slow
+def test_scoped_signals_are_the_full_builds_for_the_changed_incident(tmp_path: Path) -> None:
+    """The signals slot in a changed-keys build reads the changed incidents' links only, and
+    shows what a full build shows for them (the recorded HN stories of tests/fixtures/signals,
+    linked by `kb update`)."""
+    import os
+    import subprocess
+    import sys
+
+    from kb.config import load_settings
+    from kb.render.sections import BuildContext, Registry, Scope
+    from kb.signals import site_sections as community
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fix = ROOT / "tests" / "fixtures" / "signals"
+    for name in ("anthropic_incidents_slice.json", "algolia_search_page0.json",
+                 "algolia_search_page1.json"):
+        shutil.copy(fix / name, inbox / name)
+    home = tmp_path / "home"
+    env = dict(os.environ, KB_HOME=str(home), KB_SITE_DIR=str(tmp_path / "build"),
+               KB_SOURCES=str(PACKAGED_SOURCES), KB_EMBED_MODEL="fake-hash")
+    done = subprocess.run([sys.executable, "-m", "kb", "update", "--from", str(inbox)],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=ROOT,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    store, _ = Store.open(load_settings({"KB_HOME": str(home)}).database_url)
+    incidents = {i.key: i for i in store.incidents()}
+    full = community._prepare(store, BuildContext(store, AS_OF))
+    linked = sorted(full.by_incident)
+    assert linked, "the fixture links no story"
+    key = linked[0]
+    scope = Scope(frozenset({key}), frozenset({incidents[key].provider}))
+    scoped = community._prepare(store, BuildContext(store, AS_OF, scope=scope))
+    assert set(scoped.by_incident) == {key}
+    assert set(scoped.by_id) < set(full.by_id)  # not every signal of the KB
+    section = community.SECTIONS[0]
+    assert (Registry([section], states={"incident:signals": scoped}).blocks("incident",
+                                                                            incidents[key])
+            == Registry([section], states={"incident:signals": full}).blocks("incident",
+                                                                             incidents[key]))
