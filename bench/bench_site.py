@@ -25,6 +25,11 @@ folder and reports:
 
 `--variants N` also builds N incidents without the kb_pages hook (every page through the
 Markdown parser) and without the search plugin, to show where mkdocs' time goes.
+
+`--changed-keys` measures instead what `kb watch` and `kb update` pay after one changed
+incident: a full build, then one incident edited and `build_site(changed=[its key])` (the
+changed-keys render of kb.render.site and mkdocs for the pages it wrote), wall and CPU,
+render and mkdocs apart (docs/site.md, "Incremental builds, measured").
 Medians over the runs (this machine is noisy); the load average is printed with each size.
 Target (issue 6): 10k incidents ≤ 60 s on 2 cores.
 """
@@ -72,7 +77,7 @@ def child(url: str, build: Path, variant: str) -> Run:
     from kb.store.repo import IncidentWrite
 
     layout = find_layout(ROOT / "mkdocs.yml", build)
-    if variant != "default":
+    if variant not in ("default", "changed-keys"):
         config = build / f"mkdocs-{variant}.yml"
         text = (ROOT / "mkdocs.yml").read_text()
         if variant == "no-hook":
@@ -95,6 +100,22 @@ def child(url: str, build: Path, variant: str) -> Run:
         "search_mb": sum(p.stat().st_size for p in layout.site.glob("search/*.json")) / 1e6,
     }
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if variant == "changed-keys":
+        incident = next(store.incidents(limit=1))
+        writer, _ = Store.open(url, write=True)
+        changed = replace(incident, title=incident.title + " (edited)")
+        writer.write_batch([IncidentWrite(changed, content_hash(changed), current=())], [])
+        started, cpu = time.perf_counter(), time.process_time()
+        one = build_site(store, layout, as_of=AS_OF, changed=[incident.key])
+        result.update({
+            "keys_total": time.perf_counter() - started,
+            "keys_cpu": time.process_time() - cpu,
+            "keys_render": one.render.seconds, "keys_render_cpu": one.render.cpu_seconds,
+            "keys_mkdocs": one.mkdocs_seconds, "keys_mkdocs_cpu": one.mkdocs_cpu_seconds,
+            "keys_scoped": float(one.render.scoped), "keys_incremental": float(one.incremental),
+            "keys_pages_rendered": one.render.pages, "keys_written": len(one.render.written),
+            "keys_html_written": one.html_written, "keys_load": load_average(),
+        })
     if variant == "default":
         started = time.perf_counter()
         again = build_site(store, layout, as_of=AS_OF)
@@ -245,6 +266,25 @@ def section_table(by_size: dict[int, dict[str, dict[str, Any]]]) -> str:
     return markdown(header, rows)
 
 
+CHANGED_KEYS_HEADER = (
+    "incidents", "full build: wall (CPU)", "rebuild after one change, changed keys: wall (CPU)",
+    "of which render: wall (CPU)", "of which mkdocs: wall (CPU)", "pages rendered / files written",
+    "load average (1/5/15 min)")
+
+
+def changed_keys_row(size: int, runs: list[Run], load: str) -> tuple[str, ...]:
+    full_cpu = median(runs, "render_cpu") + median(runs, "mkdocs_cpu")
+    return (
+        f"{size:,}", f"{median(runs, 'total'):.1f} s ({full_cpu:.1f} s)",
+        f"{median(runs, 'keys_total'):.1f} s ({median(runs, 'keys_cpu'):.1f} s)"
+        + ("" if median(runs, "keys_scoped") else " (NOT scoped: full render)"),
+        f"{median(runs, 'keys_render'):.1f} s ({median(runs, 'keys_render_cpu'):.1f} s)",
+        f"{median(runs, 'keys_mkdocs'):.1f} s ({median(runs, 'keys_mkdocs_cpu'):.1f} s)",
+        f"{median(runs, 'keys_pages_rendered'):.0f} / {median(runs, 'keys_written'):.0f}",
+        load,
+    )
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -262,6 +302,10 @@ def main() -> None:
                         help="incidents only: no signals, vectors or cause tags (old bench)")
     parser.add_argument("--markdown", type=Path, help="also write the result tables here")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the filled KBs in this folder and reuse them next time")
+    parser.add_argument("--changed-keys", action="store_true",
+                        help="only a full build and the changed-keys rebuild after one edit")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -277,15 +321,24 @@ def main() -> None:
     label = " (bare)" if args.bare else ""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         for size in args.sizes:
-            db = Path(tmp) / f"kb{size}.db"
+            db = (args.keep or Path(tmp)) / f"kb{size}{'-bare' if args.bare else ''}.db"
             started = time.perf_counter()
-            made = fill(f"sqlite:///{db}", size, bare=args.bare, home=Path(tmp))
+            if db.is_file() and args.keep:  # filled by an earlier run (each build copies it)
+                made = {"reused": 1.0}
+            else:
+                made = fill(f"sqlite:///{db}", size, bare=args.bare, home=db.parent)
             spent = time.perf_counter() - started
             fills.append(f"{size:,}: filled in {spent:.1f} s — " + ", ".join(
                 f"{k.removesuffix('_s')} {v:.1f} s" if k.endswith("_s") else f"{k} {v:,.0f}"
                 for k, v in made.items()))
             print(fills[-1], file=sys.stderr)
             before = load_average()
+            if args.changed_keys:
+                runs = [measure(db, "changed-keys") for _ in range(args.runs)]
+                rows.append(changed_keys_row(size, runs, f"{before} → {load_average()}"))
+                print(rows[-1], file=sys.stderr)
+                saved["sizes"][str(size)] = {"fill_s": spent, "fill": made, "runs": runs}
+                continue
             runs = [measure(db, "default") for _ in range(args.runs)]
             loads = f"{before} → {load_average()}"
             print(f"load average (1/5/15 min) {loads}", file=sys.stderr)
@@ -311,10 +364,14 @@ def main() -> None:
                                  *tail(other)))
                     print(rows[-1], file=sys.stderr)
                     saved["sizes"][str(size)][variant] = other
-    header = ("incidents", "pages", "render: wall (CPU)", "mkdocs: wall (CPU)",
-              "mkdocs share of CPU", "total: wall (CPU)", "rebuild, nothing changed",
-              "rebuild, one incident changed", "peak memory", "HTML / search index")
-    text = "\n\n".join([markdown(header, rows), section_table(sections),
+    if args.changed_keys:
+        header = CHANGED_KEYS_HEADER
+        sections = {}
+    else:
+        header = ("incidents", "pages", "render: wall (CPU)", "mkdocs: wall (CPU)",
+                  "mkdocs share of CPU", "total: wall (CPU)", "rebuild, nothing changed",
+                  "rebuild, one incident changed", "peak memory", "HTML / search index")
+    text = "\n\n".join([markdown(header, rows), section_table(sections) if sections else "",
                         "\n".join(f"- {line}" for line in fills)])
     print(text)
     if args.markdown:

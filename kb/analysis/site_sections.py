@@ -45,6 +45,7 @@ from kb.render.sections import (
     Links,
     Page,
     PageLink,
+    Scope,
     Section,
     Table,
     Tags,
@@ -79,14 +80,18 @@ class _State:
 
 def _prepare(store: Store, build: BuildContext | None = None) -> _State:
     """Cause tags, last-seen times and every incident's figures, loaded once per build, and
-    each provider's sections made from them."""
+    each provider's sections made from them. In a changed-keys build (`build.scope`) the
+    figures of the scope's providers only, and no cause pages (they count every incident)."""
     build = build or BuildContext(store)
+    scope = build.scope
     # Stored tags of these rules: an older version's roles mean other things, and `kb update`
     # re-tags (its analysis stage runs before the site's) before they are shown again.
-    causes, seen = stored_causes(store, rules=RULES_ID), last_seen(store)
+    causes, seen = scoped_tags(store, scope)
     figures: dict[str, IncidentFigures] = {}
     by_provider: dict[str, list[IncidentFigures]] = {}
     for incident in build.incidents:
+        if scope is not None and incident.provider not in scope.providers:
+            continue
         try:
             measured = incident_figures(incident, seen.get(incident.key))
         except Exception as exc:  # its own page reports it again (the metrics slot)
@@ -106,11 +111,26 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
         except Exception as exc:
             build.warn(f"section reliability: {provider}: {_line(exc)}")
     try:
-        pages = _cause_pages(build.incidents, causes, store.provider_names(), end)
+        pages = [] if scope is not None else _cause_pages(build.incidents, causes,
+                                                          store.provider_names(), end)
     except Exception as exc:  # the incident and provider sections stand without the pages
         build.warn(f"collection {CAUSE_PAGES}: {_line(exc)}")
         pages = []
     return _State(causes, seen, figures, reliability, provider_causes, pages)
+
+
+def scoped_tags(store: Store, scope: Scope | None) -> tuple[dict[str, list[CauseRecord]],
+                                                             dict[str, datetime]]:
+    """Stored cause tags of the current rules and last-seen times, of every incident, or in
+    a changed-keys build (`scope`) of its providers' incidents only (a query per provider)."""
+    if scope is None:
+        return stored_causes(store, rules=RULES_ID), last_seen(store)
+    causes: dict[str, list[CauseRecord]] = {}
+    seen: dict[str, datetime] = {}
+    for provider in sorted(scope.providers):
+        causes.update(stored_causes(store, provider=provider, rules=RULES_ID))
+        seen.update(last_seen(store, provider))
+    return causes, seen
 
 
 def _line(exc: BaseException) -> str:

@@ -145,7 +145,7 @@ def _unlinked_once(real: adapters.Adapter, linked: set[str]) -> adapters.Adapter
 
 def _prepare(store: Store, build: BuildContext | None = None) -> _Drafts:
     """Draft every incident of the window once per build (the collection and the incident
-    slot share this state)."""
+    slot share this state); in a changed-keys build (`build.scope`), those of the scope."""
     build = build or BuildContext(store)
     made = _prepare_drafts(store, build)
     made.writeup_causes = _writeup_causes(store)
@@ -175,6 +175,8 @@ def _prepare_drafts(store: Store, build: BuildContext) -> _Drafts:
         return _Drafts()
     end = datetime.combine(build.as_of + timedelta(days=1), time.min, tzinfo=UTC)
     chosen = _chosen(build.incidents, days, end) if days > 0 else []
+    if build.scope is not None:
+        chosen = [i for i in chosen if build.scope.has(i)]
     if not chosen:
         return _Drafts()
     try:

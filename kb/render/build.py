@@ -14,6 +14,12 @@ through mkdocs' own page functions), moves each into the site atomically, delete
 no longer produced and patches the search index, instead of rebuilding every page: at 100k
 incidents a full mkdocs pass is minutes, one page well under a second (docs/site.md,
 "Incremental builds"). `kb site build --force` always builds everything.
+
+When the caller knows which incidents changed (`changed`: `kb update`, `kb watch`) and the
+site was built before with the same theme, the render itself is limited to the pages those
+incidents affect (kb.render.site.render_site); the stamp then says the site is "incremental
+since" the last full render, and the next build without `changed` renders everything again
+and brings the pages such a build leaves alone up to date.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +48,9 @@ if TYPE_CHECKING:
     from kb.store import Store
 
 STAMP = ".kb-site-stamp"  # digest of what the current site was built from, then the theme's
+# The stamp's first line after a changed-keys build: the docs folder is the full render of
+# <digest> with the changed incidents' pages rendered since (the site matches the folder).
+SINCE = "incremental since "
 # At most this share of the pages built one by one into the existing site; above it a full
 # mkdocs pass (which also refreshes sitemap.xml) costs about the same.
 INCREMENTAL_SHARE = 0.25
@@ -351,6 +360,37 @@ def _patch_search_index(path: Path, urls: set[str], entries: list[dict[str, obje
     tmp.replace(path)
 
 
+def _scoped_mkdocs(layout: Layout, report: BuildReport, current: str,
+                  theme: str) -> BuildReport:
+    """mkdocs after a changed-keys render: its written pages only (nothing is removed by
+    such a render); a full pass where one of them is a hand-written page. The stamp keeps the
+    digest of the last full render, marked incremental when anything was written."""
+    rendered = report.render
+    if not rendered.written:
+        (layout.build / STAMP).write_text(f"{current}\n{theme}\n")
+        return report
+    started, cpu = time.perf_counter(), time.process_time()
+    if all(_generated(layout.docs / p) for p in rendered.written if p.endswith(".md")):
+        report.html_written = run_mkdocs_pages(layout, rendered.written, [])
+        report.incremental = True
+    else:
+        fresh = layout.build / f"site.new-{os.getpid()}"
+        if fresh.exists():
+            shutil.rmtree(fresh)
+        try:
+            report.warnings = run_mkdocs_chunked(layout, fresh)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        replace_dir(fresh, layout.site)
+    report.mkdocs_seconds = time.perf_counter() - started
+    report.mkdocs_cpu_seconds = time.process_time() - cpu
+    since = current if current.startswith(SINCE) else SINCE + current
+    (layout.build / STAMP).write_text(f"{since}\n{theme}\n")
+    report.built = True
+    return report
+
+
 def build_site(
     store: Store,
     layout: Layout,
@@ -359,24 +399,37 @@ def build_site(
     force: bool = False,
     extra_sections: Sequence[Section] = (),
     progress: Progress | None = None,
+    changed: Collection[str] | None = None,
 ) -> BuildReport:
     """Render the database into build/docs and, when anything mkdocs reads changed (or
-    `force`), build build/site from it."""
+    `force`), build build/site from it.
+
+    `changed`: the keys of the incidents changed since the last build (RunReport.changed).
+    When the site was built completely before with the same mkdocs.yml, theme overrides and
+    hooks, only the pages those incidents affect are rendered and built
+    (`report.render.scoped`); otherwise (no stamp, a build cut short, another theme,
+    `force`, too many keys, a key no longer stored) the build is a full one, as without."""
     with _turn(layout.build):
         stamp = layout.build / STAMP
         if layout.site.is_dir() and not stamp.is_file() and any(layout.site.iterdir()):
             raise ConfigError(f"{layout.site} holds files `kb site build` did not write; "
                               "choose a new or empty build folder")
         current, _, built_theme = (stamp.read_text() if stamp.is_file() else "").partition("\n")
+        theme = _theme_digest(layout)
+        scoped = (changed is not None and not force and bool(current)
+                  and current != "incomplete" and built_theme.strip() == theme
+                  and (layout.site / "index.html").is_file())
         if stamp.is_file():
             # Until this build ends well the site matches neither the old docs nor the new:
             # a build cut short (render or mkdocs) leaves this, and the next one is full.
             stamp.write_text("incomplete\n\n")
         rendered = render_site(store, layout.docs, layout.source, as_of=as_of,
-                               extra_sections=extra_sections, progress=progress)
+                               extra_sections=extra_sections, progress=progress,
+                               changed=changed if scoped else None)
         report = BuildReport(rendered)
+        if rendered.scoped:
+            return _scoped_mkdocs(layout, report, current, theme)
         digest = _inputs_digest(layout, rendered.digest)
-        theme = _theme_digest(layout)
         if not force and current == digest and (layout.site / "index.html").is_file():
             stamp.write_text(f"{digest}\n{theme}\n")
             return report

@@ -42,14 +42,14 @@ class History:
 
 
 def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> History:
-    """The year figures of every provider, computed from the incidents the build read."""
-    from kb.analysis.stage import RULES_ID
-    from kb.store.analysis import last_seen, stored_causes
+    """The year figures of every provider of `by_provider`, computed from the incidents the
+    build read."""
+    from kb.analysis.site_sections import scoped_tags
 
     found = History()
     try:
-        seen = last_seen(build.store)
-        stored = stored_causes(build.store, rules=RULES_ID)
+        # A changed-keys build: the tags and times of its providers' incidents only.
+        stored, seen = scoped_tags(build.store, build.scope)
     except Exception as exc:  # a store without analysis tables: counts only
         found.failures.append(f"history by year: {_line(exc)}")
         return found

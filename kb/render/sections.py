@@ -31,6 +31,13 @@ the settings, and `warn(line)` for a failure that leaves out one item but not th
 Sections and collections that share one `prepare` function get one call and one state per
 build (e.g. a section linking the pages its collection made). A section that raises is
 reported as one line and left out; the build goes on.
+
+A changed-keys build (`kb watch`, `kb update`: kb.render.site.render_site with `changed`)
+renders only the pages a few changed incidents affect. Its `build.scope` (a `Scope`; None in
+a full build) names the incidents and providers whose pages it renders: a `prepare` that
+does expensive work per incident or per provider does it for those only (`provide` is
+called for no other subject), and a collection whose pages aggregate the whole KB returns
+none in such a build (its pages stay as the last full build wrote them).
 """
 
 from __future__ import annotations
@@ -138,17 +145,33 @@ class Mark:
 # -- the build a prepare function runs in -----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The subjects of a changed-keys build: the changed incidents and their providers. Only
+    their incident and provider pages are rendered, so `provide` is called for them alone."""
+
+    incidents: frozenset[str]  # incident keys
+    providers: frozenset[str]  # provider slugs
+
+    def has(self, incident: Incident | str) -> bool:
+        """Whether an incident (or its key) is one of the changed ones."""
+        return (incident if isinstance(incident, str) else incident.key) in self.incidents
+
+
 class BuildContext:
     """What one site build knows beyond the store, for `prepare(store, build)` functions.
 
     `incidents` and `settings` are loaded on first use when the build did not hand them over
     (a Registry prepared outside a site build: tests, benchmarks); `coverage` is read from
-    the store once per build, for the site's day bars and the reliability section alike."""
+    the store once per build, for the site's day bars and the reliability section alike.
+    `scope` is None in a full build; in a changed-keys build it names the only subjects
+    whose pages are rendered (see `Scope` and this module's docstring)."""
 
     def __init__(self, store: Store, as_of: date | None = None, *,
                  incidents: Sequence[Incident] | None = None, settings: Settings | None = None,
-                 failures: list[str] | None = None) -> None:
+                 failures: list[str] | None = None, scope: Scope | None = None) -> None:
         self.store = store
+        self.scope = scope
         self.as_of: date = as_of or datetime.now(UTC).date()  # last day the site shows
         self._incidents = incidents
         self._settings = settings

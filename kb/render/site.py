@@ -3,6 +3,13 @@
 `render_site` reads every incident once, renders each page with jinja2 (templates under
 site/templates) and writes it only when its bytes change. mkdocs turns the folder into HTML
 afterwards (kb.render.build).
+
+Given the keys of the incidents that changed since the last build (`changed`), it renders
+only the pages they affect (their incident pages; their providers' pages, year pages,
+component pages and feeds; the home page and the other index pages, the all-incidents feed
+and the export) and leaves every other file of the docs folder as it is: no prune, and the
+sections prepare for those subjects only (kb.render.sections.Scope). What such a render
+does not refresh is listed in docs/site.md ("Incremental builds"); a full render fixes it.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import dataclasses
 import io
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +28,15 @@ from kb.model import Incident, Kind
 from kb.render import feeds, figures, paths, svg
 from kb.render.output import Output
 from kb.render.pages import Known, make_env, render
-from kb.render.sections import BuildContext, Registry, Section, discover
+from kb.render.sections import (
+    RESERVED_COLLECTIONS,
+    BuildContext,
+    Registry,
+    Scope,
+    Section,
+    discover,
+)
+from kb.render.sections import Collection as SiteCollection
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -55,7 +70,8 @@ class RenderReport:
     removed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # one line each (broken sections)
     sections: list[str] = field(default_factory=list)  # names of the sections plugged in
-    digest: str = ""
+    digest: str = ""  # of every file produced; "" after a changed-keys render (not all are)
+    scoped: bool = False  # True: only the pages of the changed incidents were rendered
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # process CPU time: the figure that holds on a noisy machine
 
@@ -73,16 +89,24 @@ def render_site(
     extra_sections: Sequence[Section] = (),
     progress: Progress | None = None,
     settings: Settings | None = None,
+    changed: Collection[str] | None = None,
 ) -> RenderReport:
     """Render the whole site into `docs` from the templates, assets and pages under `source`
     (the repository's site/ folder). `as_of` is the last day of the 90-day bars and of the
     sections' periods (default: today, UTC); `settings` (default: loaded from the environment
-    when a section asks) reach the sections through their BuildContext."""
+    when a section asks) reach the sections through their BuildContext.
+
+    `changed`: the keys of the incidents changed since `docs` was last rendered in full.
+    When given, and every one of them is still in the store, only the pages they affect are
+    rendered (`report.scoped`; see the module's docstring); a key the store no longer holds
+    (a removed incident) makes the render a full one."""
     started, cpu = time.perf_counter(), time.process_time()
     as_of = as_of or datetime.now(UTC).date()
     report = RenderReport()
     incidents = _newest(list(store.incidents()))
     report.incidents = len(incidents)
+    scope = _scope(incidents, changed)
+    report.scoped = scope is not None
     names = store.provider_names()
     by_provider: dict[str, list[Incident]] = defaultdict(list)
     for incident in incidents:
@@ -95,15 +119,25 @@ def render_site(
         for i in incidents
     }
     registry: Registry = discover(extra_sections)
-    build = BuildContext(store, as_of, incidents=incidents, settings=settings)
+    offered = list(registry.collections)  # before prepare drops the ones without pages
+    build = BuildContext(store, as_of, incidents=incidents, settings=settings, scope=scope)
     registry.prepare(store, build)
     report.sections = [f"{s.scope}:{s.name}" for s in registry.sections]
-    env = make_env(source / "templates", names, known.get, registry.has_page)
+    has_page = registry.has_page
+    if scope is not None:
+        # A collection's pages outside the scope are not made again: the ones the last full
+        # build wrote are still there, and still linked.
+        def has_page(collection: str, slug: str) -> bool:
+            return (registry.has_page(collection, slug)
+                    or (docs / paths.collection_doc(collection, slug)).is_file())
+    env = make_env(source / "templates", names, known.get, has_page)
     out = Output(docs)
-    total = len(incidents) + len(providers) + 8
+    rendered = incidents if scope is None else [i for i in incidents if scope.has(i)]
+    listed = providers if scope is None else [p for p in providers if p in scope.providers]
+    total = len(rendered) + len(listed) + 8
     tick = progress or (lambda _done, _total: None)
 
-    for done, incident in enumerate(incidents, 1):
+    for done, incident in enumerate(rendered, 1):
         doc = paths.incident_doc(incident.provider, incident.native_id)
         marks = registry.marks(incident)
         out.write(doc, render(
@@ -123,30 +157,56 @@ def render_site(
                 for p in providers}
     from kb.render.history import history
 
-    years = history(build, by_provider)
+    years = history(build, {p: by_provider[p] for p in listed})
     registry.failures.extend(years.failures)
-    compared = _compare_page(env, out, build, providers, years, names)
-    for provider in providers:
+    if scope is None:
+        compared = _compare_page(env, out, build, providers, years, names)
+    else:  # an aggregate of every provider: as the last full build left it
+        from kb.render.compare import DOC
+
+        compared = (docs / DOC).is_file()
+    for provider in listed:
         _provider_pages(env, out, registry, provider, by_provider[provider], bars[provider],
                         names.get(provider) or provider, years, observed[provider], compared)
-    tick(len(incidents) + len(providers), total)
-    _collections(env, out, registry)
+    tick(len(rendered) + len(listed), total)
+    _collections(env, out, registry, indexes=scope is None)
+    shown = registry.collections if scope is None else _linked_collections(
+        offered, registry, docs)
     _index_pages(env, out, incidents, providers, by_provider, bars, observed, as_of,
-                 [(c.name, c.title) for c in registry.collections]
-                 + ([("compare", "Compare providers")] if compared else []))
-    _feeds_and_export(out, incidents, providers, by_provider, names)
+                 [(c.name, c.title) for c in shown]
+                 + ([("compare", "Compare providers")] if compared else []),
+                 years=None if scope is None else {figures.year_of(i) for i in rendered})
+    _feeds_and_export(out, incidents, listed, by_provider, names,
+                      patch=None if scope is None else rendered)
     out.copy_tree(source / "assets", "assets/kb/")
     out.copy_tree(source / "pages")
-    out.prune()
+    if scope is None:
+        out.prune()
     tick(total, total)
 
     report.pages = sum(1 for p in out.produced if p.endswith(".md"))
     report.written, report.unchanged, report.removed = out.written, out.unchanged, out.removed
     report.failures = registry.failures
-    report.digest = out.digest()
+    report.digest = out.digest() if scope is None else ""
     report.seconds = time.perf_counter() - started
     report.cpu_seconds = time.process_time() - cpu
     return report
+
+
+# More changed incidents than this and a changed-keys render costs about what a full one does.
+SCOPED_MAX = 200
+
+
+def _scope(incidents: Sequence[Incident], changed: Collection[str] | None) -> Scope | None:
+    """The scope of a changed-keys render, or None for a full one: no keys given, too many,
+    or one the store no longer holds (its pages must go: only a full render prunes)."""
+    if changed is None or len(set(changed)) > SCOPED_MAX:
+        return None
+    keys = frozenset(changed)
+    found = {i.key: i.provider for i in incidents if i.key in keys}
+    if len(found) != len(keys):
+        return None
+    return Scope(keys, frozenset(found.values()))
 
 
 @dataclass(frozen=True)
@@ -271,7 +331,10 @@ def _facets(items: list[Incident], causes: dict[str, tuple[str, ...]]) -> dict[s
 def _index_pages(env: Environment, out: Output, incidents: list[Incident], providers: list[str],
                  by_provider: dict[str, list[Incident]], bars: dict[str, list[svg.Day]],
                  observed: dict[str, Observed],
-                 as_of: date, more: list[tuple[str, str]]) -> None:
+                 as_of: date, more: list[tuple[str, str]],
+                 years: set[int | None] | None = None) -> None:
+    """The home page, the incidents, providers, years and components indexes, data.md, and
+    the page of each year (of `years` only, when given: a changed-keys render)."""
     recent_from = datetime.combine(as_of - timedelta(days=ONGOING_DAYS), datetime.min.time(),
                                    tzinfo=UTC)
     ongoing = [
@@ -312,6 +375,8 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         if year is not None:
             by_year[year].append(incident)
     for year, listed in by_year.items():
+        if years is not None and year not in years:
+            continue
         page = paths.year_doc(year)
         out.write(page, render(env, "year.md.j2", page, year=year, incidents=listed,
                                periods=figures.by_year(listed)))
@@ -329,13 +394,31 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
     ))
 
 
-def _collections(env: Environment, out: Output, registry: Registry) -> None:
-    """The pages features add (kb.render.sections.Collection), each with its index page."""
+def _linked_collections(offered: Sequence[SiteCollection], registry: Registry,
+                        docs: Path) -> list[SiteCollection]:
+    """The collections the home page links in a changed-keys render: those with pages in the
+    scope, and those whose index page the last full build wrote, in discovery order."""
+    kept = {c.name for c in registry.collections}
+    shown: list[SiteCollection] = []
+    for collection in offered:
+        if collection.name in RESERVED_COLLECTIONS or any(
+                c.name == collection.name for c in shown):
+            continue
+        if collection.name in kept or (docs / paths.collection_doc(collection.name)).is_file():
+            shown.append(collection)
+    return shown
+
+
+def _collections(env: Environment, out: Output, registry: Registry, *,
+                 indexes: bool = True) -> None:
+    """The pages features add (kb.render.sections.Collection), each with its index page
+    (unless not `indexes`: a changed-keys render has only the scope's pages of each)."""
     for collection in registry.collections:
         pages = registry.pages[collection.name]
         index = paths.collection_doc(collection.name)
-        out.write(index, render(env, "collection.md.j2", index, collection=collection,
-                                pages=pages))
+        if indexes:
+            out.write(index, render(env, "collection.md.j2", index, collection=collection,
+                                    pages=pages))
         seen: set[str] = set()
         for page in pages:
             doc = paths.collection_doc(collection.name, page.slug)
@@ -358,7 +441,10 @@ def _published(incident: Incident) -> Incident:
 
 def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[str],
                       by_provider: dict[str, list[Incident]],
-                      names: dict[str, str | None]) -> None:
+                      names: dict[str, str | None],
+                      patch: Sequence[Incident] | None = None) -> None:
+    """The all-incidents feed, the feed of each of `providers`, and the export; with `patch`
+    (a changed-keys render), the last export with the lines of those incidents replaced."""
     from kb.present import write_export
 
     def page_from_feed(incident: Incident) -> str:
@@ -376,6 +462,44 @@ def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[st
             page_url=paths.link(paths.feed_file(None), paths.provider_doc(provider)),
             page_path=page_from_feed,
         ))
+    patched = None if patch is None else _patched_export(out.root / paths.EXPORT_FILE, patch)
+    if patched is not None:
+        out.write(paths.EXPORT_FILE, patched)
+        return
     buffer = io.StringIO()
     write_export(sorted(map(_published, incidents), key=lambda i: i.key), "jsonl", buffer)
     out.write(paths.EXPORT_FILE, buffer.getvalue())
+
+
+def _patched_export(path: Path, incidents: Sequence[Incident]) -> str | None:
+    """The export at `path` (one JSON line per incident, sorted by key, each starting with
+    its key: what `_feeds_and_export` writes) with the lines of `incidents` replaced or added
+    in key order, as the full export of the same incidents would read; None when the file is
+    missing or not such an export (then the whole export is written again). Why: serialising
+    every incident again was a third of a changed-keys render at 10k incidents."""
+    import json
+
+    from kb.present import write_export
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    decoder = json.JSONDecoder()
+    lines: dict[str, str] = {}
+    # JSON escapes a line break inside a string: "\n" only ends lines.
+    for line in text.split("\n")[:-1] if text.endswith("\n") else [None]:
+        if line is None or not line.startswith('{"key":"'):
+            return None
+        try:
+            key, _end = decoder.raw_decode(line, len('{"key":'))
+        except ValueError:
+            return None
+        if not isinstance(key, str) or key in lines:
+            return None
+        lines[key] = line + "\n"
+    for incident in incidents:
+        buffer = io.StringIO()
+        write_export([_published(incident)], "jsonl", buffer)
+        lines[incident.key] = buffer.getvalue()
+    return "".join(lines[key] for key in sorted(lines))

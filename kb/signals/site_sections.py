@@ -8,7 +8,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kb.model import Incident, Signal, SignalLink
-from kb.render.sections import Block, ExternalLink, Figures, Links, Mark, Section
+from kb.render.sections import (
+    Block,
+    BuildContext,
+    ExternalLink,
+    Figures,
+    Links,
+    Mark,
+    Section,
+)
 from kb.signals.figures import IncidentSignals, lead_text, summarize
 from kb.store import Store
 from kb.store.signals import links, signals
@@ -22,12 +30,19 @@ class _State:
     by_id: dict[str, Signal]
 
 
-def _prepare(store: Store) -> _State:
-    """Every link and signal, loaded once per build."""
+def _prepare(store: Store, build: BuildContext | None = None) -> _State:
+    """Every link and signal, loaded once per build; in a changed-keys build (`build.scope`)
+    the links of the changed incidents and their signals only."""
     grouped: dict[str, list[SignalLink]] = defaultdict(list)
-    for link in links(store):
-        grouped[link.incident_key].append(link)
-    return _State(dict(grouped), {s.id: s for s in signals(store)})
+    if build is None or build.scope is None:
+        for link in links(store):
+            grouped[link.incident_key].append(link)
+        return _State(dict(grouped), {s.id: s for s in signals(store)})
+    for key in sorted(build.scope.incidents):
+        for link in links(store, incident_key=key):
+            grouped[link.incident_key].append(link)
+    wanted = {link.signal_id for found in grouped.values() for link in found}
+    return _State(dict(grouped), {s.id: s for s in signals(store, ids=wanted)} if wanted else {})
 
 
 def _view(state: _State, incident: Incident) -> IncidentSignals | None:
