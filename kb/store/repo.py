@@ -64,6 +64,10 @@ class IncidentWrite:
     content_hash: str
     current: Sequence[SourcedRecord]
     revisions: Sequence[Revision] = ()
+    # incident_to_dict(incident), where the caller made it already (the pipeline hashes it):
+    # the incident is turned into its JSON object once per write, not twice. It must be
+    # `incident`'s; dataclasses.replace(write, incident=...) needs a new one (or None).
+    doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,8 @@ def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
         "updates_count": len(inc.updates),
         "updates_complete": inc.updates_complete,
         "content_hash": write.content_hash,
-        "doc_json": canonical_json(incident_to_dict(inc)),
+        "doc_json": canonical_json(write.doc if write.doc is not None
+                                   else incident_to_dict(inc)),
         "changed_at": now,
     }
 
