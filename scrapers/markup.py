@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import warnings
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
@@ -93,6 +94,9 @@ class _TextTarget:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.out: list[str] = []
         self._data: list[str] = []
         self._closers: list[str | None] = []
@@ -153,14 +157,30 @@ class _TextTarget:
         self._flush()
 
 
+class _EventParser(threading.local):
+    """One parser and target per thread, reused: making an lxml parser inspects its target's
+    methods, which cost as much as parsing a short body."""
+
+    def __init__(self) -> None:
+        self.target = _TextTarget()
+        self.parser = etree.HTMLParser(target=self.target, recover=True, huge_tree=False)
+
+
+_EVENTS = _EventParser()
+
+
 def _events_to_text(text: str) -> str:
     """The fast path: lxml's parser events straight to text (see `_TextTarget`)."""
     if text[:1] == "\N{BYTE ORDER MARK}":  # as bs4 strips it before parsing a str
         text = text[1:]
-    target = _TextTarget()
-    parser = etree.HTMLParser(target=target, recover=True, huge_tree=False)
-    parser.feed(text)
-    parser.close()
+    target, parser = _EVENTS.target, _EVENTS.parser
+    target.reset()
+    try:
+        parser.feed(text)
+        parser.close()
+    except BaseException:
+        _EVENTS.__init__()  # a parser left mid-document is not reused
+        raise
     return _finish("".join(target.out))
 
 

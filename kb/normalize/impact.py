@@ -535,6 +535,8 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
     out: list[_Statement] = []
     for index, (stamp, text) in enumerate(updates):
         norm = text.translate(_NORMALIZE)
+        if not _may_state_time(norm):
+            continue
         spans = _sentence_spans(norm)
         timed_in = _timed_sentences(norm, spans)
         if not any(timed_in):  # no sentence states a time: nothing below can be read
@@ -561,6 +563,14 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
                 context = _date_of(d)
             lasted = here if not timed else None
     return out
+
+
+def _may_state_time(norm: str) -> bool:
+    """Whether any sentence of `norm` can hold a clock time: one search of the whole text
+    (speed only). Exact as long as what _TIME and _ISO_TIME look at after a match never
+    refuses a blank: a sentence ends where blanks begin, so a time found inside a sentence is
+    found at the same place in the whole text (tests/test_ingest_speed_equivalence.py)."""
+    return bool(_TIME.search(norm) or _ISO_TIME.search(norm))
 
 
 def _timed_sentences(norm: str, spans: list[tuple[int, int]]) -> list[bool]:

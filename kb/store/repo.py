@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from kb.errors import DatabaseBusy, NotFound
 from kb.model import Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
+from kb.store.bulk import insert_rows
 from kb.store.db import ensure_schema, make_engine
 from kb.store.tables import (
     ComponentRow,
@@ -300,8 +301,7 @@ class Store:
                     "record_hash": _hash(record_json),
                     "record_json": record_json,
                 })
-        if rows:
-            conn.execute(insert(T_RECORDS), rows)
+        insert_rows(conn, T_RECORDS, rows)
 
     def _write_revisions(
         self, conn: Connection, revisions: Sequence[Revision], now: datetime
@@ -337,7 +337,7 @@ class Store:
             self._delete_in(conn, table.c.incident_key, keys)
         fresh = [_incident_values(w, now) for w in writes if w.incident.key not in existing]
         if fresh:
-            conn.execute(insert(T_INCIDENTS), [dict(v, first_stored_at=now) for v in fresh])
+            insert_rows(conn, T_INCIDENTS, [dict(v, first_stored_at=now) for v in fresh])
         stale = [_incident_values(w, now) for w in writes if w.incident.key in existing]
         if stale:
             columns = [c for c in stale[0] if c != "key"]
@@ -366,8 +366,7 @@ class Store:
             ]
         for table, rows in ((T_UPDATES, updates), (T_COMPONENTS, components),
                             (T_SOURCES, sources)):
-            if rows:
-                conn.execute(insert(table), rows)
+            insert_rows(conn, table, rows)
 
     def _mark_docs(self, conn: Connection, docs: Sequence[DocMark], now: datetime) -> None:
         if not docs:
