@@ -4,7 +4,7 @@ speed-up (issue 19): results must not change.
 Usage:
     git worktree add /tmp/kb-base <commit-before>
     python bench/check_ingest_same.py --base /tmp/kb-base [--corpus ../shared/corpus]
-        [--only FOLDER ...] [--keep DIR]
+        [--only FOLDER ...] [--keep DIR]   # --keep: the base's KB there is reused next time
 
 For each tree (the base checkout, then this one) it runs, in fresh processes with that tree
 first on PYTHONPATH, `kb ingest CORPUS` into an empty SQLite KB, then `kb export` (JSONL and
@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +36,10 @@ RUN_CLOCK = frozenset({"changed_at", "first_stored_at", "ingested_at", "seen_at"
 
 def run_tree(tree: Path, paths: list[Path], home: Path) -> dict[str, object]:
     """Ingest and export with `tree`'s code; the export files and the table dump."""
+    if (home / "report.json").is_file():  # --keep's earlier run of this tree: reused
+        return {"report": json.loads((home / "report.json").read_text()),
+                "tables": dump(home / "kb.db"),
+                **{fmt: (home / f"export.{fmt}").read_bytes() for fmt in ("jsonl", "csv")}}
     home.mkdir(parents=True)
     env = dict(os.environ, PYTHONPATH=str(tree), KB_HOME=str(home),
                KB_DATABASE_URL=f"sqlite:///{home / 'kb.db'}", COLUMNS="200")
@@ -50,6 +55,7 @@ def run_tree(tree: Path, paths: list[Path], home: Path) -> dict[str, object]:
     for fmt in ("jsonl", "csv"):
         subprocess.run([*kb, "export", "--format", fmt, "-o", str(home / f"export.{fmt}")],
                        env=env, cwd=tree, check=True, capture_output=True)
+    (home / "report.json").write_text(json.dumps(report))
     return {"report": report, "tables": dump(home / "kb.db"),
             **{fmt: (home / f"export.{fmt}").read_bytes() for fmt in ("jsonl", "csv")}}
 
@@ -85,6 +91,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         base = run_tree(args.base.resolve(), paths, work / "base")
+        if (work / "this").exists():
+            shutil.rmtree(work / "this")
         this = run_tree(ROOT, paths, work / "this")
     problems: list[str] = []
     for fmt in ("jsonl", "csv"):
