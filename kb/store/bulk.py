@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -37,12 +38,19 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if set(keys) != set(rows[0]):
         raise ValueError(f"INSERT into {table.name}: parameters {keys} for keys {list(rows[0])}")
     processors = [_processor(table.c[key].type, dialect) for key in keys]
-    pairs = list(zip(keys, processors, strict=True))
     if compiled.positional:
-        params: list[Any] = [tuple(row[k] if p is None else p(row[k]) for k, p in pairs)
-                             for row in rows]
+        get = itemgetter(*keys)
+        single = len(keys) == 1
+        params: list[Any] = [(get(row),) if single else get(row) for row in rows]
+        converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+        if converted:
+            for n, values in enumerate(params):
+                values = list(values)
+                for i, p in converted:
+                    values[i] = p(values[i])
+                params[n] = tuple(values)
     else:
-        named = [(k, p) for k, p in pairs if p is not None]
+        named = [(k, p) for k, p in zip(keys, processors, strict=True) if p is not None]
         params = [dict(row, **{k: p(row[k]) for k, p in named}) for row in rows]
     conn.exec_driver_sql(compiled.string, params)
 

@@ -350,17 +350,18 @@ class Store:
         updates, components, sources = [], [], []
         for write in writes:
             inc = write.incident
+            key = inc.key  # a property that formats a string: once per incident, not per row
             updates += [
-                {"incident_key": inc.key, "seq": i, "at": u.at, "phase": u.phase.value,
+                {"incident_key": key, "seq": i, "at": u.at, "phase": u.phase.value,
                  "label": u.label, "phase_inferred": u.phase_inferred, "text": u.text}
                 for i, u in enumerate(inc.updates)
             ]
             components += [
-                {"incident_key": inc.key, "seq": i, "name": c.name, "code": c.code}
+                {"incident_key": key, "seq": i, "name": c.name, "code": c.code}
                 for i, c in enumerate(inc.components)
             ]
             sources += [
-                {"incident_key": inc.key, "sha256": s.sha256, "url": s.url,
+                {"incident_key": key, "sha256": s.sha256, "url": s.url,
                  "fetched_at": s.fetched_at, "format": s.format}
                 for s in inc.sources
             ]
