@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from kb.config import PACKAGED_SOURCES, load_sources
 from kb.normalize import impact
@@ -30,6 +31,7 @@ from kb.store.repo import T_INCIDENTS, T_UPDATES
 from kb.store.tables import UTCDateTime
 from scrapers import markup, registry
 from scrapers.records import RawDoc
+from tests.conftest import reset_postgres
 
 FETCHED = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -170,12 +172,20 @@ def test_sqlite_time_text_is_what_sqlalchemy_binds(value: datetime) -> None:
     assert sqlite_utc_text(None) is None
 
 
-def _rows(db: Path, table: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty current-schema store: SQLite here, or the test PostgreSQL when
+    KB_TEST_POSTGRES_URL is set (emptied first)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kb.db'}"
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("KB_TEST_POSTGRES_URL not set")
+    reset_postgres(url)
+    return url
 
 
-def test_bulk_insert_stores_what_sqlalchemy_insert_stores(tmp_path: Path) -> None:
+def test_bulk_insert_stores_what_sqlalchemy_insert_stores(store_url: str) -> None:
     now = datetime(2026, 3, 1, 12, 0, 0, 500, tzinfo=UTC)
     incident = {
         "key": "acme/1", "provider": "acme", "native_id": "1", "kind": "incident",
@@ -191,23 +201,29 @@ def test_bulk_insert_stores_what_sqlalchemy_insert_stores(tmp_path: Path) -> Non
     updates = [
         {"incident_key": "acme/1", "seq": i, "at": now + timedelta(seconds=i), "phase": "x",
          "label": "l", "phase_inferred": bool(i), "text": f"text {i}"} for i in range(3)]
-    stores = {}
-    for name in ("sqlalchemy", "bulk"):
-        db = tmp_path / f"{name}.db"
-        store, _ = Store.open(f"sqlite:///{db}", write=True)
-        with store.engine.begin() as conn:
-            if name == "bulk":
-                insert_rows(conn, T_INCIDENTS, [incident])
-                insert_rows(conn, T_UPDATES, updates)
-                insert_rows(conn, T_UPDATES, [])  # nothing to write: no statement
-            else:
-                conn.execute(insert(T_INCIDENTS), [incident])
-                conn.execute(insert(T_UPDATES), updates)
+    store, _ = Store.open(store_url, write=True)
+    held = {}
+    try:
+        for how in ("sqlalchemy", "bulk"):
+            with store.engine.begin() as conn:
+                if how == "bulk":
+                    insert_rows(conn, T_INCIDENTS, [incident])
+                    insert_rows(conn, T_UPDATES, updates)
+                    insert_rows(conn, T_UPDATES, [])  # nothing to write: no statement
+                else:
+                    conn.execute(insert(T_INCIDENTS), [incident])
+                    conn.execute(insert(T_UPDATES), updates)
+            with store.engine.begin() as conn:
+                # as the driver returns them: text, not the column types' result processing
+                held[how] = {t: sorted(map(tuple, conn.exec_driver_sql(
+                    f"SELECT * FROM {t}").fetchall()), key=repr)
+                    for t in ("incidents", "incident_updates")}
+                conn.execute(delete(T_INCIDENTS))
+                conn.execute(delete(T_UPDATES))
+    finally:
         store.close()
-        stores[name] = db
-    for table in ("incidents", "incident_updates", "incident_fts"):
-        assert _rows(stores["bulk"], table) == _rows(stores["sqlalchemy"], table)
-    assert len(_rows(stores["bulk"], "incident_updates")) == 3
+    assert held["bulk"] == held["sqlalchemy"]
+    assert len(held["bulk"]["incident_updates"]) == 3
 
 
 def test_bulk_insert_refuses_rows_that_do_not_fit_the_table(tmp_path: Path) -> None:
