@@ -5,6 +5,7 @@ Usage:
     python bench/bench_scale.py --size 100000 [--db sqlite|postgres] [--work DIR]
         [--site] [--vectors numpy|pgvector] [--json bench/results/scale.json]
         [--again search ...]                      # rerun steps on the KB a saved run filled
+        [--steps ingest ...]                      # only these steps, on a fresh KB
     python bench/bench_scale.py --table bench/results/scale.json   # the docs/scale.md table
 
 Payloads come from bench/synthetic.py (Statuspage incidents.json files, sized like the
@@ -277,7 +278,8 @@ def run(args: argparse.Namespace) -> Result:
     steps = result["steps"]
 
     def wanted(name: str) -> bool:
-        return not args.again or name in args.again
+        return (not args.again or name in args.again) and (not args.steps
+                                                           or name in args.steps)
 
     def record(name: str, command: list[str], **kw: Any) -> Result:
         print(f"{name} ...", file=sys.stderr, flush=True)
@@ -451,6 +453,9 @@ def main() -> None:
     parser.add_argument("--again", nargs="+", choices=("ingest", "embed", "search", "model",
                                                        "site"),
                         help="rerun these steps on the KB of the saved run (--json)")
+    parser.add_argument("--steps", nargs="+", choices=("ingest", "embed", "search", "model",
+                                                       "site"),
+                        help="run only these steps on a fresh KB (e.g. --steps ingest)")
     args = parser.parse_args()
     result = run(args)
     print(json.dumps(result["summary"], indent=1))

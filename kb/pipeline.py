@@ -394,7 +394,8 @@ def _incident_write(
         incident,
         sources=tuple(sorted(sources.values(), key=lambda s: (s.fetched_at, s.url, s.sha256))),
     )
-    return IncidentWrite(incident, content_hash(incident), current, revisions)
+    doc = incident_to_dict(incident)  # hashed here, stored as doc_json by the store
+    return IncidentWrite(incident, doc_hash(doc), current, revisions, doc=doc)
 
 
 def snapshot_series(
@@ -426,7 +427,8 @@ def with_bounded_end(write: IncidentWrite,
     incident = bound_end(write.incident, series)
     if incident is write.incident:
         return write
-    return replace(write, incident=incident, content_hash=content_hash(incident))
+    doc = incident_to_dict(incident)
+    return replace(write, incident=incident, content_hash=doc_hash(doc), doc=doc)
 
 
 def _host_of(url: str | None) -> str | None:
@@ -456,7 +458,13 @@ def _raise_if_database_lost(exc: Exception) -> None:
 
 
 def content_hash(incident) -> str:  # type: ignore[no-untyped-def]
-    text = json.dumps(incident_to_dict(incident), sort_keys=True, ensure_ascii=False)
+    return doc_hash(incident_to_dict(incident))
+
+
+def doc_hash(doc: dict) -> str:  # type: ignore[type-arg]
+    """The content hash of an incident's JSON object (incident_to_dict): sha256 of its
+    sorted-key JSON with the default separators (the stored hashes' format; keep it)."""
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

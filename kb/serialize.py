@@ -28,9 +28,12 @@ def stamp(value: datetime | None) -> str | None:
     """2026-04-28T17:34:00Z (milliseconds kept when the source had them)."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    spec = "milliseconds" if value.microsecond else "seconds"
-    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    if value.tzinfo is not UTC:  # most times are UTC already: skip the conversion (ingest)
+        value = value.astimezone(UTC)
+    # an aware UTC time's isoformat ends in "+00:00": swapped for "Z"
+    if value.microsecond:
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return value.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def _time(value: str | None) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import warnings
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
@@ -22,6 +23,7 @@ from bs4.element import (
     ProcessingInstruction,
     Tag,
 )
+from lxml import etree
 
 __all__ = ["html_to_text"]
 
@@ -69,7 +71,10 @@ def html_to_text(markup: str) -> str:
             return _finish(_ANY_WS.sub(" ", text))
         if len(text) > _TREE_LIMIT:
             return _regex_to_text(text)
-        return _tree_to_text(text)
+        try:
+            return _events_to_text(text)
+        except Exception:  # whatever lxml's event stream refuses, the soup path decides
+            return _tree_to_text(text)
     except Exception:  # hostile input must not break the caller; degrade, don't fail
         try:
             return _regex_to_text(str(markup).translate(_NO_SENTINELS))
@@ -77,7 +82,110 @@ def html_to_text(markup: str) -> str:
             return ""
 
 
+class _TextTarget:
+    """lxml parser target that writes the text as the events arrive.
+
+    The same parser bs4's "lxml" builder drives (etree.HTMLParser, recover=True), the same
+    events, the same output as `_tree_to_text` (proved over every corpus body by
+    tests/test_markup_equivalence.py), without building a tree: bs4's tree cost most of an
+    ingest's normalizing time. Consecutive data events are joined between structural events,
+    as bs4 joins them into one string; comments, processing instructions and doctypes are
+    dropped, as bs4's special strings are.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.out: list[str] = []
+        self._data: list[str] = []
+        self._closers: list[str | None] = []
+        self._skip = 0  # depth inside a dropped element (or a <br>'s content)
+
+    def _flush(self) -> None:
+        if self._data:
+            if not self._skip:
+                self.out.append(_ANY_WS.sub(" ", "".join(self._data)))
+            self._data = []
+
+    def start(self, tag: str, attrib: object) -> None:
+        self._flush()
+        if self._skip:
+            self._skip += 1
+            return
+        name = tag.rpartition("}")[2].lower() if tag.startswith("{") else tag.lower()
+        if name in _DROP:
+            self._skip = 1
+        elif name == "br":
+            self.out.append(_LINE)
+            self._skip = 1
+        elif name == "li":
+            self.out.append(_ITEM)
+            self._closers.append(_LINE)
+        elif name in _BLOCK:
+            self.out.append(_PARA)
+            self._closers.append(_PARA)
+        elif name in _CELL:
+            self.out.append(" ")
+            self._closers.append(" ")
+        else:
+            self._closers.append(None)
+
+    def end(self, tag: str) -> None:
+        self._flush()
+        if self._skip:
+            self._skip -= 1
+            return
+        if self._closers:
+            closer = self._closers.pop()
+            if closer is not None:
+                self.out.append(closer)
+
+    def data(self, data: str) -> None:
+        self._data.append(data)
+
+    def comment(self, text: str) -> None:
+        self._flush()
+
+    def pi(self, target: str, data: str) -> None:
+        self._flush()
+
+    def doctype(self, name: str, pubid: str, system: str) -> None:
+        self._flush()
+
+    def close(self) -> None:
+        self._flush()
+
+
+class _EventParser(threading.local):
+    """One parser and target per thread, reused: making an lxml parser inspects its target's
+    methods, which cost as much as parsing a short body."""
+
+    def __init__(self) -> None:
+        self.target = _TextTarget()
+        self.parser = etree.HTMLParser(target=self.target, recover=True, huge_tree=False)
+
+
+_EVENTS = _EventParser()
+
+
+def _events_to_text(text: str) -> str:
+    """The fast path: lxml's parser events straight to text (see `_TextTarget`)."""
+    if text[:1] == "\N{BYTE ORDER MARK}":  # as bs4 strips it before parsing a str
+        text = text[1:]
+    target, parser = _EVENTS.target, _EVENTS.parser
+    target.reset()
+    try:
+        parser.feed(text)
+        parser.close()
+    except BaseException:
+        _EVENTS.__init__()  # a parser left mid-document is not reused
+        raise
+    return _finish("".join(target.out))
+
+
 def _tree_to_text(text: str) -> str:
+    """The reference path through a BeautifulSoup tree; used where the event path fails."""
     with warnings.catch_warnings():
         # Fragments that look like a URL or like XML are still HTML fragments here.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)

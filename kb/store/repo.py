@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from kb.errors import DatabaseBusy, NotFound
 from kb.model import Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
+from kb.store.bulk import insert_rows
 from kb.store.db import ensure_schema, make_engine
 from kb.store.tables import (
     ComponentRow,
@@ -64,6 +65,10 @@ class IncidentWrite:
     content_hash: str
     current: Sequence[SourcedRecord]
     revisions: Sequence[Revision] = ()
+    # incident_to_dict(incident), where the caller made it already (the pipeline hashes it):
+    # the incident is turned into its JSON object once per write, not twice. It must be
+    # `incident`'s; dataclasses.replace(write, incident=...) needs a new one (or None).
+    doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,8 @@ def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
         "updates_count": len(inc.updates),
         "updates_complete": inc.updates_complete,
         "content_hash": write.content_hash,
-        "doc_json": canonical_json(incident_to_dict(inc)),
+        "doc_json": canonical_json(write.doc if write.doc is not None
+                                   else incident_to_dict(inc)),
         "changed_at": now,
     }
 
@@ -295,8 +301,7 @@ class Store:
                     "record_hash": _hash(record_json),
                     "record_json": record_json,
                 })
-        if rows:
-            conn.execute(insert(T_RECORDS), rows)
+        insert_rows(conn, T_RECORDS, rows)
 
     def _write_revisions(
         self, conn: Connection, revisions: Sequence[Revision], now: datetime
@@ -332,7 +337,7 @@ class Store:
             self._delete_in(conn, table.c.incident_key, keys)
         fresh = [_incident_values(w, now) for w in writes if w.incident.key not in existing]
         if fresh:
-            conn.execute(insert(T_INCIDENTS), [dict(v, first_stored_at=now) for v in fresh])
+            insert_rows(conn, T_INCIDENTS, [dict(v, first_stored_at=now) for v in fresh])
         stale = [_incident_values(w, now) for w in writes if w.incident.key in existing]
         if stale:
             columns = [c for c in stale[0] if c != "key"]
@@ -345,24 +350,24 @@ class Store:
         updates, components, sources = [], [], []
         for write in writes:
             inc = write.incident
+            key = inc.key  # a property that formats a string: once per incident, not per row
             updates += [
-                {"incident_key": inc.key, "seq": i, "at": u.at, "phase": u.phase.value,
+                {"incident_key": key, "seq": i, "at": u.at, "phase": u.phase.value,
                  "label": u.label, "phase_inferred": u.phase_inferred, "text": u.text}
                 for i, u in enumerate(inc.updates)
             ]
             components += [
-                {"incident_key": inc.key, "seq": i, "name": c.name, "code": c.code}
+                {"incident_key": key, "seq": i, "name": c.name, "code": c.code}
                 for i, c in enumerate(inc.components)
             ]
             sources += [
-                {"incident_key": inc.key, "sha256": s.sha256, "url": s.url,
+                {"incident_key": key, "sha256": s.sha256, "url": s.url,
                  "fetched_at": s.fetched_at, "format": s.format}
                 for s in inc.sources
             ]
         for table, rows in ((T_UPDATES, updates), (T_COMPONENTS, components),
                             (T_SOURCES, sources)):
-            if rows:
-                conn.execute(insert(table), rows)
+            insert_rows(conn, table, rows)
 
     def _mark_docs(self, conn: Connection, docs: Sequence[DocMark], now: datetime) -> None:
         if not docs:
