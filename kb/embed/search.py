@@ -198,8 +198,8 @@ class Searcher:
                                    int(RARE_SHARE * keyword_index.indexed_documents(self.store)))
         found = {}
         for term in wanted:
-            keys = keyword_index.containing(self.store, term, self._rare_limit + 1)
-            if 0 < len(keys) <= self._rare_limit:
+            keys = keyword_index.rare_holders(self.store, term, self._rare_limit)
+            if keys:
                 found[term] = set(keys)
         return found
 
