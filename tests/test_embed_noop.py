@@ -75,8 +75,11 @@ def test_a_new_link_re_embeds_only_its_incident(tmp_path: Path,
     assert first.embedded == 3
     built = _counting_builds(monkeypatch)
 
+    signature = vectors.vector_signature(store, SPEC.model_id)
     again = stage.embed_missing(store, tmp_path, spec=SPEC)
     assert (again.checked, again.embedded, again.kept, built) == (0, 0, 0, [])
+    # Nothing written either: search's cached copy of the matrix (keyed by this) stays valid.
+    assert vectors.vector_signature(store, SPEC.model_id) == signature
 
     before = _embedded_at(store)
     titles["github/b"] = ["DDoS against GitHub, again"]  # a story newly linked to b
