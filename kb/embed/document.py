@@ -33,7 +33,10 @@ MAX_CHUNKS = 32
 # Hook for later features (signals: news and forum titles linked to an incident). Each entry
 # maps incident keys to extra short texts that join the document after the updates, and so
 # change its hash: `kb embed` then re-embeds those incidents. Append (name, function) here from
-# the feature's own module; the embed stage calls every function with the keys it handles.
+# the feature's own module. The embed stage calls every function once per run with every
+# incident's key, so a hook should read its links once and return only the keys that have
+# texts (a dict lookup per key, not a query per key); what it returns is fingerprinted
+# (`inputs_hash`), so an incident whose extras did not change is not rebuilt.
 ExtraTexts = Callable[[Store, Sequence[str]], Mapping[str, Sequence[str]]]
 def _signal_titles(store: Store, keys: Sequence[str]) -> Mapping[str, Sequence[str]]:
     from kb.signals.document_texts import linked_titles  # imported when embedding runs
@@ -188,6 +191,18 @@ def chunk_sentences(sentences: Sequence[str], max_words: int) -> list[str]:
     if current:
         chunks.append(" ".join(current))
     return chunks
+
+
+def inputs_hash(content_hash: str, extras: Sequence[str] = ()) -> str:
+    """What an incident's document is built from, as one string: the spine's content hash,
+    followed by a digest of its extra texts when it has any. `kb embed` stores it as the
+    vector's source hash, so it can tell an incident whose document cannot have changed
+    (same content, same extras) without building the document; with no extras it is the
+    content hash itself, which the store compares in SQL (kb.store.vectors.stale_sources)."""
+    if not extras:
+        return content_hash
+    digest = hashlib.sha256("\x00".join(extras).encode()).hexdigest()[:32]
+    return f"{content_hash}+{digest}"
 
 
 def extra_texts(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:

@@ -153,7 +153,8 @@ class OnnxEncoder:
     at run time. The model is exported once and cached (kb.embed.onnx_export)."""
 
     def __init__(self, spec: ModelSpec, home: Path, batch_size: int = 16,
-                 note: Callable[[str], None] | None = None) -> None:
+                 note: Callable[[str], None] | None = None, threads: int | None = None) -> None:
+        """`threads` caps onnxruntime's intra-op threads (None: its default, one per core)."""
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -164,6 +165,8 @@ class OnnxEncoder:
         model_file = ensure_onnx(spec, home, note=note)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
@@ -224,8 +227,10 @@ def _pad_token(folder: Path) -> str:
 
 
 def load_encoder(spec: ModelSpec, home: Path,
-                 note: Callable[[str], None] | None = None) -> Encoder:
-    """An encoder for `spec`; model files are read from disk, never downloaded."""
+                 note: Callable[[str], None] | None = None, *,
+                 threads: int | None = None) -> Encoder:
+    """An encoder for `spec`; model files are read from disk, never downloaded. `threads`
+    caps the ONNX backends' intra-op threads (search encodes one short query at a time)."""
     if spec.backend == "fake":
         return FakeEncoder()
     if spec.path is None or not spec.path.is_dir():
@@ -233,7 +238,7 @@ def load_encoder(spec: ModelSpec, home: Path,
     try:
         if spec.backend == "torch":
             return TorchEncoder(spec)
-        return OnnxEncoder(spec, home, note=note)
+        return OnnxEncoder(spec, home, note=note, threads=threads)
     except ImportError as exc:
         raise ConfigError(
             f"embedding with {spec.model_id} needs {exc.name or 'a missing package'}: pip install "

@@ -1,10 +1,13 @@
 """The embed stage: vectors for every incident whose document is new or changed.
 
 Work is keyed by content: an incident is looked at again only when the spine's content hash
-moved, the model or the document recipe changed, or it has no vector; it is encoded again only
-when its document text (doc_hash) really differs. The model is loaded only when something must
-be encoded, so `kb update` with nothing new never imports torch or onnxruntime. Vectors are
-written per batch: an interrupted run keeps what it finished and the next run resumes.
+or the extra texts of DOCUMENT_EXTRAS hooks moved (kept as one `inputs_hash` with its vector),
+the model or the document recipe changed, or it has no vector; it is encoded again only when
+its document text (doc_hash) really differs. No document is built to find that out, so a run
+with nothing to do reads two key lists and the hooks' links, whatever the size of the KB. The
+model is loaded only when something must be encoded, so `kb update` with nothing new never
+imports torch or onnxruntime. Vectors are written per batch: an interrupted run keeps what it
+finished and the next run resumes.
 
 Several workers may embed into one database at once (kb.store.claims): each claims the
 incidents it is about to encode, so none is encoded twice, and a worker killed mid-batch
@@ -20,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kb.embed.document import DOCUMENT_EXTRAS, RECIPE, Document, build_document, extra_texts
+from kb.embed.document import (
+    DOCUMENT_EXTRAS,
+    RECIPE,
+    Document,
+    build_document,
+    extra_texts,
+    inputs_hash,
+)
 from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
 from kb.embed.spec import ModelSpec
 from kb.store import claims, vectors
@@ -93,9 +103,9 @@ def embed_missing(
     full: bool = False,
     note: Callable[[str], None] | None = None,
 ) -> EmbedReport:
-    """Embed what is missing or stale. `full` rebuilds and compares every document (the
-    default when DOCUMENT_EXTRAS hooks exist, as their texts can change while the incident
-    does not). `encoder` overrides loading one from `spec` (tests, benches)."""
+    """Embed what is missing or stale. `full` rebuilds and compares every document, however
+    its inputs look (`kb embed --full`). `encoder` overrides loading one from `spec` (tests,
+    benches)."""
     started = time.perf_counter()
     spec = spec or resolve_model()
     model_id = encoder.model_id if encoder is not None else spec.model_id
@@ -117,21 +127,25 @@ def _embed_batches(store: Store, home: Path, spec: ModelSpec, model_id: str,
                    encoder: Encoder | None, tracker: Tracker | None, full: bool,
                    note: Callable[[str], None] | None, report: EmbedReport,
                    owner: str) -> None:
-    keys = (vectors.all_keys(store) if full or DOCUMENT_EXTRAS
-            else vectors.stale_keys(store, model_id, RECIPE))
+    if full:
+        keys = vectors.all_keys(store)
+        extras = extra_texts(store, keys) if DOCUMENT_EXTRAS else {}
+    else:
+        keys, extras = _candidates(store, model_id)
     loaded: list[Encoder] = [encoder] if encoder is not None else []
     if tracker is not None and keys:
         tracker.start(len(keys))
     for start in range(0, len(keys), BATCH):
         batch_keys = keys[start : start + BATCH]
-        extras = extra_texts(store, batch_keys)
         held = vectors.stored_states(store, batch_keys)
         kept: dict[str, str] = {}
         todo: list[tuple[Document, str]] = []
         markers: list[vectors.VectorRow] = []
-        for incident, source_hash in vectors.incidents_with_hashes(store, batch_keys):
+        for incident, content in vectors.incidents_with_hashes(store, batch_keys):
             report.checked += 1
-            document = build_document(incident, extras.get(incident.key, ()))
+            texts = extras.get(incident.key, ())
+            source_hash = inputs_hash(content, texts)
+            document = build_document(incident, texts)
             state = held.get(incident.key)
             if state == (model_id, RECIPE, document.doc_hash):
                 kept[incident.key] = source_hash
@@ -147,8 +161,9 @@ def _embed_batches(store: Store, home: Path, spec: ModelSpec, model_id: str,
                 todo.append((document, source_hash))
         vectors.touch_sources(store, kept)
         vectors.write_vectors(store, markers)
-        if not (full or DOCUMENT_EXTRAS):
-            # Listed as stale with the same model, recipe and text: only the incident moved.
+        if not full:
+            # Listed because its inputs moved, with the same model, recipe and text: the
+            # incident (or its extras) changed, its document did not.
             report.kept += len(kept)
         if tracker is not None:
             tracker.advance(len(batch_keys) - len(todo))
@@ -164,6 +179,24 @@ def _embed_batches(store: Store, home: Path, spec: ModelSpec, model_id: str,
             _encode_and_store(store, loaded[0], todo, report, tracker)
         finally:
             claims.release(store, "embed", [d.key for d, _h in todo], owner=owner)
+
+
+def _candidates(store: Store, model_id: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The incidents whose document may have changed since their vector was made, sorted,
+    and the extra texts of every incident (DOCUMENT_EXTRAS, asked once for all keys). Decided
+    without building a document: an incident is a candidate when it has no vector of this
+    model and recipe, or its inputs (content hash and extras' digest: inputs_hash) differ
+    from those its vector was made from. So a run with nothing to do costs one join, the
+    hooks' own reads and a hash of the few incidents that have extras."""
+    stale = vectors.stale_sources(store, model_id, RECIPE)
+    extras = extra_texts(store, vectors.all_keys(store)) if DOCUMENT_EXTRAS else {}
+    listed = {key for key, _content, _source in stale}
+    wanted = {key for key, content, source in stale
+              if source is None or source != inputs_hash(content, extras.get(key, ()))}
+    # Extras where the vector was made from the content alone (its source hash equals the
+    # content hash, so the join above did not list it): new links since the last run.
+    wanted.update(key for key, texts in extras.items() if texts and key not in listed)
+    return sorted(wanted), extras
 
 
 def _claimed(store: Store, todo: list[tuple[Document, str]], model_id: str, owner: str,

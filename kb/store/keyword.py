@@ -246,6 +246,35 @@ def containing(store: Store, term: str, limit: int) -> list[str]:
             raise as_busy(exc) from None
 
 
+def rare_holders(store: Store, term: str, most: int) -> list[str] | None:
+    """`containing(store, term, most)` when at most `most` incidents hold `term`, else None.
+    Whether the term is rare is asked first by counting at most `most` + 1 matches inside the
+    engine, so a common term ("pages" in a KB of GitHub incidents) costs a count in C rather
+    than `most` + 1 keys carried into Python (at 100k incidents `most` is 2,000)."""
+    if store.engine.dialect.name == "postgresql":
+        config = literal_column(f"'{TS_CONFIG}'::regconfig")
+        wanted = func.phraseto_tsquery(config, bindparam("term", term, type_=String))
+        probe = select(literal(1)).select_from(_PG).where(_PG.c.document.op("@@")(wanted))
+    else:
+        match = fts5_match([term])
+        if match is None:
+            return []
+        probe = (select(_FTS.c.rowid)
+                 .where(text("incident_fts MATCH :match").bindparams(match=match)))
+    count = select(func.count()).select_from(probe.limit(int(most) + 1).subquery())
+    with store.engine.connect() as conn:
+        try:
+            found = int(conn.execute(count).scalar_one())
+        except OperationalError as exc:
+            raise as_busy(exc) from None
+    if found > most:
+        return None
+    if not found:
+        return []
+    keys = containing(store, term, int(most) + 1)  # a writer may have added some since
+    return keys if len(keys) <= most else None
+
+
 def component_names(store: Store) -> set[str]:
     """Every component name in the store, lower-cased, its words joined by one space (how
     query phrases are compared with product and component names)."""

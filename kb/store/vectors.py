@@ -167,9 +167,34 @@ def stale_keys(store: Store, model_id: str, recipe: int) -> list[str]:
         return [row[0] for row in conn.execute(query)]
 
 
-def all_keys(store: Store) -> list[str]:
+def stale_sources(store: Store, model_id: str, recipe: int
+                  ) -> list[tuple[str, str, str | None]]:
+    """The rows of `stale_keys` with what tells them apart, sorted by key: (key, the
+    incident's content hash, the vector's source hash, or None when there is no vector of
+    this model and recipe). A vector whose source hash carries a digest of extra texts
+    (kb.embed.document.inputs_hash) is listed on every call: only the caller, who knows the
+    extras, can say whether it is current. One query, no document built."""
+    v, i = T_VECTORS.c, T_INCIDENTS.c
+    current = and_(v.model_id == model_id, v.recipe == recipe)
+    query = (
+        select(i.key, i.content_hash, v.source_hash, current)
+        .select_from(T_INCIDENTS.outerjoin(T_VECTORS, v.incident_key == i.key))
+        .where(or_(v.incident_key.is_(None), v.model_id != model_id, v.recipe != recipe,
+                   v.source_hash != i.content_hash))
+        .order_by(i.key)
+    )
     with store.engine.connect() as conn:
-        return [r[0] for r in conn.execute(select(T_INCIDENTS.c.key).order_by(T_INCIDENTS.c.key))]
+        return [(key, digest, source if held else None)
+                for key, digest, source, held in conn.execute(query)]
+
+
+def all_keys(store: Store) -> list[str]:
+    """Every incident key, sorted. Raw driver SQL, as in `load_vectors`: every `kb embed` asks
+    for all keys (for the extra-text hooks), and SQLAlchemy's per-row processing cost more
+    than the query at 100k keys."""
+    with store.engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql(
+            "SELECT key FROM incidents ORDER BY key").fetchall()]
 
 
 def stored_states(store: Store, keys: Sequence[str]) -> dict[str, tuple[str, int, str]]:
