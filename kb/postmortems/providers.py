@@ -7,6 +7,8 @@ product to say which. Evidence, strongest first:
 2. a company rule below (company, and for several-page companies a product word);
 3. the provider's names or products (sources.toml's [signals.match] terms, kb.signals.match)
    in "company product";
+4. the write-up's host is one of the provider's own sites (sources.toml's `domains`: a
+   provider's RCA or blog page fetched by URL names no company);
 A company this KB does not follow maps to no provider: the postmortem stays browsable on its
 own. A several-page company whose product names none of its pages maps to none either, with
 the reason (never a guess).
@@ -92,4 +94,7 @@ def map_provider(company: str | None, products: Sequence[str], url: str, text: s
     if strong:
         return Mapping(tuple(m.provider for m in strong),
                        "; ".join(f"{m.where} names {m.alias!r}" for m in strong))
+    for t in terms:  # a page on the provider's own site (sources.toml's domains)
+        if host and any(host == d or host.endswith("." + d) for d in t.domains):
+            return Mapping((t.slug,), f"write-up on the provider's own site {host}")
     return Mapping((), f"company {company or 'unnamed'!r} is not a provider this KB follows")
