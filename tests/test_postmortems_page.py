@@ -215,3 +215,18 @@ def test_kb_ingest_url_fetches_writeup_and_article(tmp_path: Path,
     again = invoke_kb(home, "ingest", *urls[:2], "--json")
     assert again.returncode == 0, again.stderr
     assert not re.search(r'"new": [1-9]', again.stdout)
+
+
+@pytest.mark.parametrize(("company", "url", "expected"), [
+    (None, "https://blog.cloudflare.com/a-post-incident-review/", ("cloudflare",)),
+    (None, "https://www.datadoghq.com/blog/2023-03-08-multiregion-infrastructure/",
+     ("datadog",)),
+    (None, "https://github.com/acme/infra/blob/main/postmortem.md", ()),  # anyone's page
+    ("Acme Corp", "https://acme.example/incident-report", ()),
+])
+def test_page_without_company_maps_by_its_own_site(company: str | None, url: str,
+                                                   expected: tuple[str, ...]) -> None:
+    from kb.postmortems.providers import map_provider
+
+    mapping = map_provider(company, (), url, "", TERMS)
+    assert mapping.providers == expected and mapping.evidence
