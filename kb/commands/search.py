@@ -98,8 +98,8 @@ def _search_writeups(query: str, mode: str, k: int, as_json: bool, provider: str
     if refused:
         raise ConfigError(f"{', '.join(refused)} cannot be used with --kind postmortem "
                           "(write-ups are searched by their words only)")
-    notes = [] if mode == "keyword" else [
-        f"--kind postmortem searches write-ups by keyword (BM25) only, not in {mode} mode: "
+    notes = [] if mode != "semantic" else [
+        "--kind postmortem searches write-ups by keyword (BM25) only, not in semantic mode: "
         "write-ups have no vectors of their own"]
     with open_store(load_settings()) as store:
         check_known(store, [provider])
