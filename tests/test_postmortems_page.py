@@ -230,3 +230,14 @@ def test_page_without_company_maps_by_its_own_site(company: str | None, url: str
 
     mapping = map_provider(company, (), url, "", TERMS)
     assert mapping.providers == expected and mapping.evidence
+
+
+def test_huge_page_file_fails_alone_in_one_line(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    huge = tmp_path / "huge.html"
+    huge.write_bytes(_page("Incident report", [WE]) + b"<p>" + b"x" * 50_000_000 + b"</p>")
+    report = _ingest(store, tmp_path, huge, AWS_PAGE)
+    failed = [line for entry in report.sources.values() for line in entry.failed]
+    assert len(failed) == 1 and "huge.html" in failed[0] and "larger than" in failed[0]
+    assert [i.record.source for i in load_items(store)] == ["page"]  # the AWS page stored
+    store.close()
