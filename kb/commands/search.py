@@ -62,7 +62,6 @@ def search(
 
     Example: kb search "webhook deliveries delayed" --provider github --since 2022-01-01 -k 5
     Example: kb search "login failures" --cause auth --json
-    Example: kb search "thundering herd after a config push" --kind postmortem
     """
     from kb.store.vectors import SearchFilters
 
