@@ -241,3 +241,18 @@ def test_huge_page_file_fails_alone_in_one_line(tmp_path: Path) -> None:
     assert len(failed) == 1 and "huge.html" in failed[0] and "larger than" in failed[0]
     assert [i.record.source for i in load_items(store)] == ["page"]  # the AWS page stored
     store.close()
+
+
+def test_page_alone_links_to_its_recorded_incident(tmp_path: Path) -> None:
+    """The AWS page, without icco's entry, links like the others: by its stated window to
+    AWS's recorded incident of 7 December 2021 (the issue's example)."""
+    from kb.store.postmortems import links
+
+    store = _store(tmp_path)
+    _ingest(store, tmp_path, PAGES / "aws_data_2021-12-07.json", AWS_PAGE)
+    relink(store, TERMS)
+    (doc,) = postmortems(store)
+    (link,) = links(store, postmortem_id=doc.id)
+    assert link.incident_key == "aws/management-console_1638894176"
+    assert (link.rule, link.confidence) == ("window", "high") and link.evidence["why"]
+    store.close()
