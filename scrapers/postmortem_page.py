@@ -74,8 +74,16 @@ _RCA = re.compile(r"\bRCA\b")  # upper case only: "rca" is a word in other langu
 _VOICE = re.compile(r"\b(?:we|our|us|we're|we've|we'll)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
 _NEWS_MARK = re.compile(r"\"@type\"\s*:\s*\"(?:NewsArticle|ReportageNewsArticle)\"")
-_TAG_TEXT = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.I | re.S)
-_SECTION_TAG = re.compile(r"<(h2|h3)\b[^>]*>(.*?)</\1\s*>", re.I | re.S)
+# Opening tags of the elements read from the raw head; each one's end is looked up by
+# str.find within `_ELEMENT_CHARS` (a heading is short), and at most `_MAX_TAGS` are tried:
+# hostile markup (thousands of unclosed <h1>) costs linear time, never a scan per tag.
+_TEXT_OPEN = re.compile(r"<(title|h1)\b[^<>]{0,2000}>", re.I)
+_SECTION_OPEN = re.compile(r"<(h2|h3)\b[^<>]{0,2000}>", re.I)
+_HEAD_TAG = re.compile(r"<(?:meta|link)\b([^<>]{0,2000})>", re.I)
+_ATTRIBUTE = re.compile(r"([a-z][\w:-]{0,40})\s*=\s*(?:\"([^\"<>]{0,2000})\"|'([^'<>]{0,2000})')",
+                        re.I)
+_ELEMENT_CHARS = 2000
+_MAX_TAGS = 200
 _SECTION = re.compile(
     r"^\W*(?:\d+[.)]?\s*)?(?:root causes?|causes?|timeline|impact|customer impact|remediation"
     r"|what happened|what went wrong|resolution|next steps|action items|lessons learned"
@@ -83,16 +91,10 @@ _SECTION = re.compile(
     r"|follow[- ]ups?|how we(?:'re| are) improving|what we(?:'re| are) doing)\b", re.I)
 _OUTAGE_TITLE = re.compile(r"\b(?:outages?|incidents?|disruptions?|downtime|degradation"
                            r"|service events?)\b", re.I)
-_CANONICAL = re.compile(
-    r"<link\b[^>]*rel=[\"']canonical[\"'][^>]*href=[\"'](https?://[^\"'\s>]{1,2000})", re.I)
 _GENERIC_LABELS = frozenset({"www", "blog", "blogs", "status", "engineering", "news", "about",
                              "help", "support", "docs", "co", "com", "org", "net", "io"})
-_OG_TITLE = re.compile(r"<meta\b[^>]*(?:property|name)=[\"']og:title[\"'][^>]*>", re.I)
-_SITE_NAME = re.compile(
-    r"<meta\b[^>]*(?:property|name)=[\"']og:site_name[\"'][^>]*content=[\"'][^\"']*[\"']", re.I)
-_CONTENT = re.compile(r"content=[\"']([^\"']*)[\"']", re.I)
-_DROP_BLOCKS = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
-_ANY_TAG = re.compile(r"<[^>]{0,2000}>")
+_DROP_OPEN = re.compile(r"<(script|style|noscript|template|svg)\b", re.I)
+_ANY_TAG = re.compile(r"<[^<>]{0,2000}>")  # stops at the next "<": linear on "<<<<"
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
@@ -113,14 +115,61 @@ def _strip(markup: str) -> str:
     return " ".join(_ANY_TAG.sub(" ", markup).split())
 
 
-def titles_of(head: str) -> list[str]:
-    """The page's title, og:title and top headings (h1, h2), from raw markup."""
-    found = [_strip(m.group(2)) for m in _TAG_TEXT.finditer(head)][:12]
-    for tag in _OG_TITLE.findall(head)[:2]:
-        content = _CONTENT.search(tag)
-        if content:
-            found.append(" ".join(content.group(1).split()))
-    return [t for t in found if t]
+def _drop_blocks(markup: str) -> str:
+    """The markup without script, style, noscript, template and svg elements (an unclosed
+    one drops the rest). Linear: each block's end is found once, from where it opens."""
+    lowered = markup.lower()
+    kept: list[str] = []
+    at = 0
+    while (found := _DROP_OPEN.search(markup, at)) is not None:
+        kept.append(markup[at:found.start()])
+        close = lowered.find(f"</{found.group(1).lower()}", found.end())
+        if close < 0:
+            return " ".join(kept)
+        end = lowered.find(">", close)
+        at = len(markup) if end < 0 else end + 1
+    kept.append(markup[at:])
+    return " ".join(kept)
+
+
+def _elements(head: str, opening: re.Pattern[str], limit: int) -> list[str]:
+    """The text of at most `limit` elements whose opening tag `opening` matches."""
+    lowered = head.lower()
+    found: list[str] = []
+    for index, tag in enumerate(opening.finditer(head)):
+        if index >= _MAX_TAGS or len(found) >= limit:
+            break
+        close = lowered.find(f"</{tag.group(1).lower()}", tag.end(), tag.end() + _ELEMENT_CHARS)
+        if close >= 0:
+            text = _strip(head[tag.end():close])
+            if text:
+                found.append(text)
+    return found
+
+
+def head_meta(head: str) -> dict[str, str]:
+    """og:title, og:site_name and the canonical URL from the raw head's meta and link tags."""
+    found: dict[str, str] = {}
+    for index, tag in enumerate(_HEAD_TAG.finditer(head)):
+        if index >= _MAX_TAGS:
+            break
+        attrs = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+                 for m in _ATTRIBUTE.finditer(tag.group(1))}
+        name = (attrs.get("property") or attrs.get("name") or "").lower()
+        if name in ("og:title", "og:site_name") and attrs.get("content"):
+            found.setdefault(name, " ".join(attrs["content"].split()))
+        if "canonical" in (attrs.get("rel") or "").lower().split() and attrs.get("href"):
+            found.setdefault("canonical", attrs["href"].strip())
+    return found
+
+
+def titles_of(head: str, meta: dict[str, str] | None = None) -> list[str]:
+    """The page's title, h1 headings and og:title, from raw markup."""
+    meta = head_meta(head) if meta is None else meta
+    found = _elements(head, _TEXT_OPEN, 12)
+    if meta.get("og:title"):
+        found.append(meta["og:title"])
+    return found
 
 
 def writeup_title(titles: list[str]) -> str | None:
@@ -175,19 +224,23 @@ def sniff(body: bytes) -> bool:
     lowered = head[:4096].lower()
     if "<html" not in lowered and "<!doctype html" not in lowered:
         return False
-    titles, sections = titles_of(head), _sections_of(head)
+    meta = head_meta(head)
+    titles, sections = titles_of(head, meta), _elements(head, _SECTION_OPEN, 40)
     if writeup_title(titles) is None and sectioned_writeup(titles, sections) is None:
         return False
-    canonical = _CANONICAL.search(head)
-    host = urlsplit(canonical.group(1)).hostname or "" if canonical else ""
-    site = _SITE_NAME.search(head)
-    return recognise(titles, sections, _strip(_DROP_BLOCKS.sub(" ", head)), host,
-                     _CONTENT.search(site.group(0)).group(1) if site else "",  # type: ignore[union-attr]
+    return recognise(titles, sections, _strip(_drop_blocks(head)),
+                     _host(meta.get("canonical", "")), meta.get("og:site_name", ""),
                      bool(_NEWS_MARK.search(head))) is not None
 
 
-def _sections_of(head: str) -> list[str]:
-    return [_strip(m.group(2)) for m in _SECTION_TAG.finditer(head)][:40]
+def _host(url: str) -> str:
+    """The host of an http(s) URL; "" for anything else or an unreadable one."""
+    if not url.startswith(("http://", "https://")):
+        return ""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # "http://[::1": a hostile canonical URL is no host
+        return ""
 
 
 # --------------------------------------------------------------------------- parsing

@@ -256,3 +256,15 @@ def test_page_alone_links_to_its_recorded_incident(tmp_path: Path) -> None:
     assert link.incident_key == "aws/management-console_1638894176"
     assert (link.rule, link.confidence) == ("window", "high") and link.evidence["why"]
     store.close()
+
+
+@pytest.mark.parametrize("evil", [
+    b"<h1>x" * 40000, b"<script>we " * 30000, b"<h2 a=b>root cause" * 30000,
+    b"<meta property='og:title' " * 20000, b"<link rel='canonical' href='http://[::1" * 9000,
+    b"<" * 260000, b"<a" + b"a" * 260000,
+])
+def test_hostile_markup_is_sniffed_in_one_pass(evil: bytes) -> None:
+    """Unclosed tags by the thousand: each element's end is looked up once, so these answer
+    at once (a regex scanning the rest of the page per tag took minutes); none is a write-up."""
+    head = b"<!DOCTYPE html><html><head><title>Incident report</title></head><body>"
+    assert postmortem_page.sniff(head + evil) is False
