@@ -585,6 +585,41 @@ def ingest(line: Line, paths: Iterable[Path], *, provider: str | None = None) ->
     return line.report
 
 
+def is_url(target: str) -> bool:
+    """An http(s) URL on `kb ingest`'s command line (else a file or folder)."""
+    return urlsplit(target).scheme in ("http", "https")
+
+
+def fetch_urls(line: Line, urls: Iterable[str], fetcher, *,  # type: ignore[no-untyped-def]
+               provider: str | None = None) -> RunReport:
+    """Fetch each URL once and handle the page as an imported payload (archived, detected by
+    content): a fetch error is one failed line naming the URL; the others go on."""
+    if provider is not None:
+        check_slug(provider, "--provider")
+    started = time.perf_counter()
+    for url in urls:
+        try:
+            outcome = fetcher.get(url)
+        except FetchError as exc:
+            line.report.source(provider or url).failed.append(str(exc))
+            continue
+        if outcome.doc is None:  # a 304 to an unconditional GET: nothing to read
+            line.report.source(provider or url).failed.append(
+                f"{url}: not fetched (HTTP {outcome.status}, no body)")
+            continue
+        try:
+            line.feed(outcome.doc, provider=provider, label=url, strict=True)
+        except KbError:
+            raise
+        except Exception as exc:  # one page never stops the run
+            _raise_if_database_lost(exc)
+            line.report.source(provider or url).failed.append(
+                f"{url}: not imported ({_reason(exc)})")
+    line.flush()
+    line.report.timed("fetch", time.perf_counter() - started)
+    return line.report
+
+
 def reparse(line: Line) -> RunReport:
     """Rebuild every normalized table from the raw archive alone, offline, beside the live
     tables, then swap the result in with one transaction (kb.store.rebuild): readers see the

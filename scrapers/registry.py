@@ -26,6 +26,7 @@ from scrapers import (
     news,
     postmortem_doc,
     postmortem_list,
+    postmortem_page,
     reddit,
     signal_records,
     slack,
@@ -52,12 +53,15 @@ from scrapers.errors import UnknownFormat
 # vocabulary) and must stay after every status feed format and before the signal formats.
 # The postmortem formats (front-matter Markdown, a Markdown list) are recognised by shapes no
 # status or signal payload has; they come early so no later sniff sees Markdown first.
+# `postmortem_page` (a provider's own write-up as HTML) comes just before `news`: both take
+# article pages, and a page titled like a write-up and written as "we" is a postmortem, any
+# other article a news signal.
 FORMATS: tuple[ModuleType, ...] = (signal_records, frontpage, postmortem_doc, postmortem_list,
                                    slack, instatus, betterstack, incidentio, statuspage_history,
                                    gcp, aws_json, vultr,
                                    statuspage, incidentio_feed, statuspage_feed, aws_rss,
                                    generic_feed,
-                                   hackernews, reddit, news)
+                                   hackernews, reddit, postmortem_page, news)
 
 _DECLARED = ("NAME", "VERSION", "CHANNEL", "PRIORITY", "sniff", "parse")
 for _module in FORMATS:

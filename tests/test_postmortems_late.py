@@ -5,7 +5,9 @@ major incidents that week it is left unlinked (the signal linker, kb.signals.lin
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from kb.model import Severity
 from kb.signals.link import Linker
@@ -69,3 +71,77 @@ def test_undated_writeup_links_the_only_major_incident_before_publication() -> N
     assert found == [] and {c["incident_key"] for c in doc.candidates} == {
         "github/big", "github/small", "github/other"}
     assert all("too few words in common" in c["why"] for c in doc.candidates)
+
+
+# -- the same on recorded incidents, through the store and the CLI --------------------------
+
+_FIXTURES = Path(__file__).parent / "fixtures"
+_REGISTER = (_FIXTURES / "signals" / "article_register.html").read_text()
+
+
+def _article(tmp_path: Path, name: str, title: str, published: str) -> Path:
+    """The Register's recorded article frame (tests/fixtures/signals/ORIGIN.md) with another
+    headline, URL and publication time; the lead names no day."""
+    body = (_REGISTER.replace("Millions forced to use brain as OpenAI's ChatGPT takes morning off",
+                              title)
+            .replace("2024-06-04T16:38:02+00:00", published)
+            .replace("https://www.theregister.com/2024/06/04/openai_chatgpt_outage/",
+                     f"https://www.theregister.com/2026/09/16/{name}/"))
+    path = tmp_path / f"{name}.html"
+    path.write_text(body)
+    return path
+
+
+def test_late_article_on_recorded_incidents_links_or_lists_candidates(tmp_path: Path) -> None:
+    """Recorded slices: Anthropic's one major incident of 15 Sep 2026 (6304r9jjhj34), and
+    OpenAI's minor and no-impact incidents of 13-14 Sep. Articles saying "API outage", naming
+    no day and sharing few words with the status pages: a day after, the Anthropic one links
+    by the news window with medium confidence and the reason; three days after (past the news
+    window) by the late-only rule with medium confidence and "the only major ... incident";
+    the OpenAI one, past the news window of its incidents and with no major incident that
+    week, is listed as unlinked with both incidents considered and why."""
+    from kb.config import PACKAGED_SOURCES, load_sources
+    from kb.pipeline import Line, ingest
+    from kb.signals.config import load_signal_config
+    from kb.signals.stage import relink
+    from kb.store import Store
+    from kb.store.signals import links, signals
+    from scrapers.archive import Archive
+    from tests.conftest import invoke_kb
+
+    home = tmp_path / "home"
+    home.mkdir()
+    sources = load_sources(PACKAGED_SOURCES)
+    store, _ = Store.open(f"sqlite:///{home / 'kb.db'}", write=True)
+    ingest(Line(store, Archive(tmp_path / "raw"), sources), [
+        _FIXTURES / "statuspage" / "anthropic_slice.json",
+        _FIXTURES / "statuspage" / "openai_slice.json",
+        _article(tmp_path, "anthropic_api_outage", "Anthropic API outage frustrates developers",
+                 "2026-09-16T10:05:00+00:00"),
+        _article(tmp_path, "anthropic_look_back", "Anthropic's API outage, looked back on",
+                 "2026-09-18T12:00:00+00:00"),
+        _article(tmp_path, "openai_api_outage", "OpenAI API outage frustrates developers",
+                 "2026-09-17T09:30:00+00:00")])
+    relink(store, load_signal_config(PACKAGED_SOURCES, sources))
+    titles = {s.id: s.title for s in signals(store)}
+    found = {titles[k.signal_id]: k for k in links(store)}
+    store.close()
+    day_after = found["Anthropic API outage frustrates developers"]
+    assert day_after.incident_key == "anthropic/6304r9jjhj34"
+    assert day_after.confidence == "medium" and "h after the first post" in \
+        day_after.evidence["why"]
+    later = found["Anthropic's API outage, looked back on"]
+    assert later.incident_key == "anthropic/6304r9jjhj34" and later.rule == "late-only"
+    assert later.confidence == "medium"
+    assert "only major anthropic incident" in later.evidence["why"]
+    assert not [k for k in found.values() if k.provider == "openai"]
+    listed = invoke_kb(home, "signals", "--unlinked", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert row["provider"] == "openai" and row["title"].startswith("OpenAI API outage")
+    considered = {c["incident_key"]: c["why"] for c in row["considered"]}
+    assert set(considered) == {"openai/01M2D1CZG0862JB4JHVW56QF89",
+                               "openai/01M2H3J1D6Y7RHAP49GRWGJAY0"}
+    assert all("no major openai incident" in why for why in considered.values())
+    table = invoke_kb(home, "signals", "--unlinked")
+    assert "01M2D1CZG0862JB4JHVW56QF89" in table.stdout

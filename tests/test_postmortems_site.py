@@ -110,8 +110,8 @@ def test_search_finds_incident_by_its_writeup_words(home: Path) -> None:
     found = _kb(home, "search", "thundering herd", "--mode", "semantic", "-k", str(len(linked)),
                 "--json", **env)
     assert found.returncode == 0, found.stderr
-    # the words are only in the write-up's summary (the keyword index reads the incident's
-    # own text only: the write-up joins its embedded document, not that index)
+    # the words are only in the write-up's summary: the write-up joins the incidents'
+    # embedded documents (and, since revision p02, their keyword index: test_postmortems_search)
     assert {r["key"] for r in json.loads(found.stdout)["results"]} == linked
 
 

@@ -503,11 +503,21 @@ def tag_text(text: str) -> list[CauseTag]:
 
 # Categories of the published postmortem lists (icco/postmortems) that name a factor this
 # tagger knows; "cloud", "automation", "cascading-failure" and "time" name none of them.
+# danluu's list: "Config Errors", "Hardware/Power Failures" and "Database" name one each;
+# "Time", "Conflicts" and "Uncategorized" none.
 POSTMORTEM_CATEGORIES: dict[str, Cause] = {
     "config-change": Cause.CONFIG,
     "hardware": Cause.HARDWARE,
     "security": Cause.SECURITY,
+    "config errors": Cause.CONFIG,
+    "hardware/power failures": Cause.HARDWARE,
+    "database": Cause.STORAGE,
 }
+
+
+def postmortem_cause_categories(categories: Iterable[str]) -> list[str]:
+    """The categories of a write-up that give a stated cause, as written."""
+    return [c for c in categories if c.lower() in POSTMORTEM_CATEGORIES]
 
 
 def with_postmortem_causes(tags: Sequence[CauseTag],

@@ -3,11 +3,19 @@
 Tags are keyed by the incident's content hash and the tagger's id (rules version, and the
 embedding model and examples when that step runs), so a run tags only incidents that are new,
 changed, or tagged by another tagger; an unchanged KB is a no-op that writes nothing.
+
+The stated causes of an incident's linked postmortems (their categories, kb.postmortems) are
+stored with its tags (method "postmortem", role "cause", the write-up's title as evidence and
+its URL in the detail), so the site's cause pages and `kb compare` count them. The tagger id
+of such an incident ends in "+pm:" and a hash of those write-ups: a link made or removed (the
+postmortems stage runs before this one) makes its tags stale, and the rerun writes them anew,
+without the write-up's causes when it is no longer linked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from kb.analysis.causes import (
@@ -15,6 +23,7 @@ from kb.analysis.causes import (
     Cause,
     CauseTag,
     own_names,
+    postmortem_cause_categories,
     prose_of,
     tag_incident,
     tag_sentences,
@@ -67,7 +76,9 @@ def refresh_causes(
 ) -> tuple[int, int]:
     """Tag every incident whose stored tags are stale. Returns (incidents tagged, rows)."""
     tagger = tagger_id(similarity)
-    stale = set(stale_cause_keys(store, tagger))
+    writeups = _linked_writeups(store)
+    expected = writeup_taggers(tagger, writeups)
+    stale = set(stale_cause_keys(store, tagger, expected))
     if not stale:
         return 0, 0
     hashes = incident_hashes(store)
@@ -77,12 +88,16 @@ def refresh_causes(
         if incident.key not in stale:
             continue
         try:
-            records = [to_record(t) for t in tag_one(incident, similarity)]
+            tags = tag_one(incident, similarity)
+            if incident.key in expected:
+                tags = with_postmortem_causes(tags, writeups[incident.key])
+            records = [to_record(t) for t in tags]
         except Exception as exc:  # the model runtime failing mid-run (rules never raise)
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise KbError(f"cause tags: embedding step failed on {incident.key}: {first}; "
                           "tags stored so far are kept (retry with --no-embedding)") from exc
-        pending[incident.key] = (hashes[incident.key], tagger, records)
+        pending[incident.key] = (hashes[incident.key], expected.get(incident.key, tagger),
+                                 records)
         if len(pending) >= batch:
             rows += write_causes(store, pending)
             done += len(pending)
@@ -110,14 +125,30 @@ def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[Ca
     return found
 
 
-def _linked_writeups(store: Store, keys: list[str]
+def writeup_taggers(tagger: str, writeups: Mapping[str, list[tuple[str, str, tuple[str, ...]]]]
+                    ) -> dict[str, str]:
+    """incident key → its tagger id, for the incidents whose linked write-ups state a cause:
+    `tagger` + "+pm:" + a hash of those write-ups (title, URL, cause categories)."""
+    found = {}
+    for key, docs in writeups.items():
+        stated = sorted((title, url, tuple(postmortem_cause_categories(categories)))
+                        for title, url, categories in docs
+                        if postmortem_cause_categories(categories))
+        if stated:
+            digest = hashlib.sha256(repr(stated).encode()).hexdigest()[:12]
+            found[key] = f"{tagger}+pm:{digest}"
+    return found
+
+
+def _linked_writeups(store: Store, keys: list[str] | None = None
                      ) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:
-    """incident key → (title, url, categories) of its linked postmortems (kb.postmortems);
-    none where the KB holds no postmortem tables."""
+    """incident key → (title, url, categories) of its linked postmortems (kb.postmortems),
+    for `keys` (None: every incident); none where the KB holds no postmortem tables."""
     from kb.store.postmortems import links, postmortems
 
+    wanted = None if keys is None else set(keys)
     try:
-        chosen = [k for k in links(store) if k.incident_key in set(keys)]
+        chosen = [k for k in links(store) if wanted is None or k.incident_key in wanted]
         docs = {d.id: d for d in postmortems(store, ids={k.postmortem_id for k in chosen})}
     except Exception:  # a database without revision p01: no write-ups
         return {}
@@ -136,7 +167,7 @@ def refresh(store: Store, home: Path, *, use_embedding: bool = True, only_ready:
     name, why = expected_name(home, only_ready=only_ready) if use_embedding else (
         None, "turned off")
     expected = RULES_ID if name is None else f"{RULES_ID}+{name}"
-    if not stale_cause_keys(store, expected):
+    if not stale_cause_keys(store, expected, writeup_taggers(expected, _linked_writeups(store))):
         return 0, "nothing to tag"
     similarity, note = (load_similarity(home) if name is not None
                         else (None, f"embedding step skipped: {why}"))

@@ -30,21 +30,30 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of recorded payloads.")],
+    paths: Annotated[list[str], typer.Argument(help="Files or folders of recorded payloads, or http(s) URLs of pages to fetch (a provider's write-up).")],  # noqa: E501
     provider: Annotated[str | None, typer.Option(help="Provider slug when the payload's host is not in sources.toml.")] = None,  # noqa: E501
     embed: EmbedFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import recorded payloads (Statuspage JSON, Atom/RSS feeds, archiver wrappers).
 
-    Formats are detected by content. Re-importing the same files changes nothing.
+    Formats are detected by content. Re-importing the same files changes nothing. A URL is
+    fetched once (the fetch settings of `kb scrape`) and handled like a file: a provider's
+    RCA or blog write-up becomes a postmortem document, another article a news signal.
 
     Example: kb ingest ../shared/corpus/statuspage_json/anthropic --embed
     """
+    from kb.pipeline import fetch_urls, is_url
     from kb.pipeline import ingest as run
 
+    urls = [p for p in paths if is_url(p)]
     with open_line() as (line, settings):
-        report = run(line, paths, provider=provider)
+        if urls:
+            from scrapers.fetch import Fetcher
+
+            with Fetcher(fetch_settings(settings)) as fetcher:
+                fetch_urls(line, urls, fetcher, provider=provider)
+        report = run(line, [Path(p) for p in paths if not is_url(p)], provider=provider)
         _embed_after(line, settings, report, embed)
     finish_run(report, as_json)
 

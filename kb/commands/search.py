@@ -49,7 +49,7 @@ def search(
     provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
     component: Annotated[str | None, typer.Option(help="Only incidents that affected this component (name, any case).")] = None,  # noqa: E501
     severity: Annotated[str | None, typer.Option(help="none, minor, major, critical, or unknown (no source stated an impact).")] = None,  # noqa: E501
-    kind: Annotated[str | None, typer.Option(help="incident or maintenance.")] = None,
+    kind: Annotated[str | None, typer.Option(help="incident or maintenance; postmortem: published write-ups instead (keyword only), linked to an incident or not.")] = None,  # noqa: E501
     since: Annotated[str | None, typer.Option(help="First post on/after this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="First post before this date (UTC).")] = None,
     cause: CauseOption = None,
@@ -65,6 +65,11 @@ def search(
     """
     from kb.store.vectors import SearchFilters
 
+    if kind is not None and kind.strip().lower() == "postmortem":
+        _search_writeups(query, mode, k, as_json, provider, since=since, until=until,
+                         component=component, severity=severity, cause=cause)
+        return
+
     filters = SearchFilters(provider=provider, component=component,
                             severity=severity_value(severity), kind=kind,
                             since=parse_date(since, "--since"),
@@ -74,6 +79,54 @@ def search(
         result = searcher.search(query, mode=mode, k=k, filters=filters)
         result.notes.extend(cause_notes(searcher.store, filters.cause))
     _print(result, as_json, title=f"search: {query[:60]}")
+
+
+def _search_writeups(query: str, mode: str, k: int, as_json: bool, provider: str | None,
+                     **unused: str | None) -> None:
+    """`kb search --kind postmortem`: write-ups by keyword (kb.postmortems.search), of one
+    provider with --provider."""
+    from rich.table import Table
+
+    from kb.config import load_settings
+    from kb.embed.index import query_terms
+    from kb.errors import ConfigError
+    from kb.postmortems.search import search_writeups
+    from kb.terminal import plain
+
+    refused = sorted(f"--{name}" for name, value in unused.items() if value is not None)
+    if refused:
+        raise ConfigError(f"{', '.join(refused)} cannot be used with --kind postmortem "
+                          "(write-ups are searched by their words only)")
+    notes = [] if mode != "semantic" else [
+        "--kind postmortem searches write-ups by keyword (BM25) only, not in semantic mode: "
+        "write-ups have no vectors of their own"]
+    with open_store(load_settings()) as store:
+        check_known(store, [provider])
+        hits = search_writeups(store, query_terms(query), k, provider=provider)
+    rows = [{"rank": rank, "id": hit.doc.id, "score": round(hit.score, 6),
+             "title": hit.doc.title, "provider": hit.doc.provider, "company": hit.doc.company,
+             "stated_start": hit.doc.start.isoformat() if hit.doc.start else None,
+             "status": hit.doc.status, "url": hit.doc.url,
+             "incidents": [{"key": k.incident_key, "confidence": k.confidence}
+                           for k in hit.links]}
+            for rank, hit in enumerate(hits, start=1)]
+    if as_json:
+        print_json({"mode": "keyword", "kind": "postmortem", "notes": notes, "results": rows})
+        return
+    for note in notes:
+        err.print(f"kb: {note}", markup=False)
+    table = Table(title=plain(f"write-ups: {query[:60]} (keyword, {len(rows)} results)"),
+                  title_justify="left")
+    for column in ("#", "score", "stated start", "title", "provider", "incidents", "url"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left",
+                         overflow="fold")
+    for row in rows:
+        linked = ", ".join(i["key"] for i in row["incidents"]) or "none linked"
+        table.add_row(str(row["rank"]), f"{row['score']:.3f}",
+                      (row["stated_start"] or "not stated")[:10], plain(row["title"]),
+                      plain(row["provider"] or "not followed"), plain(linked),
+                      plain(row["url"]))
+    print_table(out, table)
 
 
 def similar(

@@ -37,6 +37,7 @@ def list_signals(
     provider: Annotated[str | None, typer.Option(help="Only signals naming or linked to this provider.")] = None,  # noqa: E501
     since: Annotated[str | None, typer.Option(help="Only signals on/after this date (UTC).")] = None,  # noqa: E501
     unofficial: Annotated[bool, typer.Option("--unofficial", help="List unofficial incident candidates instead.")] = False,  # noqa: E501
+    unlinked: Annotated[bool, typer.Option("--unlinked", help="List late and news items about an outage that link to no incident, with the incidents considered and why none.")] = False,  # noqa: E501
     limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -54,6 +55,13 @@ def list_signals(
         check_known(store, [provider])
         if unofficial:
             _print_unofficial(candidates(store, provider=provider), as_json)
+            return
+        if unlinked:
+            from kb.config import load_settings
+            from kb.signals.stage import config_for, unlinked_late
+
+            found_unlinked = unlinked_late(store, config_for(load_settings()), provider)
+            _print_unlinked(found_unlinked[:limit] if limit else found_unlinked, as_json)
             return
         found = signals(store, since=since_at)
         stored = len(found) if since_at is None else len(signals(store))
@@ -107,6 +115,33 @@ def _why_empty(stored: int, since: str | None, provider: str | None,
                 f"{'' if provider is None else f' (then `kb signals --provider {provider}`)'}")
     return (f"none of the {stored} stored signals names or is linked to {provider!r}: "
             "`kb signals` lists them all; `kb link --force` relinks after new incidents")
+
+
+def _print_unlinked(found: list, as_json: bool) -> None:
+    """Late and news items left unlinked, with the incidents considered (kb.signals.stage)."""
+    if as_json:
+        from kb.store.signals import signal_to_dict
+
+        print_json([dict(signal_to_dict(u.signal), provider=u.provider,
+                         considered=list(u.considered)) for u in found])
+        return
+    from rich.table import Table
+
+    from kb.terminal import plain  # third-party titles: text, never rich markup or controls
+
+    table = Table(title=f"{len(found)} late or news items linked to no incident",
+                  title_justify="left")
+    for column in ("time (UTC)", "provider", "title", "considered", "why not linked"):
+        table.add_column(column, overflow="fold")
+    for u in found:
+        for index, c in enumerate(u.considered):
+            first = index == 0
+            table.add_row(
+                u.signal.created_at.strftime("%Y-%m-%d %H:%M") if first and u.signal.created_at
+                else ("-" if first else ""), u.provider if first else "",
+                plain(u.signal.title) if first else "", plain(str(c.get("incident_key") or "-")),
+                plain(str(c.get("why", ""))))
+    print_table(out, table)
 
 
 def _print_unofficial(found: list, as_json: bool) -> None:

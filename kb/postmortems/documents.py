@@ -34,7 +34,7 @@ our an are not which after had has all but their"""
 _ENGLISH = frozenset(_ENGLISH_TEXT.split())
 _WORD = re.compile(r"[^\W\d_]+")
 # A source earlier in this list wins a field both state (annotated before the bare list).
-SOURCE_RANK = ("icco", "danluu", "status-page")
+SOURCE_RANK = ("icco", "danluu", "page", "status-page")
 
 
 def url_key(url: str) -> str:

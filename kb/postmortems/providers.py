@@ -7,6 +7,9 @@ product to say which. Evidence, strongest first:
 2. a company rule below (company, and for several-page companies a product word);
 3. the provider's names or products (sources.toml's [signals.match] terms, kb.signals.match)
    in "company product";
+4. for a write-up naming no company (a page fetched by URL without a site name), its host
+   is one of the provider's own sites (sources.toml's `domains`; not github.com, where
+   anyone publishes);
 A company this KB does not follow maps to no provider: the postmortem stays browsable on its
 own. A several-page company whose product names none of its pages maps to none either, with
 the reason (never a guess).
@@ -40,6 +43,8 @@ _SEVERAL = {
     ],
 }
 _ONE = {"amazon": "aws", "aws": "aws", "amazon web services": "aws"}
+# Hosts where anyone publishes (a repository's postmortem on github.com is not GitHub's).
+_SHARED_HOSTS = frozenset({"github.com", "gist.github.com"})
 # Hosts that say the provider by themselves (status pages the lists link to directly).
 _HOSTS = {"status.cloud.google.com": "google-cloud", "cloud.google.com": "google-cloud",
           "aws.amazon.com": "aws", "status.aws.amazon.com": "aws"}
@@ -92,4 +97,8 @@ def map_provider(company: str | None, products: Sequence[str], url: str, text: s
     if strong:
         return Mapping(tuple(m.provider for m in strong),
                        "; ".join(f"{m.where} names {m.alias!r}" for m in strong))
+    if company is None and host not in _SHARED_HOSTS:  # a page naming no company: its site
+        for t in terms:  # (sources.toml's domains) says whose write-up it is
+            if host and any(host == d or host.endswith("." + d) for d in t.domains):
+                return Mapping((t.slug,), f"write-up on the provider's own site {host}")
     return Mapping((), f"company {company or 'unnamed'!r} is not a provider this KB follows")

@@ -19,7 +19,9 @@ For each provider a signal names (kb.signals.match), the first rule that applies
 4. late-only — a late or news item that would otherwise link with less than medium
    confidence (or not at all), names the provider and uses outage vocabulary but no day: the
    provider's only major/critical incident of the `late_after` before it, medium confidence,
-   with the reason in the evidence (issue 16's "late write-ups").
+   with the reason in the evidence (issue 16's "late write-ups"). When no single such
+   incident exists, the signal stays unlinked and `Linker.considered` keeps the incidents of
+   that week with why none was linked (`kb signals --unlinked` shows them).
 
 The best incident per (signal, provider) is linked when its score reaches `min_score`.
 Thresholds were tuned on the labeled pairs in bench/data/signal_links.jsonl (bench/bench_link.py,
@@ -97,6 +99,9 @@ class Linker:
             found.sort(key=lambda i: i.lifecycle.first_post_at)  # type: ignore[arg-type,return-value]
         self._tokens: dict[str, set[str]] = {}
         self.unknown_named: dict[str, set[str]] = {}  # signal id → providers named elsewhere
+        # (signal id, provider) → the incidents a late item was weighed against, each with
+        # why it was not linked; kept only while the signal has no link to that provider
+        self.considered: dict[tuple[str, str], list[dict]] = {}
 
     # -- public ------------------------------------------------------------------------
 
@@ -116,6 +121,7 @@ class Linker:
             best = self._by_time(signal, match, terms)
             if best is not None and best.score >= self.rules.min_score:
                 found.append(self._make(signal, match, best))
+                self.considered.pop((signal.id, terms.slug), None)
         return found
 
     # -- rules -------------------------------------------------------------------------
@@ -182,6 +188,8 @@ class Linker:
                   and (i.lifecycle.resolved_at or i.lifecycle.first_post_at) >= at - r.late_after]
         major = [i for i in recent if _SEVERITY[i.severity] >= _SEVERITY[Severity.MAJOR]]
         if len(major) != 1:
+            self.considered[(signal.id, terms.slug)] = _considered(
+                terms.slug, recent, major, r.late_after.days)
             return None
         (incident,) = major
         similarity = containment(words, self._incident_words(incident, terms))
@@ -220,6 +228,7 @@ class Linker:
                     "similarity": round(similarity, 3), **_offsets(signal, incident)}
         if components:
             evidence["components"] = components
+        evidence["why"] = _why_in_time(signal.kind, evidence["offset_s"], similarity, components)
         return _Candidate(incident, min(1.0, score), evidence)
 
     def _named(self, signal: Signal, day, incidents: list[Incident],  # type: ignore[no-untyped-def]
@@ -268,6 +277,16 @@ class Linker:
                           confidence, rule, evidence)
 
 
+def _why_in_time(kind: str, offset_s: int, similarity: float, components: list[str]) -> str:
+    """One line on a time-window link: when the item came, and what it shares."""
+    hours = offset_s / 3600
+    when = (f"{abs(hours):.0f} h before the first post" if hours < 0
+            else f"{hours:.0f} h after the first post")
+    shared = (f"names its component {components[0]!r}" if components
+              else f"{similarity:.0%} of its title words are in the incident's text")
+    return f"a {kind} item {when}; {shared}"
+
+
 def _urls(signal: Signal) -> list[str]:
     found = [signal.url, signal.discussion_url]
     for source in signal.sources:
@@ -299,3 +318,23 @@ def _ramp(at: datetime, first: datetime, end: datetime, full_before: timedelta,
     if late > after:
         return None
     return 1.0 - (1.0 - floor) * (late / after)
+
+
+def _considered(provider: str, recent: list[Incident], major: list[Incident],
+                days: int) -> list[dict]:
+    """The incidents a late item was weighed against, each with why it was not linked."""
+    if not recent:
+        return [{"provider": provider,
+                 "why": f"no {provider} incident in the {days} days before it"}]
+    out = []
+    for incident in recent:
+        if incident in major:
+            why = (f"one of {len(major)} major or critical {provider} incidents in the {days} "
+                   "days before it, and too few words in common to say which")
+        else:
+            why = (f"{incident.severity.value} impact: only a major or critical incident is "
+                   "linked without words in common"
+                   + ("" if major else f" (no major {provider} incident in the {days} days)"))
+        out.append({"incident_key": incident.key, "title": incident.title,
+                    "severity": incident.severity.value, "why": why})
+    return out

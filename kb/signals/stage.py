@@ -102,3 +102,39 @@ def link_stage(context: StageContext) -> str | None:
     """The `link` stage of `kb update`: relink when anything changed."""
     report = relink(context.store, config_for(context.settings))
     return None if report.skipped else report.line()
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """A late or news item that names a provider and speaks of an outage but links to none of
+    its incidents, with the incidents it was weighed against and why none was linked."""
+
+    signal: Signal
+    provider: str
+    considered: tuple[dict, ...]
+
+
+def unlinked_late(store: Store, config: SignalConfig,
+                  provider: str | None = None) -> list[Unlinked]:
+    """The stored late and news items left unlinked for want of one plausible incident
+    (kb.signals.link's late-only rule), newest first; recomputed from the store (a read,
+    nothing written)."""
+    from kb.store.signals import links as stored_links
+    from kb.store.signals import signals as stored_signals
+
+    linked = {(k.signal_id, k.provider) for k in stored_links(store)}
+    wanted = [s for s in stored_signals(store) if s.kind in ("late", "news")
+              and (provider is None or provider in s.providers)]
+    slugs = sorted({p for s in wanted for p in s.providers
+                    if provider is None or p == provider})
+    linker = Linker([i for slug in slugs for i in store.incidents(provider=slug)], config)
+    out = []
+    for signal in wanted:
+        linker.link(signal)
+        for (signal_id, slug), considered in sorted(linker.considered.items()):
+            if signal_id == signal.id and (signal_id, slug) not in linked and (
+                    provider is None or slug == provider):
+                out.append(Unlinked(signal, slug, tuple(considered)))
+        linker.considered.clear()
+    return sorted(out, key=lambda u: (u.signal.created_at is not None, u.signal.created_at),
+                  reverse=True)

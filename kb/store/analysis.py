@@ -113,9 +113,13 @@ def incident_hashes(store: Store, keys: Sequence[str] | None = None) -> dict[str
         return dict(conn.execute(select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash)).all())
 
 
-def stale_cause_keys(store: Store, tagger: str) -> list[str]:
+def stale_cause_keys(store: Store, tagger: str,
+                     expected: Mapping[str, str] | None = None) -> list[str]:
     """Incidents whose stored tags are missing, or were made for other content or by another
-    tagger (rules version, embedding model): the only ones the stage re-tags."""
+    tagger (rules version, embedding model): the only ones the stage re-tags. `expected`
+    names another tagger for some incidents (kb.analysis.stage: one that also read the
+    incident's linked postmortems)."""
+    expected = expected or {}
     c, i = T_CAUSES.c, T_INCIDENTS.c
     with store.engine.connect() as conn:
         tagged = {
@@ -123,7 +127,8 @@ def stale_cause_keys(store: Store, tagger: str) -> list[str]:
             for row in conn.execute(select(c.incident_key, c.content_hash, c.tagger).distinct())
         }
         current = conn.execute(select(i.key, i.content_hash).order_by(i.key)).all()
-    return [key for key, digest in current if tagged.get(key) != (digest, tagger)]
+    return [key for key, digest in current
+            if tagged.get(key) != (digest, expected.get(key, tagger))]
 
 
 def write_causes(

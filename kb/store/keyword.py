@@ -281,3 +281,45 @@ def component_names(store: Store) -> set[str]:
     with store.engine.connect() as conn:
         names = conn.execute(select(T_COMPONENTS.c.name).distinct()).scalars()
         return {" ".join(re.findall(r"\w+", name.lower())) for name in names} - {""}
+
+
+# -- write-ups (revision p02) -------------------------------------------------------------------
+
+# Column weights of the write-up index: its id (not indexed), title, the rest of its text.
+WRITEUP_BM25_WEIGHTS = (0.0, 4.0, 1.0)
+
+
+def writeup_search(store: Store, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
+    """Postmortem documents matching any of `terms`, best first, as (postmortem id, score),
+    higher is better, linked to an incident or not (kb search --kind postmortem): −bm25 over
+    `postmortem_fts` on SQLite (title 4 : text 1); on PostgreSQL ts_rank_cd over
+    `postmortem_search` (title A, text C), the terms OR-ed, each a `phraseto_tsquery` bound
+    parameter. User text never reaches either engine as syntax (as in `keyword_search`)."""
+    wanted = distinct_terms(terms)
+    if store.engine.dialect.name == "postgresql":
+        if not wanted:
+            return []
+        pieces = " || ".join(f"phraseto_tsquery('{TS_CONFIG}'::regconfig, :t{i})"
+                             for i in range(len(wanted)))
+        query = text(
+            f"SELECT postmortem_id, ts_rank_cd('{{0.25,0.25,0.5,1.0}}'::float4[], document, q)"
+            f" AS score FROM postmortem_search, ({'SELECT ' + pieces} AS q) AS wanted "
+            "WHERE document @@ q ORDER BY score DESC, postmortem_id LIMIT :limit"
+        ).bindparams(limit=int(limit), **{f"t{i}": t for i, t in enumerate(wanted)})
+        sign = 1.0
+    else:
+        match = fts5_match(wanted)
+        if match is None:
+            return []
+        weights = ", ".join(str(w) for w in WRITEUP_BM25_WEIGHTS)
+        query = text(
+            f"SELECT postmortem_id, bm25(postmortem_fts, {weights}) AS score FROM postmortem_fts"
+            " WHERE postmortem_fts MATCH :match ORDER BY score, postmortem_id LIMIT :limit"
+        ).bindparams(match=match, limit=int(limit))
+        sign = -1.0
+    with store.engine.connect() as conn:
+        try:
+            rows = conn.execute(query).all()
+        except OperationalError as exc:
+            raise as_busy(exc) from None
+    return [(key, sign * float(value)) for key, value in rows]

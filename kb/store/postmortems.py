@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Text, delete, insert, select
+from sqlalchemy import Column, Float, Index, Text, delete, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from kb.serialize import stamp
@@ -60,6 +61,15 @@ class PostmortemLinkRow(SQLModel, table=True):
     evidence_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class IncidentWriteupRow(SQLModel, table=True):
+    """The text of the write-ups linked to one incident, which the keyword index appends to
+    its updates' text (revision p02's triggers)."""
+
+    __tablename__ = "incident_writeups"
+    incident_key: str = Field(primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class PostmortemStateRow(SQLModel, table=True):
     __tablename__ = "postmortem_state"
     name: str = Field(primary_key=True)
@@ -74,6 +84,12 @@ T_ITEMS = PostmortemItemRow.__table__  # type: ignore[attr-defined]
 T_DOCS = PostmortemRow.__table__  # type: ignore[attr-defined]
 T_LINKS = PostmortemLinkRow.__table__  # type: ignore[attr-defined]
 T_STATE = PostmortemStateRow.__table__  # type: ignore[attr-defined]
+T_WRITEUPS = IncidentWriteupRow.__table__  # type: ignore[attr-defined]
+# What of a write-up is indexed for keyword search: its words that say what happened (the
+# body's start: a 5,000-word report would outweigh the incident's own updates), and at most
+# so much for all the write-ups of one incident (migration p02 cuts there too).
+SEARCH_TEXT_CHARS = 4_000
+WRITEUP_CHARS = 20_000
 
 
 # --------------------------------------------------------------------------- plain types
@@ -222,7 +238,58 @@ def replace_derived(store: Store, docs: Sequence[Postmortem],
             conn.execute(insert(T_DOCS), doc_rows)
         if link_rows:
             conn.execute(insert(T_LINKS), link_rows)
+        _write_search(conn, docs, links)
     return True
+
+
+def search_text(doc: Postmortem) -> str:
+    """The words of a write-up the keyword indexes hold: title, summary, keywords, and the
+    start of its text."""
+    parts = [doc.title, doc.summary]
+    if doc.keywords:
+        parts.append("Keywords: " + ", ".join(doc.keywords) + ".")
+    if doc.text and doc.text != doc.summary:
+        parts.append(doc.text[:SEARCH_TEXT_CHARS])
+    return "\n".join(p for p in parts if p)
+
+
+def _write_search(conn: Any, docs: Sequence[Postmortem],
+                  found: Sequence[PostmortemLink]) -> None:
+    """Keep the keyword indexes current with new documents and links (revision p02): each
+    incident's linked write-ups' text (only the rows that changed are written: each one
+    re-indexes its incident), and one row per document in the write-up index."""
+    by_id = {d.id: d for d in docs}
+    texts: dict[str, list[str]] = {}
+    for link in sorted(found, key=lambda k: (k.incident_key, k.postmortem_id)):
+        doc = by_id.get(link.postmortem_id)
+        if doc is not None:
+            texts.setdefault(link.incident_key, []).append(search_text(doc))
+    wanted = {key: "\n\n".join(parts)[:WRITEUP_CHARS] for key, parts in texts.items()}
+    held = {r.incident_key: r.text for r in conn.execute(select(T_WRITEUPS))}
+    gone = sorted(set(held) - set(wanted))
+    for start in range(0, len(gone), 500):
+        conn.execute(delete(T_WRITEUPS).where(T_WRITEUPS.c.incident_key.in_(
+            gone[start:start + 500])))
+    for key, text in sorted(wanted.items()):
+        if key not in held:
+            conn.execute(insert(T_WRITEUPS).values(incident_key=key, text=text))
+        elif held[key] != text:
+            conn.execute(update(T_WRITEUPS).where(T_WRITEUPS.c.incident_key == key)
+                         .values(text=text))
+    rows = [{"id": d.id, "title": d.title, "body": search_text(d)[len(d.title):].strip()}
+            for d in sorted(docs, key=lambda d: d.id)]
+    if conn.dialect.name == "postgresql":
+        conn.execute(sql_text("DELETE FROM postmortem_search"))
+        if rows:
+            conn.execute(sql_text(
+                "INSERT INTO postmortem_search (postmortem_id, document) VALUES (:id, "
+                "setweight(to_tsvector('english'::regconfig, left(:title, 2000)), 'A') || "
+                "setweight(to_tsvector('english'::regconfig, left(:body, 20000)), 'C'))"), rows)
+    else:
+        conn.execute(sql_text("DELETE FROM postmortem_fts"))
+        if rows:
+            conn.execute(sql_text("INSERT INTO postmortem_fts (postmortem_id, title, body) "
+                                  "VALUES (:id, :title, :body)"), rows)
 
 
 def _digest(doc_rows: list[dict], link_rows: list[dict]) -> str:
