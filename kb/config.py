@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
 # Every environment variable kb reads, with what it sets (defaults: the README's table).

@@ -63,7 +63,7 @@ _TITLE_MARK = re.compile(
     re.I,
 )
 _MAINTENANCE_WORDS = frozenset({"scheduled", "in progress", "verifying", "completed"})
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 
 
 def sniff(body: bytes) -> bool:

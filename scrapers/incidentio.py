@@ -50,7 +50,7 @@ PRIORITY = -10
 
 _SNIFF_KEYS = ('"to_status"', '"message_string"', '"component_impacts"', '"status_page_id"',
                '"incident_links"', '"ongoing_incidents"', '"public_url"')
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}\Z")
 # rich text: a document's blocks are paragraphs, list items are lines, inline runs join directly
 _JOINERS = {"doc": "\n\n", "bulletList": "\n", "orderedList": "\n"}
 

@@ -43,7 +43,7 @@ _STAMP = re.compile(
     r"(?:\s*-\s*(?:(?P<m2>[A-Za-z]{3,9})\.?\s+(?P<d2>\d{1,2}),?\s+)?(?P<t2>\d{1,2}:\d{2}))?"
     r"\s*(?P<zone>[A-Za-z][A-Za-z/_+-]*)?$"
 )
-_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True, slots=True)

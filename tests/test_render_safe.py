@@ -119,3 +119,14 @@ def test_a_crafted_id_cannot_take_the_file_of_another() -> None:
     hashed = path_segment("index")
     assert path_segment(hashed) != hashed
     assert path_segment("abc-deadbeef") != "abc-deadbeef"
+
+
+def test_a_trailing_newline_never_passes_for_a_plain_id() -> None:
+    # `$` also matches before a final newline: an id "0\n" once came back unchanged and
+    # would have named a file with a newline in it.
+    from kb.config import valid_slug
+
+    assert path_segment("0\n") != "0\n"
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", path_segment("0\n"))
+    assert not valid_slug("github\n")
+    assert valid_slug("github")

@@ -37,7 +37,7 @@ from kb.model import SEVERITY_UNKNOWN, Severity
 
 KINDS = ("slack", "pagerduty", "webhook")
 _SEVERITY_RANK = {s.value: n for n, s in enumerate(Severity)}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 _KEYS = frozenset({"kind", "url", "routing_key", "name", "providers", "components",
                    "min_severity", "timeout", "retries", "min_interval", "max_per_hour",
                    "early_warning"})

@@ -36,7 +36,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # Embeddings, overrides and isolates (the "Trojan Source" characters). LRM/RLM are kept: they
 # only mark direction and cannot reorder a run of text.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 # File names mkdocs treats specially (an incident called "index" must not become the folder's
 # index page).
 _RESERVED = frozenset({"index", "readme"})
@@ -209,7 +209,7 @@ def path_segment(value: str) -> str:
     Plain ids (letters, digits, `-`, `_`) are kept as they are, so permalinks read
     /incidents/github/zzm4nczlpjyy/; anything else (slashes, dots, spaces, unicode, names
     mkdocs reserves) becomes a readable slug plus a short hash, stable across builds."""
-    if (_SAFE_SEGMENT.match(value) and value.lower() not in _RESERVED
+    if (_SAFE_SEGMENT.fullmatch(value) and value.lower() not in _RESERVED
             and not _HASHED.search(value)):
         return value
     slug = re.sub(r"[^a-z0-9]+", "-", clean_text(value).lower()).strip("-")[:40] or "x"
