@@ -323,9 +323,9 @@ def test_component_figures_use_their_own_status_windows() -> None:
              (50, "degraded_performance", "operational"))))
     f = [incident_figures(inc)]
     api = group_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
-                            component="API")
+                        component="API")
     web = group_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
-                            component="Web")
+                        component="Web")
     assert (api.downtime_minutes, web.downtime_minutes) == (10, pytest.approx(15))
 
 

@@ -86,7 +86,7 @@ def metrics(
                                and c.start and c.end else None) for p in data.figures}
     if component:
         rows = [group_figures(data.figures[p], data.coverages.get(p), per, provider=p,
-                                  component=component)
+                              component=component)
                 for p in sorted(data.figures) for per in periods_for[p]]
         rows = [r for r in rows if r.incidents or r.status != "unknown"]
     else:
