@@ -133,7 +133,7 @@ def compute(incidents: list[Any], spans: list[Any], seen: dict[str, datetime],
             names: dict[str, str | None]) -> dict[str, float]:
     """Every figure once; seconds per step."""
     from kb.analysis.causes import tag_incident
-    from kb.analysis.clusters import find_clusters
+    from kb.analysis.clusters import cluster_report
     from kb.analysis.compare import compare
     from kb.analysis.coverage import coverage_from_payloads
     from kb.analysis.metrics import all_figures
@@ -157,7 +157,8 @@ def compute(incidents: list[Any], spans: list[Any], seen: dict[str, datetime],
                                                                 components=True))
     out["causes"], causes = _timed(lambda: {i.key: tag_incident(i) for i in incidents})
     by_key = {f.key: f for f in figures}
-    out["clusters"], clusters = _timed(lambda: find_clusters(incidents, by_key, causes))
+    out["clusters"], clusters = _timed(
+        lambda: cluster_report(incidents, by_key, causes).clusters)
     chosen = sorted(by_provider, key=lambda p: -len(by_provider[p]))[:5]
     end = max(c.end for c in coverages.values() if c.end)
     period = Period("365d", end - timedelta(days=365), end)

@@ -27,7 +27,6 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapers.aws_events import (
     LEGACY_PAGE,
@@ -49,6 +48,7 @@ from scrapers.records import (
     RawDoc,
     UpdateRecord,
 )
+from scrapers.urls import page_origin
 from scrapers.zones import local_to_utc, zone_for
 
 NAME = "aws_json"
@@ -90,19 +90,12 @@ def sniff(body: bytes) -> bool:
 def parse(doc: RawDoc) -> ParsedDoc:
     """Events from either shape; an unreadable row or entry is skipped with a warning."""
     data = load_json(doc.body, doc.url)
-    page = _page_url(doc.url)
+    page = page_origin(doc.url)
     if isinstance(data, dict) and ("archive" in data or "current" in data):
         return _legacy(doc, data, page or LEGACY_PAGE)
     if isinstance(data, list):
         return _current(doc, data, page or CURRENT_PAGE)
     raise ParseError(doc.url, "expected AWS data.json {archive, current} or a currentevents list")
-
-
-def _page_url(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
 
 
 # ------------------------------------------------------------------------ legacy data.json

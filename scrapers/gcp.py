@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import list_field, load_json, text_field, time_field
+from scrapers.jsondoc import list_field, load_json, parse_each, text_field, time_field
 from scrapers.jsondoc import native_id as valid_id
 from scrapers.records import (
     ComponentRecord,
@@ -141,16 +141,9 @@ def _incident(raw: dict[str, Any], base: str | None) -> tuple[IncidentRecord, st
     recent = raw.get("most_recent_update")
     if not updates_raw and isinstance(recent, dict):
         updates_raw = [recent]
-    updates: list[UpdateRecord] = []
-    skipped = 0
-    for item in updates_raw:
-        update = _update(item) if isinstance(item, dict) else None
-        if update is None:
-            skipped += 1
-        else:
-            updates.append(update)
+    updates, skipped = parse_each(updates_raw, _update, "updates")
     if not updates:
-        raise ValueError("no readable update" if skipped else "no updates")
+        raise ValueError("no updates")
     newest = max(updates, key=lambda u: u.at)
     status_impact = text_field(raw, "status_impact")
     severity = text_field(raw, "severity")

@@ -13,19 +13,19 @@ tree: bodies contain unclosed `<li>` (Symantec), and lxml re-nests the following
 inside them, while the header itself is machine-written and rigid. Bodies are kept as the
 HTML that was published.
 
-The small feed helpers (`load_feed`, `feed_time`, `node_time`) are shared with
-`scrapers.incidentio_feed`.
+The small feed helpers (`load_feed`, `read_entries`, `feed_time`, `node_time`) are shared
+with `scrapers.incidentio_feed`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -74,11 +74,12 @@ _CLOCK_ONLY = re.compile(rf"^{_CLOCK}$")
 # An update inferred this long before the one listed under it was put in the wrong year.
 _FELL_BACK_A_YEAR = timedelta(days=180)
 
-_Wall = tuple[int, int, int, int, ZoneInfo]  # month, day, hour, minute, zone of a stamp
+_Wall = tuple[int, int, int, int, ZoneInfo]
+T = TypeVar("T")  # month, day, hour, minute, zone of a stamp
 
 
-class _EntryError(Exception):
-    """This one entry cannot be read; it is skipped with a warning."""
+class EntryError(Exception):
+    """This one feed entry cannot be read; it is skipped with a warning (`read_entries`)."""
 
 
 # --------------------------------------------------------------------------- public contract
@@ -107,18 +108,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
     # Stamps may not lie after the snapshot itself (bounds the postmortem year fix below).
     horizon = as_of or doc.fetched_at
     complete = not _malformed_xml(feed)
-    incidents: list[IncidentRecord] = []
-    for index, entry in enumerate(feed.get("entries", [])):
-        where = entry.get("link") or entry.get("id") or f"#{index}"
-        try:
-            record = _entry(entry, page_url, horizon, complete)
-        except _EntryError as error:
-            warnings.append(f"entry {where}: {error}")
-            continue
-        except Exception as error:  # hostile payloads must cost one entry, not the document
-            warnings.append(f"entry {where}: unexpected {type(error).__name__}: {_one_line(error)}")
-            continue
-        incidents.append(record)
+    incidents = read_entries(feed.get("entries", []),
+                             lambda entry: _entry(entry, page_url, horizon, complete), warnings)
     return ParsedDoc(
         format=NAME,
         incidents=tuple(incidents),
@@ -162,6 +153,22 @@ def load_feed(doc: RawDoc) -> tuple[Any, list[str]]:
     if problem is not None:
         warnings.append(f"feed is malformed, parsed what was recoverable: {_one_line(problem)}")
     return feed, warnings
+
+
+def read_entries(entries: list[Any], read: Callable[[Any], T], warnings: list[str]) -> list[T]:
+    """`read` over a feed's entries: what it returned, and one warning in `warnings` per entry
+    it could not read, named by its link, id or position."""
+    found: list[T] = []
+    for index, entry in enumerate(entries):
+        where = entry.get("link") or entry.get("id") or f"#{index}"
+        try:
+            found.append(read(entry))
+        except EntryError as error:
+            warnings.append(f"entry {where}: {error}")
+        except Exception as error:  # hostile payloads must cost one entry, not the document
+            warnings.append(f"entry {where}: unexpected {type(error).__name__}: "
+                            f"{_one_line(error)}")
+    return found
 
 
 def feed_time(value: str | None, parsed: Any = None) -> datetime | None:
@@ -255,26 +262,26 @@ def _entry(entry: dict[str, Any], page_url: str | None, horizon: datetime,
     link = (entry.get("link") or "").strip()
     code = _INCIDENT_CODE.search(urlsplit(link).path) if link else None
     if code is None:
-        raise _EntryError("no /incidents/<code> link")
+        raise EntryError("no /incidents/<code> link")
     published = node_time(entry, "published")
     updated = node_time(entry, "updated") or published
     moments = [t for t in (published, updated) if t is not None]
     if not moments:
-        raise _EntryError("no published/updated time to date its updates by")
+        raise EntryError("no published/updated time to date its updates by")
     # Maintenance entries publish the scheduled start, which may lie after the last update.
     reference = max(moments)
 
     content = entry_content(entry)
     headers = list(_HEADER.finditer(content))
     if not headers:
-        raise _EntryError("no '<small>stamp</small><br><strong>label</strong>' update blocks")
+        raise EntryError("no '<small>stamp</small><br><strong>label</strong>' update blocks")
     updates: list[UpdateRecord] = []
     walls: list[_Wall | None] = []
     for number, header in enumerate(headers):
         end = headers[number + 1].start() if number + 1 < len(headers) else len(content)
         label = html_to_text(header.group("label"))
         if not label:
-            raise _EntryError(f"update {number + 1} has an empty label")
+            raise EntryError(f"update {number + 1} has an empty label")
         at, wall = _stamp_to_utc(html_to_text(header.group("stamp")), reference)
         body = _TRAILING_P.sub("", content[header.end():end]).strip()
         updates.append(UpdateRecord(at=at, label=label, body=body, body_format="html",
@@ -318,7 +325,7 @@ def _stamp_to_utc(stamp: str, reference: datetime) -> tuple[datetime, _Wall | No
     """UTC instant of an update stamp, and its wall-clock parts when the year was inferred."""
     match = _STAMP.match(" ".join(stamp.split()))
     if match is None:
-        raise _EntryError(f"unreadable update stamp {stamp[:60]!r}")
+        raise EntryError(f"unreadable update stamp {stamp[:60]!r}")
     wall = _wall_parts(match, None, stamp)
     month, day, hour, minute, zone = wall
     try:
@@ -327,7 +334,7 @@ def _stamp_to_utc(stamp: str, reference: datetime) -> tuple[datetime, _Wall | No
             return local_to_utc(moment, zone), None
         return infer_year(month, day, hour, minute, zone, reference), wall
     except ValueError as error:
-        raise _EntryError(f"impossible update stamp {stamp[:60]!r}") from error
+        raise EntryError(f"impossible update stamp {stamp[:60]!r}") from error
 
 
 def _wall_parts(match: re.Match[str], default_zone: ZoneInfo | None, text: str) -> _Wall:
@@ -339,19 +346,19 @@ def _wall_parts(match: re.Match[str], default_zone: ZoneInfo | None, text: str) 
         month = 9 if name == "sept" else month
         day = int(match.group("day"))
         if not month:
-            raise _EntryError(f"unknown month in {text[:60]!r}")
+            raise EntryError(f"unknown month in {text[:60]!r}")
     hour, minute = int(match.group("h")), int(match.group("m"))
     meridiem = (match.group("ampm") or "").replace(".", "").replace(" ", "").lower()
     if meridiem:
         if not 1 <= hour <= 12:
-            raise _EntryError(f"bad 12-hour clock in {text[:60]!r}")
+            raise EntryError(f"bad 12-hour clock in {text[:60]!r}")
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
     if hour > 23 or minute > 59:
-        raise _EntryError(f"bad clock in {text[:60]!r}")
+        raise EntryError(f"bad clock in {text[:60]!r}")
     abbreviation = match.group("zone")
     zone = zone_for(abbreviation) if abbreviation else default_zone
     if zone is None:
-        raise _EntryError(f"unknown time zone {abbreviation or '(none)'!r} in {text[:60]!r}")
+        raise EntryError(f"unknown time zone {abbreviation or '(none)'!r} in {text[:60]!r}")
     return month, day, hour, minute, zone
 
 
@@ -395,7 +402,7 @@ def _schedule(preamble: str, reference: datetime) -> tuple[datetime, datetime] |
         if not e_month:
             e_month, e_day = s_month, s_day
         finish = _nearest(e_month, e_day, e_hour, e_minute, e_zone, begin)
-    except (_EntryError, ValueError):
+    except (EntryError, ValueError):
         return None
     if finish < begin:  # "23:00 - 01:00 UTC" runs past midnight
         finish += timedelta(days=1)

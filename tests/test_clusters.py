@@ -16,7 +16,6 @@ from kb.analysis.causes import Cause, CauseTag
 from kb.analysis.clusters import (
     cluster_report,
     dependency_terms,
-    find_clusters,
     region_owner,
     title_similarity,
     vendor_of,
@@ -47,7 +46,7 @@ def make(provider: str, native_id: str, title: str, text: str, first: float,
 def run(incidents: list[Incident], causes: dict[str, list[CauseTag]] | None = None,
         **kwargs):  # type: ignore[no-untyped-def]
     figures = {i.key: incident_figures(i) for i in incidents}
-    return find_clusters(incidents, figures, causes or {}, **kwargs)
+    return cluster_report(incidents, figures, causes or {}, **kwargs).clusters
 
 
 def test_terms_vendors_and_similarity() -> None:

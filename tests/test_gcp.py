@@ -147,7 +147,7 @@ def test_bad_incidents_cost_one_incident_each() -> None:
     assert len(parsed.warnings) == 3
     assert all(w.startswith(LIVE + ": ") and "\n" not in w for w in parsed.warnings)
     assert "missing or invalid id" in parsed.warnings[0]
-    assert "no readable update" in parsed.warnings[1]
+    assert "all 1 updates unreadable" in parsed.warnings[1]
 
 
 def test_a_partly_unreadable_update_list_is_marked_incomplete() -> None:

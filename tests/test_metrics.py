@@ -24,7 +24,7 @@ from kb.analysis.intervals import (
 )
 from kb.analysis.metrics import incident_figures, incident_weight, severity_label
 from kb.analysis.periods import Period, calendar_months, parse_period
-from kb.analysis.reliability import component_figures, group_figures, percentile
+from kb.analysis.reliability import group_figures, percentile
 from kb.analysis.report import nines_text, uptime_text
 from kb.config import PACKAGED_SOURCES, load_sources
 from kb.errors import ConfigError
@@ -322,10 +322,10 @@ def test_component_figures_use_their_own_status_windows() -> None:
         comp("Web", (0, "operational", "degraded_performance"),
              (50, "degraded_performance", "operational"))))
     f = [incident_figures(inc)]
-    api = component_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
-                            component="API")
-    web = component_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
-                            component="Web")
+    api = group_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
+                        component="API")
+    web = group_figures(f, cover((0, 100)), Period("x", t(0), t(100)), provider="p",
+                        component="Web")
     assert (api.downtime_minutes, web.downtime_minutes) == (10, pytest.approx(15))
 
 

@@ -15,11 +15,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from kb.config import load_settings
+from kb.config import LlmSettings, load_settings
 from kb.drafts import draft_from_incident, render_draft
 from kb.drafts.citations import MARKER, uncited_sentences
 from kb.drafts.draft import Draft
-from kb.drafts.polish import PolishSettings, polish_draft, section_texts, verify
+from kb.drafts.polish import polish_draft, section_texts, verify
 from kb.errors import ConfigError
 from kb.model import ImpactWindow, Incident, Kind, Phase, Severity, SourceRef, Update
 from scrapers.errors import FetchError
@@ -61,8 +61,8 @@ def rewriting(transform) -> object:  # type: ignore[no-untyped-def]
     return handler
 
 
-def settings_for(*urls: str, timeout: float = 0.5) -> PolishSettings:
-    return PolishSettings(tuple(urls), model="stub", timeout=timeout, retries=0)
+def settings_for(*urls: str, timeout: float = 0.5) -> LlmSettings:
+    return LlmSettings(tuple(urls), model="stub", timeout=timeout, retries=0)
 
 
 @pytest.fixture
@@ -180,13 +180,13 @@ def test_verify(rewrite: str, reason: str | None) -> None:
 
 
 def test_settings_from_the_environment(tmp_path: Path) -> None:
-    def llm(**env: str) -> PolishSettings:
+    def llm(**env: str) -> LlmSettings:
         return load_settings({"KB_HOME": str(tmp_path), **env}).llm
 
     assert llm().endpoints == () and llm(KB_LLM_URL=" , ").endpoints == ()
     s = llm(KB_LLM_URL="http://a:8000/v1, https://b.example/v1/chat/completions",
             KB_LLM_MODEL="llama", KB_LLM_TIMEOUT="5", KB_LLM_RETRIES="0", KB_LLM_API_KEY="k")
-    assert s == PolishSettings(("http://a:8000/v1/chat/completions",
+    assert s == LlmSettings(("http://a:8000/v1/chat/completions",
                                 "https://b.example/v1/chat/completions"), "llama", "k", 5.0, 0)
     with pytest.raises(ConfigError, match="not an http"):
         llm(KB_LLM_URL="ftp://x")

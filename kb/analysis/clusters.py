@@ -355,21 +355,6 @@ def link(x: Side, y: Side, aliases: Mapping[str, set[str]] | None = None) -> Lin
     return None
 
 
-def find_clusters(
-    incidents: Iterable[Incident], figures: Mapping[str, IncidentFigures],
-    causes: Mapping[str, Sequence[CauseTag]], *, since: datetime | None = None,
-    until: datetime | None = None, vendors: Mapping[str, str] | None = None,
-    aliases: Mapping[str, set[str]] | None = None, slack: timedelta = SLACK,
-    names: Mapping[str, Iterable[str]] | None = None,
-    signals: Mapping[str, Iterable[str]] | None = None,
-) -> list[Cluster]:
-    """Clusters of related incidents across providers and duplicates within a vendor, oldest
-    first (see `cluster_report`, which also returns the coincidences)."""
-    return cluster_report(incidents, figures, causes, since=since, until=until,
-                          vendors=vendors, aliases=aliases, slack=slack, names=names,
-                          signals=signals).clusters
-
-
 def cluster_report(
     incidents: Iterable[Incident], figures: Mapping[str, IncidentFigures],
     causes: Mapping[str, Sequence[CauseTag]], *, since: datetime | None = None,

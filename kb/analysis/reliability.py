@@ -207,7 +207,12 @@ def group_figures(
 ) -> GroupFigures:
     """Figures of one provider's incidents (already filtered to the provider) over `period`;
     with `component`, only the incidents naming it and that component's own windows.
-    `series` (Series.of the same figures) may be passed in when many periods share it."""
+    `series` (Series.of the same figures) may be passed in when many periods share it.
+
+    Incidents that name no component are not counted against any component (pages leave
+    components empty on a third of GitHub's incidents), so a component's uptime is an upper
+    bound (docs/analysis.md).
+    """
     series = series or Series.of(figures, component)
     covered = tuple(coverage.within(period.start, period.end)) if coverage else ()
     span = period.end - period.start
@@ -273,20 +278,6 @@ def group_figures(
 def components_of(figures: Iterable[IncidentFigures]) -> list[str]:
     """Every component named by the incidents, sorted."""
     return sorted({c.name for f in figures for c in f.components})
-
-
-def component_figures(
-    figures: Sequence[IncidentFigures], coverage: Coverage | None, period: Period, *,
-    provider: str, component: str, series: Series | None = None,
-) -> GroupFigures:
-    """Figures of one component: the incidents naming it, its own status-change windows.
-
-    Incidents that name no component are not counted against any component (pages leave
-    components empty on a third of GitHub's incidents), so a component's uptime is an upper
-    bound (docs/analysis.md).
-    """
-    return group_figures(figures, coverage, period, provider=provider, component=component,
-                         series=series)
 
 
 def reliability_table(

@@ -30,7 +30,6 @@ from kb.analysis.reliability import (
     GroupFigures,
     Series,
     Stat,
-    component_figures,
     group_figures,
 )
 from kb.analysis.report import nines_text, uptime_text
@@ -270,7 +269,7 @@ def _components(provider: str, items: list[IncidentFigures], coverage: Coverage 
     chosen = sorted(named, key=lambda n: (-named[n], n))[:COMPONENTS_SHOWN]
     rows = []
     for name in chosen:
-        g = component_figures(items, coverage, period, provider=provider, component=name)
+        g = group_figures(items, coverage, period, provider=provider, component=name)
         rows.append((name, _incidents(g), _uptime(g), _dist(g.impact)))
     more = (f" The {COMPONENTS_SHOWN} components with the most incidents of {len(named)}."
             if len(named) > COMPONENTS_SHOWN else "")

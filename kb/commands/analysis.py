@@ -57,7 +57,7 @@ def metrics(
     Example: kb metrics --provider github --period 30d,90d,365d --end 2023-10-01
     """
     from kb.analysis import dataset
-    from kb.analysis.reliability import component_figures, group_figures, reliability_table
+    from kb.analysis.reliability import group_figures, reliability_table
     from kb.analysis.report import (
         group_dict,
         incident_dict,
@@ -85,8 +85,8 @@ def metrics(
     periods_for = {p: _periods(period, stop, (c.start, c.end) if (c := data.coverages.get(p))
                                and c.start and c.end else None) for p in data.figures}
     if component:
-        rows = [component_figures(data.figures[p], data.coverages.get(p), per, provider=p,
-                                  component=component)
+        rows = [group_figures(data.figures[p], data.coverages.get(p), per, provider=p,
+                              component=component)
                 for p in sorted(data.figures) for per in periods_for[p]]
         rows = [r for r in rows if r.incidents or r.status != "unknown"]
     else:

@@ -180,30 +180,27 @@ def embed(
 def cause_tag(value: str | None) -> str | None:
     """A --cause value as the stored tag (any case); ConfigError (exit 2) naming the valid
     tags when it is not one of kb.analysis.causes.Cause."""
-    if value is None:
-        return None
     from kb.analysis.causes import Cause
-    from kb.errors import ConfigError
 
-    valid = [c.value for c in Cause]
-    wanted = value.strip().lower()
-    if wanted not in valid:
-        raise ConfigError(f"unknown --cause {value!r}; valid: {', '.join(valid)}")
-    return wanted
+    return _one_of(value, [c.value for c in Cause], "--cause")
 
 
 def severity_value(value: str | None) -> str | None:
     """A --severity value as shown in lists (any case); ConfigError (exit 2) naming the valid
     ones otherwise ("unknown": no source stated an impact, as feed-only incidents)."""
+    from kb.model import SEVERITY_UNKNOWN, Severity
+
+    return _one_of(value, [*(s.value for s in Severity), SEVERITY_UNKNOWN], "--severity")
+
+
+def _one_of(value: str | None, valid: list[str], option: str) -> str | None:
     if value is None:
         return None
     from kb.errors import ConfigError
-    from kb.model import SEVERITY_UNKNOWN, Severity
 
-    valid = [*(s.value for s in Severity), SEVERITY_UNKNOWN]
     wanted = value.strip().lower()
     if wanted not in valid:
-        raise ConfigError(f"unknown --severity {value!r}; valid: {', '.join(valid)}")
+        raise ConfigError(f"unknown {option} {value!r}; valid: {', '.join(valid)}")
     return wanted
 
 

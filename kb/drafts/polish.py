@@ -28,8 +28,7 @@ from kb.drafts.citations import MARKER, Fact, uncited_sentences
 from kb.drafts.draft import Draft
 from kb.drafts.numbers import numbers
 
-__all__ = ["SECTIONS", "PolishResult", "PolishSettings", "polish_draft", "section_texts",
-           "verify"]
+__all__ = ["SECTIONS", "PolishResult", "polish_draft", "section_texts", "verify"]
 
 SECTIONS = ("summary", "went_well", "went_wrong", "lucky")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
@@ -41,10 +40,6 @@ SYSTEM_PROMPT = (
     "quotes” is the provider's own words: keep it verbatim. Reply with one JSON object that "
     "maps each section name to its rewritten text, and nothing else."
 )
-
-
-# Where and how to ask: kb.config reads and validates KB_LLM_* with every other setting.
-PolishSettings = LlmSettings
 
 
 @dataclass(frozen=True)
@@ -212,7 +207,7 @@ def verify(original: str, rewrite: str) -> str | None:
     return None
 
 
-def _request(settings: PolishSettings, sections: dict[str, str]) -> dict[str, Any]:
+def _request(settings: LlmSettings, sections: dict[str, str]) -> dict[str, Any]:
     return {
         "model": settings.model,
         "temperature": 0,
@@ -245,7 +240,7 @@ def _reply(answer: dict[str, Any], wanted: list[str]) -> dict[str, str]:
     return {name: " ".join(data[name].split()) for name in wanted}
 
 
-def polish_draft(draft: Draft, settings: PolishSettings, *, fetcher: Any = None) -> PolishResult:
+def polish_draft(draft: Draft, settings: LlmSettings, *, fetcher: Any = None) -> PolishResult:
     """Ask each endpoint in turn to rewrite summary and lessons; keep the first rewrite that
     passes `verify` for every section, else return the draft unpolished with the reasons."""
     from scrapers.errors import FetchError

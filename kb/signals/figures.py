@@ -22,6 +22,7 @@ from kb.present import print_table
 from kb.serialize import stamp
 from kb.store.repo import Store
 from kb.store.signals import links, signal_to_dict, signals
+from kb.timefmt import clock
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,7 @@ def lead_text(seconds: int | None) -> str:
     """"-12m (community first)", "+1h05m (official first)", or "-"."""
     if seconds is None:
         return "-"
-    minutes = abs(seconds) // 60
-    span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    span = clock(abs(seconds) // 60)
     if seconds < 0:
         return f"-{span} (community first)"
     return f"+{span} (official post first)"
