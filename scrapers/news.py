@@ -168,7 +168,7 @@ def parse_article(doc: RawDoc) -> SignalRecord:
     soup = BeautifulSoup(doc.body, "lxml")
     meta = _meta(soup)
     ld = _json_ld(soup)
-    canonical = _canonical(soup, meta, doc.url)
+    canonical = canonical_url(soup, meta, doc.url)
     title = (meta.get("og:title") or _text_of(soup.find("h1")) or _clean(ld.get("headline"))
              or _text_of(soup.find("title")))
     if not title:
@@ -176,7 +176,7 @@ def parse_article(doc: RawDoc) -> SignalRecord:
     published = None
     for value in (meta.get("article:published_time"), _clean(ld.get("datePublished")),
                   meta.get("parsely-pub-date"), meta.get("pubdate"), meta.get("date"),
-                  _time_attr(soup)):
+                  time_attribute(soup)):
         published = parse_time(value) if value else None
         if published:
             break
@@ -239,7 +239,8 @@ def _ld_author(ld: dict[str, Any]) -> str | None:
     return _clean(author)
 
 
-def _canonical(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
+def canonical_url(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
+    """The page's own http(s) address (link rel=canonical, then og:url), else `fallback`."""
     link = soup.find("link", rel="canonical")
     for candidate in ((link.get("href") if link else None), meta.get("og:url")):
         if isinstance(candidate, str) and candidate.strip():
@@ -249,7 +250,8 @@ def _canonical(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
     return fallback
 
 
-def _time_attr(soup: BeautifulSoup) -> str | None:
+def time_attribute(soup: BeautifulSoup) -> str | None:
+    """The first <time datetime="..."> value of the page, as written."""
     tag = soup.find("time", attrs={"datetime": True})
     value = tag.get("datetime") if tag else None
     return value if isinstance(value, str) else None

@@ -37,13 +37,14 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
 from scrapers.jsondoc import parse_time
+from scrapers.news import canonical_url, time_attribute
 from scrapers.plausible import EARLIEST
 from scrapers.records import ParsedDoc, PostmortemRecord, RawDoc
 
@@ -255,8 +256,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
     soup = BeautifulSoup(doc.body, "lxml")
     meta = _meta(soup)
     ld = _json_ld(soup)
-    url = _canonical(soup, meta, doc.url)
-    stamp = _time_attr(soup)
+    url = canonical_url(soup, meta, doc.url)
+    stamp = time_attribute(soup)
     for tag in soup(["script", "style", "noscript", "template", "iframe", "svg", "nav",
                      "aside", "footer", "header", "form"]):
         tag.decompose()
@@ -392,19 +393,3 @@ def _string(value: Any) -> str | None:
 def _publisher(ld: dict[str, Any]) -> str | None:
     publisher = ld.get("publisher")
     return _string(publisher.get("name")) if isinstance(publisher, dict) else None
-
-
-def _canonical(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
-    link = soup.find("link", rel="canonical")
-    for candidate in ((link.get("href") if link else None), meta.get("og:url")):
-        if isinstance(candidate, str) and candidate.strip():
-            absolute = urljoin(fallback, candidate.strip())
-            if urlsplit(absolute).scheme in ("http", "https"):
-                return absolute
-    return fallback
-
-
-def _time_attr(soup: BeautifulSoup) -> str | None:
-    tag = soup.find("time", attrs={"datetime": True})
-    value = tag.get("datetime") if tag else None
-    return value if isinstance(value, str) else None
