@@ -20,7 +20,9 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -93,7 +95,7 @@ def source_of(url: str | None) -> str:
 def _parse_feed(doc: RawDoc) -> ParsedDoc:
     feed, problems = load_feed(doc)
     meta = feed.get("feed", {})
-    site = _clean(meta.get("title"))
+    site = clean_text(meta.get("title"))
     family = source_of(meta.get("link") or doc.url)
     warnings = [f"{doc.url}: {p}" for p in problems]
     signals = []
@@ -119,21 +121,21 @@ def _parse_feed(doc: RawDoc) -> ParsedDoc:
 
 
 def _entry(entry: Any, feed_url: str, site: str | None, family: str) -> SignalRecord | None:
-    link = _clean(entry.get("link"))
-    title = _clean(entry.get("title"))
+    link = clean_text(entry.get("link"))
+    title = clean_text(entry.get("title"))
     if not title and not link:
         return None
     source = entry.get("source") or {}
-    publisher = _clean(source.get("title")) if isinstance(source, dict) else None
+    publisher = clean_text(source.get("title")) if isinstance(source, dict) else None
     if title and publisher and title.endswith(f" - {publisher}"):
         title = title[: -len(publisher) - 3].rstrip()  # Google News appends " - Publisher"
     url = link
     if link and is_google_news(link):
         url = decode_google_news(link) or link
-    native = _clean(entry.get("id")) or link or hashlib.sha256(
+    native = clean_text(entry.get("id")) or link or hashlib.sha256(
         (title or "").encode()).hexdigest()[:16]
     summary = entry.get("summary") or ""
-    comments_page = _clean(entry.get("comments"))
+    comments_page = clean_text(entry.get("comments"))
     discussion = comments_page if family == "lobsters" else (link if family == "reddit" else None)
     return SignalRecord(
         source=family,
@@ -142,14 +144,15 @@ def _entry(entry: Any, feed_url: str, site: str | None, family: str) -> SignalRe
         url=url,
         discussion_url=discussion,
         created_at=node_time(entry, "published") or node_time(entry, "updated"),
-        author=_clean(entry.get("author")),
+        author=clean_text(entry.get("author")),
         text=_cut(html_to_text(summary)) if summary else "",
         site=publisher or site,
         feed_url=feed_url,
     )
 
 
-def _clean(value: Any) -> str | None:
+def clean_text(value: Any) -> str | None:
+    """A string value as one line of text; None for an empty one or a non-string."""
     return " ".join(value.split()) or None if isinstance(value, str) else None
 
 
@@ -166,20 +169,16 @@ def parse_article(doc: RawDoc) -> SignalRecord:
     if len(doc.body) > MAX_ARTICLE_BYTES:
         raise ParseError(doc.url, f"article page larger than {MAX_ARTICLE_BYTES} bytes")
     soup = BeautifulSoup(doc.body, "lxml")
-    meta = _meta(soup)
-    ld = _json_ld(soup)
+    meta = meta_tags(soup)
+    ld = json_ld(soup)
     canonical = canonical_url(soup, meta, doc.url)
-    title = (meta.get("og:title") or _text_of(soup.find("h1")) or _clean(ld.get("headline"))
+    title = (meta.get("og:title") or _text_of(soup.find("h1")) or clean_text(ld.get("headline"))
              or _text_of(soup.find("title")))
     if not title:
         raise ParseError(doc.url, "article page without a title")
-    published = None
-    for value in (meta.get("article:published_time"), _clean(ld.get("datePublished")),
-                  meta.get("parsely-pub-date"), meta.get("pubdate"), meta.get("date"),
-                  time_attribute(soup)):
-        published = parse_time(value) if value else None
-        if published:
-            break
+    published = first_time((meta.get("article:published_time"),
+                            clean_text(ld.get("datePublished")), meta.get("parsely-pub-date"),
+                            meta.get("pubdate"), meta.get("date"), time_attribute(soup)))
     notes: list[str] = []
     lead = _lead(soup)
     free = ld.get("isAccessibleForFree")
@@ -200,7 +199,14 @@ def parse_article(doc: RawDoc) -> SignalRecord:
     )
 
 
-def _meta(soup: BeautifulSoup) -> dict[str, str]:
+def first_time(values: Iterable[str | None]) -> datetime | None:
+    """The first of `values` that reads as a time (the page's stamps, most trusted first)."""
+    return next((t for v in values if v and (t := parse_time(v)) is not None), None)
+
+
+def meta_tags(soup: BeautifulSoup) -> dict[str, str]:
+    """The page's <meta> values by lower-cased property, name or itemprop (the first of each);
+    an author that is a profile URL is dropped (not a name)."""
     found: dict[str, str] = {}
     for tag in soup.find_all("meta"):
         key = tag.get("property") or tag.get("name") or tag.get("itemprop")
@@ -213,8 +219,10 @@ def _meta(soup: BeautifulSoup) -> dict[str, str]:
     return found
 
 
-def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
-    """The first Article-like JSON-LD object (unreadable blocks are skipped)."""
+def json_ld(soup: BeautifulSoup, kinds: tuple[str, ...] | None = ("Article", "BlogPosting")
+            ) -> dict[str, Any]:
+    """The first JSON-LD object whose @type ends with one of `kinds` (any typed object with
+    None); unreadable blocks are skipped."""
     for script in soup.find_all("script", type="application/ld+json"):
         try:
             data = json.loads(script.string or "")
@@ -224,8 +232,10 @@ def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
             data, dict) else []
         for item in items:
             kind = item.get("@type") if isinstance(item, dict) else None
-            kinds = kind if isinstance(kind, list) else [kind]
-            if any(isinstance(k, str) and k.endswith(("Article", "BlogPosting")) for k in kinds):
+            if kind and kinds is None:
+                return item
+            types = kind if isinstance(kind, list) else [kind]
+            if kinds and any(isinstance(k, str) and k.endswith(kinds) for k in types):
                 return item
     return {}
 
@@ -235,8 +245,8 @@ def _ld_author(ld: dict[str, Any]) -> str | None:
     if isinstance(author, list):
         author = author[0] if author else None
     if isinstance(author, dict):
-        return _clean(author.get("name"))
-    return _clean(author)
+        return clean_text(author.get("name"))
+    return clean_text(author)
 
 
 def canonical_url(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
@@ -258,7 +268,7 @@ def time_attribute(soup: BeautifulSoup) -> str | None:
 
 
 def _text_of(tag: Any) -> str | None:
-    return _clean(tag.get_text(" ")) if tag is not None else None
+    return clean_text(tag.get_text(" ")) if tag is not None else None
 
 
 def _lead(soup: BeautifulSoup) -> str:

@@ -33,7 +33,6 @@ keeps the whole page).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -43,8 +42,14 @@ from bs4 import BeautifulSoup
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
-from scrapers.jsondoc import parse_time
-from scrapers.news import canonical_url, time_attribute
+from scrapers.news import (
+    canonical_url,
+    clean_text,
+    first_time,
+    json_ld,
+    meta_tags,
+    time_attribute,
+)
 from scrapers.plausible import EARLIEST
 from scrapers.records import ParsedDoc, PostmortemRecord, RawDoc
 
@@ -254,8 +259,8 @@ def parse(doc: RawDoc) -> ParsedDoc:
         raise ParseError(doc.url, f"postmortem page larger than {MAX_PAGE_BYTES} bytes; "
                                   "not parsed (the archive keeps it)")
     soup = BeautifulSoup(doc.body, "lxml")
-    meta = _meta(soup)
-    ld = _json_ld(soup)
+    meta = meta_tags(soup)
+    ld = json_ld(soup, None)
     url = canonical_url(soup, meta, doc.url)
     stamp = time_attribute(soup)
     for tag in soup(["script", "style", "noscript", "template", "iframe", "svg", "nav",
@@ -273,12 +278,9 @@ def parse(doc: RawDoc) -> ParsedDoc:
     paragraphs = _paragraphs(soup)
     text = "\n\n".join(paragraphs)[:TEXT_CHARS]
     notes: list[str] = []
-    published = None
-    for value in (meta.get("article:published_time"), _string(ld.get("datePublished")),
-                  meta.get("date"), meta.get("pubdate"), stamp):
-        published = parse_time(value) if value else None
-        if published:
-            break
+    published = first_time((meta.get("article:published_time"),
+                            clean_text(ld.get("datePublished")), meta.get("date"),
+                            meta.get("pubdate"), stamp))
     start, end = stated_window(paragraphs[:12])
     if start is None and published is None:
         notes.append("the page states no date (no publication date, no dated sentence): "
@@ -362,34 +364,6 @@ def _paragraphs(soup: BeautifulSoup) -> list[str]:
     return out
 
 
-def _meta(soup: BeautifulSoup) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
-        key = tag.get("property") or tag.get("name") or tag.get("itemprop")
-        value = tag.get("content")
-        if isinstance(key, str) and isinstance(value, str) and value.strip():
-            found.setdefault(key.strip().lower(), " ".join(value.split()))
-    return found
-
-
-def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
-    for script in soup.find_all("script", type="application/ld+json"):
-        try:
-            data = json.loads(script.string or "")
-        except (ValueError, RecursionError):
-            continue
-        items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(
-            data, dict) else []
-        for item in items:
-            if isinstance(item, dict) and item.get("@type"):
-                return item
-    return {}
-
-
-def _string(value: Any) -> str | None:
-    return " ".join(value.split()) or None if isinstance(value, str) else None
-
-
 def _publisher(ld: dict[str, Any]) -> str | None:
     publisher = ld.get("publisher")
-    return _string(publisher.get("name")) if isinstance(publisher, dict) else None
+    return clean_text(publisher.get("name")) if isinstance(publisher, dict) else None
