@@ -13,6 +13,12 @@
 from __future__ import annotations
 
 
+def exception_line(exc: BaseException, limit: int | None = 300) -> str:
+    """What `exc` says as one line of at most `limit` characters (its type's name when it
+    says nothing): the form of a failure in a build's or a run's list of failures."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__
+
+
 class KbError(Exception):
     exit_code = 1
 

@@ -34,6 +34,7 @@ from kb.analysis.reliability import (
 )
 from kb.analysis.report import nines_text, uptime_text
 from kb.analysis.stage import RULES_ID
+from kb.errors import exception_line
 from kb.model import Incident, Kind
 from kb.render.sections import (
     Block,
@@ -95,7 +96,7 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
             measured = incident_figures(incident, seen.get(incident.key))
         except Exception as exc:  # its own page reports it again (the metrics slot)
             build.warn(f"section reliability: {incident.key}: left out of the figures: "
-                       f"{_line(exc)}")
+                       f"{exception_line(exc)}")
             continue
         figures[incident.key] = measured
         by_provider.setdefault(incident.provider, []).append(measured)
@@ -108,12 +109,12 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
             reliability[provider] = _reliability(provider, items, coverages.get(provider), end)
             provider_causes[provider] = _cause_counts(items, causes, end)
         except Exception as exc:
-            build.warn(f"section reliability: {provider}: {_line(exc)}")
+            build.warn(f"section reliability: {provider}: {exception_line(exc)}")
     try:
         pages = [] if scope is not None else _cause_pages(build.incidents, causes,
                                                           store.provider_names(), end)
     except Exception as exc:  # the incident and provider sections stand without the pages
-        build.warn(f"collection {CAUSE_PAGES}: {_line(exc)}")
+        build.warn(f"collection {CAUSE_PAGES}: {exception_line(exc)}")
         pages = []
     return _State(causes, seen, figures, reliability, provider_causes, pages)
 
@@ -130,10 +131,6 @@ def scoped_tags(store: Store, scope: Scope | None) -> tuple[dict[str, list[Cause
         causes.update(stored_causes(store, provider=provider, rules=RULES_ID))
         seen.update(last_seen(store, provider))
     return causes, seen
-
-
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 # -- periods ---------------------------------------------------------------------------------

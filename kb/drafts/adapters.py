@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kb.drafts import integrations
 from kb.drafts.citations import Citations
 from kb.drafts.draft import Extra
+from kb.errors import exception_line
 from kb.model import Incident
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def absent(name: str, why: str) -> Extra:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = exception_line(exc, None)
     return "".join(ch for ch in text if not ch.isdigit())[:160]
 
 

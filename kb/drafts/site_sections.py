@@ -24,6 +24,7 @@ from kb.drafts import adapters, prose
 from kb.drafts.draft import Extra
 from kb.drafts.postmortem import draft_from_incident
 from kb.drafts.render import render_draft
+from kb.errors import exception_line
 from kb.model import Incident, Kind, SourcedRecord, final_resolution
 from kb.normalize.impact import sentences
 from kb.render.sections import (
@@ -171,7 +172,7 @@ def _prepare_drafts(store: Store, build: BuildContext) -> _Drafts:
     try:
         days = build.settings.site_draft_days
     except Exception as exc:  # unreadable settings: no drafts, and say why once
-        build.warn(f"collection {NAME}: no drafts published: {_line(exc)}")
+        build.warn(f"collection {NAME}: no drafts published: {exception_line(exc)}")
         return _Drafts()
     end = datetime.combine(build.as_of + timedelta(days=1), time.min, tzinfo=UTC)
     chosen = _chosen(build.incidents, days, end) if days > 0 else []
@@ -184,7 +185,7 @@ def _prepare_drafts(store: Store, build: BuildContext) -> _Drafts:
         names = store.provider_names()
         extras = _site_extras(store)
     except Exception as exc:  # every incident page keeps its preview
-        build.warn(f"collection {NAME}: no drafts published: {_line(exc)}")
+        build.warn(f"collection {NAME}: no drafts published: {exception_line(exc)}")
         return _Drafts()
     made = _Drafts()
     for incident in chosen:
@@ -192,15 +193,11 @@ def _prepare_drafts(store: Store, build: BuildContext) -> _Drafts:
             page = _page(store, incident, names.get(incident.provider) or incident.provider,
                          current.get(incident.key, []), extras)
         except Exception as exc:  # one broken draft must not cost the others their pages
-            build.warn(f"collection {NAME}: {incident.key}: no draft: {_line(exc)}")
+            build.warn(f"collection {NAME}: {incident.key}: no draft: {exception_line(exc)}")
             continue
         made.pages.append(page)
         made.slugs[incident.key] = page.slug
     return made
-
-
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _page(store: Store, incident: Incident, provider_name: str,

@@ -17,6 +17,7 @@ from kb.analysis.causes import LABELS, Cause
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.reliability import Series, group_figures
 from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_periods
+from kb.errors import exception_line
 from kb.model import Incident
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
         # A changed-keys build: the tags and times of its providers' incidents only.
         stored, seen = scoped_tags(build.store, build.scope)
     except Exception as exc:  # a store without analysis tables: counts only
-        found.failures.append(f"history by year: {_line(exc)}")
+        found.failures.append(f"history by year: {exception_line(exc)}")
         return found
     for key, records in stored.items():
         stated = sorted({_label(r.tag) for r in records if r.stated_as == "cause"
@@ -65,7 +66,7 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
             found.figures[provider] = items
             found.years[provider] = _years(provider, items, coverages.get(provider), end)
         except Exception as exc:  # one provider's odd data: its pages show counts only
-            found.failures.append(f"history by year: {provider}: {_line(exc)}")
+            found.failures.append(f"history by year: {provider}: {exception_line(exc)}")
     return found
 
 
@@ -87,7 +88,3 @@ def _label(tag: str) -> str:
         return LABELS[Cause(tag)]
     except ValueError:
         return tag
-
-
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__

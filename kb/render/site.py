@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kb.errors import exception_line
 from kb.model import Incident, Kind
 from kb.render import feeds, figures, paths, svg
 from kb.render.output import Output
@@ -307,7 +308,7 @@ def _compare_page(env: Environment, out: Output, build: BuildContext, providers:
     try:
         views = compare.comparisons(build, providers, history.figures, names)
     except Exception as exc:
-        build.warn(f"compare page: {' '.join(str(exc).split())[:300] or type(exc).__name__}")
+        build.warn(f"compare page: {exception_line(exc)}")
         return False
     if not views:
         return False
