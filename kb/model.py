@@ -191,6 +191,12 @@ class Lifecycle:
     end_not_after: datetime | None = None
 
 
+# The Lifecycle times every stored, exported and CSV incident carries, in their column order
+# (the snapshot bounds are written only when known).
+LIFECYCLE_TIMES = ("first_post_at", "identified_at", "monitoring_at", "resolved_at",
+                   "vendor_created_at", "vendor_started_at", "vendor_resolved_at")
+
+
 def imported_name(url: str) -> str | None:
     """The file name of a payload imported from a local file (a `file:` URL, or a bare path
     from older versions); None for anything else (http(s) and other fetched URLs)."""

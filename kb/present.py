@@ -14,7 +14,7 @@ from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
-from kb.model import CONTRADICTING_TIMES, Incident, contradicts
+from kb.model import CONTRADICTING_TIMES, LIFECYCLE_TIMES, Incident, contradicts
 from kb.normalize.snapshots import describe_end
 from kb.serialize import incident_to_dict, stamp
 from kb.terminal import escape_controls, plain
@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 
 CSV_COLUMNS = (
     "key", "provider", "native_id", "title", "url", "kind", "status", "impact", "severity",
-    "components", "first_post_at", "identified_at", "monitoring_at", "resolved_at",
-    "vendor_created_at", "vendor_started_at", "vendor_resolved_at", "impact_start",
-    "impact_end", "impact_evidence", "updates",
+    "components", *LIFECYCLE_TIMES, "impact_start", "impact_end", "impact_evidence", "updates",
 )
 
 
@@ -159,9 +157,7 @@ def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> in
         writer.writerow(csv_cell(value) for value in [
             d["key"], d["provider"], d["native_id"], d["title"], d["url"], d["kind"],
             d["status"], d["impact"], d["severity"], "; ".join(c["name"] for c in d["components"]),
-            life["first_post_at"], life["identified_at"], life["monitoring_at"],
-            life["resolved_at"], life["vendor_created_at"], life["vendor_started_at"],
-            life["vendor_resolved_at"], window.get("start"), window.get("end"),
+            *(life[name] for name in LIFECYCLE_TIMES), window.get("start"), window.get("end"),
             window.get("evidence"), len(d["updates"]),
         ])
         count += 1

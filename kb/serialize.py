@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kb.model import (
+    LIFECYCLE_TIMES,
     Component,
     ImpactWindow,
     Incident,
@@ -67,13 +68,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             for c in incident.components
         ],
         "lifecycle": {
-            "first_post_at": stamp(life.first_post_at),
-            "identified_at": stamp(life.identified_at),
-            "monitoring_at": stamp(life.monitoring_at),
-            "resolved_at": stamp(life.resolved_at),
-            "vendor_created_at": stamp(life.vendor_created_at),
-            "vendor_started_at": stamp(life.vendor_started_at),
-            "vendor_resolved_at": stamp(life.vendor_resolved_at),
+            **{name: stamp(getattr(life, name)) for name in LIFECYCLE_TIMES},
             # written only when known, so incidents without a snapshot bound hash as before
             **({"end_not_before": stamp(life.end_not_before),
                 "end_not_after": stamp(life.end_not_after)}

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from kb.errors import DatabaseBusy, NotFound
-from kb.model import Incident, SourcedRecord, SourceRef
+from kb.model import LIFECYCLE_TIMES, Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
 from kb.store.bulk import insert_rows
 from kb.store.db import ensure_schema, make_engine
@@ -150,13 +150,7 @@ def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
         "status": inc.status,
         "impact": inc.impact,
         "severity": inc.severity.value,
-        "first_post_at": life.first_post_at,
-        "identified_at": life.identified_at,
-        "monitoring_at": life.monitoring_at,
-        "resolved_at": life.resolved_at,
-        "vendor_created_at": life.vendor_created_at,
-        "vendor_started_at": life.vendor_started_at,
-        "vendor_resolved_at": life.vendor_resolved_at,
+        **{name: getattr(life, name) for name in LIFECYCLE_TIMES},
         "impact_start": window.start if window else None,
         "impact_end": window.end if window else None,
         "impact_evidence": window.evidence if window else None,
