@@ -152,24 +152,10 @@ def as_busy(exc: OperationalError) -> Exception:
 # -- what needs embedding --------------------------------------------------------------------
 
 
-def stale_keys(store: Store, model_id: str, recipe: int) -> list[str]:
-    """Incidents with no vector, or one made by another model or recipe, or from content that
-    has changed since (the spine's content hash moved). One query, sorted by key."""
-    v, i = T_VECTORS.c, T_INCIDENTS.c
-    query = (
-        select(i.key)
-        .select_from(T_INCIDENTS.outerjoin(T_VECTORS, v.incident_key == i.key))
-        .where(or_(v.incident_key.is_(None), v.model_id != model_id, v.recipe != recipe,
-                   v.source_hash != i.content_hash))
-        .order_by(i.key)
-    )
-    with store.engine.connect() as conn:
-        return [row[0] for row in conn.execute(query)]
-
-
 def stale_sources(store: Store, model_id: str, recipe: int
                   ) -> list[tuple[str, str, str | None]]:
-    """The rows of `stale_keys` with what tells them apart, sorted by key: (key, the
+    """Incidents with no vector, or one made by another model or recipe, or from content that
+    has changed since (the spine's content hash moved), sorted by key: (key, the
     incident's content hash, the vector's source hash, or None when there is no vector of
     this model and recipe). A vector whose source hash carries a digest of extra texts
     (kb.embed.document.inputs_hash) is listed on every call: only the caller, who knows the
@@ -437,7 +423,7 @@ def vector_signature(store: Store, model_id: str) -> str:
 def coverage(store: Store, model_id: str, recipe: int) -> tuple[int, bool]:
     """(incidents with no current vector, whether any incident changed after the latest
     embedding). Two aggregate queries: cheap enough for every cold `kb search`, where the exact
-    `stale_keys` join costs half a second at 100k incidents."""
+    `stale_sources` join costs half a second at 100k incidents."""
     v, i = T_VECTORS.c, T_INCIDENTS.c
     with store.engine.connect() as conn:
         incidents = conn.execute(select(func.count()).select_from(T_INCIDENTS)).scalar_one()
