@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from kb.serialize import stamp
+from kb.store import upsert
 from kb.store.repo import Store
 from kb.store.tables import canonical_json, time_column
 from kb.store.upsert import ItemCounts, upsert_items
@@ -149,30 +150,16 @@ class PostmortemLink:
 # --------------------------------------------------------------------------- (de)serialization
 
 
-def _unstamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 _RECORD_TIMES = ("start", "end", "published_at")
 _RECORD_LISTS = ("categories", "keywords", "notes")
 
 
 def record_to_json(record: PostmortemRecord) -> str:
-    data = {f.name: getattr(record, f.name) for f in fields(record)}
-    for name in _RECORD_TIMES:
-        data[name] = stamp(data[name])
-    for name in _RECORD_LISTS:
-        data[name] = list(data[name])
-    return canonical_json(data)
+    return upsert.record_json(record, _RECORD_TIMES, _RECORD_LISTS)
 
 
 def record_from_json(text: str) -> PostmortemRecord:
-    data = json.loads(text)
-    for name in _RECORD_TIMES:
-        data[name] = _unstamp(data.get(name))
-    for name in _RECORD_LISTS:
-        data[name] = tuple(data.get(name) or ())
-    return PostmortemRecord(**data)
+    return PostmortemRecord(**upsert.restored(json.loads(text), _RECORD_TIMES, _RECORD_LISTS))
 
 
 def postmortem_to_dict(doc: Postmortem) -> dict[str, Any]:
@@ -184,11 +171,8 @@ def postmortem_to_dict(doc: Postmortem) -> dict[str, Any]:
 
 
 def postmortem_from_dict(data: dict[str, Any]) -> Postmortem:
-    values = dict(data)
-    for name in _RECORD_TIMES:
-        values[name] = _unstamp(values.get(name))
-    for name in ("providers", "products", "categories", "keywords", "notes", "candidates"):
-        values[name] = tuple(values.get(name) or ())
+    values = upsert.restored(data, _RECORD_TIMES, ("providers", "products", "categories",
+                                                   "keywords", "notes", "candidates"))
     values["sources"] = tuple(tuple(s) for s in values.get("sources") or ())
     return Postmortem(**values)
 
@@ -227,9 +211,7 @@ def replace_derived(store: Store, docs: Sequence[Postmortem],
         key=lambda r: (r["postmortem_id"], r["incident_key"]))
     digest = _digest(doc_rows, link_rows)
     with store.engine.begin() as conn:
-        for name, value in (state or {}).items():
-            conn.execute(delete(T_STATE).where(T_STATE.c.name == name))
-            conn.execute(insert(T_STATE).values(name=name, value=value))
+        upsert.write_state(conn, T_STATE, state or {})
         if digest == _stored_digest(conn):
             return False
         conn.execute(delete(T_LINKS))
@@ -311,19 +293,12 @@ def _stored_digest(conn: Any) -> str:
 
 
 def get_state(store: Store, name: str) -> str | None:
-    with store.engine.connect() as conn:
-        return conn.execute(select(T_STATE.c.value).where(T_STATE.c.name == name)).scalar()
+    return upsert.read_state(store, T_STATE, name)
 
 
 def items_fingerprint(store: Store) -> str:
     """Changes whenever an entry is added or changes."""
-    digest = hashlib.sha256()
-    with store.engine.connect() as conn:
-        for row in conn.execute(select(T_ITEMS.c.source, T_ITEMS.c.native_id,
-                                       T_ITEMS.c.record_hash, T_ITEMS.c.url_key)
-                                .order_by(T_ITEMS.c.source, T_ITEMS.c.native_id)):
-            digest.update(canonical_json(list(row)).encode())
-    return digest.hexdigest()
+    return upsert.items_digest(store, T_ITEMS, ("source", "native_id", "record_hash", "url_key"))
 
 
 def incidents_with_postmortem_updates(store: Store) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from kb.model import Signal, SignalLink, SignalSource, Unofficial
 from kb.serialize import stamp
+from kb.store import upsert
 from kb.store.repo import Store
 from kb.store.tables import canonical_json, time_column
 from kb.store.upsert import ItemCounts, upsert_items
@@ -115,24 +116,16 @@ class StoredItem:
 # --------------------------------------------------------------------------- (de)serialization
 
 
-def _unstamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+_RECORD_TIMES = ("created_at",)
+_RECORD_LISTS = ("top_comments", "notes")
 
 
 def record_to_json(record: SignalRecord) -> str:
-    data = {f.name: getattr(record, f.name) for f in fields(record)}
-    data["created_at"] = stamp(record.created_at)
-    data["top_comments"] = list(record.top_comments)
-    data["notes"] = list(record.notes)
-    return canonical_json(data)
+    return upsert.record_json(record, _RECORD_TIMES, _RECORD_LISTS)
 
 
 def record_from_json(text: str) -> SignalRecord:
-    data = json.loads(text)
-    data["created_at"] = _unstamp(data.get("created_at"))
-    data["top_comments"] = tuple(data.get("top_comments") or ())
-    data["notes"] = tuple(data.get("notes") or ())
-    return SignalRecord(**data)
+    return SignalRecord(**upsert.restored(json.loads(text), _RECORD_TIMES, _RECORD_LISTS))
 
 
 def signal_to_dict(signal: Signal) -> dict[str, Any]:
@@ -144,15 +137,9 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
 
 
 def signal_from_dict(data: dict[str, Any]) -> Signal:
-    values = dict(data)
-    values["created_at"] = _unstamp(values.get("created_at"))
-    values["providers"] = tuple(values.get("providers") or ())
-    values["top_comments"] = tuple(values.get("top_comments") or ())
-    values["notes"] = tuple(values.get("notes") or ())
-    values["sources"] = tuple(
-        SignalSource(**dict(s, created_at=_unstamp(s.get("created_at"))))
-        for s in values.get("sources") or ()
-    )
+    values = upsert.restored(data, _RECORD_TIMES, ("providers", *_RECORD_LISTS))
+    values["sources"] = tuple(SignalSource(**upsert.restored(s, _RECORD_TIMES, ()))
+                              for s in values.get("sources") or ())
     return Signal(**values)
 
 
@@ -241,9 +228,7 @@ def replace_derived(store: Store, signals: Sequence[Signal], links: Sequence[Sig
                  "doc_json": canonical_json({"signal_ids": u.signal_ids, "titles": u.titles,
                                     "source_families": u.source_families, "score": u.score})}
                 for u in unofficial])
-        for name, value in state.items():
-            conn.execute(delete(T_STATE).where(T_STATE.c.name == name))
-            conn.execute(insert(T_STATE).values(name=name, value=value))
+        upsert.write_state(conn, T_STATE, state)
 
 
 # --------------------------------------------------------------------------- reads
@@ -259,19 +244,12 @@ def load_items(store: Store) -> list[StoredItem]:
 
 def items_fingerprint(store: Store) -> str:
     """Changes whenever an item is added, changed or annotated."""
-    digest = hashlib.sha256()
-    with store.engine.connect() as conn:
-        for row in conn.execute(select(T_ITEMS.c.source, T_ITEMS.c.native_id,
-                                       T_ITEMS.c.record_hash, T_ITEMS.c.resolved_url,
-                                       T_ITEMS.c.fetch_note).order_by(T_ITEMS.c.source,
-                                                                      T_ITEMS.c.native_id)):
-            digest.update(canonical_json(list(row)).encode())
-    return digest.hexdigest()
+    return upsert.items_digest(store, T_ITEMS, ("source", "native_id", "record_hash",
+                                                "resolved_url", "fetch_note"))
 
 
 def get_state(store: Store, name: str) -> str | None:
-    with store.engine.connect() as conn:
-        return conn.execute(select(T_STATE.c.value).where(T_STATE.c.name == name)).scalar()
+    return upsert.read_state(store, T_STATE, name)
 
 
 def signals(store: Store, *, since: datetime | None = None,

@@ -1,22 +1,24 @@
 """Upserting the item tables of the feature stores (postmortem and signal entries).
 
 Both keep one row per (source, native_id) holding a record's canonical JSON and its hash,
-and count what a batch did; this is the one loop that writes them. (kb.store.repo, the
-incident store, has its own tuned write path.)
+and count what a batch did; this is the one loop that writes them, with the JSON form of
+their records, the digest of their items and their name → value state tables. (kb.store.repo,
+the incident store, has its own tuned write path.)
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
+from kb.serialize import stamp
 from kb.store.repo import Store
-from kb.store.tables import chunks
+from kb.store.tables import canonical_json, chunks
 
 Key = tuple[str, str]  # (source, native_id)
 
@@ -73,3 +75,50 @@ def _held(conn: Any, table: Table, keys: Sequence[Key], columns: set[str]) -> di
             for row in conn.execute(query):
                 found[(source, row.native_id)] = row
     return found
+
+
+def record_json(record: Any, times: Sequence[str], lists: Sequence[str]) -> str:
+    """A record (a dataclass) as stored: canonical JSON, its `times` stamped, `lists` lists."""
+    data = {f.name: getattr(record, f.name) for f in fields(record)}
+    for name in times:
+        data[name] = stamp(data[name])
+    for name in lists:
+        data[name] = list(data[name])
+    return canonical_json(data)
+
+
+def restored(data: Mapping[str, Any], times: Sequence[str], tuples: Sequence[str]
+             ) -> dict[str, Any]:
+    """A copy of stored JSON values with `times` read back and `tuples` made tuples (absent
+    ones empty): the arguments of the dataclass that was written."""
+    values = dict(data)
+    for name in times:
+        values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
+    for name in tuples:
+        values[name] = tuple(values.get(name) or ())
+    return values
+
+
+def items_digest(store: Store, table: Table, columns: Sequence[str]) -> str:
+    """A digest of the item table's `columns`, in key order: it changes whenever an item is
+    added or one of them changes."""
+    digest = hashlib.sha256()
+    with store.engine.connect() as conn:
+        query = select(*(table.c[name] for name in columns)).order_by(table.c.source,
+                                                                       table.c.native_id)
+        for row in conn.execute(query):
+            digest.update(canonical_json(list(row)).encode())
+    return digest.hexdigest()
+
+
+def read_state(store: Store, table: Table, name: str) -> str | None:
+    """The value stored under `name` in a name → value state table."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(table.c.value).where(table.c.name == name)).scalar()
+
+
+def write_state(conn: Any, table: Table, state: Mapping[str, str]) -> None:
+    """Store each name → value of `state`, replacing what was stored under that name."""
+    for name, value in state.items():
+        conn.execute(delete(table).where(table.c.name == name))
+        conn.execute(insert(table).values(name=name, value=value))
