@@ -36,10 +36,9 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.exc import OperationalError
 
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
-from kb.store.vectors import SearchFilters, as_busy, filter_clauses
+from kb.store.vectors import SearchFilters, connected, filter_clauses
 
 # Column weights for bm25(): a term in the title says more than one in the updates' prose.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, components, body
@@ -109,13 +108,14 @@ def keyword_search(store: Store, terms: Sequence[str], limit: int,
     else:
         query = _sqlite_query(fts5_match(terms), int(limit), clauses)
         sign = -1.0
-    if query is None:
-        return []
-    with store.engine.connect() as conn:
-        try:
-            rows = conn.execute(query).all()
-        except OperationalError as exc:
-            raise as_busy(exc) from None
+    return [] if query is None else _scored(store, query, sign)
+
+
+def _scored(store: Store, query: Any, sign: float) -> list[tuple[str, float]]:
+    """(key, score) rows of a ranking query, `sign` turning the engine's score into "higher
+    is better"; a locked database reads as DatabaseBusy."""
+    with connected(store) as conn:
+        rows = conn.execute(query).all()
     return [(key, sign * float(value)) for key, value in rows]
 
 
@@ -215,11 +215,8 @@ def indexed_documents(store: Store) -> int:
     SQLite, `incident_search_totals.docs` on PostgreSQL."""
     query = (select(_TOTALS.c.docs) if store.engine.dialect.name == "postgresql"
              else select(func.count()).select_from(_DOCS))
-    with store.engine.connect() as conn:
-        try:
-            value = conn.execute(query).scalar()
-        except OperationalError as exc:
-            raise as_busy(exc) from None
+    with connected(store) as conn:
+        value = conn.execute(query).scalar()
     return int(value or 0)
 
 
@@ -239,11 +236,8 @@ def containing(store: Store, term: str, limit: int) -> list[str]:
         query = (select(_DOCS.c.incident_key)
                  .select_from(_FTS.join(_DOCS, _DOCS.c.id == _FTS.c.rowid))
                  .where(text("incident_fts MATCH :match").bindparams(match=match)))
-    with store.engine.connect() as conn:
-        try:
-            return [row[0] for row in conn.execute(query.limit(int(limit)))]
-        except OperationalError as exc:
-            raise as_busy(exc) from None
+    with connected(store) as conn:
+        return [row[0] for row in conn.execute(query.limit(int(limit)))]
 
 
 def rare_holders(store: Store, term: str, most: int) -> list[str] | None:
@@ -262,11 +256,8 @@ def rare_holders(store: Store, term: str, most: int) -> list[str] | None:
         probe = (select(_FTS.c.rowid)
                  .where(text("incident_fts MATCH :match").bindparams(match=match)))
     count = select(func.count()).select_from(probe.limit(int(most) + 1).subquery())
-    with store.engine.connect() as conn:
-        try:
-            found = int(conn.execute(count).scalar_one())
-        except OperationalError as exc:
-            raise as_busy(exc) from None
+    with connected(store) as conn:
+        found = int(conn.execute(count).scalar_one())
     if found > most:
         return None
     if not found:
@@ -317,9 +308,4 @@ def writeup_search(store: Store, terms: Sequence[str], limit: int) -> list[tuple
             " WHERE postmortem_fts MATCH :match ORDER BY score, postmortem_id LIMIT :limit"
         ).bindparams(match=match, limit=int(limit))
         sign = -1.0
-    with store.engine.connect() as conn:
-        try:
-            rows = conn.execute(query).all()
-        except OperationalError as exc:
-            raise as_busy(exc) from None
-    return [(key, sign * float(value)) for key, value in rows]
+    return _scored(store, query, sign)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import UserDefinedType
 
@@ -149,6 +151,16 @@ def as_busy(exc: OperationalError) -> Exception:
     return exc
 
 
+@contextmanager
+def connected(store: Store, *, write: bool = False) -> Iterator[Connection]:
+    """A connection (a transaction with `write`) whose lock timeout reads as DatabaseBusy."""
+    try:
+        with store.engine.begin() if write else store.engine.connect() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise as_busy(exc) from None
+
+
 # -- what needs embedding --------------------------------------------------------------------
 
 
@@ -228,14 +240,11 @@ def write_vectors(store: Store, rows: Sequence[VectorRow]) -> None:
             value["embedding"] = vector_text(row.vector) if row.chunks > 0 else None
         for dim in {r.dim for r in rows if r.chunks > 0}:
             ensure_hnsw(store, dim)
-    try:
-        with store.engine.begin() as conn:
-            keys = [r.key for r in rows]
-            for chunk in chunks(keys):
-                conn.execute(delete(T_VECTORS).where(T_VECTORS.c.incident_key.in_(chunk)))
-            conn.execute(insert(table), values)
-    except OperationalError as exc:
-        raise as_busy(exc) from None
+    with connected(store, write=True) as conn:
+        keys = [r.key for r in rows]
+        for chunk in chunks(keys):
+            conn.execute(delete(T_VECTORS).where(T_VECTORS.c.incident_key.in_(chunk)))
+        conn.execute(insert(table), values)
 
 
 # -- pgvector (PostgreSQL with the `vector` extension, revision v01) ---------------------------
@@ -376,12 +385,9 @@ def touch_sources(store: Store, source_by_key: Mapping[str, str]) -> None:
         .values(source_hash=bindparam("new_hash"),
                 embedded_at=datetime.now(UTC))
     )
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(statement, [{"match_key": k, "new_hash": h}
-                                     for k, h in source_by_key.items()])
-    except OperationalError as exc:
-        raise as_busy(exc) from None
+    with connected(store, write=True) as conn:
+        conn.execute(statement, [{"match_key": k, "new_hash": h}
+                                 for k, h in source_by_key.items()])
 
 
 def prune_orphans(store: Store) -> int:
@@ -389,11 +395,8 @@ def prune_orphans(store: Store) -> int:
     orphan = ~select(T_INCIDENTS.c.key).where(
         T_INCIDENTS.c.key == T_VECTORS.c.incident_key
     ).exists()
-    try:
-        with store.engine.begin() as conn:
-            return conn.execute(delete(T_VECTORS).where(orphan)).rowcount or 0
-    except OperationalError as exc:
-        raise as_busy(exc) from None
+    with connected(store, write=True) as conn:
+        return conn.execute(delete(T_VECTORS).where(orphan)).rowcount or 0
 
 
 # -- reads for search ------------------------------------------------------------------------
