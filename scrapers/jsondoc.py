@@ -83,6 +83,12 @@ def load_json(body: bytes, source: str) -> Any:
     return value
 
 
+def one_line(value: Any) -> str | None:
+    """A string value with its whitespace runs made single spaces; None for an empty one or
+    a non-string."""
+    return " ".join(value.split()) or None if isinstance(value, str) else None
+
+
 def text_field(obj: dict[str, Any], key: str) -> str | None:
     """A string field; numbers are stringified; lists, dicts and the rest count as absent."""
     value = obj.get(key)

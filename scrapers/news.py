@@ -30,7 +30,7 @@ from bs4 import BeautifulSoup
 
 from scrapers.errors import FetchError, ParseError
 from scrapers.fetch import Fetcher
-from scrapers.jsondoc import head_text, parse_time
+from scrapers.jsondoc import head_text, one_line, parse_time
 from scrapers.markup import html_to_text
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 from scrapers.statuspage_feed import load_feed, node_time
@@ -95,7 +95,7 @@ def source_of(url: str | None) -> str:
 def _parse_feed(doc: RawDoc) -> ParsedDoc:
     feed, problems = load_feed(doc)
     meta = feed.get("feed", {})
-    site = clean_text(meta.get("title"))
+    site = one_line(meta.get("title"))
     family = source_of(meta.get("link") or doc.url)
     warnings = [f"{doc.url}: {p}" for p in problems]
     signals = []
@@ -121,21 +121,21 @@ def _parse_feed(doc: RawDoc) -> ParsedDoc:
 
 
 def _entry(entry: Any, feed_url: str, site: str | None, family: str) -> SignalRecord | None:
-    link = clean_text(entry.get("link"))
-    title = clean_text(entry.get("title"))
+    link = one_line(entry.get("link"))
+    title = one_line(entry.get("title"))
     if not title and not link:
         return None
     source = entry.get("source") or {}
-    publisher = clean_text(source.get("title")) if isinstance(source, dict) else None
+    publisher = one_line(source.get("title")) if isinstance(source, dict) else None
     if title and publisher and title.endswith(f" - {publisher}"):
         title = title[: -len(publisher) - 3].rstrip()  # Google News appends " - Publisher"
     url = link
     if link and is_google_news(link):
         url = decode_google_news(link) or link
-    native = clean_text(entry.get("id")) or link or hashlib.sha256(
+    native = one_line(entry.get("id")) or link or hashlib.sha256(
         (title or "").encode()).hexdigest()[:16]
     summary = entry.get("summary") or ""
-    comments_page = clean_text(entry.get("comments"))
+    comments_page = one_line(entry.get("comments"))
     discussion = comments_page if family == "lobsters" else (link if family == "reddit" else None)
     return SignalRecord(
         source=family,
@@ -144,16 +144,11 @@ def _entry(entry: Any, feed_url: str, site: str | None, family: str) -> SignalRe
         url=url,
         discussion_url=discussion,
         created_at=node_time(entry, "published") or node_time(entry, "updated"),
-        author=clean_text(entry.get("author")),
+        author=one_line(entry.get("author")),
         text=_cut(html_to_text(summary)) if summary else "",
         site=publisher or site,
         feed_url=feed_url,
     )
-
-
-def clean_text(value: Any) -> str | None:
-    """A string value as one line of text; None for an empty one or a non-string."""
-    return " ".join(value.split()) or None if isinstance(value, str) else None
 
 
 def _cut(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -172,12 +167,12 @@ def parse_article(doc: RawDoc) -> SignalRecord:
     meta = meta_tags(soup)
     ld = json_ld(soup)
     canonical = canonical_url(soup, meta, doc.url)
-    title = (meta.get("og:title") or _text_of(soup.find("h1")) or clean_text(ld.get("headline"))
+    title = (meta.get("og:title") or _text_of(soup.find("h1")) or one_line(ld.get("headline"))
              or _text_of(soup.find("title")))
     if not title:
         raise ParseError(doc.url, "article page without a title")
     published = first_time((meta.get("article:published_time"),
-                            clean_text(ld.get("datePublished")), meta.get("parsely-pub-date"),
+                            one_line(ld.get("datePublished")), meta.get("parsely-pub-date"),
                             meta.get("pubdate"), meta.get("date"), time_attribute(soup)))
     notes: list[str] = []
     lead = _lead(soup)
@@ -245,8 +240,8 @@ def _ld_author(ld: dict[str, Any]) -> str | None:
     if isinstance(author, list):
         author = author[0] if author else None
     if isinstance(author, dict):
-        return clean_text(author.get("name"))
-    return clean_text(author)
+        return one_line(author.get("name"))
+    return one_line(author)
 
 
 def canonical_url(soup: BeautifulSoup, meta: dict[str, str], fallback: str) -> str:
@@ -268,7 +263,7 @@ def time_attribute(soup: BeautifulSoup) -> str | None:
 
 
 def _text_of(tag: Any) -> str | None:
-    return clean_text(tag.get_text(" ")) if tag is not None else None
+    return one_line(tag.get_text(" ")) if tag is not None else None
 
 
 def _lead(soup: BeautifulSoup) -> str:

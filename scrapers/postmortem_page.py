@@ -42,9 +42,9 @@ from bs4 import BeautifulSoup
 
 from scrapers.encoding import head_text
 from scrapers.errors import ParseError
+from scrapers.jsondoc import one_line
 from scrapers.news import (
     canonical_url,
-    clean_text,
     first_time,
     json_ld,
     meta_tags,
@@ -279,7 +279,7 @@ def parse(doc: RawDoc) -> ParsedDoc:
     text = "\n\n".join(paragraphs)[:TEXT_CHARS]
     notes: list[str] = []
     published = first_time((meta.get("article:published_time"),
-                            clean_text(ld.get("datePublished")), meta.get("date"),
+                            one_line(ld.get("datePublished")), meta.get("date"),
                             meta.get("pubdate"), stamp))
     start, end = stated_window(paragraphs[:12])
     if start is None and published is None:
@@ -366,4 +366,4 @@ def _paragraphs(soup: BeautifulSoup) -> list[str]:
 
 def _publisher(ld: dict[str, Any]) -> str | None:
     publisher = ld.get("publisher")
-    return clean_text(publisher.get("name")) if isinstance(publisher, dict) else None
+    return one_line(publisher.get("name")) if isinstance(publisher, dict) else None

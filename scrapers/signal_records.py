@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapers.errors import ParseError
-from scrapers.jsondoc import head_text, load_json, parse_time
+from scrapers.jsondoc import head_text, load_json, one_line, parse_time
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
 NAME = "signal_records"
@@ -89,10 +89,6 @@ def parse(doc: RawDoc) -> ParsedDoc:
                      signals=tuple(signals))
 
 
-def _str(value: Any) -> str | None:
-    return " ".join(value.split()) or None if isinstance(value, str) else None
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
@@ -108,16 +104,16 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
-    source = _str(row.get("source"))
+    source = one_line(row.get("source"))
     native = row.get("id")
     native_id = str(native) if isinstance(native, int) and not isinstance(native, bool) \
-        else _str(native)
-    title = _str(row.get("title"))
+        else one_line(native)
+    title = one_line(row.get("title"))
     if not source or not native_id or not title:
         return None
     notes: list[str] = []
     created = _time(row, "created_at")
-    url = _str(row.get("url"))
+    url = one_line(row.get("url"))
     if source == "hackernews":
         if not native_id.isdigit():
             return None
@@ -131,22 +127,22 @@ def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
         return SignalRecord(
             source="hackernews", native_id=native_id, title=title, url=url,
             discussion_url=HN_ITEM + native_id, created_at=created,
-            author=_str(row.get("author")), points=_int(row.get("points")),
+            author=one_line(row.get("author")), points=_int(row.get("points")),
             comments=_int(row.get("num_comments")), top_comments=_comments(row),
             site="Hacker News", feed_url=where, notes=tuple(notes))
     if source == "lobsters":
         return SignalRecord(
             source="lobsters", native_id=native_id, title=title, url=url,
-            discussion_url=_str(row.get("discussion_url")), created_at=created,
+            discussion_url=one_line(row.get("discussion_url")), created_at=created,
             points=_int(row.get("points")), comments=_int(row.get("num_comments")),
-            text=_clip(_str(row.get("note")) or "", SUMMARY_CHARS), site="Lobsters",
+            text=_clip(one_line(row.get("note")) or "", SUMMARY_CHARS), site="Lobsters",
             feed_url=where)
     if created is None:
         created = _time(row, "published_upper_bound")
         if created is not None:
             notes.append("time: upper bound (the HN submission that linked it)")
     if created is None:
-        day = _str(row.get("published_date"))
+        day = one_line(row.get("published_date"))
         if day and len(day) == 10:
             created = parse_time(day + "T23:59:59+00:00")
             if created is not None:
@@ -155,7 +151,7 @@ def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
         source="news", native_id=url or f"{source}:{native_id}", title=title, url=url,
         created_at=created, points=_int(row.get("points")),
         comments=_int(row.get("num_comments")),
-        text=_clip(_str(row.get("summary")) or "", SUMMARY_CHARS), site=source,
+        text=_clip(one_line(row.get("summary")) or "", SUMMARY_CHARS), site=source,
         feed_url=where, notes=tuple(notes))
 
 
@@ -164,7 +160,7 @@ def _comments(row: dict[str, Any]) -> tuple[str, ...]:
     items = top.get("comments") if isinstance(top, dict) else top
     if not isinstance(items, list):
         return ()
-    texts = (_str(c if isinstance(c, str) else c.get("text") if isinstance(c, dict) else None)
+    texts = (one_line(c if isinstance(c, str) else c.get("text") if isinstance(c, dict) else None)
              for c in items)
     return tuple(_clip(t, COMMENT_CHARS) for t in texts if t)[:TOP_COMMENTS]
 
