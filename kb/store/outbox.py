@@ -173,13 +173,9 @@ def _token_dead(token: str | None) -> bool:
 
 
 def _item(row: Any) -> OutboxItem:
-    return OutboxItem(
-        id=row.id, target=row.target, incident_key=row.incident_key,
-        change_kind=row.change_kind, change_id=row.change_id,
-        payload=json.loads(row.payload_json), state=row.state, attempts=row.attempts,
-        next_try=row.next_try, last_error=row.last_error, created_at=row.created_at,
-        claimed_at=row.claimed_at, claim_token=row.claim_token, sent_at=row.sent_at,
-    )
+    """An outbox row as an OutboxItem: its columns, the payload read from its JSON."""
+    values = dict(row._mapping)
+    return OutboxItem(payload=json.loads(values.pop("payload_json")), **values)
 
 
 def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]],
@@ -250,8 +246,7 @@ def listed_unchanged(store: Store, provider: str, since: datetime) -> tuple[set[
 def sources(store: Store) -> dict[str, SourceState]:
     """provider → schedule of every source the watcher has polled."""
     with store.engine.connect() as conn:
-        return {row.provider: SourceState(row.provider, row.next_due, row.failures,
-                                          row.last_error, row.last_checked, row.watched_since)
+        return {row.provider: SourceState(**row._mapping)
                 for row in conn.execute(select(T_SOURCES))}
 
 
