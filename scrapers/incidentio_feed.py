@@ -25,7 +25,7 @@ from scrapers.records import (
     RawDoc,
     UpdateRecord,
 )
-from scrapers.statuspage_feed import EntryError, load_feed, node_time, read_entries
+from scrapers.statuspage_feed import EntryError, entry_content, load_feed, node_time, read_entries
 from scrapers.urls import page_origin
 
 NAME = "incidentio_feed"
@@ -112,7 +112,8 @@ def _entry(entry: dict[str, Any], page_url: str | None) -> IncidentRecord:
     if updated is None:
         raise EntryError("no <updated> time")
 
-    content = _content(entry)
+    # summary repeats content verbatim: read one of them only, or every component doubles
+    content = entry_content(entry)
     status = _STATUS.search(content)
     if status is None:
         raise EntryError("no '<b>Status: …</b>' line")
@@ -144,14 +145,6 @@ def _entry(entry: dict[str, Any], page_url: str | None) -> IncidentRecord:
                               at_precision="second"),),
         updates_complete=False,
     )
-
-
-def _content(entry: dict[str, Any]) -> str:
-    # summary repeats content verbatim; read one of them only, or every component doubles.
-    for part in entry.get("content") or []:
-        if part.get("value"):
-            return str(part["value"])
-    return str(entry.get("summary") or "")
 
 
 def _components(list_html: str) -> tuple[ComponentRecord, ...]:
