@@ -80,6 +80,14 @@ LABELS: dict[Cause, str] = {
 }
 
 
+def cause_label(tag: str) -> str:
+    """The words for a stored tag; a tag this version does not know (a newer one's) as is."""
+    try:
+        return LABELS[Cause(tag)]
+    except ValueError:
+        return tag
+
+
 @dataclass(frozen=True, slots=True)
 class CauseTag:
     """One contributing-factor tag with its evidence and provenance."""

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from kb.analysis.causes import LABELS, Cause
+from kb.analysis.causes import Cause, cause_label
 from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.periods import Period, parse_period
@@ -304,7 +304,7 @@ def _cause_counts(items: list[IncidentFigures], causes: dict[str, list[CauseReco
     tagged_year = sum(1 for f in in_year
                       if any(r.tag != _UNKNOWN for r in causes.get(f.key, ())))
     ordered = sorted(overall, key=lambda t: (-stated[t], -overall[t], -recent[t], t))
-    rows = [(_cause_label(tag), str(stated_recent[tag]), str(stated[tag]),
+    rows = [(cause_label(tag), str(stated_recent[tag]), str(stated[tag]),
              str(overall[tag] - stated[tag])) for tag in ordered]
     return [Table(("cause", "stated as the cause, last 365 days", "stated as the cause, all "
                    "time", "only as a symptom or suspected, all time"), rows,
@@ -315,7 +315,7 @@ def _cause_counts(items: list[IncidentFigures], causes: dict[str, list[CauseReco
                           "sentence states it as one (\"caused by an expired certificate\"); "
                           "where the sentences only say what failed (\"users may see "
                           "authentication errors\") it is a symptom."),
-            Links([PageLink(CAUSE_PAGES, tag, _cause_label(tag)) for tag in ordered],
+            Links([PageLink(CAUSE_PAGES, tag, cause_label(tag)) for tag in ordered],
                   caption="Every provider's incidents with the same tag:")]
 
 
@@ -330,21 +330,14 @@ def _role(record: CauseRecord) -> str:
 # -- incident pages ----------------------------------------------------------------------------
 
 
-def _cause_label(tag: str) -> str:
-    try:
-        return LABELS[Cause(tag)]
-    except ValueError:
-        return tag
-
-
 def _causes(state: _State, incident: Incident) -> list[Block] | None:
     tags = [t for t in state.causes.get(incident.key, []) if t.tag != _UNKNOWN]
     if not tags:
         return None  # untagged, or nothing but "unknown": the slot stays out
-    rows = [(_cause_label(t.tag), _role(t), t.method, t.evidence) for t in tags]
-    return [Tags([_cause_label(t.tag) for t in tags]),
+    rows = [(cause_label(t.tag), _role(t), t.method, t.evidence) for t in tags]
+    return [Tags([cause_label(t.tag) for t in tags]),
             Table(("factor", "role", "how it was tagged", "evidence"), rows),
-            Links([PageLink(CAUSE_PAGES, t.tag, f"Other incidents tagged {_cause_label(t.tag)}")
+            Links([PageLink(CAUSE_PAGES, t.tag, f"Other incidents tagged {cause_label(t.tag)}")
                    for t in tags])]
 
 
@@ -385,7 +378,7 @@ def _cause_page(tag: str, found: list[tuple[datetime, Incident, CauseRecord]],
                 recent[incident.provider] += 1
     rows = [(names.get(p) or p, str(recent[p]), str(stated[p]), str(overall[p] - stated[p]))
             for p in sorted(overall, key=lambda p: (-stated[p], -overall[p], -recent[p], p))]
-    label = _cause_label(tag)
+    label = cause_label(tag)
     blocks: list[Block] = [
         Text(f"Incidents whose status updates say, in the provider's own words, that "
              f"{label} was part of what happened: as the stated cause (\"caused by …\", "

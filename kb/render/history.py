@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kb.analysis.causes import LABELS, Cause
+from kb.analysis.causes import Cause, cause_label
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.reliability import Series, group_figures
 from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_periods
@@ -55,7 +55,7 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
         found.failures.append(f"history by year: {exception_line(exc)}")
         return found
     for key, records in stored.items():
-        stated = sorted({_label(r.tag) for r in records if r.stated_as == "cause"
+        stated = sorted({cause_label(r.tag) for r in records if r.stated_as == "cause"
                          and r.tag != Cause.UNKNOWN.value})
         found.causes[key] = tuple(stated)
     end = period_end(build.as_of)
@@ -81,10 +81,3 @@ def _years(provider: str, items: Sequence[IncidentFigures], coverage: Coverage |
         g = group_figures(items, coverage, period, provider=provider, series=series)
         rows[period.start.year] = period_row(period, g)
     return rows
-
-
-def _label(tag: str) -> str:
-    try:
-        return LABELS[Cause(tag)]
-    except ValueError:
-        return tag
