@@ -37,6 +37,12 @@ def clip_title(title: str) -> str:
     return title if len(title) <= MAX_TITLE_CHARS else title[:MAX_TITLE_CHARS - 1] + "…"
 
 
+def ellipsize(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, ending with an ellipsis when cut (a summary or a
+    comment kept for display: no note, the archive has the rest)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def clip(parsed: ParsedDoc, source: str) -> ParsedDoc:
     """`parsed` with over-long titles and bodies clipped, plus one warning naming `source`
     and the first clipped record; `parsed` itself when nothing was too long."""

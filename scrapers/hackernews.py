@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from scrapers.clip import ellipsize
 from scrapers.errors import FetchError, ParseError
 from scrapers.fetch import Fetcher
-from scrapers.jsondoc import head_text, load_json, parse_time
+from scrapers.jsondoc import head_text, load_json, one_line, parse_time
 from scrapers.markup import html_to_text
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
 
@@ -158,7 +159,8 @@ def _item(data: dict[str, Any], where: str) -> SignalRecord:
         (c for c in children if _str(c.get("text"))),
         key=lambda c: (-sizes.get(id(c), 0), _int(c.get("created_at_i")) or 0),
     )
-    top = tuple(_clip(html_to_text(str(c["text"]))) for c in ranked[:TOP_COMMENTS])
+    top = tuple(ellipsize(one_line(html_to_text(str(c["text"]))) or "", COMMENT_CHARS)
+                for c in ranked[:TOP_COMMENTS])
     body = _str(data.get("text"))
     return SignalRecord(
         source=SOURCE,
@@ -198,11 +200,6 @@ def _count_comments(top: list[dict[str, Any]]) -> tuple[int, dict[int, int]]:
         sizes[id(root)] = size
         total += size
     return total, sizes
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= COMMENT_CHARS else text[: COMMENT_CHARS - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- fetching

@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
+from scrapers.clip import ellipsize
 from scrapers.errors import FetchError, ParseError
 from scrapers.fetch import Fetcher
 from scrapers.jsondoc import head_text, one_line, parse_time
@@ -145,15 +146,10 @@ def _entry(entry: Any, feed_url: str, site: str | None, family: str) -> SignalRe
         discussion_url=discussion,
         created_at=node_time(entry, "published") or node_time(entry, "updated"),
         author=one_line(entry.get("author")),
-        text=_cut(html_to_text(summary)) if summary else "",
+        text=ellipsize(html_to_text(summary).strip(), SUMMARY_CHARS) if summary else "",
         site=publisher or site,
         feed_url=feed_url,
     )
-
-
-def _cut(text: str, limit: int = SUMMARY_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- article pages
@@ -280,7 +276,7 @@ def _lead(soup: BeautifulSoup) -> str:
             paragraphs.append(text)
         if len(paragraphs) >= LEAD_PARAGRAPHS:
             break
-    return _cut("\n\n".join(paragraphs))
+    return ellipsize("\n\n".join(paragraphs).strip(), SUMMARY_CHARS)
 
 
 def _page_text(soup: BeautifulSoup) -> str:

@@ -24,6 +24,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from scrapers.clip import ellipsize
 from scrapers.errors import ParseError
 from scrapers.jsondoc import head_text, load_json, one_line, parse_time
 from scrapers.records import ParsedDoc, RawDoc, SignalRecord
@@ -98,11 +99,6 @@ def _time(row: dict[str, Any], key: str) -> datetime | None:
     return parse_time(value) if isinstance(value, str) and value.strip() else None
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
     source = one_line(row.get("source"))
     native = row.get("id")
@@ -135,7 +131,7 @@ def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
             source="lobsters", native_id=native_id, title=title, url=url,
             discussion_url=one_line(row.get("discussion_url")), created_at=created,
             points=_int(row.get("points")), comments=_int(row.get("num_comments")),
-            text=_clip(one_line(row.get("note")) or "", SUMMARY_CHARS), site="Lobsters",
+            text=ellipsize(one_line(row.get("note")) or "", SUMMARY_CHARS), site="Lobsters",
             feed_url=where)
     if created is None:
         created = _time(row, "published_upper_bound")
@@ -151,7 +147,7 @@ def _record(row: dict[str, Any], where: str) -> SignalRecord | None:
         source="news", native_id=url or f"{source}:{native_id}", title=title, url=url,
         created_at=created, points=_int(row.get("points")),
         comments=_int(row.get("num_comments")),
-        text=_clip(one_line(row.get("summary")) or "", SUMMARY_CHARS), site=source,
+        text=ellipsize(one_line(row.get("summary")) or "", SUMMARY_CHARS), site=source,
         feed_url=where, notes=tuple(notes))
 
 
@@ -162,5 +158,5 @@ def _comments(row: dict[str, Any]) -> tuple[str, ...]:
         return ()
     texts = (one_line(c if isinstance(c, str) else c.get("text") if isinstance(c, dict) else None)
              for c in items)
-    return tuple(_clip(t, COMMENT_CHARS) for t in texts if t)[:TOP_COMMENTS]
+    return tuple(ellipsize(one_line(t) or "", COMMENT_CHARS) for t in texts if t)[:TOP_COMMENTS]
 
