@@ -33,8 +33,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from kb.errors import ConfigError, DatabaseBusy
+from kb.store.db import connected
 from kb.store.repo import Store
-from kb.store.tables import as_utc
+from kb.store.tables import as_utc, chunks
 
 _META = MetaData()
 T_CLAIMS = Table(
@@ -48,7 +49,6 @@ T_CLAIMS = Table(
 )
 
 CLAIM_TTL = timedelta(minutes=10)  # a batch of 256 incidents encodes in well under a minute
-_CHUNK = 500
 MODEL_STAGE = "embed-model"  # one row per embedding worker: the model it writes with
 
 
@@ -78,36 +78,29 @@ def claim(store: Store, stage: str, items: Sequence[str], *, owner: str,
     `owner` (new claims, expired ones taken over, and its own renewed), in the given order;
     the others are held by a live claim of another worker."""
     got: set[str] = set()
-    try:
-        with store.engine.begin() as conn:
-            expires = _now(conn) + ttl
-            now = expires - ttl
-            for start in range(0, len(items), _CHUNK):
-                chunk = list(dict.fromkeys(items[start : start + _CHUNK]))
-                statement = _insert(conn).values([
-                    {"stage": stage, "item": item, "owner": owner, "detail": detail,
-                     "expires_at": expires} for item in chunk])
-                statement = statement.on_conflict_do_update(
-                    index_elements=["stage", "item"],
-                    set_={"owner": owner, "detail": detail, "expires_at": expires},
-                    where=(T_CLAIMS.c.expires_at <= now) | (T_CLAIMS.c.owner == owner),
-                ).returning(T_CLAIMS.c.item)
-                got.update(row[0] for row in conn.execute(statement))
-    except OperationalError as exc:
-        raise _busy(exc) from None
+    with connected(store.engine, write=True) as conn:
+        expires = _now(conn) + ttl
+        now = expires - ttl
+        for part in chunks(items):
+            statement = _insert(conn).values([
+                {"stage": stage, "item": item, "owner": owner, "detail": detail,
+                 "expires_at": expires} for item in dict.fromkeys(part)])
+            statement = statement.on_conflict_do_update(
+                index_elements=["stage", "item"],
+                set_={"owner": owner, "detail": detail, "expires_at": expires},
+                where=(T_CLAIMS.c.expires_at <= now) | (T_CLAIMS.c.owner == owner),
+            ).returning(T_CLAIMS.c.item)
+            got.update(row[0] for row in conn.execute(statement))
     return [item for item in items if item in got]
 
 
 def release(store: Store, stage: str, items: Sequence[str], *, owner: str) -> None:
     """Drop `owner`'s claims on `items` (work done, or given up)."""
-    try:
-        with store.engine.begin() as conn:
-            for start in range(0, len(items), _CHUNK):
-                conn.execute(delete(T_CLAIMS).where(
-                    T_CLAIMS.c.stage == stage, T_CLAIMS.c.owner == owner,
-                    T_CLAIMS.c.item.in_(list(items[start : start + _CHUNK]))))
-    except OperationalError as exc:
-        raise _busy(exc) from None
+    with connected(store.engine, write=True) as conn:
+        for part in chunks(items):
+            conn.execute(delete(T_CLAIMS).where(
+                T_CLAIMS.c.stage == stage, T_CLAIMS.c.owner == owner,
+                T_CLAIMS.c.item.in_(list(part))))
 
 
 def live_claims(store: Store, stage: str) -> list[tuple[str, str, str, datetime]]:
@@ -172,7 +165,3 @@ def stage_lock(store: Store, stage: str, *, timeout: float) -> Iterator[bool]:
                 conn.commit()
 
 
-def _busy(exc: OperationalError) -> Exception:
-    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-        return DatabaseBusy("database is locked by another kb process; try again")
-    return exc

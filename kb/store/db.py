@@ -7,6 +7,8 @@ file backup (SQLite), never dropped; a database newer than this program is refus
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -14,10 +16,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
-from kb.errors import ConfigError, KbError, SchemaError
+from kb.errors import ConfigError, DatabaseBusy, KbError, SchemaError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -49,6 +51,23 @@ _GONE = ("server closed the connection", "terminating connection", "connection r
          "connection is bad", "connection to server",
          "could not connect", "the connection is closed", "the connection is lost",
          "recovery mode", "shutting down", "consuming input failed", "no connection to")
+
+
+def as_busy(exc: OperationalError) -> Exception:
+    """DatabaseBusy for a lock timeout, else the error itself (for `raise ... from None`)."""
+    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+        return DatabaseBusy("database is locked by another kb process; try again")
+    return exc
+
+
+@contextmanager
+def connected(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """A connection (a transaction with `write`) whose lock timeout reads as DatabaseBusy."""
+    try:
+        with engine.begin() if write else engine.connect() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise as_busy(exc) from None
 
 
 def database_lost(exc: BaseException) -> KbError | None:

@@ -37,8 +37,9 @@ from sqlalchemy import (
     union_all,
 )
 
+from kb.store.db import connected
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
-from kb.store.vectors import SearchFilters, connected, filter_clauses
+from kb.store.vectors import SearchFilters, filter_clauses
 
 # Column weights for bm25(): a term in the title says more than one in the updates' prose.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, components, body
@@ -114,7 +115,7 @@ def keyword_search(store: Store, terms: Sequence[str], limit: int,
 def _scored(store: Store, query: Any, sign: float) -> list[tuple[str, float]]:
     """(key, score) rows of a ranking query, `sign` turning the engine's score into "higher
     is better"; a locked database reads as DatabaseBusy."""
-    with connected(store) as conn:
+    with connected(store.engine) as conn:
         rows = conn.execute(query).all()
     return [(key, sign * float(value)) for key, value in rows]
 
@@ -215,7 +216,7 @@ def indexed_documents(store: Store) -> int:
     SQLite, `incident_search_totals.docs` on PostgreSQL."""
     query = (select(_TOTALS.c.docs) if store.engine.dialect.name == "postgresql"
              else select(func.count()).select_from(_DOCS))
-    with connected(store) as conn:
+    with connected(store.engine) as conn:
         value = conn.execute(query).scalar()
     return int(value or 0)
 
@@ -236,7 +237,7 @@ def containing(store: Store, term: str, limit: int) -> list[str]:
         query = (select(_DOCS.c.incident_key)
                  .select_from(_FTS.join(_DOCS, _DOCS.c.id == _FTS.c.rowid))
                  .where(text("incident_fts MATCH :match").bindparams(match=match)))
-    with connected(store) as conn:
+    with connected(store.engine) as conn:
         return [row[0] for row in conn.execute(query.limit(int(limit)))]
 
 
@@ -256,7 +257,7 @@ def rare_holders(store: Store, term: str, most: int) -> list[str] | None:
         probe = (select(_FTS.c.rowid)
                  .where(text("incident_fts MATCH :match").bindparams(match=match)))
     count = select(func.count()).select_from(probe.limit(int(most) + 1).subquery())
-    with connected(store) as conn:
+    with connected(store.engine) as conn:
         found = int(conn.execute(count).scalar_one())
     if found > most:
         return None

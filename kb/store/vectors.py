@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,14 +42,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import UserDefinedType
 
-from kb.errors import DatabaseBusy
 from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Severity
 from kb.serialize import incident_from_dict
 from kb.store.analysis import T_CAUSES
+from kb.store.db import connected
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
 from kb.store.tables import chunks
 
@@ -144,23 +141,6 @@ class SearchFilters:
 
 
 
-def as_busy(exc: OperationalError) -> Exception:
-    """DatabaseBusy for a lock timeout, else the error itself (for `raise ... from None`)."""
-    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-        return DatabaseBusy("database is locked by another kb process; try again")
-    return exc
-
-
-@contextmanager
-def connected(store: Store, *, write: bool = False) -> Iterator[Connection]:
-    """A connection (a transaction with `write`) whose lock timeout reads as DatabaseBusy."""
-    try:
-        with store.engine.begin() if write else store.engine.connect() as conn:
-            yield conn
-    except OperationalError as exc:
-        raise as_busy(exc) from None
-
-
 # -- what needs embedding --------------------------------------------------------------------
 
 
@@ -240,7 +220,7 @@ def write_vectors(store: Store, rows: Sequence[VectorRow]) -> None:
             value["embedding"] = vector_text(row.vector) if row.chunks > 0 else None
         for dim in {r.dim for r in rows if r.chunks > 0}:
             ensure_hnsw(store, dim)
-    with connected(store, write=True) as conn:
+    with connected(store.engine, write=True) as conn:
         keys = [r.key for r in rows]
         for chunk in chunks(keys):
             conn.execute(delete(T_VECTORS).where(T_VECTORS.c.incident_key.in_(chunk)))
@@ -385,7 +365,7 @@ def touch_sources(store: Store, source_by_key: Mapping[str, str]) -> None:
         .values(source_hash=bindparam("new_hash"),
                 embedded_at=datetime.now(UTC))
     )
-    with connected(store, write=True) as conn:
+    with connected(store.engine, write=True) as conn:
         conn.execute(statement, [{"match_key": k, "new_hash": h}
                                  for k, h in source_by_key.items()])
 
@@ -395,7 +375,7 @@ def prune_orphans(store: Store) -> int:
     orphan = ~select(T_INCIDENTS.c.key).where(
         T_INCIDENTS.c.key == T_VECTORS.c.incident_key
     ).exists()
-    with connected(store, write=True) as conn:
+    with connected(store.engine, write=True) as conn:
         return conn.execute(delete(T_VECTORS).where(orphan)).rowcount or 0
 
 
