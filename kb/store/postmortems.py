@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel
 from kb.serialize import stamp
 from kb.store import upsert
 from kb.store.repo import Store
-from kb.store.tables import canonical_json, time_column
+from kb.store.tables import canonical_json, chunks, time_column
 from kb.store.upsert import ItemCounts, upsert_items
 from scrapers.records import PostmortemRecord
 
@@ -249,9 +249,8 @@ def _write_search(conn: Any, docs: Sequence[Postmortem],
     wanted = {key: "\n\n".join(parts)[:WRITEUP_CHARS] for key, parts in texts.items()}
     held = {r.incident_key: r.text for r in conn.execute(select(T_WRITEUPS))}
     gone = sorted(set(held) - set(wanted))
-    for start in range(0, len(gone), 500):
-        conn.execute(delete(T_WRITEUPS).where(T_WRITEUPS.c.incident_key.in_(
-            gone[start:start + 500])))
+    for chunk in chunks(gone):
+        conn.execute(delete(T_WRITEUPS).where(T_WRITEUPS.c.incident_key.in_(chunk)))
     for key, text in sorted(wanted.items()):
         if key not in held:
             conn.execute(insert(T_WRITEUPS).values(incident_key=key, text=text))

@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
-from kb.errors import DatabaseBusy, NotFound
+from kb.errors import NotFound
 from kb.model import LIFECYCLE_TIMES, Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
 from kb.store.bulk import insert_rows
-from kb.store.db import ensure_schema, make_engine
+from kb.store.db import connected, ensure_schema, make_engine
 from kb.store.tables import (
     ComponentRow,
     DocRow,
@@ -241,35 +240,30 @@ class Store:
         result = WriteResult()
         now = datetime.now(UTC)
         keys = [w.incident.key for w in writes]
-        try:
-            with self.engine.begin() as conn:
-                stored = {
-                    row.key: row.content_hash
-                    for chunk in chunks(keys)
-                    for row in conn.execute(
-                        select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash).where(
-                            T_INCIDENTS.c.key.in_(chunk)
-                        )
+        with connected(self.engine, write=True) as conn:
+            stored = {
+                row.key: row.content_hash
+                for chunk in chunks(keys)
+                for row in conn.execute(
+                    select(T_INCIDENTS.c.key, T_INCIDENTS.c.content_hash).where(
+                        T_INCIDENTS.c.key.in_(chunk)
                     )
-                }
-                changed: list[IncidentWrite] = []
-                for write in writes:
-                    key = write.incident.key
-                    if stored.get(key) == write.content_hash:
-                        result.unchanged.append(key)
-                    else:
-                        (result.updated if key in stored else result.new).append(key)
-                        changed.append(write)
-                self._write_records(conn, writes)
-                revisions = [rev for w in writes for rev in w.revisions]
-                self._write_revisions(conn, revisions, now)
-                result.revisions = len(revisions)
-                self._write_incidents(conn, changed, set(stored), now)
-                self._mark_docs(conn, docs, now)
-        except OperationalError as exc:
-            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                raise DatabaseBusy("database is locked by another kb process; try again") from None
-            raise
+                )
+            }
+            changed: list[IncidentWrite] = []
+            for write in writes:
+                key = write.incident.key
+                if stored.get(key) == write.content_hash:
+                    result.unchanged.append(key)
+                else:
+                    (result.updated if key in stored else result.new).append(key)
+                    changed.append(write)
+            self._write_records(conn, writes)
+            revisions = [rev for w in writes for rev in w.revisions]
+            self._write_revisions(conn, revisions, now)
+            result.revisions = len(revisions)
+            self._write_incidents(conn, changed, set(stored), now)
+            self._mark_docs(conn, docs, now)
         return result
 
     @staticmethod
