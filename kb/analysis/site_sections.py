@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 
 from kb.analysis.causes import Cause, cause_label
 from kb.analysis.coverage import Coverage
@@ -410,10 +411,6 @@ def _cause_page(tag: str, found: list[tuple[datetime, Incident, CauseRecord]],
     return Page(tag, f"Cause: {label}", blocks, summary=summary)
 
 
-def _cause_collection(state: _State) -> list[Page]:
-    return state.cause_pages
-
-
 def _metrics(state: _State, incident: Incident) -> list[Block] | None:
     figures = state.figures.get(incident.key)
     if figures is None:  # an incident the build did not hand to prepare
@@ -461,7 +458,7 @@ SECTIONS = [
 
 COLLECTIONS = [
     Collection(
-        name=CAUSE_PAGES, title="Causes", pages=_cause_collection, prepare=_prepare,
+        name=CAUSE_PAGES, title="Causes", pages=attrgetter("cause_pages"), prepare=_prepare,
         note="Contributing-factor tags read from the providers' own status updates, one page "
              "per tag: which providers, how often, and the sentence each tag came from.",
     ),

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from kb.drafts import adapters, prose
@@ -275,10 +276,6 @@ def _slot(state: _Drafts, incident: Incident) -> list[Block] | None:
             Text(f"Your own copy: {_command(incident.key)}")]
 
 
-def _pages(state: _Drafts) -> list[Page]:
-    return state.pages
-
-
 SECTIONS = [
     Section(
         name="postmortem", title="Postmortem draft", provide=_slot, order=60, prepare=_prepare,
@@ -289,7 +286,7 @@ SECTIONS = [
 
 COLLECTIONS = [
     Collection(
-        name=NAME, title="Postmortem drafts", pages=_pages, prepare=_prepare,
+        name=NAME, title="Postmortem drafts", pages=attrgetter("pages"), prepare=_prepare,
         note="Drafts of the incidents first posted in the days before this site's as-of date "
              "(kb.toml [site] draft_days, 90 by default), from the public record only. "
              "`kb postmortem PROVIDER/ID` drafts any incident.",
