@@ -130,10 +130,10 @@ def _feed_updates(path: Path, corpus: Path, provider: str) -> list[dict]:
     return found
 
 
-def summaries(corpus: Path) -> list[dict]:
-    """Updates of Cloudflare's summary.json snapshots, first snapshot holding each."""
+def summaries(corpus: Path, provider: str = "cloudflare") -> list[dict]:
+    """Updates of a provider's summary.json snapshots, first snapshot holding each."""
     found, seen = [], set()
-    for path in sorted((corpus / "statuspage_summary/cloudflare").glob("*.json")):
+    for path in sorted((corpus / "statuspage_summary" / provider).glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for incident in data.get("incidents", []) + data.get("scheduled_maintenances", []):
             for u in incident.get("incident_updates", []):
@@ -141,7 +141,7 @@ def summaries(corpus: Path) -> list[dict]:
                     continue
                 seen.add(u["id"])
                 posted = datetime.fromisoformat(u["created_at"].replace("Z", "+00:00"))
-                found.append(_row("cloudflare", str(path.relative_to(corpus)), posted,
+                found.append(_row(provider, str(path.relative_to(corpus)), posted,
                                   u["body"].strip()))
     return found
 

@@ -45,6 +45,7 @@ from sample_windows import (  # the batch-2 readers of the same sources
     _row,
     postmortems,
     sentences,
+    summaries,
 )
 
 QUOTA = {"postmortem clock times": 190, "postmortems": 30, "danluu": 30, "news": 25,
@@ -125,22 +126,6 @@ def vultr(corpus: Path) -> list[dict]:
                     if 20 <= len(sentence) <= 600:
                         found.append(_row("vultr", str(path.relative_to(corpus)), posted,
                                           sentence))
-    return found
-
-
-def snapshots(corpus: Path, provider: str) -> list[dict]:
-    """Updates of a provider's summary.json snapshots, first snapshot holding each."""
-    found, seen = [], set()
-    for path in sorted((corpus / "statuspage_summary" / provider).glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        for incident in data.get("incidents", []) + data.get("scheduled_maintenances", []):
-            for u in incident.get("incident_updates", []):
-                if u["id"] in seen or not (u.get("body") or "").strip():
-                    continue
-                seen.add(u["id"])
-                posted = datetime.fromisoformat(u["created_at"].replace("Z", "+00:00"))
-                found.append(_row(provider, str(path.relative_to(corpus)), posted,
-                                  u["body"].strip()))
     return found
 
 
@@ -240,7 +225,7 @@ def supplement(corpus: Path) -> int:
     pools = {"postmortem clock times": [r for r in postmortems(corpus, set())
                                         if CLOCK.search(r["text"])],
              "danluu": [r for r in danluu(corpus) if CLOCK.search(r["text"])],
-             "oracle-cloud-infrastructure": snapshots(corpus, "oracle-cloud-infrastructure"),
+             "oracle-cloud-infrastructure": summaries(corpus, "oracle-cloud-infrastructure"),
              "google-cloud": gcp(corpus), "aws": aws(corpus)}
     for name, pool in pools.items():
         drawn = _draw([r for r in pool if fresh(r)], SUPPLEMENT[name], known, 0.85)
@@ -270,7 +255,7 @@ def main(corpus: Path) -> int:
                      "digitalocean", "streamyard"):
         pools[provider] = (feeds(corpus, provider), 0.6)
     for provider in ("oracle-cloud-infrastructure", "cloudflare"):
-        pools[provider] = (snapshots(corpus, provider), 0.6)
+        pools[provider] = (summaries(corpus, provider), 0.6)
     for name, (pool, share) in pools.items():
         drawn = _draw(pool, QUOTA[name], known, share)
         known |= {r["text"] for r in drawn}
