@@ -57,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_search import percentiles  # noqa: E402
 from synthetic import Profile, generate  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:55432/kbtest_s"
@@ -109,7 +110,7 @@ def child_model(count: int) -> Result:
         t = time.perf_counter()
         encoder.encode([query])
         samples.append((time.perf_counter() - t) * 1000)
-    p50, p95 = _percentiles(samples)
+    p50, p95 = percentiles(samples)
     return {"model": spec.model_id, "docs": count, "seconds": spent,
             "docs_per_s": count / spent, "query_encode_p50_ms": p50, "query_encode_p95_ms": p95}
 
@@ -137,19 +138,13 @@ def child_search(url: str, home: Path, count: int) -> Result:
             searcher.search(QUERIES[i % len(QUERIES)], mode=mode, k=10, explain=False)
             samples.append((time.perf_counter() - t) * 1000)
             cpu.append((time.process_time() - c) * 1000)
-        p50, p95 = _percentiles(samples)
-        cpu50, cpu95 = _percentiles(cpu)
+        p50, p95 = percentiles(samples)
+        cpu50, cpu95 = percentiles(cpu)
         # CPU time of this process: on a machine shared by many, wall time is mostly waiting
         # for a core; for SQLite/numpy all the work is here (PostgreSQL's is not counted).
         out[mode] = {"p50_ms": p50, "p95_ms": p95, "cpu_p50_ms": cpu50, "cpu_p95_ms": cpu95}
     store.close()
     return out
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1,
-                                                   round(0.95 * (len(ordered) - 1)))]
 
 
 # -- the parent ---------------------------------------------------------------------------
