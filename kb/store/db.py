@@ -54,7 +54,7 @@ _GONE = ("server closed the connection", "terminating connection", "connection r
 
 
 def as_busy(exc: OperationalError) -> Exception:
-    """DatabaseBusy for a lock timeout, else the error itself (for `raise ... from None`)."""
+    """DatabaseBusy for a lock timeout, else the error itself."""
     if "locked" in str(exc.orig) or "busy" in str(exc.orig):
         return DatabaseBusy("database is locked by another kb process; try again")
     return exc
@@ -67,7 +67,10 @@ def connected(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
         with engine.begin() if write else engine.connect() as conn:
             yield conn
     except OperationalError as exc:
-        raise as_busy(exc) from None
+        busy = as_busy(exc)
+        if busy is exc:
+            raise  # keep the driver's error chained: a traceback then shows what failed
+        raise busy from None
 
 
 def database_lost(exc: BaseException) -> KbError | None:
