@@ -534,6 +534,12 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
     ("On March 14, 2023, at 10:02 UTC, the team began planned maintenance work.", None, None),
     ("Beginning at 3:02 AM PDT, we experienced errors. At 3:30 AM, some requests began to see "
      "recovery and by 3:45 AM, all requests had fully recovered.", "10:02", "10:45"),
+    ("On March 14, 2023, 10:02 UTC customers connecting to the API may experience "
+     "disconnects.", "10:02", None),
+    ("A traffic surge caused the database to hang at ~10:02 UTC on March 14, 2023.",
+     "10:02", None),
+    ("Timeline of the outage (10:02 UTC detection, 10:45 UTC resolution).", "10:02", "10:45"),
+    ("The cluster was restarted at 10:02 UTC, a start of maintenance.", None, None),
 ])
 def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
                                              end: str | None) -> None:

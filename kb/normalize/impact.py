@@ -127,7 +127,7 @@ _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|health
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
-    r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:ed|ing)|occurred|emerged|observed|noticed|detected"
+    r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:e|es|ed|ing)|occurred|emerged|observed|noticed|detected"
     r"|began|started|went (?:down|dark)|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)"
     r"|impacted"
     r"|(?:caus(?:ed|ing)|leading\s+to|initiat(?:ed|ing))\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
@@ -164,10 +164,10 @@ _BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|full
                            r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
-# observed"), unless what began was the recovery.
+# observed", "caused it to hang at ~13:30 UTC"), unless what began was the recovery.
 _STARTED = re.compile(
     r"\b(?:began|begun|started|commenced|starting|went\s+(?:down|dark|offline)|taken\s+down"
-    r"|observed|noticed|detected|occurred)\b", re.I)
+    r"|observed|noticed|detected|occurred|hang|hung|crash(?:ed)?)\b", re.I)
 _OBSERVED = re.compile(r"\b(?:observed|noticed|detected|began|started)\b", re.I)
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
                          r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
@@ -218,6 +218,9 @@ _RECOVERED_AFTER = re.compile(r"(?:(?!\b(?:went|began|started|experienc|occurred
                               r"{0,160}?\b(?:had|have|has|were|was|are|is)\s+(?:\w+\s+)?"
                               r"(?:fully\s+|completely\s+)?(?:recovered|restored|resolved)\b",
                               re.I)
+# A time named by the noun after it, in a list: "(11:20 UTC detection, 14:42 UTC resolution)".
+_NAMED_AFTER = re.compile(r"[ \t]+(?:impact[ \t]+)?(?:(?P<s>detection|onset|start)"
+                          r"|(?P<e>resolution|recovery|end))[ \t]*(?=[,;)]|\.?$)", re.I)
 # Responders' acts at a time: "engineers were alerted at 23:47 and began investigation".
 _RESPONSE = re.compile(r"\b(?:alerted|paged|notified|declared|escalat\w*)\b", re.I)
 # A relative clause names its subject in the clause before: "rolling back the changes, which
@@ -427,6 +430,10 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             # "observed degradation around 02:00" is a start, as "at" would be; "a brief
             # degradation occurred around 5:45am" states an event, not when impact began
             cue = None
+        named = _NAMED_AFTER.match(b, m.hi)
+        if cue is None and named:  # "(11:20 UTC detection, 14:42 UTC resolution)"
+            roles.append("start" if named.group("s") else "end")
+            continue
         if cue is None:
             # "Around 10:02 UTC, users began to see errors": a time opening the sentence
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
