@@ -3,14 +3,17 @@
 Labelled by us, by reading, on text the rules were not written against (Vultr alert notes,
 the Statuspage feeds of DigitalOcean, Atlassian, Symantec WSS, Sauce Labs, StreamYard and
 Parse, Cloudflare and Oracle Cloud summary snapshots, and postmortem prose; batch 3 adds the
-danluu list, news summaries and, as its part B, Google Cloud and AWS updates). Windows:
-batches 1-2 are tuning data now; only batch 3's held-out part is held out. Each row carries
-its text inline, so no corpus is needed. The split is fixed per row by a hash of its key
-(about 40 % "heldout"), chosen before any rule was run on the rows; rules are tuned on
+danluu list, news summaries and, as its part B, Google Cloud and AWS updates; batch 4 the
+status updates of GitHub, Anthropic and OpenAI). Windows: batches 1-3 (all rows) are tuning
+data now; only batch 4, all of it, is held out. Each row carries its text inline, so no
+corpus is needed. Phases and window batches 1-3: the split is fixed per row by a hash of its
+key (about 40 % "heldout"), chosen before any rule was run on the rows; rules are tuned on
 "tune" only.
 
     python bench/eval_normalize.py            # both parts, errors of the tune part listed
     python bench/eval_normalize.py --batch 2  # windows of batch 2 only (see bench/data/LABELS.md)
+    python bench/eval_normalize.py --batch 4 --errors heldout  # the held-out windows, per
+                                              # provider, errors listed (run once: LABELS.md)
     python bench/eval_normalize.py --tune-only  # while tuning: tuning data only, errors listed
     python bench/eval_normalize.py --json     # figures only, machine-readable
 
@@ -42,9 +45,10 @@ PHASES = DATA / "labels_phases.jsonl"
 WINDOWS = DATA / "labels_windows.jsonl"
 SPLITS = ("tune", "heldout")
 # windows: batch 1 (first 268 rows), batch 2 (bench/data/sample_windows.py), batch 3
-# (bench/data/sample_windows_batch3.py). From batch 3 on, batches 1-2 are tuning data (all
-# their rows): only batch 3's held-out part is held out.
-BATCHES = (1, 2, 3)
+# (bench/data/sample_windows_batch3.py), batch 4 (bench/data/sample_windows_batch4.py). From
+# batch 4 on, batches 1-3 are tuning data (all their rows): only batch 4 (all of it, every
+# row "heldout") is held out.
+BATCHES = (1, 2, 3, 4)
 
 # The targets of issue 14, on the held-out part.
 TARGET_RESOLVED_PRECISION = 0.95
@@ -144,9 +148,9 @@ def score_windows(labelled: Iterable[dict]) -> WindowScore:
 
 
 def tuning_rows() -> list[dict]:
-    """The window rows rules may be tuned on: every row of batches 1-2 (their old held-out
-    part included, reported before they were tuned on) and batch 3's tune part."""
-    return [r for r in rows(WINDOWS) if r.get("batch", 1) < 3 or r["split"] == "tune"]
+    """The window rows rules may be tuned on: every row of batches 1-3 (their old held-out
+    parts included, each reported before it was tuned on). Batch 4 is the held-out set."""
+    return [r for r in rows(WINDOWS) if r.get("batch", 1) < 4]
 
 
 def part(labelled: Iterable[dict], name: str) -> list[dict]:
@@ -167,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, choices=BATCHES, default=None,
                         help="windows of one labelling batch only (default: all)")
     parser.add_argument("--tune-only", action="store_true",
-                        help="windows of the tuning data only (batches 1-2, batch 3's tune "
-                        "part), errors listed: what a rule change may be checked on without "
+                        help="windows of the tuning data only (batches 1-3, all rows), "
+                        "errors listed: what a rule change may be checked on without "
                         "looking at a held-out figure")
     args = parser.parse_args(argv)
     out: dict[str, dict] = {}
@@ -190,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("A", "B"):
                 out[split][f"windows_batch3_part{name}"] = score_windows(
                     part(rows(WINDOWS, split, 3), name))
+        if args.batch in (None, 4):  # the held-out batch, per provider
+            fourth = rows(WINDOWS, split, 4)
+            for provider in sorted({r["provider"] for r in fourth}):
+                out[split][f"windows_batch4_provider_{provider}"] = score_windows(
+                    [r for r in fourth if r["provider"] == provider])
     if args.json:
         print(json.dumps({s: {k: {f: v for f, v in asdict(x).items() if f != "errors"}
                               for k, x in parts.items()} for s, parts in out.items()}, indent=2))
@@ -203,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             if not name.startswith("windows"):
                 continue
             which = name.replace("windows_", " ").replace("batch", "batch ").replace(
-                "_part", " part ") if "_" in name else (f" batch {args.batch}" if args.batch
-                                                        else " all")
+                "_part", " part ").replace("_provider_", " ") if "_" in name else (
+                f" batch {args.batch}" if args.batch else " all")
             print(f"[{split}] windows{which}: n={w.n} ({w.with_window} with a window): exact "
                   f"{w.exact}/{w.n} = {w.exact_rate:.3f}; false windows {w.false_windows}/"
                   f"{w.no_window}; window precision "

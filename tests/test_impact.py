@@ -522,6 +522,24 @@ _P = datetime(2023, 3, 14, 12, 0, tzinfo=UTC)
     ("Configuration changes were suspended from 10:02 UTC until 10:45 UTC.", None, None),
     ("\u65e5\u672c\u6642\u9593 2023/03/14 19:02 | Starting at 10:02 UTC, we began to see "
      "errors.", "10:02", None),
+    # grown on batches 1-3 once batch 4 was held out (bench/data/LABELS.md), and on the
+    # issue's classes: times in brackets or quotes, an onset right after a dated time, a zone
+    # stated once per update (AWS), "emerged", a planned maintenance named after the time
+    ("Users saw errors between [10:02] and [10:45] UTC.", "10:02", "10:45"),
+    ('Users saw errors from "10:02 UTC" to \u201c10:45 UTC\u201d.', "10:02", "10:45"),
+    ("On 14/03/2023 ~10:02 UTC users began to see errors.", "10:02", None),
+    ("10:02 UTC We are investigating errors that began earlier.", None, None),
+    ("However, at 10:02 UTC, new anomalies emerged, with users reporting errors.",
+     "10:02", None),
+    ("On March 14, 2023, at 10:02 UTC, the team began planned maintenance work.", None, None),
+    ("Beginning at 3:02 AM PDT, we experienced errors. At 3:30 AM, some requests began to see "
+     "recovery and by 3:45 AM, all requests had fully recovered.", "10:02", "10:45"),
+    ("On March 14, 2023, 10:02 UTC customers connecting to the API may experience "
+     "disconnects.", "10:02", None),
+    ("A traffic surge caused the database to hang at ~10:02 UTC on March 14, 2023.",
+     "10:02", None),
+    ("Timeline of the outage (10:02 UTC detection, 10:45 UTC resolution).", "10:02", "10:45"),
+    ("The cluster was restarted at 10:02 UTC, a start of maintenance.", None, None),
 ])
 def test_grammar_grown_from_unseen_providers(text: str, start: str | None,
                                              end: str | None) -> None:

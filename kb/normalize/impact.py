@@ -7,9 +7,11 @@ How a sentence is read (each rule answers something the corpus does):
 
 * Times: ``16:55``, ``9:02am``, ``5 PM``, ``11:07a``; U+2236 RATIO is a colon, en/em dashes are
   hyphens. The zone follows the time (``08:02UTC``, ``PT``, ``US/Pacific``, ``Pacific Time``);
-  a zone-less time borrows it across a range ("13:57 to 14:20 UTC") or from the update's
-  "All Times X" note. Otherwise it is never placed: guessing UTC for GitHub's "down from
-  3:50-3:59 pm" (Pacific) would be 7 hours wrong.
+  a zone-less time borrows it across a range ("13:57 to 14:20 UTC", "[13:57] and [14:20]
+  UTC"), from the update's "All Times X" note, or from the last zoned time of an earlier
+  sentence of the same update (AWS: "Beginning at 10:58 AM PDT ... At 2:45 PM ...").
+  Otherwise it is never placed: guessing UTC for GitHub's "down from 3:50-3:59 pm" (Pacific)
+  would be 7 hours wrong.
 * Local and UTC together ("2:05pm PT / 21:05 UTC"): only UTC counts. Pages get conversions
   wrong ("1:26 PT / 21:26 UTC") and say PST in July.
 * A range (-, to, until, through; "between A and B") is a window. since / starting / beginning /
@@ -77,9 +79,10 @@ _ZONE_WORDS = (r"(?i:US/Pacific|Pacific(?:\s+(?:Standard|Daylight))?(?:\s+Time)?
                r"(?i:utc|gmt|p[sd]t|e[sd]t|c[sd]t|m[sd]t)(?![a-z])|"
                r"(?i:Coordinated\s+Universal\s+Time(?:\s*\(UTC\))?)|"
                + "|".join(_ABBREVIATIONS))
-# "10:45 UTC", "10:45 (UTC)", "10:02Z" (an ISO zone letter only when attached to the time)
-_ZONE_AFTER = re.compile(rf"(?:(?P<zz>Z)|[ \t]*(?P<p>\()?(?P<z>{_ZONE_WORDS})(?(p)\)))"
-                         r"(?![A-Za-z])")
+# "10:45 UTC", "10:45 (UTC)", "[10:45] UTC", "10:02Z" (an ISO zone letter only when attached
+# to the time)
+_ZONE_AFTER = re.compile(rf"(?:(?P<zz>Z)|[\]\"\u201d\u2019]?[ \t]*(?P<p>\()?(?P<z>{_ZONE_WORDS})"
+                         r"(?(p)\)))(?![A-Za-z])")
 _ALL_TIMES = re.compile(rf"\ball times (?:are )?(?:in )?(?P<z>{_ZONE_WORDS})(?![A-Za-z])", re.I)
 _MONTH = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
@@ -98,8 +101,12 @@ _MONTHS = {m: i for i, m in enumerate(
 _OWN_DATE_GAP = re.compile(r"[ \t]*,?[ \t]*(?:(?:on|of)[ \t]+)?")  # "18:40 PT on October 6"
 _OWN_DATE_BEFORE = re.compile(
     r",?[ \t]*(?:at[ \t]+)?(?:(?:approximately|around|about|roughly)[ \t]+|~[ \t]*)?")
-_RANGE = re.compile(r"[\s,()/]*(?:\(?(?:approx\.?|approximately|about|around|roughly)\)?[\s,]*)?"
-                    r"(?:-+>?|\u2192|to|until|till|through(?:\s+to)?|thru|and)[\s,()/~]*", re.I)
+# (times wrapped in brackets or quotes: "between [14:00] and [15:10] UTC", "from "14:00 UTC"
+# to "15:10 UTC"")
+_RANGE = re.compile(r"[\s,()\[\]/\"'\u201c\u201d\u2018\u2019]*"
+                    r"(?:\(?(?:approx\.?|approximately|about|around|roughly)\)?[\s,]*)?"
+                    r"(?:-+>?|\u2192|to|until|till|through(?:\s+to)?|thru|and)"
+                    r"[\s,()\[\]/~\"'\u201c\u201d\u2018\u2019]*", re.I)
 _CUE = re.compile(
     r"\b(?P<w>since|starting|beginning|began|begun|started|commenced|start(?:\s+(?:time|date))?"
     r"|from|between|until|till|ended|ending|end(?:\s+(?:time|date))?|as\s+of|at|by|around"
@@ -120,10 +127,14 @@ _RECOVERY = re.compile(r"\b(?:normal(?:ly)?|recover\w*|restor\w*|resol\w*|health
 _PARTIAL = re.compile(r"\b(?:but|still|however|again|continu\w*|some|most|partial\w*"
                       r"|remaining)\b", re.I)
 _EXPERIENCED = re.compile(
-    r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:ed|ing)|occurred|observed|noticed|detected|began|started"
-    r"|went (?:down|dark)|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)|impacted"
+    r"(?:[^.;]|\.(?=\w))*?\b(?:experienc(?:e|es|ed|ing)|occurred|emerged|observed|noticed|detected"
+    r"|began|started|went (?:down|dark)|offline|triggered|(?:accidentally\s+)?(?:deleted|wiped)"
+    r"|impacted"
     r"|(?:caus(?:ed|ing)|leading\s+to|initiat(?:ed|ing))\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}(?:outages?|"
     r"disruptions?|errors?|failures?|unavailab\w+|degrad\w+|loss))\b", re.I)
+# "On 14/03/2023 ~10:00 UTC users began to see errors": who was affected, right after the time
+# (lower case: "10:35 UTC We are investigating" is a stamp before a new sentence)
+_SUBJECT = re.compile(r"[ \t]+(?:we|users|customers|clients|some|many|all|the|our|an?)\b")
 _LEADING_MAX = 40  # characters before the time: the check stays cheap on hostile text
 _LEADING = re.compile(r"\W*(?:(?:around|approximately|about|roughly|just\s+after|shortly"
                       r"\s+after|~)\s*)*", re.I)
@@ -153,10 +164,10 @@ _BECAME_AFTER = re.compile(r",?[^.;,]*?\b(?:became|went)\s+(?:completely\s+|full
                            r"(?:unavailable|unreachable|inaccessible|down|offline)\b", re.I)
 # Before "at <time>": the clause says impact began then ("the outage commenced at 19:26 UTC",
 # "began experiencing failures at 11:20 UTC", "was taken down at ~21:30 UTC", "at 10:02 we
-# observed"), unless what began was the recovery.
+# observed", "caused it to hang at ~13:30 UTC"), unless what began was the recovery.
 _STARTED = re.compile(
     r"\b(?:began|begun|started|commenced|starting|went\s+(?:down|dark|offline)|taken\s+down"
-    r"|observed|noticed|detected|occurred)\b", re.I)
+    r"|observed|noticed|detected|occurred|hang|hung|crash(?:ed)?)\b", re.I)
 _OBSERVED = re.compile(r"\b(?:observed|noticed|detected|began|started)\b", re.I)
 _RECOVERING = re.compile(r"\b(?:recover\w*|restor\w*|mitigat\w*|improv\w*|fix\w*|rollback"
                          r"|roll(?:ing|ed)?\s+back|revert\w*|return\w*|resum\w*|shut\w*\s+down"
@@ -168,8 +179,9 @@ _ACTION = re.compile(r"\b(?:rerout\w*|mitigat\w*|roll(?:ed|ing)?\s+back|deployed
                      r"|configured|(?:update|maintenance|change|deploy\w*|release|patch\w*)\s+window)"
                      r"\b", re.I)
 # The sentence speaks of a plan even when the cue follows the time: "Between 3:00 - 3:30 pm
-# PST, there will be a network maintenance".
-_FUTURE_AFTER = re.compile(r"\b(?:there\s+will\s+be|will\s+(?:need|occur|take\s+place|be\s+"
+# PST, there will be a network maintenance", "at 9:00 AM ET, ... began planned maintenance".
+_FUTURE_AFTER = re.compile(r"\b(?:(?:planned|scheduled)\s+maintenance|there\s+will\s+be"
+                           r"|will\s+(?:need|occur|take\s+place|be\s+"
                            r"(?:performing|making|conducting|down|unavailable|rolling)))\b", re.I)
 # A stated length: "for approximately 25 minutes", "lasting about two hours".
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -206,6 +218,9 @@ _RECOVERED_AFTER = re.compile(r"(?:(?!\b(?:went|began|started|experienc|occurred
                               r"{0,160}?\b(?:had|have|has|were|was|are|is)\s+(?:\w+\s+)?"
                               r"(?:fully\s+|completely\s+)?(?:recovered|restored|resolved)\b",
                               re.I)
+# A time named by the noun after it, in a list: "(11:20 UTC detection, 14:42 UTC resolution)".
+_NAMED_AFTER = re.compile(r"[ \t]+(?:impact[ \t]+)?(?:(?P<s>detection|onset|start)"
+                          r"|(?P<e>resolution|recovery|end))[ \t]*(?=[,;)]|\.?$)", re.I)
 # Responders' acts at a time: "engineers were alerted at 23:47 and began investigation".
 _RESPONSE = re.compile(r"\b(?:alerted|paged|notified|declared|escalat\w*)\b", re.I)
 # A relative clause names its subject in the clause before: "rolling back the changes, which
@@ -415,6 +430,10 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             # "observed degradation around 02:00" is a start, as "at" would be; "a brief
             # degradation occurred around 5:45am" states an event, not when impact began
             cue = None
+        named = _NAMED_AFTER.match(b, m.hi)
+        if cue is None and named:  # "(11:20 UTC detection, 14:42 UTC resolution)"
+            roles.append("start" if named.group("s") else "end")
+            continue
         if cue is None:
             # "Around 10:02 UTC, users began to see errors": a time opening the sentence
             after = b[m.hi:kept[i + 1].lo if i + 1 < len(kept) else len(b)]
@@ -422,7 +441,8 @@ def _roles(s: str, b: str, kept: list[_Mention], planned: bool = False) -> list[
             # (the dates before it are blanked: "On 13 October 2022 23:30 US/Pacific, there was")
             roles.append("start" if not i and m.lo <= _LEADING_MAX
                          and _LEADING.fullmatch(b, 0, m.lo) and said
-                         and after.lstrip().startswith(",")  # not a "10:35 UTC - " stamp
+                         # not a "10:35 UTC - " stamp: a comma or the subject follows
+                         and (after.lstrip().startswith(",") or _SUBJECT.match(after))
                          and not _ACTOR_AFTER.match(after)
                          and not _REMEDY.search(after, 0, said.end()) else None)
             continue
@@ -601,6 +621,7 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
         note = _ALL_TIMES.search(norm)
         default_zone = _zone(note.group("z")) if note else None
         context: _Date | None = None  # the last date stated so far in this update
+        carried: ZoneInfo | None = None  # the zone of the last zoned time read so far
         planned = _PLANNED.search(norm) is not None
         lasted: timedelta | None = None  # a length stated in the previous sentence
         last = max(i for i, timed in enumerate(timed_in) if timed)
@@ -609,16 +630,28 @@ def _statements(updates: Sequence[tuple[datetime, str]]) -> list[_Statement]:
             timed = timed_in[order]
             if timed:  # cheap pre-filter: most sentences state no time
                 try:
-                    read = _read(norm[lo:hi], posted, default_zone, context, planned,
-                                 here or lasted)
+                    read = _read(norm[lo:hi], posted, default_zone or carried, context,
+                                 planned, here or lasted)
                 except (ValueError, OverflowError):  # "Feb 30", dates beyond datetime's range
                     read = None
                 if read is not None:
                     out.append(_Statement(*read, _clean(text[lo:hi]), posted, index, order))
             for d in _DATE.finditer(norm, lo, hi):
                 context = _date_of(d)
+            if timed:  # "Beginning at 10:58 AM PDT, ... At 2:45 PM, ... by 3:35 PM" (AWS)
+                carried = _last_zone(norm, lo, hi) or carried
             lasted = here if not timed else None
     return out
+
+
+def _last_zone(norm: str, lo: int, hi: int) -> ZoneInfo | None:
+    """The zone written after the last zoned time of sentence `norm[lo:hi]`, if any."""
+    found = None
+    for t in _TIME.finditer(norm, lo, hi):
+        z = _ZONE_AFTER.match(norm, t.end(), hi)
+        if z:
+            found = _zone(z.group("z") or z.group("zz"))
+    return found
 
 
 def _may_state_time(norm: str) -> bool:
