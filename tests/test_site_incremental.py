@@ -404,14 +404,22 @@ def test_one_neighbour_query_finds_what_all_pairs_find(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("text", ["", "not json\n", '{"key":"a/1"}\n{"key":"a/1"}\n',
-                                  '{"key":"a/1"}'])
+                                  '{"key":"a/1"}', '{"key":"b/1"}\n{"key":"a/1"}\n',
+                                  '{"key":"a/1"}\n\xff\n'])
 def test_an_export_that_is_not_ours_is_written_again_whole(tmp_path: Path, text: str) -> None:
-    from kb.render.site import _patched_export
+    from kb.render import paths
+    from kb.render.output import Output
+    from kb.render.site import _patch_export
 
-    path = tmp_path / "incidents.jsonl"
+    out = Output(tmp_path / "docs")
+    assert not _patch_export(out, [])  # missing
+    path = out.root / paths.EXPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    assert _patched_export(path, []) is None
-    assert _patched_export(tmp_path / "missing.jsonl", []) is None
+    assert not _patch_export(out, [])
+    assert path.read_text() == text  # left for the whole export to replace
+    assert not out.written and not out.produced
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kb.errors import exception_line
 from kb.model import Incident, Kind
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from kb.config import Settings
     from kb.render.history import History
     from kb.store import Store
+    from kb.store.listings import Listed
 
 RECENT = 30  # incidents listed on the home page
 LATEST = 100  # incidents listed on the incidents index
@@ -77,7 +78,10 @@ class RenderReport:
     cpu_seconds: float = 0.0  # process CPU time: the figure that holds on a noisy machine
 
 
-def _newest(items: Sequence[Incident]) -> list[Incident]:
+_Row = TypeVar("_Row", "Incident", "Listed")
+
+
+def _newest(items: Sequence[_Row]) -> list[_Row]:
     return sorted(items, key=lambda i: (figures.first_post(i) or EPOCH, i.key), reverse=True)
 
 
@@ -104,20 +108,37 @@ def render_site(
     started, cpu = time.perf_counter(), time.process_time()
     as_of = as_of or datetime.now(UTC).date()
     report = RenderReport()
-    incidents = _newest(list(store.incidents()))
-    report.incidents = len(incidents)
-    scope = _scope(incidents, changed)
+    scope = None
+    if changed is not None and len(set(changed)) <= SCOPED_MAX:
+        # The listings of every incident from the incidents table's columns (kb.store.
+        # listings): decoding every stored document was most of a changed-keys render.
+        from kb.store.listings import listed as listed_rows
+
+        shown: list[Incident] | list[Listed] = _newest(listed_rows(store))
+        scope = _scope(shown, changed)
+    if scope is None:
+        incidents = _newest(list(store.incidents()))
+        shown = incidents
+    else:  # the full incidents of the changed incidents' providers only
+        incidents = _newest([i for p in sorted(scope.providers)
+                             for i in store.incidents(provider=p)])
+    report.incidents = len(shown)
     report.scoped = scope is not None
     names = store.provider_names()
     by_provider: dict[str, list[Incident]] = defaultdict(list)
     for incident in incidents:
         by_provider[incident.provider].append(incident)
-    providers = sorted(by_provider, key=lambda p: ((names.get(p) or p).lower(), p))
+    listed_by: dict[str, list[Incident] | list[Listed]] = by_provider  # type: ignore[assignment]
+    if scope is not None:
+        listed_by = defaultdict(list)
+        for row in shown:
+            listed_by[row.provider].append(row)  # type: ignore[arg-type]
+    providers = sorted(listed_by, key=lambda p: ((names.get(p) or p).lower(), p))
 
     known = {
         i.key: Known(i.provider, i.title, paths.incident_doc(i.provider, i.native_id),
-                     figures.first_post(i))
-        for i in incidents
+                     figures.first_post(i))  # type: ignore[arg-type]
+        for i in shown
     }
     registry: Registry = discover(extra_sections)
     offered = list(registry.collections)  # before prepare drops the ones without pages
@@ -152,9 +173,11 @@ def render_site(
         if done % 200 == 0:
             tick(done, total)
 
-    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)),
+    drawn = by_provider if scope is None else _touching(store, build, shown, scope, as_of)
+    bars = {p: svg.days(drawn.get(p, ()), as_of, watched=_watched(build.coverage.get(p)),
                         interval=_touched) for p in providers}
-    observed = {p: _observed(by_provider[p], build.coverage.get(p), as_of, names.get(p) or p)
+    observed = {p: _observed(drawn.get(p, []), build.coverage.get(p), as_of,
+                             names.get(p) or p)
                 for p in providers}
     from kb.render.history import history
 
@@ -171,13 +194,21 @@ def render_site(
                         names.get(provider) or provider, years, observed[provider], compared)
     tick(len(rendered) + len(listed), total)
     _collections(env, out, registry, indexes=scope is None)
-    shown = registry.collections if scope is None else _linked_collections(
+    linked = registry.collections if scope is None else _linked_collections(
         offered, registry, docs)
-    _index_pages(env, out, incidents, providers, by_provider, bars, observed, as_of,
-                 [(c.name, c.title) for c in shown]
+    if scope is None:
+        components = {p: figures.components(by_provider[p]) for p in providers}
+    else:
+        from kb.store.listings import component_counts
+
+        counted = component_counts(store)
+        components = {p: counted.get(p, []) for p in providers}
+    _index_pages(env, out, shown, providers, listed_by, bars, observed, as_of,
+                 [(c.name, c.title) for c in linked]
                  + ([("compare", "Compare providers")] if compared else []),
-                 years=None if scope is None else {figures.year_of(i) for i in rendered})
-    _feeds_and_export(out, incidents, listed, by_provider, names,
+                 components, years=None if scope is None else {
+                     figures.year_of(i) for i in rendered})
+    _feeds_and_export(out, store, shown, listed, by_provider, names,
                       patch=None if scope is None else rendered)
     out.copy_tree(source / "assets", "assets/kb/")
     out.copy_tree(source / "pages")
@@ -198,7 +229,8 @@ def render_site(
 SCOPED_MAX = 200
 
 
-def _scope(incidents: Sequence[Incident], changed: Collection[str] | None) -> Scope | None:
+def _scope(incidents: Sequence[Incident] | Sequence[Listed],
+           changed: Collection[str] | None) -> Scope | None:
     """The scope of a changed-keys render, or None for a full one: no keys given, too many,
     or one the store no longer holds (its pages must go: only a full render prunes)."""
     if changed is None or len(set(changed)) > SCOPED_MAX:
@@ -208,6 +240,35 @@ def _scope(incidents: Sequence[Incident], changed: Collection[str] | None) -> Sc
     if len(found) != len(keys):
         return None
     return Scope(keys, frozenset(found.values()))
+
+
+def _touching(store: Store, build: BuildContext, shown: Sequence[Listed], scope: Scope,
+              as_of: date) -> dict[str, list[Incident]]:
+    """For a changed-keys render's day bars: the full incidents of the scope's providers
+    (build.incidents), and of every other provider those that can touch its bars (its last
+    SPAN days up to the as-of date, or up to its last observed day when earlier): those whose
+    `Listed.reach` (latest update, first post, resolution or stated impact window) is not
+    before the first such day. A day bar counts an incident from its impact start to its
+    end, and that end is one of those times or a component's status change, which
+    statuspage publishes with an update (so not after the latest one)."""
+    from kb.store.listings import incidents_by_keys
+
+    found: dict[str, list[Incident]] = defaultdict(list)
+    for incident in build.incidents:
+        found[incident.provider].append(incident)
+    first: dict[str, datetime] = {}
+    for provider in {row.provider for row in shown} - scope.providers:
+        coverage = build.coverage.get(provider)
+        last = as_of
+        if coverage is not None and coverage.end is not None:
+            last = min(last, (coverage.end - timedelta(microseconds=1)).astimezone(UTC).date())
+        day = last - timedelta(days=svg.SPAN)  # a day early: nothing is lost at the edge
+        first[provider] = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    wanted = [row.key for row in shown
+              if row.provider in first and row.reach >= first[row.provider]]
+    for incident in _newest(list(incidents_by_keys(store, wanted))):
+        found[incident.provider].append(incident)
+    return found
 
 
 @dataclass(frozen=True)
@@ -333,6 +394,7 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
                  by_provider: dict[str, list[Incident]], bars: dict[str, list[svg.Day]],
                  observed: dict[str, Observed],
                  as_of: date, more: list[tuple[str, str]],
+                 components: dict[str, list[tuple[str, int]]],
                  years: set[int | None] | None = None) -> None:
     """The home page, the incidents, providers, years and components indexes, data.md, and
     the page of each year (of `years` only, when given: a changed-keys render)."""
@@ -385,7 +447,6 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         env, "years.md.j2", "years/index.md",
         years=figures.by_year(incidents), whole=figures.total(figures.by_year(incidents)),
     ))
-    components = {p: figures.components(by_provider[p]) for p in providers}
     out.write("components/index.md", render(
         env, "components.md.j2", "components/index.md", providers=providers,
         components=components,
@@ -440,20 +501,27 @@ def _published(incident: Incident) -> Incident:
         dataclasses.replace(ref, url=ref.shown) for ref in incident.sources))
 
 
-def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[str],
-                      by_provider: dict[str, list[Incident]],
+def _feeds_and_export(out: Output, store: Store, shown: Sequence[Incident] | Sequence[Listed],
+                      providers: list[str], by_provider: dict[str, list[Incident]],
                       names: dict[str, str | None],
                       patch: Sequence[Incident] | None = None) -> None:
-    """The all-incidents feed, the feed of each of `providers`, and the export; with `patch`
-    (a changed-keys render), the last export with the lines of those incidents replaced."""
+    """The all-incidents feed, the feed of each of `providers`, and the export (`shown`: every
+    incident, full or as listed); with `patch` (a changed-keys render), the last export with
+    the lines of those incidents replaced, streamed from the old file to the new one."""
     from kb.present import write_export
+    from kb.store.listings import Listed, incidents_by_keys
 
     def page_from_feed(incident: Incident) -> str:
         target = paths.incident_doc(incident.provider, incident.native_id)
         return paths.link(paths.feed_file(None), target)
 
+    newest: Sequence[Incident] = shown  # type: ignore[assignment]
+    if shown and isinstance(shown[0], Listed):  # the feed's entries, read whole
+        chosen = sorted(shown, key=lambda i: (i.last_activity, i.key),  # type: ignore[union-attr]
+                        reverse=True)[:feeds.ENTRIES]
+        newest = list(incidents_by_keys(store, [i.key for i in chosen]))
     out.write(paths.feed_file(None), feeds.atom(
-        incidents, name="all", title="Outage knowledge base: all incidents",
+        newest, name="all", title="Outage knowledge base: all incidents",
         page_url=paths.link(paths.feed_file(None), "incidents/index.md"), page_path=page_from_feed,
     ))
     for provider in providers:
@@ -463,44 +531,63 @@ def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[st
             page_url=paths.link(paths.feed_file(None), paths.provider_doc(provider)),
             page_path=page_from_feed,
         ))
-    patched = None if patch is None else _patched_export(out.root / paths.EXPORT_FILE, patch)
-    if patched is not None:
-        out.write(paths.EXPORT_FILE, patched)
+    if patch is not None and _patch_export(out, patch):
         return
-    buffer = io.StringIO()
-    write_export(sorted(map(_published, incidents), key=lambda i: i.key), "jsonl", buffer)
-    out.write(paths.EXPORT_FILE, buffer.getvalue())
+    everything: Sequence[Incident] = (
+        newest if len(newest) == len(shown) else list(store.incidents()))
+    with out.streamed(paths.EXPORT_FILE) as sink:
+        write_export(sorted(map(_published, everything), key=lambda i: i.key), "jsonl", sink)
 
 
-def _patched_export(path: Path, incidents: Sequence[Incident]) -> str | None:
-    """The export at `path` (one JSON line per incident, sorted by key, each starting with
-    its key: what `_feeds_and_export` writes) with the lines of `incidents` replaced or added
-    in key order, as the full export of the same incidents would read; None when the file is
-    missing or not such an export (then the whole export is written again). Why: serialising
-    every incident again was a third of a changed-keys render at 10k incidents."""
+class _NotOurs(Exception):
+    """The last export is not what `_feeds_and_export` writes: write it whole again."""
+
+
+def _patch_export(out: Output, incidents: Sequence[Incident]) -> bool:
+    """The last export in `out` (one JSON line per incident, sorted by key, each starting
+    with its key: what `_feeds_and_export` writes) with the lines of `incidents` replaced or
+    added in key order, as the full export of the same incidents would read. Streamed line
+    by line (at 100k incidents the export is 230 MB). False, and nothing written, when the
+    file is missing or not such an export. Why: serialising every incident again was a third
+    of a changed-keys render at 10k incidents."""
     import json
 
     from kb.present import write_export
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    decoder = json.JSONDecoder()
-    lines: dict[str, str] = {}
-    # JSON escapes a line break inside a string: "\n" only ends lines.
-    for line in text.split("\n")[:-1] if text.endswith("\n") else [None]:
-        if line is None or not line.startswith('{"key":"'):
-            return None
-        try:
-            key, _end = decoder.raw_decode(line, len('{"key":'))
-        except ValueError:
-            return None
-        if not isinstance(key, str) or key in lines:
-            return None
-        lines[key] = line + "\n"
+    fresh: dict[str, str] = {}
     for incident in incidents:
         buffer = io.StringIO()
         write_export([_published(incident)], "jsonl", buffer)
-        lines[incident.key] = buffer.getvalue()
-    return "".join(lines[key] for key in sorted(lines))
+        fresh[incident.key] = buffer.getvalue()
+    pending = sorted(fresh)
+    decoder = json.JSONDecoder()
+    try:
+        with (out.root / paths.EXPORT_FILE).open("rb") as old, \
+                out.streamed(paths.EXPORT_FILE) as sink:
+            at, previous = 0, None
+            for raw in old:  # JSON escapes a line break inside a string: "\n" only ends lines
+                if not raw.endswith(b"\n") or not raw.startswith(b'{"key":"'):
+                    raise _NotOurs
+                try:
+                    line = raw.decode("utf-8")
+                    key, _end = decoder.raw_decode(line, len('{"key":'))
+                except ValueError:  # UnicodeDecodeError included
+                    raise _NotOurs from None
+                if not isinstance(key, str) or (previous is not None and key <= previous):
+                    raise _NotOurs
+                previous = key
+                while at < len(pending) and pending[at] < key:
+                    sink.write(fresh[pending[at]])
+                    at += 1
+                if at < len(pending) and pending[at] == key:
+                    sink.write(fresh[key])
+                    at += 1
+                else:
+                    sink.write(line)
+            if previous is None:
+                raise _NotOurs
+            for key in pending[at:]:
+                sink.write(fresh[key])
+    except (_NotOurs, OSError):
+        return False
+    return True
