@@ -17,7 +17,13 @@ from kb.model import SEVERITY_UNKNOWN
 from kb.render import figures
 from kb.render.figures import is_open
 from kb.store import Store
-from kb.store.listings import Listed, component_counts, incidents_by_keys, listed
+from kb.store.listings import (
+    Listed,
+    active_since,
+    component_counts,
+    incidents_by_keys,
+    listed,
+)
 from tests.conftest import ingested_store, reset_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +106,39 @@ def test_a_stored_change_is_listed_at_once(tmp_path: Path) -> None:
     edited = replace(first, title="Renamed")
     store.write_batch([IncidentWrite(edited, content_hash(edited), current=())], [])
     assert {r.key: r.title for r in listed(store)}[first.key] == "Renamed"
+
+
+def _times(incident) -> list:  # type: ignore[no-untyped-def]
+    life, window = incident.lifecycle, incident.impact_window
+    return [u.at for u in incident.updates] + [
+        t for t in (life.first_post_at, life.resolved_at,
+                    *((window.start, window.end) if window else ())) if t]
+
+
+def test_active_since_is_every_incident_with_a_time_since(store: Store) -> None:
+    full = list(store.incidents())
+    stamps = sorted({t for i in full for t in _times(i)})
+    providers = sorted({i.provider for i in full})
+    for since in (stamps[0], stamps[len(stamps) // 2], stamps[-1]):
+        expected = {i.key for i in full if any(t >= since for t in _times(i))}
+        assert active_since(store, since) == expected
+        assert expected  # every threshold is some incident's own time
+        some = providers[:2]
+        assert active_since(store, since, some) == {
+            k for k in expected if k.split("/", 1)[0] in some}
+
+
+def test_the_feed_candidates_hold_the_feeds_newest(store: Store,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.render import feeds
+    from kb.render.site import _feed_candidates
+
+    full = list(store.incidents())
+    for entries in (1, 3, 10, len(full) + 1):
+        monkeypatch.setattr(feeds, "ENTRIES", entries)
+        newest = sorted(full, key=lambda i: (feeds.last_activity(i), i.key),
+                        reverse=True)[:entries]
+        candidates = set(_feed_candidates(store, listed(store)))
+        assert {i.key for i in newest} <= candidates
+        if entries < len(full) // 2:
+            assert len(candidates) < len(full)  # a bound, not everything

@@ -123,10 +123,12 @@ class _Sink:
         self.hash = hashlib.sha256()
 
     def write(self, text: str) -> int:
-        data = text.encode("utf-8")
+        self.write_bytes(text.encode("utf-8"))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
         self.hash.update(data)
         self.handle.write(data)
-        return len(text)
 
 
 def _same_file(old: Path, new: Path, block: int = 1 << 20) -> bool:

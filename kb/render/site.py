@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -135,11 +136,19 @@ def render_site(
             listed_by[row.provider].append(row)  # type: ignore[arg-type]
     providers = sorted(listed_by, key=lambda p: ((names.get(p) or p).lower(), p))
 
-    known = {
-        i.key: Known(i.provider, i.title, paths.incident_doc(i.provider, i.native_id),
-                     figures.first_post(i))  # type: ignore[arg-type]
-        for i in shown
-    }
+    by_key = {i.key: i for i in shown}
+    known_cache: dict[str, Known | None] = {}
+
+    def known(key: str) -> Known | None:
+        """An incident linked from a page, made when a page asks (at 100k incidents making
+        every one took seconds; a page links a few)."""
+        if key not in known_cache:
+            i = by_key.get(key)
+            known_cache[key] = None if i is None else Known(
+                i.provider, i.title, paths.incident_doc(i.provider, i.native_id),
+                figures.first_post(i))  # type: ignore[arg-type]
+        return known_cache[key]
+
     registry: Registry = discover(extra_sections)
     offered = list(registry.collections)  # before prepare drops the ones without pages
     build = BuildContext(store, as_of, incidents=incidents, settings=settings, scope=scope)
@@ -152,7 +161,7 @@ def render_site(
         def has_page(collection: str, slug: str) -> bool:
             return (registry.has_page(collection, slug)
                     or (docs / paths.collection_doc(collection, slug)).is_file())
-    env = make_env(source / "templates", names, known.get, has_page)
+    env = make_env(source / "templates", names, known, has_page)
     out = Output(docs)
     rendered = incidents if scope is None else [i for i in incidents if scope.has(i)]
     listed = providers if scope is None else [p for p in providers if p in scope.providers]
@@ -251,21 +260,21 @@ def _touching(store: Store, build: BuildContext, shown: Sequence[Listed], scope:
     before the first such day. A day bar counts an incident from its impact start to its
     end, and that end is one of those times or a component's status change, which
     statuspage publishes with an update (so not after the latest one)."""
-    from kb.store.listings import incidents_by_keys
+    from kb.store.listings import active_since, incidents_by_keys
 
     found: dict[str, list[Incident]] = defaultdict(list)
     for incident in build.incidents:
         found[incident.provider].append(incident)
-    first: dict[str, datetime] = {}
+    since: dict[datetime, set[str]] = defaultdict(set)  # first day → providers
     for provider in {row.provider for row in shown} - scope.providers:
         coverage = build.coverage.get(provider)
         last = as_of
         if coverage is not None and coverage.end is not None:
             last = min(last, (coverage.end - timedelta(microseconds=1)).astimezone(UTC).date())
         day = last - timedelta(days=svg.SPAN)  # a day early: nothing is lost at the edge
-        first[provider] = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    wanted = [row.key for row in shown
-              if row.provider in first and row.reach >= first[row.provider]]
+        since[datetime.combine(day, datetime.min.time(), tzinfo=UTC)].add(provider)
+    wanted = set().union(*(active_since(store, first, providers)
+                           for first, providers in since.items()))
     for incident in _newest(list(incidents_by_keys(store, wanted))):
         found[incident.provider].append(incident)
     return found
@@ -517,9 +526,7 @@ def _feeds_and_export(out: Output, store: Store, shown: Sequence[Incident] | Seq
 
     newest: Sequence[Incident] = shown  # type: ignore[assignment]
     if shown and isinstance(shown[0], Listed):  # the feed's entries, read whole
-        chosen = sorted(shown, key=lambda i: (i.last_activity, i.key),  # type: ignore[union-attr]
-                        reverse=True)[:feeds.ENTRIES]
-        newest = list(incidents_by_keys(store, [i.key for i in chosen]))
+        newest = list(incidents_by_keys(store, _feed_candidates(store, shown)))
     out.write(paths.feed_file(None), feeds.atom(
         newest, name="all", title="Outage knowledge base: all incidents",
         page_url=paths.link(paths.feed_file(None), "incidents/index.md"), page_path=page_from_feed,
@@ -539,8 +546,36 @@ def _feeds_and_export(out: Output, store: Store, shown: Sequence[Incident] | Seq
         write_export(sorted(map(_published, everything), key=lambda i: i.key), "jsonl", sink)
 
 
+def _feed_candidates(store: Store, shown: Sequence[Listed]) -> Collection[str]:
+    """Keys that hold the feed's `feeds.ENTRIES` newest by last activity (the latest of an
+    incident's updates, first post and resolution). With L the ENTRIES-th latest of the first
+    posts and resolutions, ENTRIES incidents were active at L or later, so an incident last
+    active before L is not among them: the candidates are the incidents active since L."""
+    from kb.store.listings import active_since
+
+    stamps = sorted((max(t for t in (r.lifecycle.first_post_at, r.lifecycle.resolved_at) if t)
+                     for r in shown if r.lifecycle.first_post_at or r.lifecycle.resolved_at),
+                    reverse=True)
+    if len(stamps) < feeds.ENTRIES:
+        return [r.key for r in shown]
+    return active_since(store, stamps[feeds.ENTRIES - 1], windows=False)
+
+
 class _NotOurs(Exception):
     """The last export is not what `_feeds_and_export` writes: write it whole again."""
+
+
+def _line_key(decoder: json.JSONDecoder, line: bytes) -> object:
+    """The key a line of the export starts with; only the line's head is decoded (decoding
+    every 2 KB line of a 230 MB export was a second of a changed-keys render)."""
+    for head in (line[:512], line):
+        try:
+            return decoder.raw_decode(head.decode("utf-8", "ignore" if head is not line
+                                                  else "strict"), len('{"key":'))[0]
+        except ValueError:  # cut inside the key (a key longer than the head), or not JSON
+            if head is line:
+                raise _NotOurs from None
+    raise _NotOurs
 
 
 def _patch_export(out: Output, incidents: Sequence[Incident]) -> bool:
@@ -550,8 +585,6 @@ def _patch_export(out: Output, incidents: Sequence[Incident]) -> bool:
     by line (at 100k incidents the export is 230 MB). False, and nothing written, when the
     file is missing or not such an export. Why: serialising every incident again was a third
     of a changed-keys render at 10k incidents."""
-    import json
-
     from kb.present import write_export
 
     fresh: dict[str, str] = {}
@@ -564,30 +597,27 @@ def _patch_export(out: Output, incidents: Sequence[Incident]) -> bool:
     try:
         with (out.root / paths.EXPORT_FILE).open("rb") as old, \
                 out.streamed(paths.EXPORT_FILE) as sink:
-            at, previous = 0, None
+            at, previous, kept = 0, None, []
             for raw in old:  # JSON escapes a line break inside a string: "\n" only ends lines
                 if not raw.endswith(b"\n") or not raw.startswith(b'{"key":"'):
                     raise _NotOurs
-                try:
-                    line = raw.decode("utf-8")
-                    key, _end = decoder.raw_decode(line, len('{"key":'))
-                except ValueError:  # UnicodeDecodeError included
-                    raise _NotOurs from None
+                key = _line_key(decoder, raw)
                 if not isinstance(key, str) or (previous is not None and key <= previous):
                     raise _NotOurs
                 previous = key
-                while at < len(pending) and pending[at] < key:
-                    sink.write(fresh[pending[at]])
+                while at < len(pending) and pending[at] <= key:
+                    kept.append(fresh[pending[at]].encode("utf-8"))
                     at += 1
-                if at < len(pending) and pending[at] == key:
-                    sink.write(fresh[key])
-                    at += 1
-                else:
-                    sink.write(line)
+                if at and pending[at - 1] == key:
+                    continue  # replaced by its new line
+                kept.append(raw)  # the old line's bytes as they are (it was written by us)
+                if len(kept) >= 1000:  # a write per line was a second at 100k
+                    sink.write_bytes(b"".join(kept))
+                    kept.clear()
             if previous is None:
                 raise _NotOurs
-            for key in pending[at:]:
-                sink.write(fresh[key])
+            kept.extend(fresh[key].encode("utf-8") for key in pending[at:])
+            sink.write_bytes(b"".join(kept))
     except (_NotOurs, OSError):
         return False
     return True

@@ -7,6 +7,7 @@ list or count incidents of the whole KB: at 100k incidents decoding every stored
 alone took about 10 s of CPU. `listed` reads the incidents table's own columns instead
 (`Listed`: what a listing row, a count by year and the "ongoing" filter read) and decodes
 the document only of the few incidents whose columns cannot say it (see `_needs_document`).
+`active_since` finds the incidents active since a time (for the feeds and the day bars),
 `incidents_by_keys` reads the full incidents of a few keys; `component_counts` counts
 component names per provider in SQL.
 """
@@ -14,12 +15,12 @@ component names per provider in SQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import distinct, exists, func, select
+from sqlalchemy import and_, case, distinct, exists, func, or_, select
 
 from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Lifecycle, Severity
 from kb.serialize import incident_from_dict
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 T_INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
 T_UPDATES = UpdateRow.__table__  # type: ignore[attr-defined]
 T_COMPONENTS = ComponentRow.__table__  # type: ignore[attr-defined]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DONE = ("resolved", "postmortem", "completed")
 
 
@@ -41,9 +41,7 @@ class Listed:
     listing row, a yearly count and the "ongoing" filter read, with the same names and
     values (`Listed.of(incident)` is equal to what `listed` reads for it; the tests check).
 
-    `lifecycle` carries only first post, resolution and the snapshot end bound.
-    `last_activity` is kb.render.feeds.last_activity; `reach` the latest time the incident
-    is known to touch (last activity or its stated impact window), for the day bars."""
+    `lifecycle` carries only first post, resolution and the snapshot end bound."""
 
     key: str
     provider: str
@@ -54,26 +52,12 @@ class Listed:
     stated_severity: str
     first_posted: datetime | None
     lifecycle: Lifecycle
-    last_activity: datetime
-    reach: datetime
-
-    @property
-    def time_to_resolve(self):  # type: ignore[no-untyped-def]
-        """As Incident.time_to_resolve."""
-        start, end = self.lifecycle.first_post_at, self.lifecycle.resolved_at
-        if start is None or end is None or end <= start:
-            return None
-        return end - start
+    time_to_resolve: timedelta | None  # Incident.time_to_resolve
 
     @classmethod
     def of(cls, incident: Incident) -> Listed:
         """The listing row of a full incident."""
         life = incident.lifecycle
-        points = [u.at for u in incident.updates]
-        points += [p for p in (life.first_post_at, life.resolved_at) if p]
-        last = max(points) if points else _EPOCH
-        window = incident.impact_window
-        reach = max([last, *((window.start, window.end) if window else ())], key=_stamp)
         return cls(
             incident.key, incident.provider, incident.native_id, incident.title,
             incident.kind, incident.status, incident.stated_severity, incident.first_posted,
@@ -81,12 +65,13 @@ class Listed:
                       # read by figures.is_open only where these two leave it undecided
                       end_not_after=life.end_not_after if life.resolved_at is None
                       and incident.status.lower() not in _DONE else None),
-            last, reach,
+            incident.time_to_resolve,
         )
 
 
-def _stamp(value: datetime | None) -> datetime:
-    return value or _EPOCH
+def _resolve_time(start: datetime | None, end: datetime | None) -> timedelta | None:
+    """Incident.time_to_resolve from its two times: None unless the end comes after."""
+    return end - start if start is not None and end is not None and end > start else None
 
 
 def _needs_document(kind: str, severity: str, impact: str | None, first_post: datetime | None,
@@ -104,40 +89,57 @@ def _needs_document(kind: str, severity: str, impact: str | None, first_post: da
 
 
 def listed(store: Store) -> list[Listed]:
-    """Every stored incident as a `Listed`, in key order: one query over the incidents table
-    (with each incident's newest update time), documents decoded only where needed."""
+    """Every stored incident as a `Listed`, in key order: one query over the incidents
+    table's columns, documents decoded only where needed."""
     c = T_INCIDENTS.c
-    newest = (select(func.max(T_UPDATES.c.at)).where(T_UPDATES.c.incident_key == c.key)
-              .scalar_subquery())
-    named = exists().where(T_COMPONENTS.c.incident_key == c.key)
+    # Asked only where the columns leave the severity open (a correlated EXISTS per row
+    # cost as much as the rest of the query).
+    named = case((and_(c.severity == Severity.NONE.value, c.kind == Kind.INCIDENT.value,
+                       c.impact.is_(None)),
+                  exists().where(T_COMPONENTS.c.incident_key == c.key)), else_=False)
     query = select(c.key, c.provider, c.native_id, c.title, c.kind, c.status, c.impact,
-                   c.severity, c.first_post_at, c.resolved_at, c.impact_start, c.impact_end,
-                   newest.label("newest"), named.label("named")).order_by(c.key)
+                   c.severity, c.first_post_at, c.resolved_at, named.label("named")
+                   ).order_by(c.key)
     found: list[Listed] = []
     decode: list[int] = []
+    unknown = (Kind.INCIDENT.value, Severity.NONE.value, None)
+    kinds = {k.value: k for k in Kind}  # Kind(value) per row was a second at 100k
     with store.engine.connect() as conn:
         for row in conn.execute(query):
-            if _needs_document(row.kind, row.severity, row.impact, row.first_post_at,
-                               row.resolved_at, row.status, bool(row.named)):
+            (key, provider, native_id, title, kind, status, impact, severity, first_post,
+             resolved, has_components) = row
+            if _needs_document(kind, severity, impact, first_post, resolved, status,
+                               bool(has_components)):
                 decode.append(len(found))
-            severity = row.severity
-            if row.kind == Kind.INCIDENT.value and severity == Severity.NONE.value \
-                    and row.impact is None:
+            if (kind, severity, impact) == unknown:
                 severity = SEVERITY_UNKNOWN  # no component: nothing stated it
-            points = [p for p in (row.newest, row.first_post_at, row.resolved_at) if p]
-            last = max(points) if points else _EPOCH
-            reach = max([last, *(p for p in (row.impact_start, row.impact_end) if p)])
-            found.append(Listed(
-                row.key, row.provider, row.native_id, row.title, Kind(row.kind), row.status,
-                severity, row.first_post_at,
-                Lifecycle(first_post_at=row.first_post_at, resolved_at=row.resolved_at),
-                last, reach,
-            ))
+            found.append(Listed(key, provider, native_id, title, kinds[kind], status, severity,
+                                first_post, Lifecycle(first_post_at=first_post,
+                                                      resolved_at=resolved),
+                                _resolve_time(first_post, resolved)))
     if decode:
         full = {i.key: i for i in incidents_by_keys(store, [found[n].key for n in decode])}
         for n in decode:
             found[n] = Listed.of(full[found[n].key])
     return found
+
+
+def active_since(store: Store, since: datetime, providers: Collection[str] | None = None, *,
+                 windows: bool = True) -> set[str]:
+    """The keys of the incidents (of `providers`, when given) with any stored time at or
+    after `since`: an update, the first post, the resolution or (unless not `windows`) the
+    stated impact window. What a changed-keys render reads whole for the feeds' newest
+    entries and the day bars of providers it does not otherwise read."""
+    c, u = T_INCIDENTS.c, T_UPDATES.c
+    updated = select(u.incident_key).where(u.at >= since)  # the index on `at`
+    times = [c.key.in_(updated), c.first_post_at >= since, c.resolved_at >= since]
+    if windows:
+        times += [c.impact_start >= since, c.impact_end >= since]
+    query = select(c.key).where(or_(*times))
+    if providers is not None:
+        query = query.where(c.provider.in_(sorted(providers)))
+    with store.engine.connect() as conn:
+        return set(conn.scalars(query))
 
 
 def incidents_by_keys(store: Store, keys: Iterable[str]) -> Iterator[Incident]:
