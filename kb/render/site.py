@@ -415,8 +415,14 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         and (figures.first_post(i) or EPOCH) >= recent_from
     ]
     summary = []
+    merged: dict[str, figures.Period] = {}  # every provider's years together
     for provider in providers:
         periods = figures.by_year(by_provider[provider])
+        for period in periods:
+            into = merged.setdefault(period.label, figures.Period(period.label))
+            into.incidents += period.incidents
+            into.maintenances += period.maintenances
+            into.resolve_times.extend(period.resolve_times)  # a median: order is not shown
         cells = bars[provider]
         summary.append({
             "slug": provider, "whole": figures.total(periods),
@@ -452,9 +458,9 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         page = paths.year_doc(year)
         out.write(page, render(env, "year.md.j2", page, year=year, incidents=listed,
                                periods=figures.by_year(listed)))
+    years_all = [merged[y] for y in sorted(merged, key=int, reverse=True)]
     out.write("years/index.md", render(
-        env, "years.md.j2", "years/index.md",
-        years=figures.by_year(incidents), whole=figures.total(figures.by_year(incidents)),
+        env, "years.md.j2", "years/index.md", years=years_all, whole=figures.total(years_all),
     ))
     out.write("components/index.md", render(
         env, "components.md.j2", "components/index.md", providers=providers,
