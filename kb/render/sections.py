@@ -182,7 +182,9 @@ class BuildContext:
 
     @property
     def incidents(self) -> Sequence[Incident]:
-        """Every incident of the site (the build's own list: no second read of the store)."""
+        """Every incident of the site (the build's own list: no second read of the store);
+        in a changed-keys build, the incidents of the scope's providers only (the listings
+        of the others come from kb.store.listings)."""
         if self._incidents is None:
             self._incidents = list(self.store.incidents())
         return self._incidents

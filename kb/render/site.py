@@ -8,8 +8,12 @@ Given the keys of the incidents that changed since the last build (`changed`), i
 only the pages they affect (their incident pages; their providers' pages, year pages,
 component pages and feeds; the home page and the other index pages, the all-incidents feed
 and the export) and leaves every other file of the docs folder as it is: no prune, and the
-sections prepare for those subjects only (kb.render.sections.Scope). What such a render
-does not refresh is listed in docs/site.md ("Incremental builds"); a full render fixes it.
+sections prepare for those subjects only (kb.render.sections.Scope). Such a render reads
+whole only the incidents of the changed incidents' providers; the listings of every other
+incident (home page, indexes, the year page, links' titles, the feed, other providers' day
+bars) come from kb.store.listings' queries, and the export is patched as a stream. What
+such a render does not refresh is listed in docs/site.md ("Incremental builds"); a full
+render fixes it.
 """
 
 from __future__ import annotations
