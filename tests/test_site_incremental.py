@@ -189,7 +189,24 @@ def test_a_chunked_full_build_writes_what_mkdocs_build_writes(
                      for p in sorted(chunked.site.rglob("*")) if p.is_file()}
     assert sorted(chunked_files) == sorted(mkdocs_files)
     differ = [name for name in mkdocs_files if chunked_files[name] != mkdocs_files[name]]
-    assert differ == []
+    # The chunked build writes the search index one entry a line: the same JSON value.
+    index = "search/search_index.json"
+    assert differ == [index]
+    assert json.loads(chunked_files[index]) == json.loads(mkdocs_files[index])
+    assert chunked_files[index].count(b"\n") == len(json.loads(chunked_files[index])["docs"]) + 1
+
+    # A page's entries patched into either form of the index give the same value.
+    from kb.render.build import _patch_search_index
+
+    entries = json.loads(mkdocs_files[index])["docs"]
+    url = entries[-1]["location"].split("#", 1)[0]
+    new = [{"location": url, "title": "New \u2028 title\n", "text": "x"}]
+    for site in (layout.site, chunked.site):
+        _patch_search_index(site / index, {url}, new)
+    patched = [json.loads((s / index).read_bytes()) for s in (layout.site, chunked.site)]
+    assert patched[0] == patched[1]
+    assert patched[0]["docs"] == [e for e in entries
+                                  if e["location"].split("#", 1)[0] != url] + new
 
 
 @pytest.mark.slow
@@ -404,14 +421,22 @@ def test_one_neighbour_query_finds_what_all_pairs_find(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("text", ["", "not json\n", '{"key":"a/1"}\n{"key":"a/1"}\n',
-                                  '{"key":"a/1"}'])
+                                  '{"key":"a/1"}', '{"key":"b/1"}\n{"key":"a/1"}\n',
+                                  '{"key":"a/1"}\n\xff\n'])
 def test_an_export_that_is_not_ours_is_written_again_whole(tmp_path: Path, text: str) -> None:
-    from kb.render.site import _patched_export
+    from kb.render import paths
+    from kb.render.output import Output
+    from kb.render.site import _patch_export
 
-    path = tmp_path / "incidents.jsonl"
+    out = Output(tmp_path / "docs")
+    assert not _patch_export(out, [])  # missing
+    path = out.root / paths.EXPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    assert _patched_export(path, []) is None
-    assert _patched_export(tmp_path / "missing.jsonl", []) is None
+    assert not _patch_export(out, [])
+    assert path.read_text() == text  # left for the whole export to replace
+    assert not out.written and not out.produced
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
 
 
 @pytest.mark.slow

@@ -94,7 +94,7 @@ def _prepare(store: Store, build: BuildContext | None = None) -> _State:
         if scope is not None and incident.provider not in scope.providers:
             continue
         try:
-            measured = incident_figures(incident, seen.get(incident.key))
+            measured = build.incident_figures(incident, seen.get(incident.key))
         except Exception as exc:  # its own page reports it again (the metrics slot)
             build.warn(f"section reliability: {incident.key}: left out of the figures: "
                        f"{exception_line(exc)}")

@@ -72,9 +72,17 @@ def _prepare(store: Store, build: BuildContext) -> _State | None:
     # A changed-keys build: one neighbour query per changed incident, not all pairs.
     rows = None if build.scope is None else [
         n for n, key in enumerate(index.keys) if build.scope.has(key)]
+    neighbours = _top(index.matrix, index.keys, rows)
     # The build's own incidents: reading all of them again cost 0.3 s and a second copy in
-    # memory at 10k incidents.
-    return _State(_top(index.matrix, index.keys, rows), {i.key: i for i in build.incidents})
+    # memory at 10k incidents. A changed-keys build holds its providers' incidents only: the
+    # neighbours of other providers are read by key.
+    known = {i.key: i for i in build.incidents}
+    if build.scope is not None:
+        from kb.store.listings import incidents_by_keys
+
+        wanted = {key for pairs in neighbours.values() for key, _ in pairs} - known.keys()
+        known.update((i.key, i) for i in incidents_by_keys(store, wanted))
+    return _State(neighbours, known)
 
 
 def _provide(state: _State | None, incident: Incident) -> Links | None:

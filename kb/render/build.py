@@ -27,16 +27,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
+import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
@@ -225,8 +227,51 @@ def run_mkdocs_chunked(layout: Layout, site_dir: Path) -> list[str]:
                 _build_page(page, config, doc_files, nav, env)
             for page in chunk:  # what the next chunks never read again
                 page.markdown = page.content = None
+        search = config.plugins.get("material/search")
+        if search is not None and search.config.enabled:
+            # The search index one entry a line, written as it goes (material's own
+            # on_post_build makes it one string: 195 MB at 100k incidents, the build's peak
+            # memory), and patched a line at a time by run_mkdocs_pages.
+            _write_search_index(site_dir / "search" / "search_index.json",
+                                _search_config(search), search.search_index.entries)
+            search.config.enabled = False  # its on_post_build then writes nothing
         config.plugins.on_post_build(config=config)
     return warnings
+
+
+SEARCH_HEAD = b'{"config":'  # the search index: {"config":{...},"docs":[\n{entry},\n...\n]}
+SEARCH_DOCS = b',"docs":[\n'
+SEARCH_TAIL = b"\n]}"
+
+
+def _search_config(search: Any) -> dict[str, Any]:
+    """What material's search plugin writes as the index's "config" (generate_search_index)."""
+    return {key: search.config[key] for key in ["lang", "separator", "pipeline", "fields"]}
+
+
+def _dumps(value: object) -> bytes:
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+# material's json.dumps arguments; one encoder (json.dumps with arguments makes one a call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def _write_search_index(path: Path, config: dict[str, Any],
+                        entries: Iterable[dict[str, Any] | bytes]) -> None:
+    """The search index material's search plugin writes (the same JSON value), one entry a
+    line, atomically. `entries`: dicts, or entry lines already encoded."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(SEARCH_HEAD + _dumps(config) + SEARCH_DOCS)
+        lines = (entry if isinstance(entry, bytes) else _dumps(entry) for entry in entries)
+        first = True
+        while block := list(itertools.islice(lines, 1000)):  # a write per entry cost 30 %
+            handle.write((b"" if first else b",\n") + b",\n".join(block))
+            first = False
+        handle.write(SEARCH_TAIL)
+    tmp.replace(path)
 
 
 def _nav_docs(items: object) -> Iterator[str]:
@@ -346,18 +391,48 @@ def _page_dest(doc: str) -> str:
 
 def _patch_search_index(path: Path, urls: set[str], entries: list[dict[str, object]]) -> None:
     """Replace the search entries of the pages at `urls` (a page's entries are its URL and
-    its URL with an anchor) by `entries`, written atomically."""
-    import json
-
+    its URL with an anchor) by `entries`, written atomically, one entry a line. An index
+    in that form (what run_mkdocs_chunked writes) is read a line at a time; another one
+    (material's, from mkdocs' build() of a small site) is read whole."""
     if not path.is_file():
         raise KbError(f"{path}: no search index to update; run `kb site build --force`")
-    data = json.loads(path.read_bytes())
-    kept = [e for e in data.get("docs", [])
-            if str(e.get("location", "")).split("#", 1)[0] not in urls]
-    data["docs"] = kept + entries
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":"), default=str), encoding="utf-8")
-    tmp.replace(path)
+    with path.open("rb") as handle:
+        head = handle.readline(1 << 16)  # the config: a few hundred bytes
+        if head.startswith(SEARCH_HEAD) and head.endswith(SEARCH_DOCS):
+            config = json.loads(head[len(SEARCH_HEAD):-len(SEARCH_DOCS)])
+            kept = [line for line in _entry_lines(handle) if _location(line) not in urls]
+        else:
+            handle.seek(0)
+            data = json.loads(handle.read())
+            config = data.get("config", {})
+            kept = [_dumps(e) for e in data.get("docs", [])
+                    if str(e.get("location", "")).split("#", 1)[0] not in urls]
+    _write_search_index(path, config, [*kept, *entries])
+
+
+def _entry_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The entry lines of a one-entry-a-line search index after its first line."""
+    for line in handle:
+        if line == SEARCH_TAIL[1:]:
+            return
+        yield line.rstrip(b"\n").removesuffix(b",")
+
+
+_LOCATION = b'{"location":"'
+_DECODER = json.JSONDecoder()
+
+
+def _location(line: bytes) -> str:
+    """The page URL (without anchor) of one search entry line: material writes the location
+    first, so only the line's head is decoded (the whole of 300,000 lines took a second)."""
+    if line.startswith(_LOCATION):
+        try:
+            found, _ = _DECODER.raw_decode(
+                line[:1024].decode("utf-8", "ignore"), len(_LOCATION) - 1)
+            return str(found).split("#", 1)[0]
+        except ValueError:  # a location longer than the head
+            pass
+    return str(json.loads(line).get("location", "")).split("#", 1)[0]
 
 
 def _scoped_mkdocs(layout: Layout, report: BuildReport, current: str,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kb.analysis.causes import Cause, cause_label
-from kb.analysis.metrics import IncidentFigures, incident_figures
+from kb.analysis.metrics import IncidentFigures
 from kb.analysis.reliability import Series, group_figures
 from kb.analysis.site_sections import COLUMNS, period_end, period_row, provider_periods
 from kb.errors import exception_line
@@ -62,7 +62,7 @@ def history(build: BuildContext, by_provider: dict[str, list[Incident]]) -> Hist
     coverages = build.coverage
     for provider, incidents in by_provider.items():
         try:
-            items = [incident_figures(i, seen.get(i.key)) for i in incidents]
+            items = [build.incident_figures(i, seen.get(i.key)) for i in incidents]
             found.figures[provider] = items
             found.years[provider] = _years(provider, items, coverages.get(provider), end)
         except Exception as exc:  # one provider's odd data: its pages show counts only

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from kb.analysis.coverage import Coverage
+    from kb.analysis.metrics import IncidentFigures
     from kb.config import Settings
     from kb.model import Incident
     from kb.store import Store
@@ -176,11 +177,14 @@ class BuildContext:
         self._incidents = incidents
         self._settings = settings
         self._coverage: dict[str, Coverage] | None = None
+        self._figures: dict[tuple[str, datetime | None], IncidentFigures] = {}
         self.failures: list[str] = [] if failures is None else failures
 
     @property
     def incidents(self) -> Sequence[Incident]:
-        """Every incident of the site (the build's own list: no second read of the store)."""
+        """Every incident of the site (the build's own list: no second read of the store);
+        in a changed-keys build, the incidents of the scope's providers only (the listings
+        of the others come from kb.store.listings)."""
         if self._incidents is None:
             self._incidents = list(self.store.incidents())
         return self._incidents
@@ -203,6 +207,20 @@ class BuildContext:
 
             self._coverage = coverage_from_payloads(payload_spans(self.store))
         return self._coverage
+
+    def incident_figures(self, incident: Incident,
+                         seen: datetime | None = None) -> IncidentFigures:
+        """kb.analysis.metrics.incident_figures, made once per build for each incident and
+        `seen` (the reliability section and the year figures both measure the same
+        incidents: twice the work at 100k). An incident that fails to measure raises each
+        time."""
+        memo = (incident.key, seen)
+        found = self._figures.get(memo)
+        if found is None:
+            from kb.analysis.metrics import incident_figures
+
+            found = self._figures[memo] = incident_figures(incident, seen)
+        return found
 
     def warn(self, line: str) -> None:
         """Report one failure (a draft that could not be made, ...) as a line of the build."""

@@ -8,21 +8,26 @@ Given the keys of the incidents that changed since the last build (`changed`), i
 only the pages they affect (their incident pages; their providers' pages, year pages,
 component pages and feeds; the home page and the other index pages, the all-incidents feed
 and the export) and leaves every other file of the docs folder as it is: no prune, and the
-sections prepare for those subjects only (kb.render.sections.Scope). What such a render
-does not refresh is listed in docs/site.md ("Incremental builds"); a full render fixes it.
+sections prepare for those subjects only (kb.render.sections.Scope). Such a render reads
+whole only the incidents of the changed incidents' providers; the listings of every other
+incident (home page, indexes, the year page, links' titles, the feed, other providers' day
+bars) come from kb.store.listings' queries, and the export is patched as a stream. What
+such a render does not refresh is listed in docs/site.md ("Incremental builds"); a full
+render fixes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kb.errors import exception_line
 from kb.model import Incident, Kind
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from kb.config import Settings
     from kb.render.history import History
     from kb.store import Store
+    from kb.store.listings import Listed
 
 RECENT = 30  # incidents listed on the home page
 LATEST = 100  # incidents listed on the incidents index
@@ -77,7 +83,10 @@ class RenderReport:
     cpu_seconds: float = 0.0  # process CPU time: the figure that holds on a noisy machine
 
 
-def _newest(items: Sequence[Incident]) -> list[Incident]:
+_Row = TypeVar("_Row", "Incident", "Listed")
+
+
+def _newest(items: Sequence[_Row]) -> list[_Row]:
     return sorted(items, key=lambda i: (figures.first_post(i) or EPOCH, i.key), reverse=True)
 
 
@@ -104,21 +113,46 @@ def render_site(
     started, cpu = time.perf_counter(), time.process_time()
     as_of = as_of or datetime.now(UTC).date()
     report = RenderReport()
-    incidents = _newest(list(store.incidents()))
-    report.incidents = len(incidents)
-    scope = _scope(incidents, changed)
+    scope = None
+    if changed is not None and len(set(changed)) <= SCOPED_MAX:
+        # The listings of every incident from the incidents table's columns (kb.store.
+        # listings): decoding every stored document was most of a changed-keys render.
+        from kb.store.listings import listed as listed_rows
+
+        shown: list[Incident] | list[Listed] = _newest(listed_rows(store))
+        scope = _scope(shown, changed)
+    if scope is None:
+        incidents = _newest(list(store.incidents()))
+        shown = incidents
+    else:  # the full incidents of the changed incidents' providers only
+        incidents = _newest([i for p in sorted(scope.providers)
+                             for i in store.incidents(provider=p)])
+    report.incidents = len(shown)
     report.scoped = scope is not None
     names = store.provider_names()
     by_provider: dict[str, list[Incident]] = defaultdict(list)
     for incident in incidents:
         by_provider[incident.provider].append(incident)
-    providers = sorted(by_provider, key=lambda p: ((names.get(p) or p).lower(), p))
+    listed_by: dict[str, list[Incident] | list[Listed]] = by_provider  # type: ignore[assignment]
+    if scope is not None:
+        listed_by = defaultdict(list)
+        for row in shown:
+            listed_by[row.provider].append(row)  # type: ignore[arg-type]
+    providers = sorted(listed_by, key=lambda p: ((names.get(p) or p).lower(), p))
 
-    known = {
-        i.key: Known(i.provider, i.title, paths.incident_doc(i.provider, i.native_id),
-                     figures.first_post(i))
-        for i in incidents
-    }
+    by_key = {i.key: i for i in shown}
+    known_cache: dict[str, Known | None] = {}
+
+    def known(key: str) -> Known | None:
+        """An incident linked from a page, made when a page asks (at 100k incidents making
+        every one took seconds; a page links a few)."""
+        if key not in known_cache:
+            i = by_key.get(key)
+            known_cache[key] = None if i is None else Known(
+                i.provider, i.title, paths.incident_doc(i.provider, i.native_id),
+                figures.first_post(i))  # type: ignore[arg-type]
+        return known_cache[key]
+
     registry: Registry = discover(extra_sections)
     offered = list(registry.collections)  # before prepare drops the ones without pages
     build = BuildContext(store, as_of, incidents=incidents, settings=settings, scope=scope)
@@ -131,7 +165,7 @@ def render_site(
         def has_page(collection: str, slug: str) -> bool:
             return (registry.has_page(collection, slug)
                     or (docs / paths.collection_doc(collection, slug)).is_file())
-    env = make_env(source / "templates", names, known.get, has_page)
+    env = make_env(source / "templates", names, known, has_page)
     out = Output(docs)
     rendered = incidents if scope is None else [i for i in incidents if scope.has(i)]
     listed = providers if scope is None else [p for p in providers if p in scope.providers]
@@ -152,9 +186,11 @@ def render_site(
         if done % 200 == 0:
             tick(done, total)
 
-    bars = {p: svg.days(by_provider[p], as_of, watched=_watched(build.coverage.get(p)),
+    drawn = by_provider if scope is None else _touching(store, build, shown, scope, as_of)
+    bars = {p: svg.days(drawn.get(p, ()), as_of, watched=_watched(build.coverage.get(p)),
                         interval=_touched) for p in providers}
-    observed = {p: _observed(by_provider[p], build.coverage.get(p), as_of, names.get(p) or p)
+    observed = {p: _observed(drawn.get(p, []), build.coverage.get(p), as_of,
+                             names.get(p) or p)
                 for p in providers}
     from kb.render.history import history
 
@@ -171,13 +207,21 @@ def render_site(
                         names.get(provider) or provider, years, observed[provider], compared)
     tick(len(rendered) + len(listed), total)
     _collections(env, out, registry, indexes=scope is None)
-    shown = registry.collections if scope is None else _linked_collections(
+    linked = registry.collections if scope is None else _linked_collections(
         offered, registry, docs)
-    _index_pages(env, out, incidents, providers, by_provider, bars, observed, as_of,
-                 [(c.name, c.title) for c in shown]
+    if scope is None:
+        components = {p: figures.components(by_provider[p]) for p in providers}
+    else:
+        from kb.store.listings import component_counts
+
+        counted = component_counts(store)
+        components = {p: counted.get(p, []) for p in providers}
+    _index_pages(env, out, shown, providers, listed_by, bars, observed, as_of,
+                 [(c.name, c.title) for c in linked]
                  + ([("compare", "Compare providers")] if compared else []),
-                 years=None if scope is None else {figures.year_of(i) for i in rendered})
-    _feeds_and_export(out, incidents, listed, by_provider, names,
+                 components, years=None if scope is None else {
+                     figures.year_of(i) for i in rendered})
+    _feeds_and_export(out, store, shown, listed, by_provider, names,
                       patch=None if scope is None else rendered)
     out.copy_tree(source / "assets", "assets/kb/")
     out.copy_tree(source / "pages")
@@ -198,7 +242,8 @@ def render_site(
 SCOPED_MAX = 200
 
 
-def _scope(incidents: Sequence[Incident], changed: Collection[str] | None) -> Scope | None:
+def _scope(incidents: Sequence[Incident] | Sequence[Listed],
+           changed: Collection[str] | None) -> Scope | None:
     """The scope of a changed-keys render, or None for a full one: no keys given, too many,
     or one the store no longer holds (its pages must go: only a full render prunes)."""
     if changed is None or len(set(changed)) > SCOPED_MAX:
@@ -208,6 +253,35 @@ def _scope(incidents: Sequence[Incident], changed: Collection[str] | None) -> Sc
     if len(found) != len(keys):
         return None
     return Scope(keys, frozenset(found.values()))
+
+
+def _touching(store: Store, build: BuildContext, shown: Sequence[Listed], scope: Scope,
+              as_of: date) -> dict[str, list[Incident]]:
+    """For a changed-keys render's day bars: the full incidents of the scope's providers
+    (build.incidents), and of every other provider those that can touch its bars (its last
+    SPAN days up to the as-of date, or up to its last observed day when earlier): those whose
+    `Listed.reach` (latest update, first post, resolution or stated impact window) is not
+    before the first such day. A day bar counts an incident from its impact start to its
+    end, and that end is one of those times or a component's status change, which
+    statuspage publishes with an update (so not after the latest one)."""
+    from kb.store.listings import active_since, incidents_by_keys
+
+    found: dict[str, list[Incident]] = defaultdict(list)
+    for incident in build.incidents:
+        found[incident.provider].append(incident)
+    since: dict[datetime, set[str]] = defaultdict(set)  # first day → providers
+    for provider in {row.provider for row in shown} - scope.providers:
+        coverage = build.coverage.get(provider)
+        last = as_of
+        if coverage is not None and coverage.end is not None:
+            last = min(last, (coverage.end - timedelta(microseconds=1)).astimezone(UTC).date())
+        day = last - timedelta(days=svg.SPAN)  # a day early: nothing is lost at the edge
+        since[datetime.combine(day, datetime.min.time(), tzinfo=UTC)].add(provider)
+    wanted = set().union(*(active_since(store, first, providers)
+                           for first, providers in since.items()))
+    for incident in _newest(list(incidents_by_keys(store, wanted))):
+        found[incident.provider].append(incident)
+    return found
 
 
 @dataclass(frozen=True)
@@ -333,6 +407,7 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
                  by_provider: dict[str, list[Incident]], bars: dict[str, list[svg.Day]],
                  observed: dict[str, Observed],
                  as_of: date, more: list[tuple[str, str]],
+                 components: dict[str, list[tuple[str, int]]],
                  years: set[int | None] | None = None) -> None:
     """The home page, the incidents, providers, years and components indexes, data.md, and
     the page of each year (of `years` only, when given: a changed-keys render)."""
@@ -344,8 +419,14 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         and (figures.first_post(i) or EPOCH) >= recent_from
     ]
     summary = []
+    merged: dict[str, figures.Period] = {}  # every provider's years together
     for provider in providers:
         periods = figures.by_year(by_provider[provider])
+        for period in periods:
+            into = merged.setdefault(period.label, figures.Period(period.label))
+            into.incidents += period.incidents
+            into.maintenances += period.maintenances
+            into.resolve_times.extend(period.resolve_times)  # a median: order is not shown
         cells = bars[provider]
         summary.append({
             "slug": provider, "whole": figures.total(periods),
@@ -381,11 +462,10 @@ def _index_pages(env: Environment, out: Output, incidents: list[Incident], provi
         page = paths.year_doc(year)
         out.write(page, render(env, "year.md.j2", page, year=year, incidents=listed,
                                periods=figures.by_year(listed)))
+    years_all = [merged[y] for y in sorted(merged, key=int, reverse=True)]
     out.write("years/index.md", render(
-        env, "years.md.j2", "years/index.md",
-        years=figures.by_year(incidents), whole=figures.total(figures.by_year(incidents)),
+        env, "years.md.j2", "years/index.md", years=years_all, whole=figures.total(years_all),
     ))
-    components = {p: figures.components(by_provider[p]) for p in providers}
     out.write("components/index.md", render(
         env, "components.md.j2", "components/index.md", providers=providers,
         components=components,
@@ -440,20 +520,25 @@ def _published(incident: Incident) -> Incident:
         dataclasses.replace(ref, url=ref.shown) for ref in incident.sources))
 
 
-def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[str],
-                      by_provider: dict[str, list[Incident]],
+def _feeds_and_export(out: Output, store: Store, shown: Sequence[Incident] | Sequence[Listed],
+                      providers: list[str], by_provider: dict[str, list[Incident]],
                       names: dict[str, str | None],
                       patch: Sequence[Incident] | None = None) -> None:
-    """The all-incidents feed, the feed of each of `providers`, and the export; with `patch`
-    (a changed-keys render), the last export with the lines of those incidents replaced."""
+    """The all-incidents feed, the feed of each of `providers`, and the export (`shown`: every
+    incident, full or as listed); with `patch` (a changed-keys render), the last export with
+    the lines of those incidents replaced, streamed from the old file to the new one."""
     from kb.present import write_export
+    from kb.store.listings import Listed, incidents_by_keys
 
     def page_from_feed(incident: Incident) -> str:
         target = paths.incident_doc(incident.provider, incident.native_id)
         return paths.link(paths.feed_file(None), target)
 
+    newest: Sequence[Incident] = shown  # type: ignore[assignment]
+    if shown and isinstance(shown[0], Listed):  # the feed's entries, read whole
+        newest = list(incidents_by_keys(store, _feed_candidates(store, shown)))
     out.write(paths.feed_file(None), feeds.atom(
-        incidents, name="all", title="Outage knowledge base: all incidents",
+        newest, name="all", title="Outage knowledge base: all incidents",
         page_url=paths.link(paths.feed_file(None), "incidents/index.md"), page_path=page_from_feed,
     ))
     for provider in providers:
@@ -463,44 +548,86 @@ def _feeds_and_export(out: Output, incidents: list[Incident], providers: list[st
             page_url=paths.link(paths.feed_file(None), paths.provider_doc(provider)),
             page_path=page_from_feed,
         ))
-    patched = None if patch is None else _patched_export(out.root / paths.EXPORT_FILE, patch)
-    if patched is not None:
-        out.write(paths.EXPORT_FILE, patched)
+    if patch is not None and _patch_export(out, patch):
         return
-    buffer = io.StringIO()
-    write_export(sorted(map(_published, incidents), key=lambda i: i.key), "jsonl", buffer)
-    out.write(paths.EXPORT_FILE, buffer.getvalue())
+    everything: Sequence[Incident] = (
+        newest if len(newest) == len(shown) else list(store.incidents()))
+    with out.streamed(paths.EXPORT_FILE) as sink:
+        write_export(sorted(map(_published, everything), key=lambda i: i.key), "jsonl", sink)
 
 
-def _patched_export(path: Path, incidents: Sequence[Incident]) -> str | None:
-    """The export at `path` (one JSON line per incident, sorted by key, each starting with
-    its key: what `_feeds_and_export` writes) with the lines of `incidents` replaced or added
-    in key order, as the full export of the same incidents would read; None when the file is
-    missing or not such an export (then the whole export is written again). Why: serialising
-    every incident again was a third of a changed-keys render at 10k incidents."""
-    import json
+def _feed_candidates(store: Store, shown: Sequence[Listed]) -> Collection[str]:
+    """Keys that hold the feed's `feeds.ENTRIES` newest by last activity (the latest of an
+    incident's updates, first post and resolution). With L the ENTRIES-th latest of the first
+    posts and resolutions, ENTRIES incidents were active at L or later, so an incident last
+    active before L is not among them: the candidates are the incidents active since L."""
+    from kb.store.listings import active_since
 
+    stamps = sorted((max(t for t in (r.lifecycle.first_post_at, r.lifecycle.resolved_at) if t)
+                     for r in shown if r.lifecycle.first_post_at or r.lifecycle.resolved_at),
+                    reverse=True)
+    if len(stamps) < feeds.ENTRIES:
+        return [r.key for r in shown]
+    return active_since(store, stamps[feeds.ENTRIES - 1], windows=False)
+
+
+class _NotOurs(Exception):
+    """The last export is not what `_feeds_and_export` writes: write it whole again."""
+
+
+def _line_key(decoder: json.JSONDecoder, line: bytes) -> object:
+    """The key a line of the export starts with; only the line's head is decoded (decoding
+    every 2 KB line of a 230 MB export was a second of a changed-keys render)."""
+    for head in (line[:512], line):
+        try:
+            return decoder.raw_decode(head.decode("utf-8", "ignore" if head is not line
+                                                  else "strict"), len('{"key":'))[0]
+        except ValueError:  # cut inside the key (a key longer than the head), or not JSON
+            if head is line:
+                raise _NotOurs from None
+    raise _NotOurs
+
+
+def _patch_export(out: Output, incidents: Sequence[Incident]) -> bool:
+    """The last export in `out` (one JSON line per incident, sorted by key, each starting
+    with its key: what `_feeds_and_export` writes) with the lines of `incidents` replaced or
+    added in key order, as the full export of the same incidents would read. Streamed line
+    by line (at 100k incidents the export is 230 MB). False, and nothing written, when the
+    file is missing or not such an export. Why: serialising every incident again was a third
+    of a changed-keys render at 10k incidents."""
     from kb.present import write_export
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    decoder = json.JSONDecoder()
-    lines: dict[str, str] = {}
-    # JSON escapes a line break inside a string: "\n" only ends lines.
-    for line in text.split("\n")[:-1] if text.endswith("\n") else [None]:
-        if line is None or not line.startswith('{"key":"'):
-            return None
-        try:
-            key, _end = decoder.raw_decode(line, len('{"key":'))
-        except ValueError:
-            return None
-        if not isinstance(key, str) or key in lines:
-            return None
-        lines[key] = line + "\n"
+    fresh: dict[str, str] = {}
     for incident in incidents:
         buffer = io.StringIO()
         write_export([_published(incident)], "jsonl", buffer)
-        lines[incident.key] = buffer.getvalue()
-    return "".join(lines[key] for key in sorted(lines))
+        fresh[incident.key] = buffer.getvalue()
+    pending = sorted(fresh)
+    decoder = json.JSONDecoder()
+    try:
+        with (out.root / paths.EXPORT_FILE).open("rb") as old, \
+                out.streamed(paths.EXPORT_FILE) as sink:
+            at, previous, kept = 0, None, []
+            for raw in old:  # JSON escapes a line break inside a string: "\n" only ends lines
+                if not raw.endswith(b"\n") or not raw.startswith(b'{"key":"'):
+                    raise _NotOurs
+                key = _line_key(decoder, raw)
+                if not isinstance(key, str) or (previous is not None and key <= previous):
+                    raise _NotOurs
+                previous = key
+                while at < len(pending) and pending[at] <= key:
+                    kept.append(fresh[pending[at]].encode("utf-8"))
+                    at += 1
+                if at and pending[at - 1] == key:
+                    continue  # replaced by its new line
+                kept.append(raw)  # the old line's bytes as they are (it was written by us)
+                if len(kept) >= 1000:  # a write per line was a second at 100k
+                    sink.write_bytes(b"".join(kept))
+                    kept.clear()
+            if previous is None:
+                raise _NotOurs
+            kept.extend(fresh[key].encode("utf-8") for key in pending[at:])
+            sink.write_bytes(b"".join(kept))
+    except (_NotOurs, OSError):
+        return False
+    return True
