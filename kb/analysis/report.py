@@ -65,7 +65,7 @@ def tag_dict(tag: CauseTag) -> dict[str, Any]:
 
 def incident_dict(f: IncidentFigures, tags: Sequence[CauseTag] = ()) -> dict[str, Any]:
     data = asdict(f)
-    for name in ("start", "end", "last_seen"):
+    for name in ("start", "end", "last_seen", "unknown_start", "unknown_end"):
         data[name] = stamp(data[name])
     for part in data["components"]:
         part["start"], part["end"] = stamp(part["start"]), stamp(part["end"])

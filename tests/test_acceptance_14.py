@@ -1,0 +1,40 @@
+"""Issue 14 acceptance audit: figures that were wrong when the recorded corpus was checked as a
+new user would (each test fails on the code before its fix)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from kb.analysis.metrics import incident_figures
+from kb.analysis.report import incident_dict
+from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def t(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def incident(*, resolved: float | None, updates: tuple[float, ...] = (0,),
+             **life: datetime | None) -> Incident:
+    return Incident(
+        provider="p", native_id="a", title="incident a", kind=Kind.INCIDENT,
+        status="resolved" if resolved is not None else "investigating",
+        severity=Severity.MAJOR, impact="major",
+        lifecycle=Lifecycle(first_post_at=t(0),
+                            resolved_at=t(resolved) if resolved is not None else None, **life),
+        updates=tuple(Update(t(m), Phase.INVESTIGATING, "investigating", "x", "x")
+                      for m in updates))
+
+
+def test_metrics_json_of_an_open_incident_is_json() -> None:
+    """`kb metrics --incident KEY --json` of an open incident (google-cloud/QEcZsLuW9bqYZggLZXgS
+    in the corpus) raised "Object of type datetime is not JSON serializable": the unknown
+    stretch's two times were left as datetimes."""
+    figures = incident_figures(incident(resolved=None, updates=(0, 30)), seen=t(600))
+    assert figures.open and figures.unknown_start == t(30) and figures.unknown_end == t(600)
+    data = json.loads(json.dumps(incident_dict(figures)))
+    assert data["unknown_start"] == "2026-03-01T12:30:00Z"
+    assert data["unknown_end"] == "2026-03-01T22:00:00Z"
