@@ -4,11 +4,12 @@ new user would (each test fails on the code before its fix)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from kb.analysis.metrics import incident_figures
 from kb.analysis.report import incident_dict
-from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
+from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -38,3 +39,18 @@ def test_metrics_json_of_an_open_incident_is_json() -> None:
     data = json.loads(json.dumps(incident_dict(figures)))
     assert data["unknown_start"] == "2026-03-01T12:30:00Z"
     assert data["unknown_end"] == "2026-03-01T22:00:00Z"
+
+
+def test_a_first_post_that_already_said_resolved_has_no_time_to_resolve() -> None:
+    """Seven AWS incidents were posted once, already resolved; five of them state an impact
+    window in their prose, and `kb metrics` counted their first post → resolved as 0 min
+    (AWS, all: "to resolve 85m" over 59) while the provider page's median, from
+    Incident.time_to_resolve, leaves them out (1h49m over 54)."""
+    once = incident(resolved=0, updates=(0,))
+    assert once.time_to_resolve is None
+    assert incident_figures(once).resolve_minutes is None
+    windowed = replace(once, impact_window=ImpactWindow(t(-90), t(-10), "stated"))
+    figures = incident_figures(windowed)
+    assert figures.source == "prose" and figures.impact_minutes == 80
+    assert figures.resolve_minutes is None
+    assert incident_figures(incident(resolved=45, updates=(0, 45))).resolve_minutes == 45

@@ -220,7 +220,9 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
     start, end, source = impact_interval(incident)
     weight, basis = incident_weight(incident)
     first_post = life.first_post_at
-    resolve = minutes(first_post, life.resolved_at)
+    # a first post that already said resolved measures no time to resolve: None, not 0 (as
+    # Incident.time_to_resolve, which the site's medians use), whatever gave the impact window
+    resolve = minutes(first_post, life.resolved_at) or None
     if source == "lifecycle" and len(incident.updates) <= 1 and start == end:
         source, end, resolve = "posted-resolved", None, None
     bounded = None
