@@ -7,8 +7,13 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from kb.analysis.metrics import incident_figures
-from kb.analysis.report import incident_dict
+from rich.console import Console
+
+from kb.analysis.coverage import Coverage
+from kb.analysis.metrics import IncidentFigures, incident_figures
+from kb.analysis.periods import Period
+from kb.analysis.reliability import GroupFigures, group_figures
+from kb.analysis.report import downtime_text, incident_dict, print_metrics
 from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -54,3 +59,42 @@ def test_a_first_post_that_already_said_resolved_has_no_time_to_resolve() -> Non
     assert figures.source == "prose" and figures.impact_minutes == 80
     assert figures.resolve_minutes is None
     assert incident_figures(incident(resolved=45, updates=(0, 45))).resolve_minutes == 45
+
+
+def _group(figures: list[IncidentFigures], length: float = 10_000) -> GroupFigures:
+    span = Coverage("p", ((t(0), t(length)),), "test")
+    return group_figures(figures, span, Period("x", t(0), t(length)), provider="p")
+
+
+def posted_once(at: float, impact: str = "major") -> IncidentFigures:
+    """A single post that already said resolved (no measurable duration)."""
+    once = replace(incident(resolved=at, updates=(at,)), native_id=f"n{at}", impact=impact,
+                   severity=Severity(impact),
+                   lifecycle=Lifecycle(first_post_at=t(at), resolved_at=t(at)))
+    return incident_figures(once)
+
+
+def test_downtime_of_an_unmeasured_period_is_unknown_not_zero() -> None:
+    """GitHub 2013 (232 incidents, none with a measurable duration): `kb metrics` printed
+    uptime "unknown (232 of 232 …)" beside downtime "0m", and `kb compare` "impact time
+    (union) 0m"."""
+    g = _group([posted_once(100), posted_once(500)])
+    assert g.uptime is None and g.uptime_note and g.downtime_minutes == 0
+    assert downtime_text(g, g.downtime_minutes) == "unknown"
+    assert downtime_text(g, g.outage_minutes) == "unknown"
+    # some unmeasured, under the threshold: the measured time is a lower bound
+    measured = [incident_figures(replace(
+        incident(resolved=s + 60, updates=(s, s + 60)), native_id=f"m{s}", impact="minor",
+        severity=Severity.MINOR, lifecycle=Lifecycle(first_post_at=t(s), resolved_at=t(s + 60))))
+        for s in range(0, 9000, 1000)]
+    g = _group([*measured, posted_once(9500, "minor")])
+    assert g.uptime is not None and g.unmeasured == 1
+    assert downtime_text(g, g.outage_minutes) == "≥ 9.0h"
+    # all measured: the plain figure; no data: "-"
+    g = _group(measured)
+    assert downtime_text(g, g.outage_minutes) == "9.0h"
+    assert downtime_text(g, None) == "-"
+    table = Console(width=250, record=True)
+    print_metrics(table, [_group([posted_once(100), posted_once(500)])], {})
+    row = next(line for line in table.export_text().splitlines() if line.startswith("│ p"))
+    assert "unknown" in row.split("│")[9] and "0m" not in row
