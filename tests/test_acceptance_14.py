@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 
@@ -15,6 +16,9 @@ from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, group_figures
 from kb.analysis.report import downtime_text, incident_dict, print_metrics
 from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
+from tests.conftest import invoke_kb as kb
+
+FIX = Path(__file__).resolve().parent / "fixtures"
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -98,3 +102,23 @@ def test_downtime_of_an_unmeasured_period_is_unknown_not_zero() -> None:
     print_metrics(table, [_group([posted_once(100), posted_once(500)])], {})
     row = next(line for line in table.export_text().splitlines() if line.startswith("│ p"))
     assert "unknown" in row.split("│")[9] and "0m" not in row
+
+
+def test_an_incident_posted_once_after_its_stated_end_is_not_open(tmp_path: Path) -> None:
+    """Google Cloud's QEcZsLuW9bqYZggLZXgS ("begin" 03:40, "end" 08:40, its one update at
+    09:02 says SERVICE_DISRUPTION): no update says resolved, so it was taken as open, and it
+    and one like it made Google Cloud's 2021 "2504.1h unknown, 16.339% if down". The vendor's
+    own start and end fields are its window."""
+    done = kb(tmp_path, "ingest", str(FIX / "gcp" / "posted_after_end.json"),
+              "--provider", "google-cloud")
+    assert done.returncode == 0, done.stderr
+    shown = kb(tmp_path, "metrics", "--incident", "google-cloud/QEcZsLuW9bqYZggLZXgS",
+               "--json")
+    assert shown.returncode == 0, shown.stderr
+    figures = json.loads(shown.stdout)
+    assert (figures["source"], figures["open"]) == ("vendor", False)
+    assert (figures["start"], figures["end"]) == ("2021-08-19T03:40:00Z", "2021-08-19T08:40:00Z")
+    assert figures["impact_minutes"] == 300 and figures["unknown_start"] is None
+    month = json.loads(kb(tmp_path, "metrics", "--provider", "google-cloud", "--period",
+                          "2021-08", "--json").stdout)["rows"][0]
+    assert month["unknown_minutes"] == 0 and month["open_incidents"] == 0
