@@ -14,7 +14,8 @@ from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, group_figures
-from kb.analysis.report import downtime_text, incident_dict, print_metrics
+from kb.analysis.report import coverage_text, downtime_text, incident_dict, print_metrics
+from kb.analysis.site_sections import _coverage as site_coverage
 from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
 from tests.conftest import invoke_kb as kb
 
@@ -122,3 +123,19 @@ def test_an_incident_posted_once_after_its_stated_end_is_not_open(tmp_path: Path
     month = json.loads(kb(tmp_path, "metrics", "--provider", "google-cloud", "--period",
                           "2021-08", "--json").stdout)["rows"][0]
     assert month["unknown_minutes"] == 0 and month["open_incidents"] == 0
+
+
+def test_cli_coverage_is_floored_like_the_site() -> None:
+    """`kb metrics` rounded the covered share (Google Cloud 2021, 48.5 %: "49%" while the
+    provider page said "48% covered"; 99.6 % printed "100%" for a partly covered period)."""
+    day = 24 * 60
+    for covered, cli, site in ((0.485, "48%", "partial, 48% covered"),
+                               (0.996, "99%", "partial, 99% covered"),
+                               (0.004, "<1%", "partial, under 1% covered"),
+                               (1.0, "100%", "fully covered")):
+        g = _group([], length=1000 * day)
+        g = group_figures([], Coverage("p", ((t(0), t(covered * 1000 * day)),), "test"),
+                          g.period, provider="p")
+        assert (coverage_text(g), site_coverage(g)) == (cli, site)
+    none = group_figures([], None, Period("x", t(0), t(10)), provider="p")
+    assert coverage_text(none) == "none"

@@ -168,7 +168,13 @@ def downtime_text(g: GroupFigures, value: float | None) -> str:
 
 
 def coverage_text(g: GroupFigures) -> str:
-    return "none" if g.status == "unknown" else f"{g.coverage:.0%}"
+    """The covered share, floored as the site floors it: 99.6 % covered is not "100%"."""
+    if g.status == "unknown":
+        return "none"
+    if g.status == "known":
+        return "100%"
+    share = int(g.coverage * 100)
+    return f"{share}%" if share else "<1%"
 
 
 _SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unknown": "?"}
