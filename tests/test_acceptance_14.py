@@ -16,6 +16,7 @@ from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, group_figures
 from kb.analysis.report import coverage_text, downtime_text, incident_dict, print_metrics
 from kb.analysis.site_sections import _coverage as site_coverage
+from kb.analysis.site_sections import period_row
 from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
 from tests.conftest import invoke_kb as kb
 
@@ -139,3 +140,15 @@ def test_cli_coverage_is_floored_like_the_site() -> None:
         assert (coverage_text(g), site_coverage(g)) == (cli, site)
     none = group_figures([], None, Period("x", t(0), t(10)), provider="p")
     assert coverage_text(none) == "none"
+
+
+def test_site_reliability_row_of_a_period_without_data_says_unknown_throughout() -> None:
+    """AWS's provider page, "last 30 days" (the KB holds nothing after 2022-06-16): incidents
+    "unknown", uptime "unknown (no data)", and then "unmeasured 0"."""
+    period = Period("30d", t(0), t(30 * 24 * 60))
+    row = period_row(period, group_figures([], None, period, provider="p"))
+    assert row[1] == "unknown" and row[2] == "unknown (no data)"
+    assert row[-1] == "unknown"
+    watched = group_figures([posted_once(100)], Coverage("p", ((t(0), t(1000)),), "test"),
+                            Period("x", t(0), t(1000)), provider="p")
+    assert period_row(Period("x", t(0), t(1000)), watched)[-1] == "1"

@@ -233,7 +233,9 @@ def period_row(period: Period, g: GroupFigures) -> tuple[str, ...]:
     """One row of the Reliability table (COLUMNS), worded as kb metrics words it; the site's
     per-year history shows the same row for each year."""
     return (period.words, _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
-            _minutes(g.resolve.median), str(g.unmeasured))
+            _minutes(g.resolve.median),
+            # nothing watched: how many went unmeasured is as unknown as how many there were
+            "unknown" if g.status == "unknown" and not g.incidents else str(g.unmeasured))
 
 
 def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage | None,
