@@ -152,3 +152,20 @@ def test_site_reliability_row_of_a_period_without_data_says_unknown_throughout()
     watched = group_figures([posted_once(100)], Coverage("p", ((t(0), t(1000)),), "test"),
                             Period("x", t(0), t(1000)), provider="p")
     assert period_row(Period("x", t(0), t(1000)), watched)[-1] == "1"
+
+
+def test_period_all_holds_every_incident_of_the_provider(tmp_path: Path) -> None:
+    """AWS's first incident states its window (19:15-19:21) before its first post (19:53),
+    where its coverage starts: `kb metrics --period all` counted 60 of the 61 AWS incidents
+    (5 of the 6 in this slice of the same data.json) while the site lists 61."""
+    done = kb(tmp_path, "ingest", str(FIX / "aws" / "data_slice.json"))
+    assert done.returncode == 0, done.stderr
+    stored = len(json.loads(kb(tmp_path, "incidents", "--provider", "aws", "--json").stdout))
+    rows = json.loads(kb(tmp_path, "metrics", "--provider", "aws", "--period", "all,2021",
+                         "--json").stdout)["rows"]
+    whole, year = rows
+    assert whole["period"]["label"] == "all" and year["incidents"] == stored == 6
+    assert whole["incidents"] == stored
+    assert whole["period"]["start"] == "2021-06-24T19:15:00Z"
+    # the 38 minutes before the first post are not covered, and say so
+    assert whole["status"] == "partial" and whole["coverage"] < 1
