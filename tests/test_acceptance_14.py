@@ -10,11 +10,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from kb.analysis.audit import check_uptime
 from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import IncidentFigures, incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import GroupFigures, group_figures
-from kb.analysis.report import coverage_text, downtime_text, incident_dict, print_metrics
+from kb.analysis.report import (
+    coverage_text,
+    downtime_text,
+    incident_dict,
+    print_metrics,
+    uptime_text,
+)
 from kb.analysis.site_sections import _coverage as site_coverage
 from kb.analysis.site_sections import period_row
 from kb.model import ImpactWindow, Incident, Kind, Lifecycle, Phase, Severity, Update
@@ -169,3 +176,24 @@ def test_period_all_holds_every_incident_of_the_provider(tmp_path: Path) -> None
     assert whole["period"]["start"] == "2021-06-24T19:15:00Z"
     # the 38 minutes before the first post are not covered, and say so
     assert whole["status"] == "partial" and whole["coverage"] < 1
+
+
+def test_a_period_mostly_of_unknown_time_has_an_unknown_uptime() -> None:
+    """Vultr 2024: one alert taken as open since 2023 made every covered minute unknown, and
+    `kb metrics` (and the provider page) said "100.000% (measured); 8784.0h unknown";
+    Oracle Cloud "99.640% (measured)" over 4 h known of 542 h. Over half the covered time
+    unknown: the uptime is unknown, with the reason, and `kb audit` checks it."""
+    year = 365 * 24 * 60
+    still_open = incident_figures(incident(resolved=None, updates=(0,)), seen=t(year))
+    g = _group([still_open], length=year)
+    assert g.unknown_minutes == year and g.uptime is None and g.nines is None
+    assert uptime_text(g) == ("unknown (8760.0h of the 8760.0h covered unknown: ends the data "
+                              "does not show)")
+    assert check_uptime([g], {"p": [still_open]})[1] == []
+    published = replace(g, uptime=100.0, uptime_note=None)  # what was printed before
+    (failure,) = check_uptime([published], {"p": [still_open]})[1]
+    assert failure.key == "p@x" and "covered minutes are unknown" in failure.message
+    # under half unknown (OpenAI 365d: 818 h of 2,198 h): the figure with and without them
+    short = incident_figures(incident(resolved=None, updates=(0,)), seen=t(year * 0.4))
+    g = _group([short], length=year)
+    assert g.uptime is not None and "(measured); " in uptime_text(g)

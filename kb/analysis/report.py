@@ -206,9 +206,10 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
     console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
                   "stated). uptime = 1 − weighted downtime / covered time (major 1.0, "
                   "partial/minor 0.3); ≤: some incidents have no measurable duration; "
-                  "unknown: no data, or over 20 % (or any major) unmeasured (docs/analysis.md);"
-                  " h unknown: ends the data does not show, not counted as down ('if down': "
-                  "counted). --json has every figure.",
+                  "unknown: no data, over 20 % (or any major) unmeasured, or over half the "
+                  "covered time unknown (docs/analysis.md); h unknown: ends the data does "
+                  "not show, not counted as down ('if down': counted). --json has every "
+                  "figure.",
                   style="dim", markup=False)
 
 

@@ -224,7 +224,8 @@ HOW = (
     "or any major or critical one, are unmeasured, its uptime is unknown. An end the data "
     "does not show (an incident still open when last seen, a feed entry seen only resolved) "
     "is not counted as down until now: those hours are given as unknown, with the uptime "
-    "they would leave if they were down. Severity \"unknown\": no source stated one. "
+    "they would leave if they were down; when they are over half the covered time, the "
+    "uptime is unknown. Severity \"unknown\": no source stated one. "
     "Durations: median / 90th percentile. "
 )
 
