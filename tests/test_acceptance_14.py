@@ -197,3 +197,14 @@ def test_a_period_mostly_of_unknown_time_has_an_unknown_uptime() -> None:
     short = incident_figures(incident(resolved=None, updates=(0,)), seen=t(year * 0.4))
     g = _group([short], length=year)
     assert g.uptime is not None and "(measured); " in uptime_text(g)
+
+
+def test_kb_show_of_an_incident_posted_resolved_measures_no_time(tmp_path: Path) -> None:
+    """GitHub's pre-2017 incidents posted once, already resolved: `kb show` printed
+    "resolved 2011-07-28 03:06 (0m)", a zero kb metrics and the site count as unmeasured."""
+    done = kb(tmp_path, "ingest", str(FIX / "analysis" / "github" / "01sqkcp7z62r.json"))
+    assert done.returncode == 0, done.stderr
+    shown = kb(tmp_path, "show", "github/01sqkcp7z62r")
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("first post"))
+    assert line.endswith("resolved 2011-07-28 03:06 (posted resolved)"), line
