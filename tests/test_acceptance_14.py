@@ -208,3 +208,25 @@ def test_kb_show_of_an_incident_posted_resolved_measures_no_time(tmp_path: Path)
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if x.startswith("first post"))
     assert line.endswith("resolved 2011-07-28 03:06 (posted resolved)"), line
+
+
+def test_a_draft_of_an_incident_posted_resolved_states_no_zero_minutes(tmp_path: Path) -> None:
+    """The draft of a GitHub incident posted once, already resolved, said "the incident was
+    marked resolved at 03:06 UTC, 0 min after the first post" (and its site preview
+    "first post → resolved: 0 min")."""
+    from kb.drafts.site_sections import preview
+    from kb.store import Store
+
+    done = kb(tmp_path, "ingest", str(FIX / "analysis" / "github" / "01sqkcp7z62r.json"))
+    assert done.returncode == 0, done.stderr
+    draft = kb(tmp_path, "postmortem", "github/01sqkcp7z62r")
+    assert draft.returncode == 0, draft.stderr
+    assert "0 min after the first post" not in draft.stdout
+    assert "2011-07-28 03:06 UTC; that post already said it was resolved." in draft.stdout
+    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}")
+    try:
+        incident = store.get("github/01sqkcp7z62r")
+    finally:
+        store.close()
+    (figures, *_) = preview(object(), incident) or [None]
+    assert ("first post → resolved", "posted resolved") in figures.pairs
