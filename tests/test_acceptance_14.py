@@ -230,3 +230,17 @@ def test_a_draft_of_an_incident_posted_resolved_states_no_zero_minutes(tmp_path:
         store.close()
     (figures, *_) = preview(object(), incident) or [None]
     assert ("first post → resolved", "posted resolved") in figures.pairs
+
+
+def test_a_similar_past_incident_posted_resolved_is_not_resolved_in_0_min() -> None:
+    """The drafts' "seen before" lines said a past incident posted once, already resolved,
+    was "resolved 0 min after its first post"."""
+    from kb.drafts.integrations import _ending
+
+    once = replace(incident(resolved=0, updates=(0,)), updates=(
+        Update(t(0), Phase.RESOLVED, "resolved", "x", "x"),))
+    assert _ending(once) == "its first post already said it was resolved"
+    later = replace(incident(resolved=45, updates=(0, 45)), updates=(
+        Update(t(0), Phase.INVESTIGATING, "investigating", "x", "x"),
+        Update(t(45), Phase.RESOLVED, "resolved", "x", "x")))
+    assert _ending(later) == "resolved 45 min after its first post"
