@@ -41,6 +41,16 @@ def duration(start: datetime | None, end: datetime | None) -> str:
     return clock(int((end - start).total_seconds() // 60))
 
 
+def _to_resolve(incident: Incident) -> str:
+    """First post → resolved for `kb show`: a first post that already said resolved measures
+    no time ("posted resolved", not "0m", as kb metrics and the site count it)."""
+    life = incident.lifecycle
+    if (incident.time_to_resolve is None and life.first_post_at and life.resolved_at
+            and life.resolved_at == life.first_post_at):
+        return "posted resolved"
+    return duration(life.first_post_at, life.resolved_at)
+
+
 def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
     """The short JSON form of `kb incidents --json`."""
     return [
@@ -102,7 +112,7 @@ def print_incident(
     console.print(
         f"first post {_short(life.first_post_at)} · identified {_short(life.identified_at)} · "
         f"monitoring {_short(life.monitoring_at)} · resolved {_short(life.resolved_at)} "
-        f"({duration(life.first_post_at, life.resolved_at)})"
+        f"({_to_resolve(incident)})"
     )
     if bounded := describe_end(incident, lambda t: _short(t) + " UTC"):
         console.print(f"end: {bounded}", markup=False)

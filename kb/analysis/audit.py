@@ -11,7 +11,8 @@ in one place shows as a failure with the key it concerns:
   proven time never after it was fetched, coverage never after the newest proven time, nor
   in the future);
 * ``uptime-unmeasured``: a period's uptime is unknown when more than UNMEASURED_MAX_SHARE of
-  its incidents (or any major/critical one) have no measurable duration, and an uptime is
+  its incidents (or any major/critical one) have no measurable duration, or more than
+  UNKNOWN_MAX_SHARE of its covered time is unknown (ends the data does not show), and an uptime is
   never given where the KB holds no data;
 * ``severity-none``: severity "none" only where a stored vendor record says so (an impact
   field, or a component status); an incident no source rated is "unknown";
@@ -29,9 +30,11 @@ from datetime import UTC, datetime, timedelta
 from kb.analysis.compare import compare
 from kb.analysis.coverage import Coverage
 from kb.analysis.dataset import Dataset
+from kb.analysis.intervals import total
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period, parse_period
 from kb.analysis.reliability import (
+    UNKNOWN_MAX_SHARE,
     UNMEASURED_MAX_SHARE,
     GroupFigures,
     group_figures,
@@ -178,6 +181,13 @@ def check_uptime(groups: Iterable[GroupFigures],
                                f"uptime {g.uptime:.3f}% published though {len(unmeasured)} of "
                                f"{len(inside)} incidents ({len(major)} major/critical) have no "
                                "measurable duration"))
+        covered = total(g.covered).total_seconds() / 60
+        if (g.uptime is not None and g.unknown_minutes
+                and g.unknown_minutes > UNKNOWN_MAX_SHARE * covered):
+            out.append(Failure("uptime-unmeasured", key,
+                               f"uptime {g.uptime:.3f}% published though "
+                               f"{g.unknown_minutes:.0f} of {covered:.0f} covered minutes "
+                               "are unknown"))
         if g.uptime is not None and not 0 <= g.uptime <= 100:
             out.append(Failure("uptime-unmeasured", key, f"uptime {g.uptime} out of 0..100"))
         if (g.uptime is not None and g.uptime_if_down is not None

@@ -7,7 +7,9 @@ Impact interval, in order of authority (the one used is recorded in `source`):
    (2) or (3) and is recorded as ``prose+components`` / ``prose+lifecycle``.
 2. ``components``: the component status changes: from the first change announcing (or leaving)
    a non-operational status to the first return to ``operational`` after the last bad status.
-3. ``lifecycle``: first public post → resolved.
+3. ``lifecycle``: first public post → resolved; where no update says resolved but the
+   vendor's own fields state an end (Google Cloud's `begin`/`end`), ``vendor``: its stated
+   start (else the first post) → its stated end.
 
 An incident with no end in any of them (still open when the KB last saw it) is ``open``: it
 has no impact minutes, and reliability figures count it as down until the provider's coverage
@@ -78,7 +80,7 @@ class IncidentFigures:
     weight_basis: str  # "components", "impact", "maintenance" or "assumed"
     start: datetime | None
     end: datetime | None
-    source: str  # prose, prose+components, prose+lifecycle, components, lifecycle,
+    source: str  # prose, prose+components, prose+lifecycle, components, lifecycle, vendor,
     #              posted-resolved, bounded (end known only to lie before a resolution) or none
     open: bool
     last_seen: datetime | None  # the latest time the KB knows the incident's state for
@@ -206,6 +208,12 @@ def impact_interval(incident: Incident) -> tuple[datetime | None, datetime | Non
     if start is None:
         return None, None, "none"
     end = life.resolved_at if life.resolved_at and life.resolved_at >= start else None
+    vendor_start, vendor_end = life.vendor_started_at or start, life.vendor_resolved_at
+    if life.resolved_at is None and vendor_end is not None and vendor_start < vendor_end:
+        # The vendor's own end field, with no update that says resolved: Google Cloud posts
+        # some incidents once, after their `end` ("begin" 03:40, "end" 08:40, posted 09:02).
+        # Taken as open, such an incident was "unknown" from 2021-08 to the payload's date.
+        return vendor_start, vendor_end, "vendor"
     return start, end, "lifecycle"
 
 
@@ -220,7 +228,9 @@ def incident_figures(incident: Incident, seen: datetime | None = None) -> Incide
     start, end, source = impact_interval(incident)
     weight, basis = incident_weight(incident)
     first_post = life.first_post_at
-    resolve = minutes(first_post, life.resolved_at)
+    # a first post that already said resolved measures no time to resolve: None, not 0 (as
+    # Incident.time_to_resolve, which the site's medians use), whatever gave the impact window
+    resolve = minutes(first_post, life.resolved_at) or None
     if source == "lifecycle" and len(incident.updates) <= 1 and start == end:
         source, end, resolve = "posted-resolved", None, None
     bounded = None

@@ -38,11 +38,16 @@ from kb.analysis.intervals import (
 )
 from kb.analysis.metrics import IncidentFigures
 from kb.analysis.periods import Period
+from kb.timefmt import hours_text
 
 _MIN = timedelta(minutes=1)
 # Above this share of a period's incidents without a measurable duration (or with any
 # major/critical one among them) the period's uptime is unknown, not an upper bound.
 UNMEASURED_MAX_SHARE = 0.2
+# Above this share of the covered time whose state is unknown (ends the data does not show)
+# the uptime is unknown too: "mostly unknown" is not "measured" (Vultr 2024: every covered
+# minute unknown, printed "100.000% (measured)"; Oracle Cloud: 4 h known of 542 h).
+UNKNOWN_MAX_SHARE = 0.5
 SEVERITIES = ("critical", "major", "minor", "none", "unknown")
 
 
@@ -236,6 +241,10 @@ def group_figures(
         down_fraction = downtime / (total(covered) / _MIN)
         worst = weighted_total(clip_weighted(
             weighted_union([*counted, *clip_weighted(series.unknown, covered)]), covered)) / _MIN
+        covered_minutes = total(covered) / _MIN
+        if not note and unknown_minutes > UNKNOWN_MAX_SHARE * covered_minutes:
+            note = (f"{hours_text(unknown_minutes)} of the {hours_text(covered_minutes)} "
+                    "covered unknown: ends the data does not show")
         if note:
             uptime, nines = None, None
         else:

@@ -65,7 +65,7 @@ def tag_dict(tag: CauseTag) -> dict[str, Any]:
 
 def incident_dict(f: IncidentFigures, tags: Sequence[CauseTag] = ()) -> dict[str, Any]:
     data = asdict(f)
-    for name in ("start", "end", "last_seen"):
+    for name in ("start", "end", "last_seen", "unknown_start", "unknown_end"):
         data[name] = stamp(data[name])
     for part in data["components"]:
         part["start"], part["end"] = stamp(part["start"]), stamp(part["end"])
@@ -156,8 +156,25 @@ def nines_text(g: GroupFigures) -> str:
     return "no downtime measured" if g.unmeasured or g.unknown_minutes else "no downtime"
 
 
+def downtime_text(g: GroupFigures, value: float | None) -> str:
+    """A period's downtime or impact time (minutes) as the tables print it: "unknown" where
+    the uptime is unknown because too much is unmeasured (GitHub 2013: 232 incidents, none
+    measurable, is not "0m" down), "≥" where some incidents add no measurable time."""
+    if value is None:
+        return "-"
+    if g.uptime is None and g.uptime_note:
+        return "unknown"
+    return ("≥ " if g.unmeasured else "") + hours_text(value)
+
+
 def coverage_text(g: GroupFigures) -> str:
-    return "none" if g.status == "unknown" else f"{g.coverage:.0%}"
+    """The covered share, floored as the site floors it: 99.6 % covered is not "100%"."""
+    if g.status == "unknown":
+        return "none"
+    if g.status == "known":
+        return "100%"
+    share = int(g.coverage * 100)
+    return f"{share}%" if share else "<1%"
 
 
 _SEVERITY_SHORT = {"critical": "C", "major": "M", "minor": "m", "none": "n", "unknown": "?"}
@@ -181,7 +198,7 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
                  g.period.label, coverage_text(g),
                  str(g.incidents) if g.status != "unknown" else "unknown",
                  severity_text(g.by_severity), _dist(g.impact), _dist(g.resolve),
-                 hours_text(g.downtime_minutes), uptime_text(g), nines_text(g)]
+                 downtime_text(g, g.downtime_minutes), uptime_text(g), nines_text(g)]
         table.add_row(*cells)
     print_table(console, table)
     for provider, text in sorted(basis.items()):
@@ -189,9 +206,10 @@ def print_metrics(console: Console, rows: Sequence[GroupFigures], basis: Mapping
     console.print("severity: C critical, M major, m minor, n none (stated), ? unknown (not "
                   "stated). uptime = 1 − weighted downtime / covered time (major 1.0, "
                   "partial/minor 0.3); ≤: some incidents have no measurable duration; "
-                  "unknown: no data, or over 20 % (or any major) unmeasured (docs/analysis.md);"
-                  " h unknown: ends the data does not show, not counted as down ('if down': "
-                  "counted). --json has every figure.",
+                  "unknown: no data, over 20 % (or any major) unmeasured, or over half the "
+                  "covered time unknown (docs/analysis.md); h unknown: ends the data does "
+                  "not show, not counted as down ('if down': counted). --json has every "
+                  "figure.",
                   style="dim", markup=False)
 
 
@@ -283,7 +301,8 @@ def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
         ("major/critical", [str(s.figures.by_severity.get("major", 0)
                                 + s.figures.by_severity.get("critical", 0))
                             if s.figures.status != "unknown" else "unknown" for s in c.sides]),
-        ("impact time (union)", [hours_text(s.figures.outage_minutes) for s in c.sides]),
+        ("impact time (union)", [downtime_text(s.figures, s.figures.outage_minutes)
+                                 for s in c.sides]),
         ("impact median / p90", [_dist(s.figures.impact) for s in c.sides]),
         ("to resolve median / p90", [_dist(s.figures.resolve) for s in c.sides]),
         ("uptime", [uptime_text(s.figures) for s in c.sides]),

@@ -224,7 +224,8 @@ HOW = (
     "or any major or critical one, are unmeasured, its uptime is unknown. An end the data "
     "does not show (an incident still open when last seen, a feed entry seen only resolved) "
     "is not counted as down until now: those hours are given as unknown, with the uptime "
-    "they would leave if they were down. Severity \"unknown\": no source stated one. "
+    "they would leave if they were down; when they are over half the covered time, the "
+    "uptime is unknown. Severity \"unknown\": no source stated one. "
     "Durations: median / 90th percentile. "
 )
 
@@ -233,7 +234,9 @@ def period_row(period: Period, g: GroupFigures) -> tuple[str, ...]:
     """One row of the Reliability table (COLUMNS), worded as kb metrics words it; the site's
     per-year history shows the same row for each year."""
     return (period.words, _incidents(g), _uptime(g), _nines(g), _dist(g.impact),
-            _minutes(g.resolve.median), str(g.unmeasured))
+            _minutes(g.resolve.median),
+            # nothing watched: how many went unmeasured is as unknown as how many there were
+            "unknown" if g.status == "unknown" and not g.incidents else str(g.unmeasured))
 
 
 def _reliability(provider: str, items: list[IncidentFigures], coverage: Coverage | None,

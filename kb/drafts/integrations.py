@@ -109,6 +109,8 @@ def _ending(other: Incident) -> str:
     life = other.lifecycle
     if contradicts(life.first_post_at, life.resolved_at):
         return f"resolved before its first post ({CONTRADICTING_TIMES})"
+    if life.first_post_at and life.resolved_at == life.first_post_at:
+        return "its first post already said it was resolved"  # no time measured, not "0 min"
     if life.first_post_at and life.resolved_at:
         taken = whole_minutes(life.first_post_at, life.resolved_at)
         return f"resolved {minutes_text(taken)} after its first post"

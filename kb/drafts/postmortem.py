@@ -155,7 +155,11 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
             lag = fig.first_post_lag_minutes
             rel = "after" if lag >= 0 else "before"
             lifecycle += f", {abs(lag)} min {rel} the stated impact start"
-        if resolved is not None and fig.lifecycle_minutes is not None:
+        if resolved is not None and resolved == first:
+            # posted once, already resolved: no time to resolve was measured (not "0 min")
+            done = "completed" if incident.kind is Kind.MAINTENANCE else "resolved"
+            lifecycle += f"; that post already said it was {done}"
+        elif resolved is not None and fig.lifecycle_minutes is not None:
             done = "completed" if incident.kind is Kind.MAINTENANCE else "resolved"
             lifecycle += (f"; the {incident.kind.value} was marked {done} at "
                           f"{_hm(u[resolved].at, u[first].at)} UTC, "

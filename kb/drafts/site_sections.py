@@ -255,7 +255,9 @@ def preview(state: object, incident: Incident) -> list[Figures | Text] | None:
     final = final_resolution(updates)  # the last resolution, after any reopening
     resolved = updates[final].at if final is not None else None
     if resolved is not None:
-        pairs.append(("first post → resolved", minutes_text(whole_minutes(first, resolved))))
+        # a first post that already said resolved measures no time (not "0 min")
+        pairs.append(("first post → resolved", "posted resolved" if final == 0
+                      else minutes_text(whole_minutes(first, resolved))))
     written = getattr(state, "writeup_causes", frozenset())
     pairs.append(("stated cause", "quoted in the draft" if prose.causes(updates, limit=1)
                   else "quoted from a linked postmortem" if incident.key in written
