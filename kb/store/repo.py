@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from kb.errors import NotFound
 from kb.model import LIFECYCLE_TIMES, Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
+from kb.store import keyword_index
 from kb.store.bulk import insert_rows
 from kb.store.db import connected, ensure_schema, make_engine
 from kb.store.tables import (
@@ -335,6 +336,9 @@ class Store:
                 .values({c: bindparam(c) for c in columns})
             )
             conn.execute(statement, [dict(v, match_key=v["key"]) for v in stale])
+        # the keyword index, for this batch's incidents at once (revision i01); new ones
+        # first, in the order stored, as the per-row triggers numbered them
+        keyword_index.refresh(conn, [v["key"] for v in fresh] + [v["key"] for v in stale])
         updates, components, sources = [], [], []
         for write in writes:
             inc = write.incident
@@ -397,6 +401,7 @@ class Store:
         with self.engine.begin() as conn:
             for table in (T_UPDATES, T_COMPONENTS, T_SOURCES, T_INCIDENTS, T_RECORDS, T_DOCS):
                 conn.execute(delete(table))
+            keyword_index.clear(conn)
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""The incidents' keyword index, write side: refreshed by the store once per write batch.
+
+On SQLite the index is revision s01's FTS5 table `incident_fts` (one row per incident: title,
+component names, the updates' text and, since p02, the linked write-ups' text), its rowids
+tied to incident keys through `search_docs`. Until revision i01, per-row triggers on
+`incidents` kept it current; an import of 10,000 incidents spent about 1.4 s of CPU in them
+(issue 19). i01 dropped those triggers: every writer of `incidents` calls `refresh` with the
+keys it wrote or deleted, in the same transaction, and the index is brought up to date for
+those keys in a few set-wise statements (the same SQL expressions the triggers ran, so the
+indexed text is the same: tests/test_keyword_index.py compares it with a rebuild).
+
+The write-ups' triggers (p02, on `incident_writeups`) stay: the postmortem stage writes a
+handful of rows, not a batch of thousands.
+
+PostgreSQL keeps its tsvector triggers (s02/p02): there the work is the server's, not the
+importing process's, and a trigger keeps `incident_search_totals` exact under concurrent
+writers without a table lock. `refresh` does nothing there.
+
+The search side (kb.store.keyword) reads the same tables as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from kb.store.tables import chunks
+
+# The indexed text of incident `i`, as revision p02's triggers made it (p02 imports nothing
+# from here: a migration is frozen; these expressions must stay what it wrote).
+WRITEUP_CHARS = 20_000
+_COMPONENTS = (
+    "(SELECT coalesce(group_concat(json_extract(c.value, '$.name'), ' '), '') "
+    "FROM json_each(i.doc_json, '$.components') AS c)"
+)
+_UPDATES = (
+    "(SELECT coalesce(group_concat(json_extract(u.value, '$.text'), ' '), '') "
+    "FROM json_each(i.doc_json, '$.updates') AS u)"
+)
+_WRITEUPS = (
+    f"coalesce(' ' || (SELECT substr(w.text, 1, {WRITEUP_CHARS}) "
+    "FROM incident_writeups AS w WHERE w.incident_key = i.key), '')"
+)
+_TEXT = f"i.title, {_COMPONENTS}, ({_UPDATES} || {_WRITEUPS})"
+
+_DROP_ROWS = text(
+    "DELETE FROM incident_fts WHERE rowid IN "
+    "(SELECT id FROM search_docs WHERE incident_key IN :keys)"
+).bindparams(bindparam("keys", expanding=True))
+_DROP_GONE = text(
+    "DELETE FROM search_docs WHERE incident_key IN :keys "
+    "AND NOT EXISTS (SELECT 1 FROM incidents WHERE key = search_docs.incident_key)"
+).bindparams(bindparam("keys", expanding=True))
+# One statement per key, in the order given: a new incident's rowid is the next free one in
+# the order the writer stored them, as the per-row insert trigger numbered them.
+_ADD_DOC = (
+    "INSERT INTO search_docs (incident_key) SELECT ? "
+    "WHERE EXISTS (SELECT 1 FROM incidents WHERE key = ?) "
+    "ON CONFLICT (incident_key) DO NOTHING"
+)
+_ADD_ROWS = text(
+    f"INSERT INTO incident_fts (rowid, title, components, body) SELECT d.id, {_TEXT} "
+    "FROM incidents AS i JOIN search_docs AS d ON d.incident_key = i.key WHERE i.key IN :keys"
+).bindparams(bindparam("keys", expanding=True))
+
+
+def maintained_by_store(conn: Connection) -> bool:
+    """Whether this database's incident keyword index is kept by `refresh` (SQLite at i01 or
+    later) rather than by triggers (PostgreSQL)."""
+    return conn.dialect.name == "sqlite"
+
+
+def refresh(conn: Connection, keys: Sequence[str]) -> None:
+    """Bring the index up to date for incidents `keys` after they were inserted, updated or
+    deleted in this transaction: a stored one is (re-)indexed, a deleted one leaves the
+    index. Keys of new incidents get index ids in the order given. Call it after the
+    incidents' rows are written, in the same transaction."""
+    if not keys or not maintained_by_store(conn):
+        return
+    unique = list(dict.fromkeys(keys))
+    for chunk in chunks(unique):
+        conn.execute(_DROP_ROWS, {"keys": list(chunk)})
+        conn.execute(_DROP_GONE, {"keys": list(chunk)})
+    conn.exec_driver_sql(_ADD_DOC, [(key, key) for key in unique])
+    for chunk in chunks(unique):
+        conn.execute(_ADD_ROWS, {"keys": list(chunk)})
+
+
+def clear(conn: Connection) -> None:
+    """Empty the index (every incident was deleted in this transaction)."""
+    if maintained_by_store(conn):
+        conn.exec_driver_sql("DELETE FROM incident_fts")
+        conn.exec_driver_sql("DELETE FROM search_docs")
+
+
+def rebuild_rows(conn: Connection) -> list[tuple[str, str, str, str]]:
+    """What a from-scratch index of the stored incidents holds: (key, title, components,
+    body), sorted. Tests and `check` compare the live index's `indexed_rows` with it."""
+    if not maintained_by_store(conn):
+        raise ValueError("rebuild_rows: SQLite only")
+    return sorted(tuple(r) for r in conn.exec_driver_sql(
+        f"SELECT i.key, {_TEXT} FROM incidents AS i"))
+
+
+def indexed_rows(conn: Connection) -> list[tuple[str, str, str, str]]:
+    """What the live index holds: (key, title, components, body), sorted."""
+    if not maintained_by_store(conn):
+        raise ValueError("indexed_rows: SQLite only")
+    return sorted(tuple(r) for r in conn.exec_driver_sql(
+        "SELECT d.incident_key, f.title, f.components, f.body FROM incident_fts AS f "
+        "JOIN search_docs AS d ON d.id = f.rowid"))
