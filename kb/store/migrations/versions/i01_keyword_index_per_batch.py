@@ -72,7 +72,8 @@ def downgrade() -> None:
     # the store kept the index per batch until now: made whole again from what is stored
     op.execute("DELETE FROM incident_fts")
     op.execute("DELETE FROM search_docs WHERE incident_key NOT IN (SELECT key FROM incidents)")
-    op.execute("INSERT INTO search_docs (incident_key) SELECT key FROM incidents WHERE true ORDER BY key "
+    op.execute("INSERT INTO search_docs (incident_key) SELECT key FROM incidents WHERE true "
+               "ORDER BY key "
                "ON CONFLICT (incident_key) DO NOTHING")
     op.execute(
         "INSERT INTO incident_fts (rowid, title, components, body) "
