@@ -280,3 +280,43 @@ def test_the_corpus_stores_the_same_rows_through_the_slow_paths(
     assert sorted(fast) == sorted(slow)
     for table in fast:
         assert fast[table] == slow[table], table
+
+
+# -- plain bodies: the .strip() shortcut of kb.normalize.merge.plain_text ----------------------
+
+
+def _plain_slow(body: str) -> str:
+    from kb.normalize.merge import tidy_lines
+
+    return tidy_lines(body.strip())
+
+
+def test_untidy_pattern_names_every_line_boundary_and_space_character() -> None:
+    """The shortcut's pattern against Python itself, over every code point: the characters
+    str.splitlines breaks on, and re's \\s against str.isspace (what rstrip strips)."""
+    import re
+
+    from kb.normalize.merge import _UNTIDY
+
+    space = re.compile(r"\s")
+    for code in range(0x110000):
+        char = chr(code)
+        assert bool(space.match(char)) == char.isspace(), hex(code)
+        breaks = len(f"a{char}b".splitlines()) == 2
+        assert breaks == (char == "\n" or _UNTIDY.search(f"a{char}b") is not None), hex(code)
+
+
+_TRICKY = st.sampled_from(["\n", "\r", "\r\n", " ", "\t", "\u00a0", "\u2028", "\x85", "\x0c",
+                           "\x1c", "\u3000", "a", "b", "é", " \n", "\n\n"])
+
+
+@given(st.lists(st.one_of(_TRICKY, st.text(max_size=6)), max_size=12).map("".join))
+@settings(max_examples=600, deadline=None)
+def test_plain_text_shortcut_equals_the_per_line_tidy(body: str) -> None:
+    from kb.normalize.merge import plain_text
+    from scrapers.records import UpdateRecord
+
+    if "<" in body:  # the HTML path is not this shortcut's
+        body = body.replace("<", "")
+    update = UpdateRecord(at=FETCHED, label="update", body=body, body_format="text")
+    assert plain_text(update) == _plain_slow(body)
