@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from types import ModuleType
 
 import pytest
 from alembic import command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from kb.config import PACKAGED_SOURCES, load_sources
@@ -32,6 +35,7 @@ from kb.store import Store, keyword_index
 from kb.store.db import _config, ensure_schema, make_engine
 from kb.store.postmortems import Postmortem, PostmortemLink, replace_derived
 from kb.store.rebuild import swap_in
+from kb.store.tables import canonical_json
 from scrapers.archive import Archive
 from tests.conftest import reset_postgres
 
@@ -233,7 +237,7 @@ def test_a_database_at_the_old_revision_upgrades_and_downgrades_with_its_index_e
             command.upgrade(config, revision)
     store = Store(engine)
     with monkeypatch.context() as old_code:  # that release wrote without refresh()
-        old_code.setattr(keyword_index, "refresh", lambda conn, keys: None)
+        old_code.setattr(keyword_index, "refresh", lambda *args: None)
         run_ingest(store, tmp_path, tmp_path / "payloads")
     assert _triggers(store) == {"incidents_fts_insert", "incidents_fts_update",
                                 "incidents_fts_delete"}
@@ -254,8 +258,35 @@ def test_a_database_at_the_old_revision_upgrades_and_downgrades_with_its_index_e
     assert_exact(store)
     path, _ = edited(tmp_path / "payloads", tmp_path / "edit", "downgradedword")
     with monkeypatch.context() as old_code:
-        old_code.setattr(keyword_index, "refresh", lambda conn, keys: None)
+        old_code.setattr(keyword_index, "refresh", lambda *args: None)
         run_ingest(store, tmp_path, path)  # the old code again: its triggers index it
     assert "downgradedword" in " ".join(" ".join(r) for r in index_and_rebuild(store)[0][0])
     assert_exact(store)
     store.close()
+
+
+# -- the writer's text against the index's own SQL -------------------------------------------
+
+_VALUE = st.one_of(st.none(), st.text(max_size=8), st.sampled_from(["", " ", "a\x00b", "é"]),
+                   st.integers(0, 3))
+_ITEMS = st.one_of(
+    st.none(), st.integers(),
+    st.lists(st.one_of(st.fixed_dictionaries({}, optional={"name": _VALUE, "text": _VALUE}),
+                       st.integers(), st.text(max_size=3), st.none()), max_size=5))
+
+
+@given(st.fixed_dictionaries({}, optional={"components": _ITEMS, "updates": _ITEMS}))
+@settings(max_examples=400, deadline=None)
+def test_document_text_is_what_the_index_sql_reads_from_doc_json(doc: dict) -> None:
+    """Where document_text answers, it is what the SQL of the index makes of the stored
+    JSON (kb.store.tables.canonical_json), byte for byte; shapes it does not mirror get
+    None (the index then reads them itself)."""
+    made = keyword_index.document_text(doc)
+    if made is None:
+        return
+    with sqlite3.connect(":memory:") as db:
+        row = db.execute(
+            "SELECT " + keyword_index._COMPONENTS.replace("i.doc_json", "?") + ", "
+            + keyword_index._UPDATES.replace("i.doc_json", "?"),
+            (canonical_json(doc), canonical_json(doc))).fetchone()
+    assert made == row

@@ -21,7 +21,8 @@ The search side (kb.store.keyword) reads the same tables as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
@@ -64,6 +65,13 @@ _ADD_ROWS = text(
     f"INSERT INTO incident_fts (rowid, title, components, body) SELECT d.id, {_TEXT} "
     "FROM incidents AS i JOIN search_docs AS d ON d.incident_key = i.key WHERE i.key IN :keys"
 ).bindparams(bindparam("keys", expanding=True))
+_IDS = text(
+    "SELECT incident_key, id FROM search_docs WHERE incident_key IN :keys"
+).bindparams(bindparam("keys", expanding=True))
+_WRITEUP_TEXT = text(
+    f"SELECT incident_key, substr(text, 1, {WRITEUP_CHARS}) FROM incident_writeups "
+    "WHERE incident_key IN :keys"
+).bindparams(bindparam("keys", expanding=True))
 
 
 def maintained_by_store(conn: Connection) -> bool:
@@ -72,11 +80,43 @@ def maintained_by_store(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
-def refresh(conn: Connection, keys: Sequence[str]) -> None:
+def document_text(doc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(components, updates' text) of an incident's JSON object (kb.serialize
+    .incident_to_dict) as the index's SQL makes them from `doc_json` (group_concat of the
+    names and texts, NULLs skipped, joined by one space), or None for a shape that SQL
+    would read differently (a non-list, a non-text value): the index reads those itself."""
+    parts = []
+    for name, field in (("components", "name"), ("updates", "text")):
+        items = doc.get(name)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            return None
+        values = []
+        for item in items:
+            value = item.get(field) if isinstance(item, dict) else None
+            if value is None:
+                if not isinstance(item, dict):
+                    return None  # json_extract of a non-object: not worth mirroring
+                continue
+            if not isinstance(value, str) or "\x00" in value:
+                return None  # SQLite's text functions may read a NUL as the end
+            values.append(value)
+        parts.append(" ".join(values))
+    return parts[0], parts[1]
+
+
+def refresh(conn: Connection, keys: Sequence[str],
+            texts: Mapping[str, tuple[str | None, str, str] | None] | None = None) -> None:
     """Bring the index up to date for incidents `keys` after they were inserted, updated or
     deleted in this transaction: a stored one is (re-)indexed, a deleted one leaves the
     index. Keys of new incidents get index ids in the order given. Call it after the
-    incidents' rows are written, in the same transaction."""
+    incidents' rows are written, in the same transaction.
+
+    `texts`, where the writer has them: key → (title, components, updates' text) as stored
+    (`document_text` of the doc it wrote); the index then takes them as they are instead of
+    reading them back out of `doc_json` (the same text: tests compare with a rebuild). A key
+    missing there, or None, is read from the stored row."""
     if not keys or not maintained_by_store(conn):
         return
     unique = list(dict.fromkeys(keys))
@@ -84,8 +124,23 @@ def refresh(conn: Connection, keys: Sequence[str]) -> None:
         conn.execute(_DROP_ROWS, {"keys": list(chunk)})
         conn.execute(_DROP_GONE, {"keys": list(chunk)})
     conn.exec_driver_sql(_ADD_DOC, [(key, key) for key in unique])
-    for chunk in chunks(unique):
+    texts = texts or {}
+    given = [key for key in unique if texts.get(key) is not None]
+    for chunk in chunks([key for key in unique if texts.get(key) is None]):
         conn.execute(_ADD_ROWS, {"keys": list(chunk)})
+    rows = []
+    for chunk in chunks(given):
+        ids = dict(conn.execute(_IDS, {"keys": list(chunk)}).all())
+        writeups = dict(conn.execute(_WRITEUP_TEXT, {"keys": list(chunk)}).all())
+        for key in chunk:
+            title, components, updates = texts[key]  # type: ignore[misc]
+            extra = writeups.get(key)
+            body = updates if extra is None else f"{updates} {extra}"
+            rows.append((ids[key], title, components, body))
+    if rows:
+        conn.exec_driver_sql(
+            "INSERT INTO incident_fts (rowid, title, components, body) VALUES (?, ?, ?, ?)",
+            rows)
 
 
 def clear(conn: Connection) -> None:
