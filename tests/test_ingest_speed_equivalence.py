@@ -320,3 +320,17 @@ def test_plain_text_shortcut_equals_the_per_line_tidy(body: str) -> None:
         body = body.replace("<", "")
     update = UpdateRecord(at=FETCHED, label="update", body=body, body_format="text")
     assert plain_text(update) == _plain_slow(body)
+
+
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(
+    [":", "am", "PM", " UTC", "T", "noon", "१२:३०", "12:30", "0930 GMT", "7pm", "٣"])),
+    max_size=10).map("".join))
+@settings(max_examples=600, deadline=None)
+def test_no_digit_no_time_so_the_digit_prefilter_is_exact(text: str) -> None:
+    """impact._may_state_time answers "no" for a text without a digit before its patterns
+    run: neither pattern can match such a text, and with digits the answer is the patterns'."""
+    norm = text.translate(impact._NORMALIZE)
+    by_patterns = bool(impact._TIME.search(norm) or impact._ISO_TIME.search(norm))
+    assert impact._may_state_time(norm) == by_patterns
+    if not any(c.isdecimal() or c.isdigit() for c in norm):
+        assert not by_patterns
