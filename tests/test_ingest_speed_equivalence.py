@@ -169,7 +169,13 @@ def test_sqlite_time_text_is_what_sqlalchemy_binds(value: datetime) -> None:
     reference = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert reference is not None
     assert sqlite_utc_text(value) == reference(value)
+    assert sqlite_utc_text(value) == reference(value)  # the same object: the one-entry cache
+    other = value.astimezone(timezone(timedelta(hours=1)))  # equal instant, another object
+    assert sqlite_utc_text(other) == reference(other)
+    later = value + timedelta(microseconds=1)
+    assert sqlite_utc_text(later) == reference(later)
     assert sqlite_utc_text(None) is None
+    assert sqlite_utc_text(value) == reference(value)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
