@@ -340,3 +340,30 @@ def test_no_digit_no_time_so_the_digit_prefilter_is_exact(text: str) -> None:
     assert impact._may_state_time(norm) == by_patterns
     if not any(c.isdecimal() or c.isdigit() for c in norm):
         assert not by_patterns
+
+
+def test_an_import_raises_the_gc_threshold_while_it_runs_and_restores_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from kb import pipeline
+
+    seen = []
+    monkeypatch.setattr(pipeline.Line, "flush", lambda self: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
+    try:
+        pipeline.ingest(pipeline.Line(store, pipeline.Archive(tmp_path / "raw"),
+                                      load_sources(PACKAGED_SOURCES)), [tmp_path / "none"])
+        with pytest.raises(RuntimeError):  # restored when the import fails, too
+            monkeypatch.setattr(pipeline.Line, "flush", _boom)
+            pipeline.ingest(pipeline.Line(store, pipeline.Archive(tmp_path / "raw"),
+                                          load_sources(PACKAGED_SOURCES)), [])
+    finally:
+        store.close()
+    assert seen == [(max(before[0], pipeline.IMPORT_GC_THRESHOLD), *before[1:])]
+    assert gc.get_threshold() == before
+
+
+def _boom(self: object) -> None:
+    raise RuntimeError("flush failed")
