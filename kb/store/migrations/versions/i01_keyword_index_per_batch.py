@@ -4,18 +4,20 @@ Revision ID: i01
 Revises: p02
 Create Date: 2026-12-08
 
-Written by hand. SQLite only; on PostgreSQL this revision does nothing (its tsvector triggers
-stay: the work there is the server's; see kb.store.keyword_index).
+Written by hand.
 
-Drops s01's per-row triggers on `incidents` (insert and update as p02 recreated them, and
-delete): every writer of incidents now calls kb.store.keyword_index.refresh with the keys it
-wrote, in the same transaction, which indexes them in a few set-wise statements (an import
-of 10,000 incidents spent about 1.4 s of CPU in the triggers; issue 19). The index's tables,
-contents and the write-ups' triggers (p02) are unchanged: a database upgraded in place keeps
-its index as it is, and it is exact for every incident stored so far.
+Drops the per-row keyword-index triggers on `incidents`: on SQLite s01's FTS5 triggers
+(insert and update as p02 recreated them, and delete), on PostgreSQL s02's tsvector ones
+(insert, update, delete; the TRUNCATE one stays). Every writer of incidents now calls
+kb.store.keyword_index.refresh with the keys it wrote, in the same transaction, which
+indexes them in a few set-wise statements (issue 19: an import of 10,000 incidents spent
+about 1.4 s of CPU in the SQLite triggers, and the PostgreSQL server 17 s). The index's
+tables, contents and the write-ups' triggers (p02) are unchanged: a database upgraded in
+place keeps its index as it is, and it is exact for every incident stored so far.
 
-The downgrade recreates p02's incident triggers (the same SQL) and re-indexes every incident,
-so a database downgraded after writes through this revision's code is exact too.
+The downgrade recreates the triggers (p02's SQL; on PostgreSQL p02's function is still
+there) and re-indexes every incident, so a database downgraded after writes through this
+revision's code is exact too.
 """
 from alembic import op
 
@@ -53,15 +55,50 @@ _DELETE_FTS = """
 """
 
 
+_PG_TRIGGERS = ("incidents_search_insert", "incidents_search_update", "incidents_search_delete")
+# s02's statements, as they were
+_PG_CREATE = (
+    "CREATE TRIGGER incidents_search_insert AFTER INSERT ON incidents "
+    "FOR EACH ROW EXECUTE FUNCTION kb_incident_search_sync()",
+    "CREATE TRIGGER incidents_search_update AFTER UPDATE ON incidents FOR EACH ROW "
+    "WHEN (OLD.key IS DISTINCT FROM NEW.key OR OLD.title IS DISTINCT FROM NEW.title "
+    "OR OLD.doc_json IS DISTINCT FROM NEW.doc_json) "
+    "EXECUTE FUNCTION kb_incident_search_sync()",
+    "CREATE TRIGGER incidents_search_delete AFTER DELETE ON incidents "
+    "FOR EACH ROW EXECUTE FUNCTION kb_incident_search_sync()",
+)
+_PG_DOCUMENT = (
+    "kb_search_document(i.title, i.doc_json) || setweight(to_tsvector('english'::regconfig, "
+    "left(coalesce((SELECT w.text FROM incident_writeups AS w WHERE w.incident_key = i.key), "
+    "''), 20000)), 'C')"
+)
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for trigger in _TRIGGERS:
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        for trigger in _PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON incidents")
+    elif dialect == "sqlite":
+        for trigger in _TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        for statement in _PG_CREATE:
+            op.execute(statement)
+        op.execute("DELETE FROM incident_search")
+        op.execute(
+            "INSERT INTO incident_search (incident_key, document, tokens) "
+            f"SELECT key, d, kb_search_tokens(d) FROM (SELECT i.key, {_PG_DOCUMENT} AS d "
+            "FROM incidents AS i) AS made")
+        op.execute("UPDATE incident_search_totals SET docs = (SELECT count(*) FROM "
+                   "incident_search), tokens = (SELECT coalesce(sum(tokens), 0) FROM "
+                   "incident_search)")
+        return
+    if dialect != "sqlite":
         return
     op.execute(f"CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN "
                f"{_INSERT_FTS} END")
