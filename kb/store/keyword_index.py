@@ -138,7 +138,7 @@ def refresh(conn: Connection, keys: Sequence[str],
     (`document_text` of the doc it wrote); the index then takes them as they are instead of
     reading them back out of `doc_json` (the same text: tests compare with a rebuild). A key
     missing there, or None, is read from the stored row."""
-    if not keys or not maintained_by_store(conn):
+    if not keys or not maintained_by_store(conn) or not _has_index(conn):
         return
     unique = list(dict.fromkeys(keys))
     if conn.dialect.name == "postgresql":
@@ -167,6 +167,17 @@ def refresh(conn: Connection, keys: Sequence[str],
             rows)
 
 
+def _has_index(conn: Connection) -> bool:
+    """Whether the database has the index at all: a store opened without upgrading (an
+    older schema: PostgreSQL before s02, SQLite before s01) writes incidents without one.
+    Before i01 its triggers are there too; a refresh on top of them changes nothing."""
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql(
+            "SELECT to_regclass('incident_search') IS NOT NULL").scalar() is True
+    return conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE name = 'incident_fts'").first() is not None
+
+
 def _refresh_postgres(conn: Connection, keys: list[str]) -> None:
     """The tsvector index (s02/p02's incident_search and its totals) for `keys`: the same
     document p02's trigger function made, per batch. The per-row triggers cost the server
@@ -187,6 +198,8 @@ def _refresh_postgres(conn: Connection, keys: list[str]) -> None:
 
 def clear(conn: Connection) -> None:
     """Empty the index (every incident was deleted in this transaction)."""
+    if not maintained_by_store(conn) or not _has_index(conn):
+        return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("DELETE FROM incident_fts")
         conn.exec_driver_sql("DELETE FROM search_docs")
