@@ -51,6 +51,10 @@ def template(folder: Path, corpus: Path, count: int) -> Path:
         db.execute("CREATE TEMP TABLE keep(key TEXT PRIMARY KEY)")
         db.executemany("INSERT INTO keep VALUES (?)", [(k,) for k in keep])
         db.execute("DELETE FROM incidents WHERE key NOT IN (SELECT key FROM keep)")
+        # the keyword index is the store's to keep since revision i01, not a trigger's
+        db.execute("DELETE FROM incident_fts WHERE rowid IN (SELECT id FROM search_docs "
+                   "WHERE incident_key NOT IN (SELECT key FROM keep))")
+        db.execute("DELETE FROM search_docs WHERE incident_key NOT IN (SELECT key FROM keep)")
     return folder / "kb.db"
 
 

@@ -99,14 +99,18 @@ def test_keyword_index_holds_linked_writeups_postgres(tmp_path: Path) -> None:
 
 
 def test_incident_changed_later_keeps_its_writeup_words(tmp_path: Path) -> None:
-    """The incident's own trigger rebuilds its index row with the write-ups' text."""
+    """The incident's index refresh (a writer of incidents calls it since revision i01)
+    rebuilds its index row with the write-ups' text."""
     store, _ = Store.open(f"sqlite:///{tmp_path / 'kb.db'}", write=True)
     _fill(store, tmp_path)
     with store.engine.begin() as conn:
         from sqlalchemy import text
 
+        from kb.store import keyword_index
+
         conn.execute(text("UPDATE incidents SET title = title || ' (edited)' WHERE key = :k"),
                      {"k": KEY})
+        keyword_index.refresh(conn, [KEY])
     assert KEY in _keyword(store, QUERY) and KEY in _keyword(store, "edited")
     store.close()
 

@@ -71,6 +71,7 @@ _TIME = re.compile(
 )
 # "2023-03-14T10:02Z": _TIME finds the time once the date is blanked
 _ISO_TIME = re.compile(r"\dT\d\d:\d\d")
+_ANY_DIGIT = re.compile(r"\d")  # what _TIME and _ISO_TIME cannot match without (speed only)
 _ABBREVIATIONS = sorted(
     (k for k in ZONE_ABBREVIATIONS if k.isalpha() and k not in {"Z", "PACIFIC"}), key=len,
     reverse=True,
@@ -658,7 +659,12 @@ def _may_state_time(norm: str) -> bool:
     """Whether any sentence of `norm` can hold a clock time: one search of the whole text
     (speed only). Exact as long as what _TIME and _ISO_TIME look at after a match never
     refuses a blank: a sentence ends where blanks begin, so a time found inside a sentence is
-    found at the same place in the whole text (tests/test_ingest_speed_equivalence.py)."""
+    found at the same place in the whole text (tests/test_ingest_speed_equivalence.py).
+    Every alternative of both patterns needs a digit (\\d, or [0-9] which \\d holds): a text
+    without one (58 % of the corpus' updates; every synthetic one) is answered by the
+    cheapest search there is."""
+    if _ANY_DIGIT.search(norm) is None:
+        return False
     return bool(_TIME.search(norm) or _ISO_TIME.search(norm))
 
 

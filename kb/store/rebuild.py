@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from kb.store import keyword_index
 from kb.store.repo import (
     T_COMPONENTS,
     T_DOCS,
@@ -114,6 +115,7 @@ def swap_in(store: Store, shadow: Store, reparsed: set[tuple[str, str]]) -> Swap
                 for table in _CHILDREN:
                     dst.execute(delete(table).where(table.c.incident_key.in_(chunk)))
                 dst.execute(delete(T_INCIDENTS).where(T_INCIDENTS.c.key.in_(chunk)))
+            keyword_index.refresh(dst, result.dropped)
             _copy_docs(src, dst, now)
             _copy_providers(src, dst)
     return result
@@ -160,6 +162,7 @@ def _copy_incidents(src: Connection, dst: Connection, keys: Sequence[str],
         statement = (update(T_INCIDENTS).where(T_INCIDENTS.c.key == bindparam("match_key"))
                      .values({c: bindparam(c) for c in columns}))
         dst.execute(statement, [dict(v, match_key=v["key"]) for v in stale])
+    keyword_index.refresh(dst, [r["key"] for r in fresh] + [r["key"] for r in stale])
     for table in _CHILDREN:
         children = [dict(r._mapping) for r in src.execute(
             select(table).where(table.c.incident_key.in_(keys)))]

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from kb.errors import NotFound
 from kb.model import LIFECYCLE_TIMES, Incident, SourcedRecord, SourceRef
 from kb.serialize import incident_from_dict, incident_to_dict
+from kb.store import keyword_index
 from kb.store.bulk import insert_rows
 from kb.store.db import connected, ensure_schema, make_engine
 from kb.store.tables import (
@@ -135,7 +136,9 @@ def month_coverage(stamps: Sequence[datetime]) -> tuple[int, tuple[str, ...]]:
     return spanned, tuple(gaps)
 
 
-def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
+def _incident_values(write: IncidentWrite, now: datetime,
+                     docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The incident's row; `docs` holds its JSON object (incident_to_dict) by key."""
     inc = write.incident
     life = inc.lifecycle
     window = inc.impact_window
@@ -156,8 +159,7 @@ def _incident_values(write: IncidentWrite, now: datetime) -> dict[str, Any]:
         "updates_count": len(inc.updates),
         "updates_complete": inc.updates_complete,
         "content_hash": write.content_hash,
-        "doc_json": canonical_json(write.doc if write.doc is not None
-                                   else incident_to_dict(inc)),
+        "doc_json": canonical_json(docs[inc.key]),
         "changed_at": now,
     }
 
@@ -323,10 +325,13 @@ class Store:
         keys = [w.incident.key for w in writes]
         for table in (T_UPDATES, T_COMPONENTS, T_SOURCES):
             self._delete_in(conn, table.c.incident_key, keys)
-        fresh = [_incident_values(w, now) for w in writes if w.incident.key not in existing]
+        docs = {w.incident.key: w.doc if w.doc is not None else incident_to_dict(w.incident)
+                for w in writes}
+        fresh = [_incident_values(w, now, docs) for w in writes
+                 if w.incident.key not in existing]
         if fresh:
             insert_rows(conn, T_INCIDENTS, [dict(v, first_stored_at=now) for v in fresh])
-        stale = [_incident_values(w, now) for w in writes if w.incident.key in existing]
+        stale = [_incident_values(w, now, docs) for w in writes if w.incident.key in existing]
         if stale:
             columns = [c for c in stale[0] if c != "key"]
             statement = (
@@ -335,6 +340,14 @@ class Store:
                 .values({c: bindparam(c) for c in columns})
             )
             conn.execute(statement, [dict(v, match_key=v["key"]) for v in stale])
+        # the keyword index, for this batch's incidents at once (revision i01); new ones
+        # first, in the order stored, as the per-row triggers numbered them
+        texts = {}
+        for v in (*fresh, *stale):
+            made = keyword_index.document_text(docs[v["key"]])
+            texts[v["key"]] = None if made is None else (v["title"], *made)
+        keyword_index.refresh(conn, [v["key"] for v in fresh] + [v["key"] for v in stale],
+                              texts)
         updates, components, sources = [], [], []
         for write in writes:
             inc = write.incident
@@ -397,6 +410,7 @@ class Store:
         with self.engine.begin() as conn:
             for table in (T_UPDATES, T_COMPONENTS, T_SOURCES, T_INCIDENTS, T_RECORDS, T_DOCS):
                 conn.execute(delete(table))
+            keyword_index.clear(conn)
 
     # -- queries ---------------------------------------------------------------------------
 
