@@ -148,7 +148,7 @@ def test_a_graph_is_used_only_for_the_vectors_it_was_built_from(tmp_path: Path) 
     assert ann.load(stem, "sig-2", keys) is None  # a vector written since
     assert ann.load(stem, "sig-1", keys[::-1]) is None  # rows mean other incidents
     assert ann.load(stem, "sig-1", keys[:-1]) is None
-    stem.with_suffix(".usearch").write_bytes(b"not a graph")
+    stem.with_suffix(".hnsw").write_bytes(b"not a graph")
     assert ann.load(stem, "sig-1", keys) is None  # unreadable: exact search
 
 

@@ -1,16 +1,18 @@
-"""Approximate nearest neighbours for large KBs: an HNSW graph (usearch) beside the vectors.
+"""Approximate nearest neighbours for large KBs: an HNSW graph (faiss) beside the vectors.
 
 The exact ranking multiplies the query with the whole float32 matrix: at 100k incidents
 that reads 153 MB per query (16–20 ms CPU here, memory-bound). Above MIN_VECTORS vectors,
-`kb embed` also writes an HNSW graph of the matrix (usearch: one file, memory-mapped at
-search time, no server); search asks it for the best CANDIDATES rows and orders those by
-their exact cosine from the matrix (so every score shown is exact, and only membership in
-the top list is approximate: recall is documented in docs/search.md "Speed").
+`kb embed` also writes an HNSW graph of the matrix (faiss `IndexHNSWFlat`, inner product:
+one file, its vectors memory-mapped at search time); search asks it for the best CANDIDATES
+rows and orders those by their exact cosine from the matrix (so every score shown is the
+exact one, and only membership in the top list is approximate: recall is documented in
+docs/search.md "Speed").
 
-Why usearch: a maintained single-file HNSW library with numpy wheels for every platform
-the KB runs on, a saved index that is memory-mapped rather than loaded (a cold `kb search`
-opens it in milliseconds), and no dependency beyond numpy. hnswlib's last release is from
-2023, and faiss-cpu is a 30 MB wheel whose HNSW is the same algorithm.
+Why faiss-cpu: the most used and maintained vector-search library (Meta), numpy wheels for
+Linux, macOS and Windows, an HNSW whose saved vectors can be memory-mapped. usearch 2.26 was
+tried first: importing it before onnxruntime makes onnxruntime's import crash the process
+(SIGSEGV; their bundled native libraries clash), and search loads the graph before the query
+encoder. hnswlib has no wheels here (source only, last release 2023).
 
 The graph is keyed by the vectors it was built from: the store's vector signature (count
 and latest write of the model's vectors, as the cached matrix is), the number of rows, and
@@ -56,38 +58,46 @@ class Graph:
 
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
         """Row numbers of about the `count` rows nearest `query` by inner product."""
+        import faiss
         import numpy as np
 
-        found = self.index.search(query.astype(np.float32, copy=False), int(count),
-                                  threads=1)
-        return np.asarray(found.keys, dtype=np.int64)
+        # One query is one thread's work; faiss's OpenMP pool would spin on the other core.
+        faiss.omp_set_num_threads(1)
+        params = faiss.SearchParametersHNSW(efSearch=max(EXPANSION_SEARCH, int(count)))
+        _scores, rows = self.index.search(
+            np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), int(count),
+            params=params)
+        found = rows[0]
+        return found[found >= 0].astype(np.int64)
 
 
 def build(matrix: np.ndarray, threads: int = 0) -> Graph:
-    """The graph of `matrix`'s rows (unit length: inner product ranks by cosine)."""
+    """The graph of `matrix`'s rows (unit length: inner product ranks by cosine), built on
+    `threads` threads (0: every core)."""
+    import faiss
     import numpy as np
-    from usearch.index import Index
 
-    index = Index(ndim=int(matrix.shape[1]), metric="ip", dtype="f32",
-                  connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD,
-                  expansion_search=EXPANSION_SEARCH)
-    index.add(np.arange(matrix.shape[0], dtype=np.uint64),
-              np.ascontiguousarray(matrix, dtype=np.float32), threads=threads)
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
+    index = faiss.IndexHNSWFlat(int(matrix.shape[1]), CONNECTIVITY, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EXPANSION_ADD
+    index.add(np.ascontiguousarray(matrix, dtype=np.float32))
     return Graph(index, int(matrix.shape[0]))
 
 
 def _paths(stem: Path) -> tuple[Path, Path]:
-    return stem.with_suffix(".usearch"), stem.with_suffix(".usearch.json")
+    return stem.with_suffix(".hnsw"), stem.with_suffix(".hnsw.json")
 
 
 def save(graph: Graph, stem: Path, signature: str, keys: Sequence[str]) -> None:
     """Write the graph beside the cached matrix `stem`; its .json, written last, says which
     vectors it was built from."""
+    import faiss
+
     data, meta = _paths(stem)
-    part = stem.with_name(f"{stem.name}.{os.getpid()}.usearch")
-    graph.index.save(str(part))
+    part = stem.with_name(f"{stem.name}.{os.getpid()}.hnsw")
+    faiss.write_index(graph.index, str(part))
     os.replace(part, data)
-    meta_part = stem.with_name(f"{stem.name}.{os.getpid()}.usearch.json")
+    meta_part = stem.with_name(f"{stem.name}.{os.getpid()}.hnsw.json")
     meta_part.write_text(json.dumps({
         "format": FORMAT, "signature": signature, "rows": graph.rows,
         "keys": keys_digest(keys), "connectivity": CONNECTIVITY,
@@ -107,12 +117,11 @@ def load(stem: Path, signature: str, keys: Sequence[str]) -> Graph | None:
             or meta.get("rows") != len(keys) or meta.get("keys") != keys_digest(keys)):
         return None
     try:
-        from usearch.index import Index
+        import faiss
 
-        index = Index.restore(str(data), view=True)
+        index = faiss.read_index(str(data), faiss.IO_FLAG_MMAP_IFC)
     except (OSError, ValueError, RuntimeError, ImportError):
         return None
-    if index is None or len(index) != len(keys):
+    if index.ntotal != len(keys):
         return None
-    index.expansion_search = EXPANSION_SEARCH
     return Graph(index, len(keys))

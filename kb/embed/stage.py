@@ -140,7 +140,7 @@ def search_indexes(store: Store, home: Path, model_id: str) -> list[str]:
     try:
         notes.append(refresh_graph(store, model_id, cache))
     except ImportError:
-        notes.append("usearch is not installed: vector search stays exact")
+        notes.append("faiss-cpu is not installed: vector search stays exact")
     notes.append(impact.refresh(store, cache))
     return notes
 
