@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 MIN_VECTORS = 20_000  # below this the exact product costs a few milliseconds: no graph
 CONNECTIVITY = 16  # HNSW M: edges per node
 EXPANSION_ADD = 128  # breadth while building
-EXPANSION_SEARCH = 256  # breadth while searching: the recall/latency dial (docs/search.md)
+EXPANSION_SEARCH = 1024  # breadth while searching: the recall/latency dial (docs/search.md)
 CANDIDATES = 100  # rows asked of the graph at least; reordered by exact cosine
 FORMAT = 1
 

@@ -96,7 +96,8 @@ class ImpactIndex:
         # `score += idf × tf` loop does, so the sums are bitwise FTS5's.
         scores = np.bincount(rows, weights=np.concatenate(parts_values),
                              minlength=len(self.keys))
-        matched = np.unique(rows)
+        # Every match scores above 0 (idf ≥ 1e-6, tf > 0): the nonzero rows are the matches.
+        matched = np.flatnonzero(scores)
         if matched.size > limit:
             part = matched[np.argpartition(-scores[matched], limit - 1)[:limit]]
         else:
