@@ -93,6 +93,30 @@ def test_a_write_makes_the_impact_index_stale(tmp_path: Path,
     store.close()
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign arrays", "bad json"])
+def test_a_damaged_impact_index_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             damage: str) -> None:
+    store = _store(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(impact, "MIN_DOCUMENTS", 10)
+    impact.refresh(store, cache)
+    [data] = cache.glob("bm25-*.npz")
+    if damage == "garbage":
+        data.write_bytes(b"not an npz")
+    elif damage == "truncated":
+        data.write_bytes(data.read_bytes()[:500])
+    elif damage == "foreign arrays":
+        np.savez(data.open("wb"), vocab=np.array(["a"]), starts=np.array([0, 5]),
+                 rows=np.array([1, 2, 3, 4, 99]), tf=np.ones(5), keys=np.array(["", "x"]))
+    else:
+        next(cache.glob("bm25-*.json")).write_text("{")
+    assert impact.load(store, cache) is None
+    searcher = Searcher(store, tmp_path, spec=FAKE)
+    found = searcher.search("database errors", mode="keyword", explain=False)
+    assert [(h.key, h.score) for h in found.hits] == _fts5(store, "database errors", 10)
+    store.close()
+
+
 def test_filtered_keyword_search_is_fts5s(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from kb.store.vectors import SearchFilters

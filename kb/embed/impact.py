@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,12 +204,19 @@ def load(store: Store, cache: Path, signature: str | None = None) -> ImpactIndex
         if meta.get("format") != FORMAT or meta.get("signature") != signature:
             return None
         with np.load(stem.with_suffix(".npz"), allow_pickle=False) as files:
-            index = ImpactIndex(signature, str(meta["tokenize"]), int(meta["n_rows"]),
-                                files["vocab"].tolist(), files["starts"], files["rows"],
-                                files["tf"], files["keys"])
-    except (OSError, ValueError, KeyError):
-        return None  # absent, half-written, or unreadable: FTS5 answers
-    return index
+            vocab, starts, rows, tf, keys = (files[name] for name in (
+                "vocab", "starts", "rows", "tf", "keys"))
+        # Arrays that do not fit together (a damaged or foreign file) are not used.
+        if not (starts.ndim == rows.ndim == tf.ndim == 1 and len(starts) == len(vocab) + 1
+                and len(tf) == len(rows) and int(starts[0]) == 0
+                and int(starts[-1]) == len(rows) and bool(np.all(np.diff(starts) >= 0))
+                and (not rows.size or (int(rows.min()) >= 0
+                                       and int(rows.max()) < len(keys)))):
+            return None
+        return ImpactIndex(signature, str(meta["tokenize"]), int(meta["n_rows"]),
+                           vocab.tolist(), starts, rows, tf, keys)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, sqlite3.Error):
+        return None  # absent, half-written, damaged or unreadable: FTS5 answers
 
 
 def refresh(store: Store, cache: Path) -> str:
