@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from kb.embed import rerank
+from kb.embed import impact, rerank
 from kb.embed.document import (
     RECIPE,
     Document,
@@ -134,6 +134,7 @@ class Searcher:
         self._index: VectorIndex | None = None
         self._vector_notes: list[str] = []
         self._keyword: bool | None = None
+        self._impact: impact.ImpactIndex | None = None
         self._names: set[str] | None = None
         self._rare_limit: int | None = None
 
@@ -158,8 +159,8 @@ class Searcher:
             if not words:
                 notes.append("the query has no searchable words for keyword search")
             else:
-                pending = _background().submit(keyword_index.keyword_search, self.store, words,
-                                               CANDIDATES, filters)
+                pending = _background().submit(self._keyword_ranking, words, CANDIDATES,
+                                               filters)
         semantic: list[tuple[str, float]] = []
         query_vector = None
         if mode in ("semantic", "hybrid"):
@@ -311,8 +312,7 @@ class Searcher:
         if mode in ("keyword", "hybrid"):
             words = query_terms(document.text)
             if words:
-                keyword = keyword_index.keyword_search(self.store, words, CANDIDATES + 1,
-                                                       filters)
+                keyword = self._keyword_ranking(words, CANDIDATES + 1, filters)
         ranked = [(other, score) for other, score in _rank(mode, semantic, keyword)
                   if other != key]
         # Duplicates are judged (and features computed) on the best few dozen; load those once.
@@ -377,6 +377,27 @@ class Searcher:
                 notes.append(f"{exc}: keyword ranking only")
                 mode = "keyword"
         return mode
+
+    def _keyword_ranking(self, words: Sequence[str], limit: int, filters: SearchFilters
+                         ) -> list[tuple[str, float]]:
+        """The keyword ranking: from the BM25 impact index (kb.embed.impact: FTS5's scores,
+        without FTS5 scoring every match) when one matches the FTS5 index as it is now and
+        nothing is filtered, else from FTS5 (or PostgreSQL) itself."""
+        if filters.empty:
+            index = self._impact_index()
+            if index is not None:
+                return index.search(self.store, words, limit)
+        return keyword_index.keyword_search(self.store, words, limit, filters)
+
+    def _impact_index(self) -> impact.ImpactIndex | None:
+        """The impact index, checked against the FTS5 index before every query (two
+        primary-key reads), so a write since it was built sends the query to FTS5."""
+        signature = keyword_index.fts_signature(self.store)
+        if signature is None:
+            return None
+        if self._impact is None or self._impact.signature != signature:
+            self._impact = impact.load(self.store, self.home / "cache", signature)
+        return self._impact
 
     def _keyword_ready(self) -> bool:
         if self._keyword is None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from kb.embed import impact
 from kb.embed.document import (
     DOCUMENT_EXTRAS,
     RECIPE,
@@ -32,6 +33,7 @@ from kb.embed.document import (
     inputs_hash,
 )
 from kb.embed.encoder import Encoder, encode_documents, load_encoder, resolve_model
+from kb.embed.index import refresh_graph
 from kb.embed.spec import ModelSpec
 from kb.store import claims, vectors
 from kb.store.repo import Store
@@ -66,6 +68,9 @@ class EmbedReport:
     copied: int = 0  # vectors copied into the pgvector column (no re-encoding)
     vector_search: str = "numpy"  # where search ranks these vectors: "pgvector" or "numpy"
     vector_note: str | None = None  # why numpy on PostgreSQL
+    # What was done to the search indexes of a large KB (kb.embed.ann, kb.embed.impact):
+    # said in the summary when one was rebuilt.
+    indexes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -90,6 +95,7 @@ class EmbedReport:
             parts.append("vectors searched in PostgreSQL (pgvector, HNSW)")
         elif self.vector_note:
             parts.append(self.vector_note)
+        parts.extend(note for note in self.indexes if "rebuilt" in note or "not" in note)
         return "; ".join(parts)
 
 
@@ -119,8 +125,24 @@ def embed_missing(
         claims.release(store, claims.MODEL_STAGE, [owner], owner=owner)
     report.pruned = vectors.prune_orphans(store)
     report.copied = vectors.backfill_embeddings(store)
+    report.indexes = search_indexes(store, home, model_id)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def search_indexes(store: Store, home: Path, model_id: str) -> list[str]:
+    """Bring the search indexes of a large KB up to date with what is stored: the HNSW
+    graph of the vectors (kb.embed.ann) and the BM25 impact index of the keyword index
+    (kb.embed.impact). Each is skipped for a small KB and on PostgreSQL, and kept when
+    current. Returns what was done to each, in a few words."""
+    cache = home / "cache"
+    notes = []
+    try:
+        notes.append(refresh_graph(store, model_id, cache))
+    except ImportError:
+        notes.append("faiss-cpu is not installed: vector search stays exact")
+    notes.append(impact.refresh(store, cache))
+    return notes
 
 
 def _embed_batches(store: Store, home: Path, spec: ModelSpec, model_id: str,

@@ -16,8 +16,11 @@ parameter of `phraseto_tsquery`, which parses it as document text (operators suc
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +39,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.exc import OperationalError
 
 from kb.store.db import connected
 from kb.store.repo import T_COMPONENTS, T_INCIDENTS, Store
@@ -209,6 +213,109 @@ def _postgres_query(terms: list[str], limit: int, clauses: list[Any]) -> Any:
     return (select(scores.c.incident_key, scores.c.score)
             .join(T_INCIDENTS, T_INCIDENTS.c.key == scores.c.incident_key).where(*clauses)
             .order_by(scores.c.score.desc(), scores.c.incident_key).limit(limit))
+
+
+# -- what a BM25 impact index is built from (SQLite only; kb.embed.impact) -------------------
+
+# The column weight of each FTS5 column, by name, as bm25() applies BM25_WEIGHTS.
+_COLUMN_WEIGHT = {"title": BM25_WEIGHTS[0], "components": BM25_WEIGHTS[1], "body": BM25_WEIGHTS[2]}
+
+
+def fts_signature(store: Store) -> str | None:
+    """A digest of the FTS5 index's structure and averages records (incident_fts_data rows
+    10 and 1), or None where there is no FTS5 index (PostgreSQL, an older schema). FTS5
+    rewrites the structure record on every transaction that changes the index (each flush
+    adds a segment, each merge replaces some), and the averages record holds the row and
+    token counts: any insert, update or delete of an indexed incident changes the digest.
+    Two primary-key reads, cheap enough to ask before every query."""
+    if store.engine.dialect.name != "sqlite":
+        return None
+    try:
+        with connected(store.engine) as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, block FROM incident_fts_data WHERE id IN (1, 10) ORDER BY id").all()
+    except OperationalError as exc:
+        if "no such table" in str(exc.orig):
+            return None  # a schema before s01: no FTS5 index
+        raise
+    digest = hashlib.sha256()
+    for row_id, block in rows:
+        digest.update(str(row_id).encode() + b":" + bytes(block or b"") + b";")
+    return digest.hexdigest()
+
+
+def fts_tokenizer(store: Store) -> str:
+    """The `tokenize` option the FTS5 table was made with (e.g. 'porter unicode61
+    remove_diacritics 2'), read from its CREATE statement."""
+    with connected(store.engine) as conn:
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'incident_fts'").scalar() or ""
+    found = re.search(r"tokenize\s*=\s*'([^']*)'", sql)
+    return found.group(1) if found else "unicode61"
+
+
+def fts_postings(store: Store, batch: int = 100_000
+                 ) -> Iterator[list[tuple[str, int, float, int]]]:
+    """Every (token, FTS5 rowid, weighted count, count) of the FTS5 index, in batches, read
+    from FTS5's own `fts5vocab` instance table: the tokens exactly as FTS5 made them (porter
+    stems, diacritics folded), the weighted count as bm25() sums it (title 4, components 2,
+    body 1 per occurrence). Token order, then rowid."""
+    weight = " ".join(f"WHEN '{name}' THEN {value!r}" for name, value in _COLUMN_WEIGHT.items())
+    with connected(store.engine) as conn:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_fts_instances "
+                             "USING fts5vocab(main, incident_fts, instance)")
+        result = conn.exec_driver_sql(
+            f"SELECT term, doc, sum(CASE col {weight} ELSE 1.0 END), count(*) "
+            "FROM temp.kb_fts_instances GROUP BY term, doc")
+        while rows := result.fetchmany(batch):
+            yield [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def fts_rows(store: Store) -> list[tuple[int, str]]:
+    """(FTS5 rowid, incident key) of every indexed incident: `search_docs`, rowid order."""
+    with connected(store.engine) as conn:
+        return [(int(i), k) for i, k in conn.exec_driver_sql(
+            "SELECT d.id, d.incident_key FROM search_docs AS d "
+            "JOIN incident_fts AS f ON f.rowid = d.id ORDER BY d.id")]
+
+
+def phrase_scores(store: Store, phrase: str) -> list[tuple[int, float]]:
+    """(FTS5 rowid, −bm25) of every incident holding `phrase` (a term of several tokens:
+    "us-east-1"), scored by FTS5 as if the phrase were the whole query: its share of an
+    OR-ed query's bm25(), which sums its phrases' shares."""
+    match = fts5_match([phrase])
+    if match is None:
+        return []
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    with connected(store.engine) as conn:
+        return [(int(row), -float(score)) for row, score in conn.exec_driver_sql(
+            f"SELECT rowid, bm25(incident_fts, {weights}) FROM incident_fts "
+            "WHERE incident_fts MATCH ?", (match,))]
+
+
+class Tokenizer:
+    """FTS5's tokenizer, asked directly: an in-memory FTS5 table made with the KB's
+    `tokenize` option, so a query phrase splits and stems exactly as FTS5 indexed the
+    incidents (no second stemmer to drift from it). Thread-safe (one lock)."""
+
+    def __init__(self, tokenize: str) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        spec = tokenize.replace("'", "''")
+        self._db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize = '{spec}')")
+        self._db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+
+    def tokens(self, phrases: Sequence[str]) -> list[list[str]]:
+        """The tokens of each phrase, in order."""
+        found: list[list[str]] = [[] for _ in phrases]
+        with self._lock:
+            self._db.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)",
+                                 list(enumerate(phrases, 1)))
+            for doc, term, _offset in self._db.execute(
+                    "SELECT doc, term, offset FROM v ORDER BY doc, offset"):
+                found[int(doc) - 1].append(term)
+            self._db.execute("DELETE FROM t")
+        return found
 
 
 def indexed_documents(store: Store) -> int:

@@ -191,12 +191,16 @@ def stored_states(store: Store, keys: Sequence[str]) -> dict[str, tuple[str, int
 def incidents_with_hashes(store: Store, keys: Sequence[str]) -> list[tuple[Incident, str]]:
     """(incident, spine content hash) for each key still stored, in the order of `keys`:
     one query per 500 keys instead of one `Store.get` each."""
-    c = T_INCIDENTS.c
     found: dict[str, tuple[Incident, str]] = {}
+    # Raw driver SQL: search loads its 10 hits per query, and SQLAlchemy's statement and row
+    # handling cost as much as reading them (0.5 of 2.1 ms CPU at 100k).
     with store.engine.connect() as conn:
+        mark = _param(conn)
         for chunk in chunks(list(keys)):
-            query = select(c.key, c.doc_json, c.content_hash).where(c.key.in_(chunk))
-            for key, doc, digest in conn.execute(query):
+            rows = conn.exec_driver_sql(
+                "SELECT key, doc_json, content_hash FROM incidents WHERE key IN "
+                f"({', '.join([mark] * len(chunk))})", tuple(chunk))
+            for key, doc, digest in rows:
                 found[key] = (incident_from_dict(json.loads(doc)), digest)
     return [found[key] for key in keys if key in found]
 

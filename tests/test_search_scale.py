@@ -1,0 +1,201 @@
+"""Search indexes of large KBs: the BM25 impact index (kb.embed.impact) gives FTS5's own
+keyword ranking, the HNSW graph (kb.embed.ann) the exact cosines of its candidates, and
+neither is used once the store has changed under it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb.embed import ann, impact
+from kb.embed.index import MatrixIndex, load_index, query_terms
+from kb.embed.search import Searcher
+from kb.embed.stage import embed_missing
+from kb.store import Store, keyword
+from tests.test_search import FAKE, INCIDENTS
+from tests.test_search_support import incident, open_store, write
+
+WORDS = ("errors", "error", "delayed", "delays", "webhook", "deliveries", "database",
+         "failover", "login", "latency", "outage", "certificate", "expired", "dns")
+QUERIES = ["webhook deliveries delayed", "errors error ERRORS", "us-east-1 outage",
+           "database failover in us-east-1", "ERR_SSL_PROTOCOL errors", "zzz unknown",
+           "Login latency", "expired certificate dns", "café outage"]
+
+
+def _store(tmp_path: Path) -> Store:
+    """A KB whose term statistics vary: repeated words, title and component matches,
+    several-token identifiers, and exact duplicates (ties)."""
+    store = open_store(tmp_path)
+    rng = np.random.default_rng(3)
+    made = []
+    for i in range(60):
+        title = " ".join(rng.choice(WORDS, size=int(rng.integers(1, 4))))
+        body = " ".join(rng.choice(WORDS, size=int(rng.integers(3, 30))))
+        if i % 7 == 0:
+            body += " in us-east-1 and ERR_SSL_PROTOCOL"
+        if i % 11 == 0:
+            body += " café"
+        made.append(incident(f"p/i{i:02d}", title, body,
+                             components=["Database"] if i % 5 == 0 else ()))
+    made += [incident(f"p/dup{i}", "Webhook deliveries delayed", "Webhook errors.")
+             for i in range(4)]
+    write(store, *made)
+    return store
+
+
+def _fts5(store: Store, query: str, limit: int) -> list[tuple[str, float]]:
+    return keyword.keyword_search(store, query_terms(query), limit)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_impact_index_gives_fts5_scores_bitwise(tmp_path: Path, query: str) -> None:
+    store = _store(tmp_path)
+    index = impact.build(store)
+    assert index is not None
+    every = index.search(store, query_terms(query), 1000)
+    expected = _fts5(store, query, 1000)
+    # Every match, each with FTS5's bm25 to the last bit; order by score, ties by rowid.
+    assert sorted(every) == sorted(expected)
+    assert [s for _, s in every] == sorted((s for _, s in expected), reverse=True)
+    # A cut at 5: the same scores; the same keys above the last score (FTS5 leaves the order
+    # of equal scores unpromised, so which tied incident fills the last places may differ).
+    top = index.search(store, query_terms(query), 5)
+    cut = _fts5(store, query, 5)
+    assert [s for _, s in top] == [s for _, s in cut]
+    if cut:
+        assert {k for k, s in top if s != cut[-1][1]} == {k for k, s in cut if s != cut[-1][1]}
+    store.close()
+
+
+def test_a_write_makes_the_impact_index_stale(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(impact, "MIN_DOCUMENTS", 10)
+    assert impact.refresh(store, cache) == "keyword impact index rebuilt"
+    assert impact.refresh(store, cache) == "keyword impact index current"
+    searcher = Searcher(store, tmp_path, spec=FAKE)
+    first = searcher.search("kubernetes errors", mode="keyword", explain=False)
+    assert searcher._impact is not None  # answered by the impact index
+    assert "p/new" not in {h.key for h in first.hits}
+    write(store, incident("p/new", "Kubernetes errors", "Kubernetes errors everywhere."))
+    assert impact.load(store, cache) is None  # the FTS5 index changed under it
+    second = searcher.search("kubernetes errors", mode="keyword", explain=False)
+    assert searcher._impact is None  # FTS5 answered
+    assert second.hits[0].key == "p/new"
+    assert [(h.key, h.score) for h in second.hits] == _fts5(store, "kubernetes errors", 10)
+    assert impact.refresh(store, cache) == "keyword impact index rebuilt"
+    third = searcher.search("kubernetes errors", mode="keyword", explain=False)
+    assert searcher._impact is not None
+    assert [h.score for h in third.hits] == [h.score for h in second.hits]
+    store.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign arrays", "bad json"])
+def test_a_damaged_impact_index_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             damage: str) -> None:
+    store = _store(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(impact, "MIN_DOCUMENTS", 10)
+    impact.refresh(store, cache)
+    [data] = cache.glob("bm25-*.npz")
+    if damage == "garbage":
+        data.write_bytes(b"not an npz")
+    elif damage == "truncated":
+        data.write_bytes(data.read_bytes()[:500])
+    elif damage == "foreign arrays":
+        np.savez(data.open("wb"), vocab=np.array(["a"]), starts=np.array([0, 5]),
+                 rows=np.array([1, 2, 3, 4, 99]), tf=np.ones(5), keys=np.array(["", "x"]))
+    else:
+        next(cache.glob("bm25-*.json")).write_text("{")
+    assert impact.load(store, cache) is None
+    searcher = Searcher(store, tmp_path, spec=FAKE)
+    found = searcher.search("database errors", mode="keyword", explain=False)
+    assert [(h.key, h.score) for h in found.hits] == _fts5(store, "database errors", 10)
+    store.close()
+
+
+def test_filtered_keyword_search_is_fts5s(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.store.vectors import SearchFilters
+
+    store = _store(tmp_path)
+    monkeypatch.setattr(impact, "MIN_DOCUMENTS", 10)
+    impact.refresh(store, tmp_path / "cache")
+    searcher = Searcher(store, tmp_path, spec=FAKE)
+    filters = SearchFilters(component="Database")
+    found = searcher.search("database errors", mode="keyword", filters=filters,
+                            explain=False)
+    assert [(h.key, h.score) for h in found.hits] == keyword.keyword_search(
+        store, query_terms("database errors"), 10, filters)
+    store.close()
+
+
+def _clustered(rows: int, dim: int, seed: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((rows // 20, dim)).astype(np.float32)
+    matrix = centres[rng.integers(0, len(centres), rows)] + 0.3 * rng.standard_normal(
+        (rows, dim)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_graph_candidates_are_scored_exactly(tmp_path: Path) -> None:
+    matrix = _clustered(3000, 32)
+    keys = [f"k/{i:05d}" for i in range(len(matrix))]
+    exact = MatrixIndex(keys, matrix)
+    approximate = MatrixIndex(keys, matrix)
+    approximate.graph = ann.build(matrix, threads=1)
+    queries = _clustered(40, 32, seed=9)
+    recall = []
+    for query in queries:
+        want = exact.search(query, 10)
+        got = approximate.search(query, 10)
+        # Every score is the row's exact cosine, best first.
+        assert all(score == pytest.approx(float(matrix[int(key[2:])] @ query), abs=1e-6)
+                   for key, score in got)
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+        recall.append(len({k for k, _ in got} & {k for k, _ in want}) / 10)
+    assert np.mean(recall) >= 0.98
+    # A filtered search is exact whatever the graph says.
+    allowed = set(keys[::3])
+    assert approximate.search(queries[0], 10, allowed) == exact.search(queries[0], 10, allowed)
+
+
+def test_a_graph_is_used_only_for_the_vectors_it_was_built_from(tmp_path: Path) -> None:
+    matrix = _clustered(500, 16)
+    keys = [f"k/{i}" for i in range(len(matrix))]
+    stem = tmp_path / "vectors-x"
+    ann.save(ann.build(matrix, threads=1), stem, "sig-1", keys)
+    assert ann.load(stem, "sig-1", keys) is not None
+    assert ann.load(stem, "sig-2", keys) is None  # a vector written since
+    assert ann.load(stem, "sig-1", keys[::-1]) is None  # rows mean other incidents
+    assert ann.load(stem, "sig-1", keys[:-1]) is None
+    stem.with_suffix(".hnsw").write_bytes(b"not a graph")
+    assert ann.load(stem, "sig-1", keys) is None  # unreadable: exact search
+
+
+def test_kb_embed_builds_the_graph_and_search_uses_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann, "MIN_VECTORS", 3)
+    monkeypatch.setattr(impact, "MIN_DOCUMENTS", 3)
+    store = open_store(tmp_path)
+    write(store, *INCIDENTS)
+    report = embed_missing(store, tmp_path, spec=FAKE)
+    assert "vector graph rebuilt" in report.indexes
+    assert "keyword impact index rebuilt" in report.indexes
+    again = embed_missing(store, tmp_path, spec=FAKE)
+    assert again.indexes == ["vector graph current", "keyword impact index current"]
+    searcher = Searcher(store, tmp_path, spec=FAKE)
+    index = searcher._vectors()
+    assert isinstance(index, MatrixIndex) and index.graph is not None
+    exact = load_index(store, FAKE.model_id, None)  # no cache: no graph
+    assert exact.graph is None
+    vectors = [exact.vector(key) for key in exact.keys[:4]]  # stored vectors as queries
+    for vector in vectors:
+        assert index.search(vector, 5) == exact.search(vector, 5)  # a small KB: all found
+    for query in ("webhook deliveries delayed", "database failover", "login errors"):
+        hybrid = searcher.search(query, explain=False)
+        assert hybrid.hits
+    store.close()
