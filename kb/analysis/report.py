@@ -48,8 +48,14 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
         "impact_minutes": _stat(g.impact), "resolve_minutes": _stat(g.resolve),
         "identified_minutes": _stat(g.identified), "detection_minutes": _stat(g.detection),
         "update_cadence_minutes": _stat(g.cadence),
-        "outage_minutes": _r(g.outage_minutes), "weighted_downtime_minutes":
-            _r(g.downtime_minutes), "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
+        # null where the uptime is unknown (as the table's "unknown"); the measured time,
+        # a lower bound then and wherever `downtime_bound` says so, in its own field
+        "outage_minutes": _r(_known_downtime(g, g.outage_minutes)),
+        "weighted_downtime_minutes": _r(_known_downtime(g, g.downtime_minutes)),
+        "outage_minutes_measured": _r(g.outage_minutes),
+        "weighted_downtime_minutes_measured": _r(g.downtime_minutes),
+        "downtime_bound": downtime_bound(g), "downtime_text": downtime_text(g, g.downtime_minutes),
+        "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
         "unknown_minutes": _r(g.unknown_minutes),
         "uptime_percent_if_unknown_down": _r(g.uptime_if_down, 4),
         "uptime_unknown_reason": g.uptime_note,
@@ -156,15 +162,32 @@ def nines_text(g: GroupFigures) -> str:
     return "no downtime measured" if g.unmeasured or g.unknown_minutes else "no downtime"
 
 
+def downtime_bound(g: GroupFigures) -> str | None:
+    """What the measured downtime is: "exact"; "lower bound" where some incidents add no
+    measurable time or some time is unknown (ends the data does not show); "unknown" where
+    the uptime is (the measured minutes are then only a lower bound, not a figure); None
+    without coverage."""
+    if g.downtime_minutes is None:
+        return None
+    if g.uptime is None and g.uptime_note:
+        return "unknown"
+    return "lower bound" if g.unmeasured or g.unknown_minutes else "exact"
+
+
+def _known_downtime(g: GroupFigures, value: float | None) -> float | None:
+    return None if downtime_bound(g) == "unknown" else value
+
+
 def downtime_text(g: GroupFigures, value: float | None) -> str:
     """A period's downtime or impact time (minutes) as the tables print it: "unknown" where
     the uptime is unknown because too much is unmeasured (GitHub 2013: 232 incidents, none
-    measurable, is not "0m" down), "≥" where some incidents add no measurable time."""
+    measurable, is not "0m" down), "≥" where some incidents add no measurable time or some
+    time is unknown (`downtime_bound`, the --json field)."""
     if value is None:
         return "-"
     if g.uptime is None and g.uptime_note:
         return "unknown"
-    return ("≥ " if g.unmeasured else "") + hours_text(value)
+    return ("≥ " if downtime_bound(g) == "lower bound" else "") + hours_text(value)
 
 
 def coverage_text(g: GroupFigures) -> str:
