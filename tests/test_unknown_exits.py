@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from kb.analysis.audit import check_uptime
 from kb.analysis.metrics import incident_figures
-from kb.analysis.report import group_dict
+from kb.analysis.report import downtime_text, group_dict, uptime_text
 from kb.model import Lifecycle, Severity
 from tests.test_acceptance_14 import _group, incident, posted_once, t
 
@@ -32,3 +33,26 @@ def test_json_downtime_of_an_unknown_uptime_is_null_with_the_measured_bound_apar
     bound = group_dict(_group([*measured, posted_once(9500, "minor")]))
     assert bound["outage_minutes"] == 540.0 and bound["downtime_bound"] == "lower bound"
     assert bound["downtime_text"].startswith("≥ ")
+
+
+def test_a_group_with_only_unknown_time_has_an_unknown_uptime() -> None:
+    """OpenAI's feed-only components (all incidents without a known impact time) read
+    "100.000% (measured); 38.7h unknown": a figure over no measured minute."""
+    # a feed entry: published, resolved 10 h later, no update between (source "bounded")
+    feed_only = incident_figures(replace(incident(resolved=600, updates=(0,)),
+                                         updates_complete=False))
+    assert feed_only.source == "bounded" and feed_only.unknown_minutes == 600
+    g = _group([feed_only])
+    assert g.unknown_minutes == 600 and g.outage_minutes == 0
+    assert g.uptime is None and g.nines is None
+    assert uptime_text(g) == ("unknown (no impact time measured, 10.0h unknown: ends the data "
+                              "does not show)")
+    assert downtime_text(g, g.outage_minutes) == "unknown"
+    # some time measured down beside it: the measured figure and the one counting it as down
+    open_one = incident_figures(incident(resolved=None, updates=(0, 30)), seen=t(600))
+    g = _group([open_one])
+    assert g.uptime is not None and g.outage_minutes == 30 and "(measured)" in uptime_text(g)
+    # kb audit flags a published uptime over only unknown time
+    published = replace(_group([feed_only]), uptime=100.0, uptime_note=None)
+    _, failures = check_uptime([published], {"p": [feed_only]})
+    assert [f.check for f in failures] == ["uptime-unmeasured"]

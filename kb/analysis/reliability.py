@@ -48,6 +48,8 @@ UNMEASURED_MAX_SHARE = 0.2
 # the uptime is unknown too: "mostly unknown" is not "measured" (Vultr 2024: every covered
 # minute unknown, printed "100.000% (measured)"; Oracle Cloud: 4 h known of 542 h).
 UNKNOWN_MAX_SHARE = 0.5
+# ... and so it is wherever some time is unknown and none is measured down (a component whose
+# incidents are all feed-only): unknown is all of the impact time the data shows.
 SEVERITIES = ("critical", "major", "minor", "none", "unknown")
 
 
@@ -245,6 +247,12 @@ def group_figures(
         if not note and unknown_minutes > UNKNOWN_MAX_SHARE * covered_minutes:
             note = (f"{hours_text(unknown_minutes)} of the {hours_text(covered_minutes)} "
                     "covered unknown: ends the data does not show")
+        elif not note and unknown_minutes > 0 and outage == 0:
+            # Nothing measured, only unknown: "100.000% (measured)" would be a figure read off
+            # no measurement (OpenAI's feed-only components: "100.000% (measured); 38.7h
+            # unknown"). The unknown share of what the data shows of impact is all of it.
+            note = (f"no impact time measured, {hours_text(unknown_minutes)} unknown: ends "
+                    "the data does not show")
         if note:
             uptime, nines = None, None
         else:
