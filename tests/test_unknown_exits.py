@@ -4,14 +4,22 @@ the code before its fix."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from kb.analysis.audit import check_uptime
 from kb.analysis.metrics import incident_figures
 from kb.analysis.report import downtime_text, group_dict, uptime_text
-from kb.model import Lifecycle, Severity
+from kb.model import Incident, Kind, Lifecycle, Severity
+from kb.present import write_export
+from tests.conftest import invoke_kb as kb
 from tests.test_acceptance_14 import _group, incident, posted_once, t
+
+SNAPSHOTS = (Path(__file__).resolve().parent / "fixtures" / "statuspage_summary"
+             / "cloudflare")  # recorded Cloudflare snapshots (its ORIGIN.md)
 
 
 def test_json_downtime_of_an_unknown_uptime_is_null_with_the_measured_bound_apart() -> None:
@@ -56,3 +64,40 @@ def test_a_group_with_only_unknown_time_has_an_unknown_uptime() -> None:
     published = replace(_group([feed_only]), uptime=100.0, uptime_note=None)
     _, failures = check_uptime([published], {"p": [feed_only]})
     assert [f.check for f in failures] == ["uptime-unmeasured"]
+
+
+def test_csv_and_incidents_json_carry_a_snapshot_archives_bounded_end(tmp_path: Path) -> None:
+    """The CSV export had no column for a bounded end, so an incident that dropped out of a
+    snapshot archive read as open (empty resolved_at); `kb incidents --json` likewise."""
+    home = tmp_path / "home"
+    assert kb(home, "ingest", str(SNAPSHOTS)).returncode == 0
+    result = kb(home, "export", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    ended, still = rows["cloudflare/14rjb6jf7mwh"], rows["cloudflare/x4v5d51wpcnr"]
+    assert ended["resolved_at"] == ""
+    assert (ended["end_not_before"], ended["end_not_after"]) == (
+        "2021-04-08T17:56:46.383Z", "2021-04-08T18:55:18.664Z")
+    assert ended["end"] == ("ended between 2021-04-08T17:56:46.383Z and "
+                            "2021-04-08T18:55:18.664Z (gone from the next snapshot of the "
+                            "open-incident list)")
+    assert (still["end_not_before"], still["end_not_after"]) == ("2021-04-08T18:55:18.664Z", "")
+    assert still["end"].startswith("still listed as open in the newest snapshot")
+    listed = json.loads(kb(home, "incidents", "--json").stdout)
+    by_key = {r["key"]: r for r in listed}
+    assert by_key["cloudflare/14rjb6jf7mwh"]["end_not_after"] == "2021-04-08T18:55:18.664Z"
+    assert by_key["cloudflare/x4v5d51wpcnr"]["end_not_after"] is None
+
+
+def test_the_end_column_is_formula_safe() -> None:
+    """Every cell of the new columns goes through csv_cell like the rest."""
+    hostile = Incident(provider="p", native_id="=1+1", title="-2+3", kind=Kind.INCIDENT,
+                       status="investigating", severity=Severity.MAJOR,
+                       lifecycle=Lifecycle(first_post_at=t(0), end_not_before=t(10),
+                                           end_not_after=t(20)))
+    out = io.StringIO()
+    assert write_export([hostile], "csv", out) == 1
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["title"] == "'-2+3" and row["native_id"] == "'=1+1"
+    assert row["end_not_before"] == "2026-03-01T12:10:00Z"
+    assert row["end"].startswith("ended between 2026-03-01T12:10:00Z and ")
