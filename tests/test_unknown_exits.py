@@ -13,7 +13,9 @@ from pathlib import Path
 from kb.analysis.audit import check_uptime
 from kb.analysis.metrics import incident_figures
 from kb.analysis.report import downtime_text, group_dict, uptime_text
-from kb.model import Incident, Kind, Lifecycle, Severity
+from kb.drafts import draft_from_incident, render_draft
+from kb.drafts.citations import uncited_sentences
+from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
 from kb.present import write_export
 from tests.conftest import invoke_kb as kb
 from tests.test_acceptance_14 import _group, incident, posted_once, t
@@ -101,3 +103,29 @@ def test_the_end_column_is_formula_safe() -> None:
     assert row["title"] == "'-2+3" and row["native_id"] == "'=1+1"
     assert row["end_not_before"] == "2026-03-01T12:10:00Z"
     assert row["end"].startswith("ended between 2026-03-01T12:10:00Z and ")
+
+
+def test_a_draft_says_an_end_no_source_states_is_unknown_or_bounded() -> None:
+    """Vultr's alerts (vultr_alerts/) never publish an end: the draft of such an incident said
+    when it was first posted and nothing of its end. A snapshot archive's bound is said as
+    `kb show` says it."""
+    open_one = Incident(provider="vultr", native_id="x", title="Tokyo Degraded Network",
+                        kind=Kind.INCIDENT, status="ongoing", severity=Severity.MINOR,
+                        lifecycle=Lifecycle(first_post_at=t(0)),
+                        updates=(Update(t(0), Phase.INVESTIGATING, "ongoing", "Degraded.",
+                                        "Degraded."),))
+    md = render_draft(draft_from_incident(open_one))
+    assert ("No stored update says it ended, so when it ended is not known (the draft does "
+            "not take it as still going on now).[^page]") in md
+    bounded = replace(open_one, lifecycle=Lifecycle(first_post_at=t(0), end_not_before=t(50),
+                                                    end_not_after=t(110)))
+    md = render_draft(draft_from_incident(bounded))
+    assert ("No stored update says when it ended: ended between 2026-03-01 12:50 UTC and "
+            "2026-03-01 13:50 UTC (gone from the next snapshot of the open-incident list)."
+            "[^page]") in md
+    assert uncited_sentences(md) == []
+    # resolved: nothing about an unknown end
+    done = replace(open_one, lifecycle=Lifecycle(first_post_at=t(0), resolved_at=t(60)),
+                   updates=(*open_one.updates, Update(t(60), Phase.RESOLVED, "resolved",
+                                                      "Resolved.", "Resolved.")))
+    assert "No stored update says" not in render_draft(draft_from_incident(done))

@@ -31,6 +31,7 @@ from kb.model import (
     contradicts,
     final_resolution,
 )
+from kb.normalize.snapshots import describe_end
 from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
@@ -167,6 +168,11 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
         cites = (*c_first, *c_res, *(c_ev if fig.first_post_lag_minutes is not None else ()))
         summary.append(Fact(lifecycle + ".", tuple(dict.fromkeys(cites))))
         impact.append(summary[-1])
+        if resolved is None and incident.lifecycle.resolved_at is None:
+            # no end is stated: say so, with a snapshot archive's bound where there is one,
+            # never leave the reader to take it as still going on or as ended "now"
+            summary.append(Fact(_unknown_end(incident), (cite.page(),)))
+            impact.append(summary[-1])
     impact.extend(f for f in _quotes(prose.data_loss(u), cite) if f not in impact)
     if fig.resolve_lag_minutes is not None and resolved is not None:
         impact.append(Fact(
@@ -358,6 +364,16 @@ def _lessons(incident: Incident, cite: Citations, fig: Figures, c_first: tuple[s
         wrong.append(Fact(f"The status page went {minutes_text(silence)} without an update.",
                           (cite.update(widest), cite.update(widest + 1))))
     return Lessons(tuple(well), tuple(wrong), tuple(lucky))
+
+
+def _unknown_end(incident: Incident) -> str:
+    """The sentence for an end no stored source states: the bound of a snapshot archive
+    (`describe_end`, as `kb show` says it) or plainly unknown."""
+    bound = describe_end(incident, lambda t: f"{_hm(t)} UTC")
+    if bound is not None:
+        return f"No stored update says when it ended: {bound}."
+    return ("No stored update says it ended, so when it ended is not known (the draft does "
+            "not take it as still going on now).")
 
 
 def _missing(incident: Incident, causes: tuple[Fact, ...],
