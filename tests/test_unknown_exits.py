@@ -129,3 +129,15 @@ def test_a_draft_says_an_end_no_source_states_is_unknown_or_bounded() -> None:
                    updates=(*open_one.updates, Update(t(60), Phase.RESOLVED, "resolved",
                                                       "Resolved.", "Resolved.")))
     assert "No stored update says" not in render_draft(draft_from_incident(done))
+
+
+def test_an_uptime_with_measured_downtime_never_reads_100_percent() -> None:
+    """AWS "Amazon Elastic Compute Cloud (Ohio)", all: 2m down, printed "100.000%" beside
+    nines 5.33; the percentage is rounded down as the coverage is."""
+    two = incident_figures(replace(
+        incident(resolved=2, updates=(0, 2)), impact="major",
+        lifecycle=Lifecycle(first_post_at=t(0), resolved_at=t(2))))
+    g = _group([two], length=365 * 24 * 60)
+    assert g.uptime is not None and g.uptime > 99.9995
+    assert uptime_text(g) == "99.999%"
+    assert uptime_text(_group([], length=1000)) == "100.000%"  # nothing down: exact

@@ -5,6 +5,7 @@ Unknown is printed as "unknown" and null in JSON, never as 0 or 100%.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -138,18 +139,24 @@ def _dist(stat: Stat) -> str:
     return "-" if not stat.n else f"{hours_text(stat.median)} / {hours_text(stat.p90)}"
 
 
+def percent_floor(value: float) -> str:
+    """A percentage to three decimals, rounded down: 2 min down in a year (99.9996 %) reads
+    "99.999", never "100.000" beside a measured downtime (the coverage is floored alike)."""
+    return f"{math.floor(value * 1000 + 1e-6) / 1000:.3f}"
+
+
 def uptime_text(g: GroupFigures) -> str:
     """The uptime as every surface prints it (CLI, site, drafts): "unknown" with the reason,
     "≤ x %" when some incidents add no measurable time, and the unknown hours of open ends
     with the figure counting them as down."""
     if g.uptime is None:
         return f"unknown ({g.uptime_note})" if g.uptime_note else "unknown"
-    text = f"{g.uptime:.3f}%"
+    text = f"{percent_floor(g.uptime)}%"
     if g.unmeasured:
         text = "≤ " + text  # incidents without a measurable duration add no downtime
     if g.unknown_minutes:
         text += (f" (measured); {hours_text(g.unknown_minutes)} unknown"
-                 + (f", {g.uptime_if_down:.3f}% if down" if g.uptime_if_down is not None
+                 + (f", {percent_floor(g.uptime_if_down)}% if down" if g.uptime_if_down is not None
                     else ""))
     return text
 
