@@ -11,11 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from kb.analysis.audit import check_uptime
+from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import incident_figures
+from kb.analysis.periods import Period
+from kb.analysis.reliability import group_figures, reliability_table
 from kb.analysis.report import downtime_text, group_dict, uptime_text
 from kb.drafts import draft_from_incident, render_draft
 from kb.drafts.citations import uncited_sentences
-from kb.model import Incident, Kind, Lifecycle, Phase, Severity, Update
+from kb.model import Component, Incident, Kind, Lifecycle, Phase, Severity, Update
 from kb.present import write_export
 from tests.conftest import invoke_kb as kb
 from tests.test_acceptance_14 import _group, incident, posted_once, t
@@ -141,3 +144,30 @@ def test_an_uptime_with_measured_downtime_never_reads_100_percent() -> None:
     assert g.uptime is not None and g.uptime > 99.9995
     assert uptime_text(g) == "99.999%"
     assert uptime_text(_group([], length=1000)) == "100.000%"  # nothing down: exact
+
+
+def test_a_components_uptime_beside_incidents_naming_no_component() -> None:
+    """GitHub 365d: its 75 incidents are feed entries naming no component, and every
+    component row read "100.000%, no downtime". All unnamed: unknown; some: an upper bound."""
+    named = incident_figures(replace(
+        incident(resolved=60, updates=(0, 60)), native_id="n", impact="minor",
+        severity=Severity.MINOR, lifecycle=Lifecycle(first_post_at=t(0), resolved_at=t(60)),
+        components=(Component("API", "api"),)))
+    unnamed = incident_figures(replace(incident(resolved=60, updates=(0, 60)), native_id="u",
+                                       lifecycle=Lifecycle(first_post_at=t(2000),
+                                                           resolved_at=t(2060))))
+    span = Coverage("p", ((t(0), t(10_000)),), "test")
+    period = Period("x", t(0), t(10_000))
+    g = group_figures([unnamed], span, period, provider="p", component="API")
+    assert g.uptime is None and uptime_text(g) == (
+        "unknown (all 1 incidents of p in the period name no component)")
+    g = group_figures([named, unnamed], span, period, provider="p", component="API")
+    assert g.uptime is not None and g.unattributed == 1 and uptime_text(g).startswith("≤ ")
+    assert group_dict(g)["downtime_bound"] == "lower bound"
+    # the table's precomputed counts give the same rows
+    rows = reliability_table({"p": [named, unnamed]}, {"p": span}, {"p": [period]},
+                             components=True)
+    assert [uptime_text(r) for r in rows if r.component] == [uptime_text(g)]
+    # a provider row is not a component's: no "≤" for naming none
+    whole = group_figures([named], span, period, provider="p")
+    assert whole.unattributed == 0 and not uptime_text(whole).startswith("≤")

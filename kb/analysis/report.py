@@ -46,6 +46,7 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
         "incidents": g.incidents, "maintenances": g.maintenances,
         "by_severity": g.by_severity, "open_incidents": g.open_incidents,
         "unmeasured_incidents": g.unmeasured, "impact_sources": g.impact_sources,
+        "unattributed_incidents": g.unattributed,
         "impact_minutes": _stat(g.impact), "resolve_minutes": _stat(g.resolve),
         "identified_minutes": _stat(g.identified), "detection_minutes": _stat(g.detection),
         "update_cadence_minutes": _stat(g.cadence),
@@ -152,8 +153,10 @@ def uptime_text(g: GroupFigures) -> str:
     if g.uptime is None:
         return f"unknown ({g.uptime_note})" if g.uptime_note else "unknown"
     text = f"{percent_floor(g.uptime)}%"
-    if g.unmeasured:
-        text = "≤ " + text  # incidents without a measurable duration add no downtime
+    if g.unmeasured or g.unattributed:
+        # incidents without a measurable duration add no downtime; a component's, those of
+        # its provider naming no component count against none: an upper bound either way
+        text = "≤ " + text
     if g.unknown_minutes:
         text += (f" (measured); {hours_text(g.unknown_minutes)} unknown"
                  + (f", {percent_floor(g.uptime_if_down)}% if down" if g.uptime_if_down is not None
@@ -178,7 +181,7 @@ def downtime_bound(g: GroupFigures) -> str | None:
         return None
     if g.uptime is None and g.uptime_note:
         return "unknown"
-    return "lower bound" if g.unmeasured or g.unknown_minutes else "exact"
+    return "lower bound" if g.unmeasured or g.unknown_minutes or g.unattributed else "exact"
 
 
 def _known_downtime(g: GroupFigures, value: float | None) -> float | None:
