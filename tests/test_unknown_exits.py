@@ -127,6 +127,10 @@ def test_a_draft_says_an_end_no_source_states_is_unknown_or_bounded() -> None:
             "2026-03-01 13:50 UTC (gone from the next snapshot of the open-incident list)."
             "[^page]") in md
     assert uncited_sentences(md) == []
+    # a status that says resolved with no time for it (Vultr's alerts)
+    said = replace(open_one, status="resolved")
+    assert ("The provider marks it resolved but publishes no time for that, so when it ended "
+            "is not known.[^page]") in render_draft(draft_from_incident(said))
     # resolved: nothing about an unknown end
     done = replace(open_one, lifecycle=Lifecycle(first_post_at=t(0), resolved_at=t(60)),
                    updates=(*open_one.updates, Update(t(60), Phase.RESOLVED, "resolved",

@@ -372,8 +372,15 @@ def _unknown_end(incident: Incident) -> str:
     bound = describe_end(incident, lambda t: f"{_hm(t)} UTC")
     if bound is not None:
         return f"No stored update says when it ended: {bound}."
+    if incident.status.strip().lower() in _DONE_STATUSES:
+        # Vultr's alerts: the status turns "resolved", no update or field gives the time
+        return (f"The provider marks it {incident.status.strip().lower()} but publishes no "
+                "time for that, so when it ended is not known.")
     return ("No stored update says it ended, so when it ended is not known (the draft does "
             "not take it as still going on now).")
+
+
+_DONE_STATUSES = frozenset({"resolved", "completed", "postmortem", "closed"})
 
 
 def _missing(incident: Incident, causes: tuple[Fact, ...],
