@@ -15,7 +15,7 @@ from kb.analysis.coverage import Coverage
 from kb.analysis.metrics import incident_figures
 from kb.analysis.periods import Period
 from kb.analysis.reliability import group_figures, reliability_table
-from kb.analysis.report import downtime_text, group_dict, uptime_text
+from kb.analysis.report import downtime_text, group_dict, major_text, uptime_text
 from kb.drafts import draft_from_incident, render_draft
 from kb.drafts.citations import uncited_sentences
 from kb.model import Component, Incident, Kind, Lifecycle, Phase, Severity, Update
@@ -175,3 +175,15 @@ def test_a_components_uptime_beside_incidents_naming_no_component() -> None:
     # a provider row is not a component's: no "≤" for naming none
     whole = group_figures([named], span, period, provider="p")
     assert whole.unattributed == 0 and not uptime_text(whole).startswith("≤")
+
+
+def test_compare_does_not_count_unknown_severity_as_not_major() -> None:
+    """`kb compare … github --period 365d`: "major/critical 0" beside 75 incidents all of
+    unknown severity (feed entries)."""
+    feed = incident_figures(replace(incident(resolved=60, updates=(0, 60)), impact=None,
+                                    severity=Severity.NONE))
+    g = _group([feed])
+    assert g.by_severity == {"unknown": 1}
+    assert major_text(g) == "≥ 0 (1 of unknown severity)"
+    stated = incident_figures(incident(resolved=60, updates=(0, 60)))
+    assert major_text(_group([stated])) == "1"

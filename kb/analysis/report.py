@@ -324,6 +324,16 @@ def pair_text(p: Pair) -> str:
             f"episode(s){unknown}")
 
 
+def major_text(g: GroupFigures) -> str:
+    """Major/critical incidents of a period: "≥ n (k of unknown severity)" where some have
+    no stated severity (GitHub 365d, 75 feed entries: "0" read as none was major)."""
+    if g.status == "unknown":
+        return "unknown"
+    major = g.by_severity.get("major", 0) + g.by_severity.get("critical", 0)
+    unstated = g.by_severity.get("unknown", 0)
+    return f"≥ {major} ({unstated} of unknown severity)" if unstated else str(major)
+
+
 def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     """The rows of `kb compare`'s table (a label, then one value per provider): the site's
     comparison page shows the same."""
@@ -331,9 +341,7 @@ def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
         ("coverage", [coverage_text(s.figures) for s in c.sides]),
         ("incidents", [str(s.figures.incidents) if s.figures.status != "unknown" else "unknown"
                        for s in c.sides]),
-        ("major/critical", [str(s.figures.by_severity.get("major", 0)
-                                + s.figures.by_severity.get("critical", 0))
-                            if s.figures.status != "unknown" else "unknown" for s in c.sides]),
+        ("major/critical", [major_text(s.figures) for s in c.sides]),
         ("impact time (union)", [downtime_text(s.figures, s.figures.outage_minutes)
                                  for s in c.sides]),
         ("impact median / p90", [_dist(s.figures.impact) for s in c.sides]),
