@@ -187,3 +187,20 @@ def test_compare_does_not_count_unknown_severity_as_not_major() -> None:
     assert major_text(g) == "≥ 0 (1 of unknown severity)"
     stated = incident_figures(incident(resolved=60, updates=(0, 60)))
     assert major_text(_group([stated])) == "1"
+
+
+def test_a_draft_of_a_feed_entry_does_not_take_its_one_update_for_the_first_post() -> None:
+    """OpenAI's FedRAMP entry (history.atom keeps only the latest update): published
+    2026-06-15 22:12, its one stored update "resolved" 06-26 23:07. The draft said it was
+    opened on 06-26 and "the first public post … already said it was resolved"."""
+    entry = Incident(provider="openai", native_id="f", title="FedRAMP degraded",
+                     kind=Kind.INCIDENT, status="resolved", severity=Severity.NONE,
+                     lifecycle=Lifecycle(first_post_at=t(0), resolved_at=t(600)),
+                     updates=(Update(t(600), Phase.RESOLVED, "Resolved", "Recovered.",
+                                     "Recovered."),), updates_complete=False)
+    md = render_draft(draft_from_incident(entry))
+    assert "On 2026-03-01, openai opened this incident" in md
+    assert ("It was first published at 2026-03-01 12:00 UTC; the feed keeps only its latest "
+            "update, posted at 22:00 UTC, which says it was resolved; when its impact ended is "
+            "not known.[^page][^u1]") in md
+    assert "already said" not in md and uncited_sentences(md) == []
