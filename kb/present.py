@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 CSV_COLUMNS = (
     "key", "provider", "native_id", "title", "url", "kind", "status", "impact", "severity",
     "components", *LIFECYCLE_TIMES, "impact_start", "impact_end", "impact_evidence", "updates",
+    # A snapshot archive's bounded end (Lifecycle.end_not_before / end_not_after), last so the
+    # columns before keep their places: empty `resolved_at` with these set is an end known
+    # only between two times, never "open"; `end` says it in words (`describe_end`).
+    "end_not_before", "end_not_after", "end",
 )
 
 
@@ -57,7 +61,10 @@ def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
         {
             "key": i.key, "title": i.title, "kind": i.kind.value, "status": i.status,
             "severity": i.stated_severity, "first_post_at": stamp(i.lifecycle.first_post_at),
-            "resolved_at": stamp(i.lifecycle.resolved_at), "updates": len(i.updates),
+            "resolved_at": stamp(i.lifecycle.resolved_at),
+            # a snapshot archive's bounded end: resolved_at null is then no "open"
+            "end_not_before": stamp(i.lifecycle.end_not_before),
+            "end_not_after": stamp(i.lifecycle.end_not_after), "updates": len(i.updates),
             "url": i.url,
         }
         for i in incidents
@@ -168,7 +175,8 @@ def write_export(incidents: Iterable[Incident], fmt: str, handle: IO[str]) -> in
             d["key"], d["provider"], d["native_id"], d["title"], d["url"], d["kind"],
             d["status"], d["impact"], d["severity"], "; ".join(c["name"] for c in d["components"]),
             *(life[name] for name in LIFECYCLE_TIMES), window.get("start"), window.get("end"),
-            window.get("evidence"), len(d["updates"]),
+            window.get("evidence"), len(d["updates"]), life.get("end_not_before"),
+            life.get("end_not_after"), describe_end(i, lambda t: stamp(t) or "") or "",
         ])
         count += 1
     return count

@@ -70,7 +70,9 @@ def test_open_incident_is_unknown_shared_time_until_last_seen_never_down() -> No
     # b is down 6..12 h, so 2 h are "maybe together", none known together.
     still_open = incident_figures(make("a", "open", 0, None), seen=h(8))
     other = incident_figures(make("b", "b1", 6, 12))
-    result = compare(["a", "b"], {"a": [still_open], "b": [other]},
+    # a's hour measured down apart from them: a's uptime is known (time only unknown is not)
+    measured = incident_figures(make("a", "a2", 14, 15))
+    result = compare(["a", "b"], {"a": [still_open, measured], "b": [other]},
                      {"a": cover("a", 0, 24), "b": cover("b", 0, 24)}, {},
                      Period("x", h(0), h(24)))
     pair = result.pairs[0]

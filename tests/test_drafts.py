@@ -261,6 +261,29 @@ def test_no_cause_is_guessed_from_a_promise_or_an_investigation() -> None:
         "We will publish a root cause analysis by Friday."]
 
 
+def test_a_negated_hedged_or_no_impact_causal_word_is_no_stated_cause() -> None:
+    """The cause classifier decides for drafts too (kb.analysis.causes.states_cause): the AWS
+    ECS update of 7 Dec 2021 (aws/management-console_1638894176, quoted verbatim) says what
+    did not happen, so it is no stated cause; nor is a negated or hedged causal word."""
+    updates = (
+        update("2026-04-28 17:41", Phase.INVESTIGATING,
+               "This was not caused by a security incident."),
+        update("2026-04-28 18:00", Phase.IDENTIFIED,
+               "We believe the errors may be due to a network change."),
+        update("2026-04-28 19:00", Phase.RESOLVED,
+               "There was no impact to running tasks during the event although any ECS task "
+               "that failed health checks would have been stopped because of that failing "
+               "health check."),
+    )
+    draft = draft_from_incident(incident(updates=updates, impact_window=None))
+    assert draft.causes == ()
+    assert "the cause" in draft.missing
+    stated = update("2026-04-28 19:30", Phase.RESOLVED,
+                    "We identified an issue with a third-party DNS provider.")
+    draft = draft_from_incident(incident(updates=(*updates, stated), impact_window=None))
+    assert [f.text for f in draft.causes] == [stated.text]
+
+
 def test_stated_cause_is_quoted_verbatim_and_cited() -> None:
     draft = draft_from_incident(incident())
     assert draft.causes == (Fact("The errors were caused by a bad configuration change.",

@@ -267,9 +267,16 @@ def test_feed_entry_seen_only_resolved_has_unknown_impact_bounded_by_its_resolut
     g = group_figures([f], cover((0, 365 * 24 * 60)), Period("x", t(0), t(365 * 24 * 60)),
                       provider="p")
     assert g.downtime_minutes == 0 and g.unknown_minutes == 265 * 60 and g.unmeasured == 0
-    assert g.uptime == 100 and g.uptime_if_down == pytest.approx(
-        100 * (1 - 0.3 * 265 / (365 * 24)))  # no impact stated: the assumed weight
-    assert uptime_text(g).startswith("100.000% (measured); 265.0h unknown")
+    # alone it leaves nothing measured: unknown, not "100.000% (measured)"
+    assert g.uptime is None and uptime_text(g).startswith("unknown (no impact time measured")
+    # beside a measured hour down: the measured figure and the one counting it as down
+    hour = incident_figures(make("b", first=300 * 60, resolved=301 * 60, impact="major"))
+    g = group_figures([f, hour], cover((0, 365 * 24 * 60)), Period("x", t(0), t(365 * 24 * 60)),
+                      provider="p")
+    year = 365 * 24 * 60
+    assert g.uptime == pytest.approx(100 * (1 - 60 / year)) and g.uptime_if_down == (
+        pytest.approx(100 * (1 - (60 + 0.3 * 265 * 60) / year)))  # no impact: assumed weight
+    assert uptime_text(g).startswith("99.988% (measured); 265.0h unknown")  # floored
 
 
 def test_mostly_unmeasured_period_has_unknown_uptime_not_no_downtime() -> None:

@@ -188,6 +188,10 @@ def check_uptime(groups: Iterable[GroupFigures],
                                f"uptime {g.uptime:.3f}% published though "
                                f"{g.unknown_minutes:.0f} of {covered:.0f} covered minutes "
                                "are unknown"))
+        elif g.uptime is not None and g.unknown_minutes and not g.outage_minutes:
+            out.append(Failure("uptime-unmeasured", key,
+                               f"uptime {g.uptime:.3f}% published though no impact time is "
+                               f"measured and {g.unknown_minutes:.0f} minutes are unknown"))
         if g.uptime is not None and not 0 <= g.uptime <= 100:
             out.append(Failure("uptime-unmeasured", key, f"uptime {g.uptime} out of 0..100"))
         if (g.uptime is not None and g.uptime_if_down is not None

@@ -344,6 +344,7 @@ _ERROR_AFTER = re.compile(r"^[\w\s-]{0,12}?\b(?:errors?|messages?|responses?)\b"
 # (an attack, a power loss, a deploy, a third party); the others are what failed.
 _CAUSE_KINDS = frozenset({Cause.CONFIG, Cause.DEPENDENCY, Cause.SECURITY, Cause.HARDWARE,
                           Cause.CAPACITY})
+BY_KIND = "is reported as a cause"  # in `detail` where the kind of factor decided, not words
 _SYMPTOM_WORDS = re.compile(r"^(?:connectors?|SSL|TLS|HSTS|OCSP|handshake .*)$", re.I)
 _CAUSE_WORDS = re.compile(r"(?:peering|transit provider|BGP|fib(?:er|re) (?:cut|issue)|"
                           r"expired|invalid|intermediate|root cert|wildcard|x\.?509|"
@@ -397,7 +398,7 @@ def role_of(sentence: str, tag: Cause, start: int, end: int) -> tuple[str, str]:
         return "symptom", "an error message"
     if _CAUSE_WORDS.search(matched) or (tag in _CAUSE_KINDS
                                         and not _SYMPTOM_WORDS.match(matched)):
-        return cause(f"a {tag.value} factor is reported as a cause", start)
+        return cause(f"a {tag.value} factor {BY_KIND}", start)
     return "symptom", "what failed (no causal word)"
 
 
@@ -557,3 +558,46 @@ def counts(tags: Iterable[Iterable[CauseTag]], role: str | None = None) -> dict[
         for tag in {t.tag.value for t in incident_tags if role is None or t.stated_as == role}:
             tally[tag] = tally.get(tag, 0) + 1
     return dict(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# -- stated cause of a whole sentence (what a postmortem draft quotes as "the stated cause") ---
+
+# "any task that failed would have been stopped because of ...": a hypothetical, not what
+# happened. The classifier's hedges, plus the conditional.
+_CONDITIONAL = re.compile(r"\b(?:would|should|if|unless|in case)\b", re.I)
+# "There was no impact to running tasks ... because of ...": the sentence says what did not
+# happen; its causal word explains the non-event, not the incident.
+_NO_IMPACT = re.compile(
+    r"^(?:[^,;:.]{0,40}\b)?(?:there (?:was|were|is|has been) no|no) (?:\w+ ){0,2}"
+    r"(?:impact|effect|disruption|outage|data loss)\b|\b(?:was|were|are|is) not (?:impacted|"
+    r"affected)\b", re.I)
+
+
+def stated_by_words(tag: CauseTag) -> bool:
+    """A rule tag the sentence's words state as the cause ("due to", "the root cause was",
+    "we identified an issue with"), not one read as a cause only from its kind of factor (a
+    third party named in "we will review how we upgrade third-party dependencies")."""
+    return tag.stated_as == "cause" and tag.method == "rule" and BY_KIND not in tag.detail
+
+
+def states_cause(sentence: str, causal: re.Pattern[str] | None = None) -> bool:
+    """The sentence states what caused the incident, by the classifier's reading of causal
+    words (`role_of`): a causal word (`causal`, default the classifier's "due to" / "caused
+    by" / "the root cause was" forms) that is neither negated in its clause ("not caused by"),
+    nor hedged or conditional ("may be due to", "would have been stopped because of"), in a
+    sentence that does not state that something had no impact ("There was no impact to
+    running tasks ... because of ..."). Postmortem drafts quote a sentence as the stated cause
+    only when this holds, so drafts and cause summaries decide what a cause is one way."""
+    if _NO_IMPACT.search(sentence):
+        return False
+    patterns = (causal,) if causal is not None else (_STATEMENT, _BACKWARD)
+    for pattern in patterns:
+        for seen, match in enumerate(pattern.finditer(sentence)):
+            if seen >= _MATCHES_READ:
+                break
+            start = match.start()
+            clause = _clause_before(sentence, start)
+            if _negated(sentence, start) or _HEDGE.search(clause) or _CONDITIONAL.search(clause):
+                continue
+            return True
+    return False

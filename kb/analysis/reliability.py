@@ -48,6 +48,8 @@ UNMEASURED_MAX_SHARE = 0.2
 # the uptime is unknown too: "mostly unknown" is not "measured" (Vultr 2024: every covered
 # minute unknown, printed "100.000% (measured)"; Oracle Cloud: 4 h known of 542 h).
 UNKNOWN_MAX_SHARE = 0.5
+# ... and so it is wherever some time is unknown and none is measured down (a component whose
+# incidents are all feed-only): unknown is all of the impact time the data shows.
 SEVERITIES = ("critical", "major", "minor", "none", "unknown")
 
 
@@ -106,6 +108,9 @@ class GroupFigures:
     unknown_minutes: float | None = None  # covered time in an unknown end, not down
     uptime_if_down: float | None = None  # uptime with that unknown time counted as down
     uptime_note: str | None = None  # why uptime is None although the period is covered
+    # component rows: the provider's incidents of the period that name no component (they
+    # count against none, so the component's uptime is an upper bound; unknown when all do)
+    unattributed: int = 0
     unknown: tuple[Interval, ...] = field(default=(), repr=False)  # unknown, covered, not down
 
 
@@ -209,6 +214,7 @@ class Series:
 def group_figures(
     figures: Sequence[IncidentFigures], coverage: Coverage | None, period: Period, *,
     provider: str, component: str | None = None, series: Series | None = None,
+    unnamed: tuple[int, int] | None = None,
 ) -> GroupFigures:
     """Figures of one provider's incidents (already filtered to the provider) over `period`;
     with `component`, only the incidents naming it and that component's own windows.
@@ -219,6 +225,8 @@ def group_figures(
     bound (docs/analysis.md).
     """
     series = series or Series.of(figures, component)
+    if component is not None and unnamed is None:
+        unnamed = unattributed_in(figures, period)
     covered = tuple(coverage.within(period.start, period.end)) if coverage else ()
     span = period.end - period.start
     fraction = total(covered) / span if span > timedelta(0) else 0.0
@@ -245,6 +253,16 @@ def group_figures(
         if not note and unknown_minutes > UNKNOWN_MAX_SHARE * covered_minutes:
             note = (f"{hours_text(unknown_minutes)} of the {hours_text(covered_minutes)} "
                     "covered unknown: ends the data does not show")
+        elif not note and unknown_minutes > 0 and outage == 0:
+            # Nothing measured, only unknown: "100.000% (measured)" would be a figure read off
+            # no measurement (OpenAI's feed-only components: "100.000% (measured); 38.7h
+            # unknown"). The unknown share of what the data shows of impact is all of it.
+            note = (f"no impact time measured, {hours_text(unknown_minutes)} unknown: ends "
+                    "the data does not show")
+        if not note and unnamed and unnamed[1] and unnamed[0] == unnamed[1]:
+            # GitHub 365d: its 75 incidents are feed entries naming no component; every
+            # component read "100.000%, no downtime" beside them
+            note = f"all {unnamed[1]} incidents of {provider} in the period name no component"
         if note:
             uptime, nines = None, None
         else:
@@ -281,7 +299,15 @@ def group_figures(
         uptime_if_down=uptime_if_down,
         uptime_note=note,
         unknown=unknown,
+        unattributed=unnamed[0] if unnamed and component is not None else 0,
     )
+
+
+def unattributed_in(figures: Iterable[IncidentFigures], period: Period) -> tuple[int, int]:
+    """(incidents naming no component, incidents) of a provider starting in `period`."""
+    inside = [f for f in figures if f.kind == "incident" and f.start is not None
+              and period.start <= f.start < period.end]
+    return sum(1 for f in inside if not f.components), len(inside)
 
 
 def components_of(figures: Iterable[IncidentFigures]) -> list[str]:
@@ -306,7 +332,10 @@ def reliability_table(
         for period in periods_for.get(provider, []):
             rows.append(group_figures(figures, coverage, period, provider=provider,
                                       series=whole))
+            inside = [f for f in whole.starting_in(period.start, period.end)
+                      if f.kind == "incident"]
+            unnamed = (sum(1 for f in inside if not f.components), len(inside))
             for name in names:
                 rows.append(group_figures(figures, coverage, period, provider=provider,
-                                          component=name, series=own[name]))
+                                          component=name, series=own[name], unnamed=unnamed))
     return rows

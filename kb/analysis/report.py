@@ -5,6 +5,7 @@ Unknown is printed as "unknown" and null in JSON, never as 0 or 100%.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -45,11 +46,18 @@ def group_dict(g: GroupFigures) -> dict[str, Any]:
         "incidents": g.incidents, "maintenances": g.maintenances,
         "by_severity": g.by_severity, "open_incidents": g.open_incidents,
         "unmeasured_incidents": g.unmeasured, "impact_sources": g.impact_sources,
+        "unattributed_incidents": g.unattributed,
         "impact_minutes": _stat(g.impact), "resolve_minutes": _stat(g.resolve),
         "identified_minutes": _stat(g.identified), "detection_minutes": _stat(g.detection),
         "update_cadence_minutes": _stat(g.cadence),
-        "outage_minutes": _r(g.outage_minutes), "weighted_downtime_minutes":
-            _r(g.downtime_minutes), "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
+        # null where the uptime is unknown (as the table's "unknown"); the measured time,
+        # a lower bound then and wherever `downtime_bound` says so, in its own field
+        "outage_minutes": _r(_known_downtime(g, g.outage_minutes)),
+        "weighted_downtime_minutes": _r(_known_downtime(g, g.downtime_minutes)),
+        "outage_minutes_measured": _r(g.outage_minutes),
+        "weighted_downtime_minutes_measured": _r(g.downtime_minutes),
+        "downtime_bound": downtime_bound(g), "downtime_text": downtime_text(g, g.downtime_minutes),
+        "uptime_percent": _r(g.uptime, 4), "nines": _r(g.nines, 2),
         "unknown_minutes": _r(g.unknown_minutes),
         "uptime_percent_if_unknown_down": _r(g.uptime_if_down, 4),
         "uptime_unknown_reason": g.uptime_note,
@@ -132,18 +140,26 @@ def _dist(stat: Stat) -> str:
     return "-" if not stat.n else f"{hours_text(stat.median)} / {hours_text(stat.p90)}"
 
 
+def percent_floor(value: float) -> str:
+    """A percentage to three decimals, rounded down: 2 min down in a year (99.9996 %) reads
+    "99.999", never "100.000" beside a measured downtime (the coverage is floored alike)."""
+    return f"{math.floor(value * 1000 + 1e-6) / 1000:.3f}"
+
+
 def uptime_text(g: GroupFigures) -> str:
     """The uptime as every surface prints it (CLI, site, drafts): "unknown" with the reason,
     "≤ x %" when some incidents add no measurable time, and the unknown hours of open ends
     with the figure counting them as down."""
     if g.uptime is None:
         return f"unknown ({g.uptime_note})" if g.uptime_note else "unknown"
-    text = f"{g.uptime:.3f}%"
-    if g.unmeasured:
-        text = "≤ " + text  # incidents without a measurable duration add no downtime
+    text = f"{percent_floor(g.uptime)}%"
+    if g.unmeasured or g.unattributed:
+        # incidents without a measurable duration add no downtime; a component's, those of
+        # its provider naming no component count against none: an upper bound either way
+        text = "≤ " + text
     if g.unknown_minutes:
         text += (f" (measured); {hours_text(g.unknown_minutes)} unknown"
-                 + (f", {g.uptime_if_down:.3f}% if down" if g.uptime_if_down is not None
+                 + (f", {percent_floor(g.uptime_if_down)}% if down" if g.uptime_if_down is not None
                     else ""))
     return text
 
@@ -156,15 +172,32 @@ def nines_text(g: GroupFigures) -> str:
     return "no downtime measured" if g.unmeasured or g.unknown_minutes else "no downtime"
 
 
+def downtime_bound(g: GroupFigures) -> str | None:
+    """What the measured downtime is: "exact"; "lower bound" where some incidents add no
+    measurable time or some time is unknown (ends the data does not show); "unknown" where
+    the uptime is (the measured minutes are then only a lower bound, not a figure); None
+    without coverage."""
+    if g.downtime_minutes is None:
+        return None
+    if g.uptime is None and g.uptime_note:
+        return "unknown"
+    return "lower bound" if g.unmeasured or g.unknown_minutes or g.unattributed else "exact"
+
+
+def _known_downtime(g: GroupFigures, value: float | None) -> float | None:
+    return None if downtime_bound(g) == "unknown" else value
+
+
 def downtime_text(g: GroupFigures, value: float | None) -> str:
     """A period's downtime or impact time (minutes) as the tables print it: "unknown" where
     the uptime is unknown because too much is unmeasured (GitHub 2013: 232 incidents, none
-    measurable, is not "0m" down), "≥" where some incidents add no measurable time."""
+    measurable, is not "0m" down), "≥" where some incidents add no measurable time or some
+    time is unknown (`downtime_bound`, the --json field)."""
     if value is None:
         return "-"
     if g.uptime is None and g.uptime_note:
         return "unknown"
-    return ("≥ " if g.unmeasured else "") + hours_text(value)
+    return ("≥ " if downtime_bound(g) == "lower bound" else "") + hours_text(value)
 
 
 def coverage_text(g: GroupFigures) -> str:
@@ -291,6 +324,16 @@ def pair_text(p: Pair) -> str:
             f"episode(s){unknown}")
 
 
+def major_text(g: GroupFigures) -> str:
+    """Major/critical incidents of a period: "≥ n (k of unknown severity)" where some have
+    no stated severity (GitHub 365d, 75 feed entries: "0" read as none was major)."""
+    if g.status == "unknown":
+        return "unknown"
+    major = g.by_severity.get("major", 0) + g.by_severity.get("critical", 0)
+    unstated = g.by_severity.get("unknown", 0)
+    return f"≥ {major} ({unstated} of unknown severity)" if unstated else str(major)
+
+
 def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     """The rows of `kb compare`'s table (a label, then one value per provider): the site's
     comparison page shows the same."""
@@ -298,9 +341,7 @@ def comparison_rows(c: Comparison) -> list[tuple[str, list[str]]]:
         ("coverage", [coverage_text(s.figures) for s in c.sides]),
         ("incidents", [str(s.figures.incidents) if s.figures.status != "unknown" else "unknown"
                        for s in c.sides]),
-        ("major/critical", [str(s.figures.by_severity.get("major", 0)
-                                + s.figures.by_severity.get("critical", 0))
-                            if s.figures.status != "unknown" else "unknown" for s in c.sides]),
+        ("major/critical", [major_text(s.figures) for s in c.sides]),
         ("impact time (union)", [downtime_text(s.figures, s.figures.outage_minutes)
                                  for s in c.sides]),
         ("impact median / p90", [_dist(s.figures.impact) for s in c.sides]),

@@ -224,8 +224,9 @@ HOW = (
     "or any major or critical one, are unmeasured, its uptime is unknown. An end the data "
     "does not show (an incident still open when last seen, a feed entry seen only resolved) "
     "is not counted as down until now: those hours are given as unknown, with the uptime "
-    "they would leave if they were down; when they are over half the covered time, the "
-    "uptime is unknown. Severity \"unknown\": no source stated one. "
+    "they would leave if they were down; when they are over half the covered time, or "
+    "when no time at all is measured down beside them, the uptime is unknown. Uptimes are "
+    "rounded down. Severity \"unknown\": no source stated one. "
     "Durations: median / 90th percentile. "
 )
 

@@ -31,6 +31,7 @@ from kb.model import (
     contradicts,
     final_resolution,
 )
+from kb.normalize.snapshots import describe_end
 from kb.timefmt import minutes_text, whole_minutes
 
 if TYPE_CHECKING:
@@ -132,11 +133,18 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
     fig = _figures(incident, first, resolved, identified)
     impact: list[Fact] = []
     summary: list[Fact] = []
+    # A feed entry keeps only its latest update: its first post is the entry's published
+    # time, before that update (OpenAI's FedRAMP entry: published 06-15, the one stored
+    # update, "resolved", 06-26); the stored update is then not the first post.
+    published = incident.lifecycle.first_post_at
+    if incident.updates_complete or not u or published is None or published >= u[0].at:
+        published = None
     if u:
         comps = ", ".join(c.name for c in incident.components)
         what = f", affecting {comps}" if comps else ""
+        opened = published or u[0].at
         summary.append(Fact(
-            f"On {u[0].at.astimezone(UTC):%Y-%m-%d}, {name} opened this {incident.kind.value} "
+            f"On {opened.astimezone(UTC):%Y-%m-%d}, {name} opened this {incident.kind.value} "
             f"on its status page{what}.", (cite.page(), *c_first)))
     if window is not None:
         start = _hm(window.start)
@@ -149,7 +157,15 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
         summary.append(Fact(text, c_ev))
         impact.append(Fact(window.evidence, c_ev, quote=True))
         impact.append(Fact(text, c_ev))
-    if first is not None:
+    if first is not None and published is not None:
+        done = "completed" if incident.kind is Kind.MAINTENANCE else "resolved"
+        text = (f"It was first published at {_hm(published)} UTC; the feed keeps only its "
+                f"latest update, posted at {_hm(u[-1].at, published)} UTC")
+        if resolved is not None:
+            text += f", which says it was {done}; when its impact ended is not known"
+        summary.append(Fact(text + ".", (cite.page(), cite.update(len(u) - 1))))
+        impact.append(summary[-1])
+    elif first is not None:
         lifecycle = f"The first public post was at {_hm(u[first].at)} UTC"
         if fig.first_post_lag_minutes is not None:
             lag = fig.first_post_lag_minutes
@@ -166,6 +182,11 @@ def _assemble(incident: Incident, name: str, cite: Citations, extra: dict[str, E
                           f"{minutes_text(fig.lifecycle_minutes)} after the first post")
         cites = (*c_first, *c_res, *(c_ev if fig.first_post_lag_minutes is not None else ()))
         summary.append(Fact(lifecycle + ".", tuple(dict.fromkeys(cites))))
+        impact.append(summary[-1])
+    if first is not None and resolved is None and incident.lifecycle.resolved_at is None:
+        # no end is stated: say so, with a snapshot archive's bound where there is one,
+        # never leave the reader to take it as still going on or as ended "now"
+        summary.append(Fact(_unknown_end(incident), (cite.page(),)))
         impact.append(summary[-1])
     impact.extend(f for f in _quotes(prose.data_loss(u), cite) if f not in impact)
     if fig.resolve_lag_minutes is not None and resolved is not None:
@@ -358,6 +379,23 @@ def _lessons(incident: Incident, cite: Citations, fig: Figures, c_first: tuple[s
         wrong.append(Fact(f"The status page went {minutes_text(silence)} without an update.",
                           (cite.update(widest), cite.update(widest + 1))))
     return Lessons(tuple(well), tuple(wrong), tuple(lucky))
+
+
+def _unknown_end(incident: Incident) -> str:
+    """The sentence for an end no stored source states: the bound of a snapshot archive
+    (`describe_end`, as `kb show` says it) or plainly unknown."""
+    bound = describe_end(incident, lambda t: f"{_hm(t)} UTC")
+    if bound is not None:
+        return f"No stored update says when it ended: {bound}."
+    if incident.status.strip().lower() in _DONE_STATUSES:
+        # Vultr's alerts: the status turns "resolved", no update or field gives the time
+        return (f"The provider marks it {incident.status.strip().lower()} but publishes no "
+                "time for that, so when it ended is not known.")
+    return ("No stored update says it ended, so when it ended is not known (the draft does "
+            "not take it as still going on now).")
+
+
+_DONE_STATUSES = frozenset({"resolved", "completed", "postmortem", "closed"})
 
 
 def _missing(incident: Incident, causes: tuple[Fact, ...],
