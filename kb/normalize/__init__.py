@@ -22,6 +22,7 @@ from kb.model import (
     final_resolution,
 )
 from kb.normalize.component_impacts import window_from_impacts
+from kb.normalize.nul import clean_record
 from kb.normalize.impact import find_impact_window
 from kb.normalize.infer import infer_phase
 from kb.normalize.merge import MergedUpdate, merge_updates, select_current
@@ -33,7 +34,8 @@ __all__ = ["SourcedRecord", "normalize_incident"]
 def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incident:
     """Merge every record known for one incident into its canonical timeline."""
     all_records = list(records)
-    current = select_current(all_records)
+    # control characters out of every text the incident takes (kb.normalize.nul)
+    current = [clean_record(r) for r in select_current(all_records)]
     if not current:
         raise ValueError("no records to normalize")
     primary = current[0].record
