@@ -22,10 +22,10 @@ from kb.model import (
     final_resolution,
 )
 from kb.normalize.component_impacts import window_from_impacts
-from kb.normalize.nul import clean_record
 from kb.normalize.impact import find_impact_window
 from kb.normalize.infer import infer_phase
 from kb.normalize.merge import MergedUpdate, merge_updates, select_current
+from kb.normalize.nul import clean_record
 from kb.normalize.vocabulary import NO_CHANGE, default_phase, phase_for_label, severity_for
 
 __all__ = ["SourcedRecord", "normalize_incident"]
