@@ -121,3 +121,24 @@ def test_the_audit_fails_a_figure_time_before_the_incident_was_created() -> None
     near = datetime(2026, 9, 14, 2, tzinfo=UTC)
     assert check_placed([_made(near, created, near)]) == (1, [])
     assert check_placed([_made(early, None, early)]) == (0, [])  # type: ignore[arg-type]
+
+
+def test_the_incident_page_shows_unplaced_updates_apart() -> None:
+    from kb.render.pages import make_env, render
+
+    created = datetime(2026, 9, 14, 20, tzinfo=UTC)
+    placed = _made(created, created, created)
+    early = Update(at=datetime(2001, 3, 1, 10, tzinfo=UTC), phase=Phase.INVESTIGATING,
+                   label="investigating", body="<script>x()</script>Backfilled", text="x")
+    incident = Incident(**{**{f: getattr(placed, f) for f in placed.__dataclass_fields__},
+                           "unplaced": (early,)})
+    root = Path(__file__).resolve().parents[1]
+    env = make_env(root / "site" / "templates", {"acme": "Acme"}, lambda _key: None)
+    page = render(env, "incident.md.j2", "incidents/acme/x.md", incident=incident, marks=[],
+                  picture="", sections=[], revisions=[])
+    timeline, _, apart = page.partition("Not placed:")
+    assert apart and "2001-03-01" in apart and "2001-03-01" not in timeline
+    assert "<script>" not in page  # the body is escaped as every update's is
+    plain = render(env, "incident.md.j2", "incidents/acme/x.md", incident=placed, marks=[],
+                   picture="", sections=[], revisions=[])
+    assert "Not placed" not in plain
