@@ -254,11 +254,15 @@ def test_an_alert_that_turns_resolved_ends_between_the_two_fetches(tmp_path: Pat
     assert outage["status"] == "resolved" and outage["lifecycle"]["resolved_at"] is None
     assert outage["lifecycle"]["end_not_before"] == "2025-06-24T19:24:29Z"  # BEFORE's fetch
     assert outage["lifecycle"]["end_not_after"] == "2025-06-25T09:50:28Z"  # AFTER's, not later
-    # still ongoing in both fetches of a pair, or resolved in every fetch: no bound
+    # still ongoing in the newest fetch: no bound (open, as far as the fetches show)
     only_before = _ingest_batches(tmp_path / "before", [[BEFORE]])
+    assert only_before and not any(v["lifecycle"].get("end_not_before")
+                                   for v in only_before.values() if v["status"] == "ongoing")
+    # first fetched already resolved: it ended between its last update and that first fetch
     only_after = _ingest_batches(tmp_path / "after", [[AFTER, later]])
-    for found in (only_before, only_after):
-        assert not any(v["lifecycle"].get("end_not_before") for v in found.values())
+    seen = next(v for k, v in only_after.items() if k.startswith(f"vultr/{OUTAGE}"))
+    assert seen["lifecycle"]["end_not_before"] == seen["updates"][-1]["at"]
+    assert seen["lifecycle"]["end_not_after"] == "2025-06-25T09:50:28Z"
 
 
 def test_a_bounded_vultr_end_is_counted_as_bounded_not_open(tmp_path: Path) -> None:
@@ -275,5 +279,5 @@ def test_a_bounded_vultr_end_is_counted_as_bounded_not_open(tmp_path: Path) -> N
     assert figures.unknown_end == utc("2025-06-25T09:50:28")
     assert figures.unknown_start == utc("2025-06-24T19:24:29")  # known down until then
     text = describe_end(outage, lambda t: t.strftime("%Y-%m-%d %H:%M"))
-    assert text == ("ended between 2025-06-24 19:24 and 2025-06-25 09:50 (still ongoing in one "
-                    "fetch of the alert list, resolved in the next)")
+    assert text == ("ended between 2025-06-24 19:24 and 2025-06-25 09:50 (last known ongoing, "
+                    "and the first fetch of the alert list that showed it resolved)")

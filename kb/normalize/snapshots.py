@@ -15,7 +15,9 @@ alerts.json: scrapers.registry.END_UNPUBLISHED) show the end the other way: an a
 in one fetch and "resolved" in the next ended between the two (`bound_status_end`). The merge
 keeps only the newest record of a channel, so the newest "ongoing" fetch is carried in the
 stored bound itself (`end_not_before`), which makes the result the same in any order of
-ingest: the bound is (latest fetch showing it ongoing, first fetch of that format after it).
+ingest: the bound is (latest fetch showing it ongoing, or its last update when later; the first
+fetch of that format after that). An alert first fetched already resolved is bounded the same
+way, from its last update.
 """
 
 from __future__ import annotations
@@ -58,15 +60,16 @@ def bound_end(incident: Incident, series: Sequence[tuple[datetime, str]]) -> Inc
 
 def bound_status_end(incident: Incident, records: Sequence[SourcedRecord],
                      sources: Sequence[SourceRef], known: datetime | None) -> Incident:
-    """`incident` with its end bounded between the last fetch whose record still said open
-    and the first later fetch of that format (which said resolved: nothing after the last
-    "open" one did otherwise). `records`: what is held of one END_UNPUBLISHED format, stored
-    and new (any order); `sources`: every payload that listed the incident; `known`: the
-    `end_not_before` stored before, which carries an "open" fetch the merge no longer holds.
+    """`incident` with its end bounded between the last time it is known open (the last fetch
+    whose record still said so, or its own last update when later) and the first later fetch
+    of that format (which said resolved: nothing after the last "open" one did otherwise).
+    `records`: what is held of one END_UNPUBLISHED format, stored and new (any order);
+    `sources`: every payload that listed the incident; `known`: the `end_not_before` stored
+    before, which carries an "open" fetch the merge no longer holds.
 
-    Unchanged when the newest record still says open, when the incident has a resolved time
-    of its own, or when no fetch ever showed it open (first seen resolved: the end is not
-    known to lie after anything)."""
+    Unchanged when the newest record still says open, or when the incident has a resolved
+    time of its own. An alert first fetched already resolved ends between its last update
+    and that fetch."""
     life = incident.lifecycle
     if not records or life.resolved_at is not None or life.vendor_resolved_at is not None:
         return incident
@@ -77,11 +80,14 @@ def bound_status_end(incident: Incident, records: Sequence[SourcedRecord],
             if (r.record.status or "").strip().lower() not in CLOSED]
     if known is not None:
         seen.append(known)
+    # cannot have ended before its own last update (nor, without one, its first post): an
+    # alert first fetched already resolved ended between that and the first fetch
+    last = incident.updates[-1].at if incident.updates else life.first_post_at
+    if last is not None:
+        seen.append(last)
     if not seen:
         return incident
     lo = max(seen)
-    if incident.updates and incident.updates[-1].at > lo:
-        lo = incident.updates[-1].at  # cannot have ended before its own last update
     fmt = newest.source.format
     hi = min((s.fetched_at for s in sources if s.format == fmt and s.fetched_at > lo),
              default=None)
@@ -112,7 +118,8 @@ def describe_end(incident: Incident, fmt: Callable[[datetime], str]) -> str | No
         if life.end_not_after is None:
             return None
         return (f"ended between {fmt(life.end_not_before)} and {fmt(life.end_not_after)} "
-                "(still ongoing in one fetch of the alert list, resolved in the next)")
+                "(last known ongoing, and the first fetch of the alert list that showed it "
+                "resolved)")
     if life.end_not_after is None:
         return (f"still listed as open in the newest snapshot ({fmt(life.end_not_before)}); "
                 "end not known")
