@@ -253,6 +253,11 @@ class Incident:
     scheduled_for: datetime | None = None
     scheduled_until: datetime | None = None
     updates_complete: bool = True  # False if only a latest-state feed was seen
+    # Updates that cannot be placed: dated more than a day before the incident was created
+    # (scrapers.plausible warns "dated before the incident was created"). Shown with the
+    # timeline, marked, but outside `updates`, so no lifecycle time, impact window, coverage,
+    # duration or other figure is ever read from them (kb.normalize._placed).
+    unplaced: tuple[Update, ...] = ()
 
     @property
     def key(self) -> str:

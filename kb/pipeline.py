@@ -26,12 +26,13 @@ from kb.errors import ConfigError, DatabaseBusy, KbError
 from kb.model import SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
-from kb.normalize.snapshots import bound_end, predecessors
+from kb.normalize.snapshots import bound_end, bound_status_end, predecessors
 from kb.postmortems.ingest import store_doc_postmortems
 from kb.serialize import incident_to_dict
 from kb.signals.ingest import store_doc_signals
 from kb.stage import RunReport, Stage, StageContext, StageProgress
 from kb.store.db import database_lost
+from kb.store.listings import incidents_by_keys
 from kb.store.payloads import incidents_of_payloads
 from kb.store.rebuild import SwapResult, doc_providers, shadow_store, swap_in
 from kb.store.repo import DocMark, IncidentWrite, Revision, Store
@@ -41,6 +42,7 @@ from scrapers.archive import Archive
 from scrapers.errors import FetchError, ParseError, UnknownFormat
 from scrapers.files import expand, has_recorded_time, read_recorded
 from scrapers.records import IncidentRecord, ParsedDoc, RawDoc
+from scrapers.registry import END_UNPUBLISHED
 
 BATCH_DOCS = 400  # payloads per transaction: bounds memory and the work a crash can undo
 
@@ -225,6 +227,7 @@ class Line:
         keys = sorted({*by_key, *bystanders})
         stored = self.store.current_records(keys)
         stored_sources = self.store.sources_of(keys)
+        known_ends = stored_status_ends(self.store, stored, by_key)
         writes = []
         unfinished: set[str] = set()  # sha256 of payloads with a record left out
         for key in keys:
@@ -234,6 +237,8 @@ class Line:
             try:
                 write = _incident_write(key, providers[key], stored.get(key, []), records,
                                         stored_sources.get(key, []))
+                write = with_status_end(write, [*stored.get(key, []), *records],
+                                        known_ends.get(key))
                 writes.append(with_bounded_end(write, series.get(providers[key])))
             except KbError:
                 raise
@@ -427,6 +432,34 @@ def with_bounded_end(write: IncidentWrite,
     if not series:
         return write
     incident = bound_end(write.incident, series)
+    if incident is write.incident:
+        return write
+    doc = incident_to_dict(incident)
+    return replace(write, incident=incident, content_hash=doc_hash(doc), doc=doc)
+
+
+def stored_status_ends(store: Store, stored: dict[str, list[SourcedRecord]],
+                       by_key: dict[str, list[SourcedRecord]]) -> dict[str, datetime]:
+    """key → the stored `end_not_before` of each stored incident of this batch read from an
+    END_UNPUBLISHED format (Vultr): the newest fetch that showed it open, which the merge no
+    longer holds once a newer record says resolved (kb.normalize.snapshots.bound_status_end).
+    One read, only for such incidents."""
+    keys = [k for k, held in stored.items()
+            if any(r.source.format in END_UNPUBLISHED for r in (*held, *by_key.get(k, ())))]
+    if not keys:
+        return {}
+    return {i.key: i.lifecycle.end_not_before for i in incidents_by_keys(store, keys)
+            if i.lifecycle.end_not_before is not None}
+
+
+def with_status_end(write: IncidentWrite, records: list[SourcedRecord],
+                    known: datetime | None) -> IncidentWrite:
+    """The write with the end bounded between two fetches of an END_UNPUBLISHED format
+    (`records`: the stored and new records of the incident)."""
+    held = [r for r in records if r.source.format in END_UNPUBLISHED]
+    if not held:
+        return write
+    incident = bound_status_end(write.incident, held, write.incident.sources, known)
     if incident is write.incident:
         return write
     doc = incident_to_dict(incident)

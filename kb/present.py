@@ -136,6 +136,14 @@ def print_incident(
         phase = u.phase.value + (" (inferred)" if u.phase_inferred else "")
         table.add_row(u.at.strftime("%Y-%m-%d %H:%M:%S"), phase, u.label, u.text)
     print_table(console, table)
+    if incident.unplaced:  # kept and shown, but read by no figure (Incident.unplaced)
+        early = Table(title="Not placed (dated over a day before the incident was created; "
+                            "in no figure)", title_justify="left", show_lines=True)
+        for column in ("at", "phase", "label", "text"):
+            early.add_column(column, overflow="fold")
+        for u in incident.unplaced:
+            early.add_row(u.at.strftime("%Y-%m-%d %H:%M:%S"), u.phase.value, u.label, u.text)
+        print_table(console, early)
     if not incident.updates_complete:
         console.print("note: only the latest state was published; the update list is partial")
     for seen, channel, summary in revisions:

@@ -99,6 +99,9 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             }
             for u in incident.updates
         ],
+        # written only when some exist, so other incidents hash as before
+        **({"unplaced": [_update_dict(u) for u in incident.unplaced]}
+           if incident.unplaced else {}),
         "sources": [
             {
                 "url": s.url,
@@ -152,6 +155,7 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
             )
             for u in data.get("updates", ())
         ),
+        unplaced=tuple(_update_from(u) for u in data.get("unplaced", ())),
         sources=tuple(
             SourceRef(s["url"], _time(s["fetched_at"]), s["sha256"], s["format"])  # type: ignore[arg-type]
             for s in data.get("sources", ())
@@ -160,3 +164,17 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
         scheduled_until=_time(data.get("scheduled_until")),
         updates_complete=data.get("updates_complete", True),
     )
+
+
+def _update_dict(u: Update) -> dict[str, Any]:
+    """One update as `incident_to_dict` writes those of `updates` (used for `unplaced`)."""
+    return {"at": stamp(u.at), "phase": u.phase.value, "label": u.label,
+            "phase_inferred": u.phase_inferred, "body": u.body, "text": u.text,
+            "native_id": u.native_id, "channels": list(u.channels)}
+
+
+def _update_from(u: dict[str, Any]) -> Update:
+    """The Update of `_update_dict`'s output."""
+    return Update(at=_time(u["at"]), phase=Phase(u["phase"]), label=u["label"],  # type: ignore[arg-type]
+                  body=u["body"], text=u["text"], phase_inferred=u.get("phase_inferred", False),
+                  native_id=u.get("native_id"), channels=tuple(u.get("channels", ())))

@@ -72,6 +72,10 @@ for _module in FORMATS:
 # Channel → rank when records of several channels describe one incident (lower is more
 # authoritative); kb.normalize.merge orders records by it.
 CHANNEL_PRIORITY: dict[str, int] = {m.CHANNEL: m.PRIORITY for m in FORMATS if m.CHANNEL}
+# Formats (NAME) whose records state a status but never when it turned resolved (a module's
+# END_UNPUBLISHED): the end lies between two fetches (kb.normalize.snapshots.bound_status_end).
+END_UNPUBLISHED: frozenset[str] = frozenset(
+    m.NAME for m in FORMATS if m.CHANNEL and getattr(m, "END_UNPUBLISHED", False))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ code such as "ewr", or "global"), subject, start_date, updated_at (usually ""), 
 Entries state no phase of their own, so each becomes an update labelled "note" (a word that
 names no phase): the normalizer infers phases from the text (kb.normalize.infer) and says so.
 The alert's own status is kept as the record's status; when the alert turned resolved is not
-published, so no resolved time is invented. Scheduled maintenances are ordinary alerts whose
+published, so no resolved time is invented (the KB bounds the end between two fetches:
+END_UNPUBLISHED). Scheduled maintenances are ordinary alerts whose
 subject says "Scheduled Maintenance"; their window is only in the message text ("Start Time:
 2025-01-07 08:00:00 UTC" / "End Time: ..."), read here into scheduled_for/until. The region
 code is the alert's one component. Alerts stay in the list after they are resolved, so the
@@ -48,6 +49,9 @@ CHANNEL = "vultr_json"
 PRIORITY = 40
 NOTE_LABEL = "note"  # Vultr's entries have no status; this label names no phase on purpose
 PAGE_URL = "https://status.vultr.com"  # the only page that publishes this format
+# An alert states "resolved" but not when: the end lies between the last fetch that showed it
+# ongoing and the first that showed it resolved (scrapers.registry.END_UNPUBLISHED).
+END_UNPUBLISHED = True
 
 _MAINTENANCE = re.compile(r"\bscheduled\s+maintenance\b", re.I)
 _WINDOW = re.compile(r"\b(Start|End)\s+Time:\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2})?)"

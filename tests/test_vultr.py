@@ -209,3 +209,75 @@ def test_scrape_a_vultr_page_on_127_0_0_1(httpserver: HTTPServer, tmp_path: Path
     keys = {i.key for i in store.incidents()}
     assert f"vultr/{EMERGENCY}" in keys
     store.close()
+
+
+# -- the end between two fetches (kb.normalize.snapshots.bound_status_end) --------------------
+
+
+def _ingest_batches(folder: Path, batches: list[list[Path]]) -> dict[str, dict]:
+    from kb.config import PACKAGED_SOURCES, load_sources
+    from kb.pipeline import Line, ingest
+    from kb.serialize import incident_to_dict
+    from scrapers.archive import Archive
+    from tests.conftest import sqlite_store
+
+    store = sqlite_store(folder)
+    for batch in batches:
+        report = ingest(Line(store, Archive(folder / "raw"), load_sources(PACKAGED_SOURCES)),
+                        batch)
+        assert not report.failures, report.failures
+    found = {i.key: incident_to_dict(i) for i in store.incidents()}
+    store.close()
+    return found
+
+
+def test_an_alert_that_turns_resolved_ends_between_the_two_fetches(tmp_path: Path) -> None:
+    """The network outage is "ongoing" in BEFORE and "resolved" in AFTER, with no resolved
+    time: its end lies between the two fetches, in any order of ingest, once or twice. A
+    third, later fetch that still says resolved (AFTER's bytes plus a newline) changes
+    nothing: the "ongoing" fetch the merge no longer holds is carried by the stored bound."""
+    later = tmp_path / "20250626T120000Z_alerts.json"
+    later.write_bytes(AFTER.read_bytes() + b"\n")
+    orders = {
+        "forward": [[BEFORE], [AFTER], [later]],
+        "backward": [[later], [AFTER], [BEFORE]],
+        "middle first": [[AFTER], [later], [BEFORE]],
+        "one batch": [[later, BEFORE, AFTER]],
+        "twice": [[BEFORE], [later], [AFTER], [BEFORE, AFTER, later]],
+    }
+    results = {name: _ingest_batches(tmp_path / name.replace(" ", "-"), batches)
+               for name, batches in orders.items()}
+    first = results["forward"]
+    for name, found in results.items():
+        assert found == first, name
+    outage = next(v for k, v in first.items() if k.startswith(f"vultr/{OUTAGE}"))
+    assert outage["status"] == "resolved" and outage["lifecycle"]["resolved_at"] is None
+    assert outage["lifecycle"]["end_not_before"] == "2025-06-24T19:24:29Z"  # BEFORE's fetch
+    assert outage["lifecycle"]["end_not_after"] == "2025-06-25T09:50:28Z"  # AFTER's, not later
+    # still ongoing in the newest fetch: no bound (open, as far as the fetches show)
+    only_before = _ingest_batches(tmp_path / "before", [[BEFORE]])
+    assert only_before and not any(v["lifecycle"].get("end_not_before")
+                                   for v in only_before.values() if v["status"] == "ongoing")
+    # first fetched already resolved: it ended between its last update and that first fetch
+    only_after = _ingest_batches(tmp_path / "after", [[AFTER, later]])
+    seen = next(v for k, v in only_after.items() if k.startswith(f"vultr/{OUTAGE}"))
+    assert seen["lifecycle"]["end_not_before"] == seen["updates"][-1]["at"]
+    assert seen["lifecycle"]["end_not_after"] == "2025-06-25T09:50:28Z"
+
+
+def test_a_bounded_vultr_end_is_counted_as_bounded_not_open(tmp_path: Path) -> None:
+    from kb.analysis.metrics import incident_figures
+    from kb.normalize.snapshots import describe_end
+    from kb.serialize import incident_from_dict
+
+    found = _ingest_batches(tmp_path / "kb", [[BEFORE, AFTER]])
+    outage = incident_from_dict(next(v for k, v in found.items()
+                                     if k.startswith(f"vultr/{OUTAGE}")))
+    figures = incident_figures(outage, seen=utc("2025-07-01T00:00:00"))
+    assert figures.open is False
+    # the time between the two fetches is unknown, not down and not "until the newest payload"
+    assert figures.unknown_end == utc("2025-06-25T09:50:28")
+    assert figures.unknown_start == utc("2025-06-24T19:24:29")  # known down until then
+    text = describe_end(outage, lambda t: t.strftime("%Y-%m-%d %H:%M"))
+    assert text == ("ended between 2025-06-24 19:24 and 2025-06-25 09:50 (last known ongoing, "
+                    "and the first fetch of the alert list that showed it resolved)")

@@ -14,6 +14,10 @@ in one place shows as a failure with the key it concerns:
   its incidents (or any major/critical one) have no measurable duration, or more than
   UNKNOWN_MAX_SHARE of its covered time is unknown (ends the data does not show), and an uptime is
   never given where the KB holds no data;
+* ``before-creation``: no time a figure reads from the timeline (lifecycle steps, updates,
+  component changes) lies more than POSTED_SLACK (a day) before the incident's own creation
+  time: an update dated earlier cannot be placed and is kept apart (Incident.unplaced). The
+  impact window is not held to it: a retrospective post may state an impact days before it;
 * ``severity-none``: severity "none" only where a stored vendor record says so (an impact
   field, or a component status); an incident no source rated is "unknown";
 * ``site``: the site's reliability tables show the figures `kb metrics` computes;
@@ -44,9 +48,13 @@ from kb.analysis.report import pair_text, uptime_text
 from kb.model import SEVERITY_UNKNOWN, Incident, Kind
 from kb.store.analysis import PayloadSpan
 from kb.store.repo import Store
+from scrapers.plausible import POSTED_SLACK
 
 # A payload's own time may run ahead of the fetching clock by clock skew, not by days.
 SKEW = timedelta(hours=1)
+# A one-entry payload at one instant is covered for a minute (kb.analysis.coverage), which it
+# proves as much as the instant.
+INSTANT = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,8 @@ def check_coverage(spans: Sequence[PayloadSpan], coverages: Mapping[str, Coverag
             # what the stored row itself proves: the time stored with it at ingest, else its
             # newest entry; never the span's own as_of, the figure under test
             own = max(t for t in (p.stored_as_of, p.newest_end, p.oldest) if t is not None)
+            if p.entries < 2:  # coverage counts a one-entry payload's instant as a minute
+                own = max(own, p.oldest + INSTANT)
             proven[p.provider] = max(proven.get(p.provider, own), own)
     for provider, coverage in sorted(coverages.items()):
         end = coverage.end
@@ -202,6 +212,37 @@ def check_uptime(groups: Iterable[GroupFigures],
             out.append(Failure("uptime-unmeasured", key, f"reports {g.unmeasured} unmeasured "
                                                          f"incidents, the audit counts "
                                                          f"{len(unmeasured)}"))
+    return count, out
+
+
+# -- times before the incident was created ---------------------------------------------------
+
+
+def check_placed(incidents: Iterable[Incident]) -> tuple[int, list[Failure]]:
+    """No lifecycle step, update or component change more than POSTED_SLACK before the
+    incident's creation time (counted over incidents that state one)."""
+    count = 0
+    out: list[Failure] = []
+    for incident in incidents:
+        life = incident.lifecycle
+        created = life.vendor_created_at
+        if created is None:
+            continue
+        count += 1
+        floor = created - POSTED_SLACK
+        times = [(name, getattr(life, name)) for name in
+                 ("first_post_at", "identified_at", "monitoring_at", "resolved_at")]
+        times += [("update", u.at) for u in incident.updates]
+        times += [(f"component {c.name!r} change", ch.at)
+                  for c in incident.components for ch in c.changes]
+        early = [(name, at) for name, at in times if at is not None and at < floor]
+        if early:
+            name, at = min(early, key=lambda item: item[1])
+            out.append(Failure("before-creation", incident.key,
+                               f"{name} {at:%Y-%m-%d %H:%M} is "
+                               f"{(created - at).total_seconds() / 3600:,.0f} h before the "
+                               f"incident was created ({created:%Y-%m-%d %H:%M}); "
+                               f"{len(early)} such time(s)"))
     return count, out
 
 
@@ -308,6 +349,13 @@ def audit(store: Store, data: Dataset, spans: Sequence[PayloadSpan], *,
     report.add("negative-duration", len(data.incidents),
                check_durations(data.incidents, by_key))
     report.add("coverage", len(spans), check_coverage(spans, data.coverages, now))
+    count, failures = check_placed(data.incidents)
+    report.add("before-creation", count, failures)
+    if unplaced := sum(len(i.unplaced) for i in data.incidents):
+        report.notes.append(f"{unplaced:,} update(s) of "
+                            f"{sum(1 for i in data.incidents if i.unplaced):,} incident(s) "
+                            "dated over a day before their incident was created: shown, "
+                            "not placed, in no figure")
     end = period_end(now.date())
     periods = {p: provider_periods(items, data.coverages.get(p), end)
                for p, items in data.figures.items()}
