@@ -72,6 +72,34 @@ def kb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, give each worker its own PostgreSQL database (`<name>_gw0`, ...) beside
+    the one KB_TEST_POSTGRES_URL names: PostgreSQL tests empty the database they use
+    (`reset_postgres`), and two test files on two workers must not empty each other's. Set
+    here, before collection, because test modules read the variable when imported; `kb`
+    subprocesses inherit it."""
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:
+        os.environ["KB_TEST_POSTGRES_URL"] = _worker_database(url, worker)
+
+
+def _worker_database(url: str, worker: str) -> str:
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                            {"n": name}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One ONNX export of the embedding model for the whole run (every worker), instead of
