@@ -246,7 +246,7 @@ def test_an_older_graph_serves_changed_vectors_through_a_delta(tmp_path: Path) -
     assert near_old == exact.search(old_5, 10)
     assert "k/00005" not in {k for k, _ in near_old}  # its old vector is masked
     recall = []
-    for query in list(queries) + [old_5, matrix[7]]:
+    for query in [*queries, old_5, matrix[7]]:
         got, want = index.search(query, 10), exact.search(query, 10)
         assert "k/00007" not in {k for k, _ in got}  # removed
         row = {key: r for r, key in enumerate(now_keys)}
