@@ -269,7 +269,8 @@ def save_delta(stem: Path, signature: str, keys: Sequence[str], to_row: np.ndarr
     import numpy as np
 
     meta = _meta(stem)
-    assert meta is not None
+    if meta is None:  # replaced or removed since plan_delta read it
+        raise OSError(f"the graph beside {stem} changed while its delta was planned")
     stem.with_suffix(".hnsw.delta.json").unlink(missing_ok=True)
     _write(stem, ".hnsw.delta.npz",
            lambda part: part.write_bytes(_npz(np, to_row=to_row, fresh=fresh)))
