@@ -345,3 +345,22 @@ def test_kb_embed_keeps_the_indexes_after_a_few_changes(tmp_path: Path,
     assert embed_missing(store, tmp_path, spec=FAKE).indexes == [
         "vector graph rebuilt", "keyword impact index rebuilt"]
     store.close()
+
+
+def test_cli_embed_reindex(tmp_path: Path) -> None:
+    """`kb embed --reindex` through the real CLI: the flag reaches the indexes' step (a
+    small KB has none to rebuild: it says so) and a second run does nothing."""
+    import json
+
+    from tests.test_search import ROOT, kb
+
+    home = tmp_path / "home"
+    assert kb(home, "ingest", str(ROOT / "tests" / "fixtures" / "search" / "github")
+              ).returncode == 0
+    done = kb(home, "embed", "--reindex", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["embedded"] == 12
+    assert report["indexes"] == ["small KB: exact vector search", "small KB: FTS5 alone"]
+    again = json.loads(kb(home, "embed", "--json").stdout)
+    assert again["embedded"] == 0 and again["indexes"] == report["indexes"]
