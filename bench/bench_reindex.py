@@ -116,7 +116,8 @@ def search(home: Path, count: int) -> dict[str, object]:
                      "cpu_p95_ms": round(ordered[round(0.95 * (len(ordered) - 1))], 2)}
     index = searcher._vectors()
     graph = index.graph if isinstance(index, MatrixIndex) else None
-    out["vectors"] = ("exact" if graph is None else "graph" if graph.to_row is None
+    delta = getattr(graph, "to_row", None) is not None  # h/q had no delta
+    out["vectors"] = ("exact" if graph is None else "graph" if not delta
                       else f"graph + delta ({0 if graph.fresh is None else graph.fresh.size} "
                            f"fresh, {graph.masked} masked)")
     out["keywords"] = "impact index" if searcher._impact is not None else "FTS5"
