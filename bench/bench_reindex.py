@@ -56,12 +56,10 @@ def change(home: Path, count: int, round_: int) -> dict[str, object]:
     writes, rows = [], []
     for incident, _content in vectors.incidents_with_hashes(store, picked):
         text = f"Update {round_}: we are rolling out a fix for the delayed deliveries."
-        last = incident.updates[-1] if incident.updates else None
-        extra = Update(at=last.at if last else incident.lifecycle.first_post_at,
-                       phase=last.phase if last else incident.updates[0].phase,
-                       label="Update", body=text, text=text) if last else None
+        added = tuple(Update(at=last.at, phase=last.phase, label="Update", body=text,
+                             text=text) for last in incident.updates[-1:])
         new = replace(incident, title=f"{incident.title} (round {round_})",
-                      updates=incident.updates + ((extra,) if extra else ()))
+                      updates=incident.updates + added)
         digest = content_hash(new)
         writes.append(IncidentWrite(new, digest, []))
         old = vectors.vector_of(store, incident.key)
