@@ -156,11 +156,14 @@ def similar(
 def embed(
     full: Annotated[bool, typer.Option("--full", help="Rebuild and compare every document, not only incidents that changed.")] = False,  # noqa: E501
     as_json: JsonFlag = False,
+    reindex: Annotated[bool, typer.Option("--reindex", help="Rebuild the search indexes of a large KB (vector graph, keyword impact index) even where they could be kept.")] = False,  # noqa: E501
 ) -> None:
     """Embed the incidents that are new or changed (by content hash), with a progress bar.
 
     A model change (KB_EMBED_MODEL, KB_EMBED_BACKEND) re-embeds everything. `kb update` runs
-    this as its `embed` stage.
+    this as its `embed` stage. Above 20,000 incidents it also keeps the search indexes
+    current; after a few changes they are kept (the graph with the changed vectors scored
+    exactly) and rebuilt once 5 % of the incidents changed, or with --reindex.
 
     Example: kb embed
     """
@@ -170,7 +173,8 @@ def embed(
     settings = load_settings()
     with open_store(settings, write=True) as store, progress_bar("embedding", eta=True) as bar:
         report = embed_missing(store, settings.home, tracker=bar, full=full,
-                               note=lambda message: err.print(f"kb: {message}"))
+                               note=lambda message: err.print(f"kb: {message}"),
+                               reindex=reindex)
     if as_json:
         print_json(vars(report))
     else:

@@ -135,6 +135,14 @@ class MatrixIndex:
         rows = np.unique(self.graph.candidates(query, max(k, ann.CANDIDATES)))
         rows = rows[(rows >= 0) & (rows < len(self.keys))]
         scores = np.asarray(self.matrix[rows]) @ query
+        if self.graph.fresh is not None and self.graph.fresh.size:
+            # Vectors new or changed since the graph was built: every one scored exactly
+            # (the graph never holds them, so the two lists are disjoint); in row order, so
+            # ties fall by row as in the full ranking.
+            rows = np.concatenate([rows, self.graph.fresh])
+            scores = np.concatenate([scores, self.graph.fresh_matrix @ query])
+            order = np.argsort(rows, kind="stable")
+            rows, scores = rows[order], scores[order]
         top = _top(scores, k)
         return [(self.keys[rows[i]], float(scores[i])) for i in top]
 
@@ -244,7 +252,7 @@ def _load(store: Store, model_id: str, cache: Path | None
                 if matrix.ndim == 2 and matrix.shape[0] == len(keys) == meta.get("rows"):
                     index = MatrixIndex(keys, matrix)
                     if len(keys) >= ann.MIN_VECTORS:
-                        index.graph = ann.load(stem, signature, keys)
+                        index.graph = ann.load(stem, signature, keys, matrix)
                     return index, stem, signature
         except (OSError, ValueError):
             pass  # absent, half-written by a concurrent writer, or unreadable: rebuild
@@ -266,24 +274,46 @@ def _load(store: Store, model_id: str, cache: Path | None
     return index, stem, signature
 
 
-def refresh_graph(store: Store, model_id: str, cache: Path) -> str:
-    """Build the HNSW graph of the model's vectors when the KB is large enough and the
-    saved one is missing or stale (what `kb embed` calls after writing vectors). Returns
-    what happened, in a few words."""
+def refresh_graph(store: Store, model_id: str, cache: Path, *, rebuild: bool = False) -> str:
+    """Bring the HNSW graph of the model's vectors up to date when the KB is large enough
+    (what `kb embed` calls after writing vectors): kept when current; when vectors changed
+    since it was built, kept with a delta (kb.embed.ann) while the changed, added and
+    removed rows stay within ann.MAX_DELTA_SHARE of the rows; else, or with `rebuild`
+    (`kb embed --reindex`), built again. Returns what happened, in a few words."""
     if vectors.pgvector_ready(store):
         return "vectors ranked by pgvector"
     index, stem, signature = _load(store, model_id, cache)
     if len(index) < ann.MIN_VECTORS:
         return "small KB: exact vector search"
-    if index.graph is not None:
-        return "vector graph current"
     assert stem is not None
+    if not rebuild:
+        if index.graph is not None:
+            if index.graph.to_row is None:
+                return "vector graph current"
+            return f"vector graph current, {_delta_words(index.graph)}"
+        plan = ann.plan_delta(stem, index.keys, index.matrix)
+        if plan is not None:
+            to_row, fresh = plan
+            masked = int((to_row < 0).sum())
+            if masked + fresh.size <= ann.MAX_DELTA_SHARE * len(index):
+                try:
+                    ann.save_delta(stem, signature, index.keys, to_row, fresh)
+                except OSError:
+                    return "vector graph delta could not be saved: exact vector search"
+                graph = ann.Graph(None, len(index), to_row, fresh)
+                return f"vector graph kept, {_delta_words(graph)}"
     graph = ann.build(index.matrix)
     try:
-        ann.save(graph, stem, signature, index.keys)
+        ann.save(graph, stem, signature, index.keys, index.matrix)
     except OSError:
         return "vector graph could not be saved: exact vector search"
     return "vector graph rebuilt"
+
+
+def _delta_words(graph: ann.Graph) -> str:
+    fresh = 0 if graph.fresh is None else int(graph.fresh.size)
+    return (f"{fresh} new or changed vector(s) scored exactly, {graph.masked} old masked "
+            f"(rebuilt past {ann.MAX_DELTA_SHARE:.0%} of {graph.rows} rows)")
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -108,10 +108,12 @@ def embed_missing(
     tracker: Tracker | None = None,
     full: bool = False,
     note: Callable[[str], None] | None = None,
+    reindex: bool = False,
 ) -> EmbedReport:
     """Embed what is missing or stale. `full` rebuilds and compares every document, however
-    its inputs look (`kb embed --full`). `encoder` overrides loading one from `spec` (tests,
-    benches)."""
+    its inputs look (`kb embed --full`); `reindex` rebuilds the search indexes of a large KB
+    even when they could be kept (`kb embed --reindex`). `encoder` overrides loading one
+    from `spec` (tests, benches)."""
     started = time.perf_counter()
     spec = spec or resolve_model()
     model_id = encoder.model_id if encoder is not None else spec.model_id
@@ -125,23 +127,26 @@ def embed_missing(
         claims.release(store, claims.MODEL_STAGE, [owner], owner=owner)
     report.pruned = vectors.prune_orphans(store)
     report.copied = vectors.backfill_embeddings(store)
-    report.indexes = search_indexes(store, home, model_id)
+    report.indexes = search_indexes(store, home, model_id, rebuild=reindex)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def search_indexes(store: Store, home: Path, model_id: str) -> list[str]:
+def search_indexes(store: Store, home: Path, model_id: str, *,
+                   rebuild: bool = False) -> list[str]:
     """Bring the search indexes of a large KB up to date with what is stored: the HNSW
     graph of the vectors (kb.embed.ann) and the BM25 impact index of the keyword index
-    (kb.embed.impact). Each is skipped for a small KB and on PostgreSQL, and kept when
-    current. Returns what was done to each, in a few words."""
+    (kb.embed.impact). Each is skipped for a small KB and on PostgreSQL, kept when current,
+    and after a few changes kept with a delta (graph) or kept unused (impact index) rather
+    than rebuilt at every round; `rebuild` rebuilds both. Returns what was done to each, in
+    a few words."""
     cache = home / "cache"
     notes = []
     try:
-        notes.append(refresh_graph(store, model_id, cache))
+        notes.append(refresh_graph(store, model_id, cache, rebuild=rebuild))
     except ImportError:
         notes.append("faiss-cpu is not installed: vector search stays exact")
-    notes.append(impact.refresh(store, cache))
+    notes.append(impact.refresh(store, cache, rebuild=rebuild))
     return notes
 
 
