@@ -144,6 +144,23 @@ def test_audit_over_batches_reports_what_the_whole_list_did(store: Store) -> Non
     assert whole["checked"]["negative-duration"] == len(held.incidents) > 10
 
 
+def test_clusters_over_streamed_incidents_are_the_same(store: Store) -> None:
+    from kb.analysis.clusters import cluster_report
+
+    held = dataset.load(store)
+    streamed = dataset.load(store, keep_incidents=False)
+
+    def report(incidents):  # type: ignore[no-untyped-def]
+        found = cluster_report(incidents, held.by_key, held.causes, vendors=held.vendors,
+                               aliases=held.aliases)
+        return found.clusters, found.coincidences, found.members
+
+    whole = report(held.incidents)
+    assert whole[2]  # real incidents became members
+    assert report(stream.iter_incidents(store, batch=3)) == whole
+    assert streamed.by_key == held.by_key and streamed.causes == held.causes
+
+
 def test_link_reads_only_named_providers_and_links_the_same(store: Store) -> None:
     config = load_signal_config(PACKAGED_SOURCES, load_sources(PACKAGED_SOURCES))
     signals = build_signals(load_items(store), config)

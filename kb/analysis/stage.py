@@ -45,6 +45,7 @@ from kb.store.analysis import (
     write_causes,
 )
 from kb.store.repo import Store
+from kb.store.stream import iter_incidents
 
 RULES_ID = f"rules-v{RULES_VERSION}"
 
@@ -87,7 +88,9 @@ def refresh_causes(
     hashes = incident_hashes(store)
     done = rows = 0
     pending: dict[str, tuple[str, str, list[CauseRecord]]] = {}
-    for incident in store.incidents():
+    # in batches (kb.store.stream): no read cursor held open across the writes below, and
+    # on PostgreSQL no client-side copy of every timeline
+    for incident in iter_incidents(store):
         if incident.key not in stale:
             continue
         try:

@@ -123,15 +123,18 @@ def clusters(
     from kb.analysis import dataset
     from kb.analysis.clusters import cluster_report
     from kb.analysis.report import cluster_dict, coincidence_dict, print_clusters
+    from kb.store.stream import iter_incidents
 
     with open_store() as store:
-        data = dataset.load(store)
+        # figures and tags are kept; the timelines are read a second time, a batch at a
+        # time, and only what linking compares (kb.analysis.clusters.Side) is kept of them
+        data = dataset.load(store, keep_incidents=False)
         names = _provider_names()
         linked = _signal_links(store)
-    found = cluster_report(data.incidents, data.by_key, data.causes,
-                           since=parse_date(since, "--since"), until=parse_date(until, "--until"),
-                           vendors=data.vendors, aliases=data.aliases, names=names,
-                           signals=linked)
+        found = cluster_report(iter_incidents(store), data.by_key, data.causes,
+                               since=parse_date(since, "--since"),
+                               until=parse_date(until, "--until"), vendors=data.vendors,
+                               aliases=data.aliases, names=names, signals=linked)
     if as_json:
         print_json([cluster_dict(c) for c in found.clusters]
                     + ([coincidence_dict(x, found.members) for x in found.coincidences]

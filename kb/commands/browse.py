@@ -89,16 +89,19 @@ def export(
     Example: kb export --format csv -o incidents.csv
     """
     from kb.present import write_export
+    from kb.store.stream import iter_incidents
 
     if fmt not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {fmt!r}")
     with open_store() as store:
+        # in batches: the same key order as Store.incidents(), and never the whole result at
+        # once (psycopg's default cursor would fetch it all; kb.store.stream)
         if output is None:
-            write_export(store.incidents(), fmt, sys.stdout)
+            write_export(iter_incidents(store), fmt, sys.stdout)
         else:
             tmp = output.with_name(output.name + ".tmp")
             with tmp.open("w", encoding="utf-8", newline="") as handle:
-                count = write_export(store.incidents(), fmt, handle)
+                count = write_export(iter_incidents(store), fmt, handle)
             tmp.replace(output)
             err.print(f"kb: wrote {count} incidents to {output}")
 
