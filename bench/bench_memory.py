@@ -2,10 +2,12 @@
 
 Usage:
     python bench/bench_memory.py --kb /tmp/m2/10k/kb.db --label 10k \
-        [--ingest-home DIR --payloads DIR] [--only export-jsonl ...] \
+        [--ingest-home DIR --payloads DIR] [--only "export jsonl" ...] \
         [--json bench/results/memory_10k.json]
     python bench/bench_memory.py --table bench/results/memory_10k.json \
         bench/results/memory_100k.json
+    python bench/bench_memory.py --growth 10k_before.json 10k_after.json \
+        100k_before.json 100k_after.json     # before/after, growth, 1M estimate
 
 The KB file is COPIED into a scratch home first (--work, default /tmp/kb-bench-memory/LABEL):
 some commands write (`kb db upgrade`, `kb causes --refresh`, `kb link`, the postmortems
@@ -197,6 +199,44 @@ def table(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def growth_table(small: tuple[Path, Path], big: tuple[Path, Path], target: int = 1_000_000
+                 ) -> str:
+    """Before/after peak RSS at two sizes, the growth per 100k incidents (after, or before
+    where the command was not rerun after) and its linear extrapolation to `target`: an
+    ESTIMATE, labelled so, never a measurement."""
+    runs = [[json.loads(p.read_text()) for p in pair] for pair in (small, big)]
+    n_small, n_big = runs[0][0]["incidents"], runs[1][0]["incidents"]
+
+    def rss(run: Result, name: str) -> float | None:
+        s = run["steps"].get(name)
+        return None if s is None or s["rc"] not in (0, 1) else s["peak_rss_mb"]
+
+    def cell(before: float | None, after: float | None) -> str:
+        if before is None or after is None:  # measured once (not changed: not rerun)
+            value = after if before is None else before
+            return "not run" if value is None else f"{value:.0f}"
+        if abs(after - before) < 0.05 * before:  # within noise: one figure
+            return f"{after:.0f}"
+        return f"{before:.0f} → **{after:.0f}**"
+
+    names = list(dict.fromkeys(n for pair in runs for r in pair for n in r["steps"]))
+    lines = [f"| command | {n_small:,}: before → after (MB) | {n_big:,}: before → after (MB) "
+             f"| growth per 100k (MB) | {target:,} (estimate, MB) |", "|---|---|---|---|---|"]
+    for name in names:
+        sb, sa = rss(runs[0][0], name), rss(runs[0][1], name)
+        bb, ba = rss(runs[1][0], name), rss(runs[1][1], name)
+        low = sa if ba is not None and sa is not None else sb
+        high = ba if ba is not None and sa is not None else bb
+        if low is None or high is None:
+            slope = estimate = "-"
+        else:
+            per = (high - low) / (n_big - n_small) * 100_000
+            slope = f"{per:+.0f}"
+            estimate = f"~{high + per * (target - n_big) / 100_000:,.0f}"
+        lines.append(f"| `{name}` | {cell(sb, sa)} | {cell(bb, ba)} | {slope} | {estimate} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--step":
         step(sys.argv[2], sys.argv[3:])
@@ -212,7 +252,12 @@ def main() -> None:
     parser.add_argument("--keep-output", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--table", type=Path, nargs="*")
+    parser.add_argument("--growth", type=Path, nargs=4,
+                        metavar=("SMALL_BEFORE", "SMALL_AFTER", "BIG_BEFORE", "BIG_AFTER"))
     args = parser.parse_args()
+    if args.growth:
+        print(growth_table((args.growth[0], args.growth[1]), (args.growth[2], args.growth[3])))
+        return
     if args.table:
         print(table(args.table))
         return

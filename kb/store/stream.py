@@ -19,7 +19,7 @@ from kb.model import Incident
 from kb.serialize import incident_from_dict
 from kb.store.repo import T_INCIDENTS, Store
 
-BATCH = 2000  # incidents per query: ~10-20 MB of timelines at the corpus' sizes
+BATCH = 500  # incidents per query: a few MB of timelines at the corpus' sizes (2000: +23 MB)
 
 
 def incident_batches(store: Store, *, providers: Iterable[str] | None = None,
