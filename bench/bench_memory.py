@@ -191,7 +191,7 @@ def table(paths: list[Path]) -> str:
             s = r["steps"].get(name)
             if s is None:
                 cells.append("not run")
-            elif s["rc"]:
+            elif s["rc"] not in (0, 1):  # 1: `kb audit` found failures, a result
                 cells.append(f"exit {s['rc']}")
             else:
                 cells.append(f"{s['peak_rss_mb']:.0f} MB, {s['cpu_s']:.1f} s CPU")
