@@ -225,14 +225,17 @@ def growth_table(small: tuple[Path, Path], big: tuple[Path, Path], target: int =
     for name in names:
         sb, sa = rss(runs[0][0], name), rss(runs[0][1], name)
         bb, ba = rss(runs[1][0], name), rss(runs[1][1], name)
-        low = sa if ba is not None and sa is not None else sb
-        high = ba if ba is not None and sa is not None else bb
+        rerun = ba is not None and sa is not None
+        low, high = (sa, ba) if rerun else (sb, bb)
         if low is None or high is None:
             slope = estimate = "-"
         else:
             per = (high - low) / (n_big - n_small) * 100_000
-            slope = f"{per:+.0f}"
-            estimate = f"~{high + per * (target - n_big) / 100_000:,.0f}"
+            if per < 5:  # within noise (the model's memory moves by more): flat
+                slope, estimate = "flat", f"~{max(low, high):,.0f}"
+            else:
+                slope = f"{per:+.0f}" + ("" if rerun else " (before)")
+                estimate = f"~{high + per * (target - n_big) / 100_000:,.0f}"
         lines.append(f"| `{name}` | {cell(sb, sa)} | {cell(bb, ba)} | {slope} | {estimate} |")
     return "\n".join(lines)
 
