@@ -57,18 +57,20 @@ def _to_resolve(incident: Incident) -> str:
 
 def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
     """The short JSON form of `kb incidents --json`."""
-    return [
-        {
-            "key": i.key, "title": i.title, "kind": i.kind.value, "status": i.status,
-            "severity": i.stated_severity, "first_post_at": stamp(i.lifecycle.first_post_at),
-            "resolved_at": stamp(i.lifecycle.resolved_at),
-            # a snapshot archive's bounded end: resolved_at null is then no "open"
-            "end_not_before": stamp(i.lifecycle.end_not_before),
-            "end_not_after": stamp(i.lifecycle.end_not_after), "updates": len(i.updates),
-            "url": i.url,
-        }
-        for i in incidents
-    ]
+    return [incident_row(i) for i in incidents]
+
+
+def incident_row(i: Incident) -> dict[str, Any]:
+    """One incident's entry in `kb incidents --json`."""
+    return {
+        "key": i.key, "title": i.title, "kind": i.kind.value, "status": i.status,
+        "severity": i.stated_severity, "first_post_at": stamp(i.lifecycle.first_post_at),
+        "resolved_at": stamp(i.lifecycle.resolved_at),
+        # a snapshot archive's bounded end: resolved_at null is then no "open"
+        "end_not_before": stamp(i.lifecycle.end_not_before),
+        "end_not_after": stamp(i.lifecycle.end_not_after), "updates": len(i.updates),
+        "url": i.url,
+    }
 
 
 def print_table(console: Console, table: Table) -> None:

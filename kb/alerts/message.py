@@ -147,7 +147,8 @@ def _fallbacks(context: FactsContext, provider: str) -> list[dict[str, Any]]:
     others = [p for p in context.followed if p != provider and not _open_now(context).get(p)]
     if not others:
         return []
-    data = dataset.load(context.store, [provider, *others], with_causes=False)
+    data = dataset.load(context.store, [provider, *others], with_causes=False,
+                        keep_incidents=False)
     held = set(data.figures) | set(data.coverages)
     others = [p for p in others if p in held]  # a provider the KB holds nothing of: unknown
     if not others:

@@ -339,15 +339,28 @@ def check_draft(incident: Incident, facts: Mapping[str, Sequence[str]],
 
 
 def audit(store: Store, data: Dataset, spans: Sequence[PayloadSpan], *,
-          now: datetime | None = None, site: bool = True) -> AuditReport:
-    """Run every check that needs only the store (the drafts: `check_draft`, by the caller)."""
+          now: datetime | None = None, site: bool = True,
+          batches: Iterable[Sequence[Incident]] | None = None) -> AuditReport:
+    """Run every check that needs only the store (the drafts: `check_draft`, by the caller).
+
+    The per-incident checks read `data.incidents`, or, when given, `batches` (a Dataset
+    loaded with keep_incidents=False and kb.store.stream.incident_batches: the same checks
+    and failures in the same order, with one batch of timelines in memory)."""
     from kb.analysis.site_sections import period_end, provider_periods
 
     now = now or datetime.now(UTC)
     report = AuditReport()
     by_key = data.by_key
-    report.add("negative-duration", len(data.incidents),
-               check_durations(data.incidents, by_key))
+    durations: list[Failure] = []
+    severities: list[Failure] = []
+    seen = checked = 0
+    for batch in ([data.incidents] if batches is None else batches):
+        seen += len(batch)
+        durations += check_durations(batch, by_key)
+        count, failures = check_severity(store, batch)
+        checked += count
+        severities += failures
+    report.add("negative-duration", seen, durations)
     report.add("coverage", len(spans), check_coverage(spans, data.coverages, now))
     count, failures = check_placed(data.incidents)
     report.add("before-creation", count, failures)
@@ -363,8 +376,7 @@ def audit(store: Store, data: Dataset, spans: Sequence[PayloadSpan], *,
     groups = reliability_table(data.figures, dict(data.coverages), periods, components=False)
     count, failures = check_uptime(groups, data.figures)
     report.add("uptime-unmeasured", count, failures)
-    count, failures = check_severity(store, data.incidents)
-    report.add("severity-none", count, failures)
+    report.add("severity-none", checked, severities)
     if site:
         count, failures = check_site(data, end)
         report.add("site", count, failures)

@@ -14,6 +14,7 @@ from kb.analysis.stage import causes_for
 from kb.model import Incident
 from kb.store.analysis import last_seen, payload_spans, provider_pages
 from kb.store.repo import Store
+from kb.store.stream import incident_batches
 
 
 @dataclass
@@ -32,15 +33,25 @@ class Dataset:
 
 
 def load(store: Store, providers: Sequence[str] | None = None, *,
-         with_causes: bool = True) -> Dataset:
-    """Load what the analysis needs (all providers, or only `providers`)."""
+         with_causes: bool = True, keep_incidents: bool = True) -> Dataset:
+    """Load what the analysis needs (all providers, or only `providers`).
+
+    The incidents are read in batches (kb.store.stream) and reduced to their figures (and
+    cause tags) batch by batch; with `keep_incidents=False` the timelines themselves are not
+    kept (`Dataset.incidents` is empty), so the memory is the figures, not the KB: what
+    `kb metrics`, `kb compare` and the drafts' reliability figures need."""
     wanted = set(providers) if providers else None
-    incidents = [i for i in store.incidents()
-                 if wanted is None or i.provider in wanted]
     seen = last_seen(store)
+    incidents: list[Incident] = []
     figures: dict[str, list[IncidentFigures]] = {}
-    for f in all_figures(incidents, seen):
-        figures.setdefault(f.provider, []).append(f)
+    causes: dict[str, list[CauseTag]] = {}
+    for batch in incident_batches(store, providers=wanted):
+        for f in all_figures(batch, seen):
+            figures.setdefault(f.provider, []).append(f)
+        if with_causes:
+            causes.update(causes_for(store, batch))
+        if keep_incidents:
+            incidents.extend(batch)
     spans = [p for p in payload_spans(store) if wanted is None or p.provider in wanted]
     pages = provider_pages(store)
     return Dataset(
@@ -51,5 +62,5 @@ def load(store: Store, providers: Sequence[str] | None = None, *,
         vendors={slug: vendor_of(slug, url) for slug, (_name, url) in pages.items()},
         aliases={slug: dependency_terms(name or "") | {slug}
                  for slug, (name, _url) in pages.items()},
-        causes=causes_for(store, incidents) if with_causes else {},
+        causes=causes,
     )

@@ -15,13 +15,16 @@ without the write-up's causes when it is no longer linked.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.analysis.causes import (
     RULES_VERSION,
     Cause,
     CauseTag,
+    counts,
     own_names,
     postmortem_cause_categories,
     prose_of,
@@ -42,6 +45,7 @@ from kb.store.analysis import (
     write_causes,
 )
 from kb.store.repo import Store
+from kb.store.stream import iter_incidents
 
 RULES_ID = f"rules-v{RULES_VERSION}"
 
@@ -84,7 +88,9 @@ def refresh_causes(
     hashes = incident_hashes(store)
     done = rows = 0
     pending: dict[str, tuple[str, str, list[CauseRecord]]] = {}
-    for incident in store.incidents():
+    # in batches (kb.store.stream): no read cursor held open across the writes below, and
+    # on PostgreSQL no client-side copy of every timeline
+    for incident in iter_incidents(store):
         if incident.key not in stale:
             continue
         try:
@@ -123,6 +129,48 @@ def causes_for(store: Store, incidents: Iterable[Incident]) -> dict[str, list[Ca
     for key, writeups in _linked_writeups(store, list(found)).items():
         found[key] = with_postmortem_causes(found[key], writeups)
     return found
+
+
+@dataclass
+class CauseSummary:
+    """What `kb causes` lists: per provider, how many incidents carry each tag as a stated
+    cause and only as a symptom (kb.analysis.causes.counts), over `incidents` incidents
+    (maintenances left out), of which `computed_now` had no stored tags."""
+
+    incidents: int = 0
+    computed_now: int = 0
+    by_provider: dict[str, dict[str, int]] = field(default_factory=dict)
+    symptoms: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def cause_summary(store: Store, provider: str | None = None) -> CauseSummary:
+    """The tag counts of every incident (of `provider`), read and tagged a batch at a time
+    (kb.store.stream): the memory is one batch and the tallies, not the KB."""
+    from kb.store.stream import incident_batches
+
+    summary = CauseSummary()
+    tallies: dict[str, tuple[Counter[str], Counter[str]]] = {}
+    for batch in incident_batches(store, providers=[provider] if provider else None):
+        chosen = [i for i in batch if i.kind.value == "incident"]
+        if not chosen:
+            continue
+        stored = stored_causes(store, [i.key for i in chosen], rules=RULES_ID)
+        tags = causes_for(store, chosen)
+        summary.incidents += len(chosen)
+        summary.computed_now += sum(1 for i in chosen if i.key not in stored)
+        for slug in {i.provider for i in chosen}:
+            mine = [tags[i.key] for i in chosen if i.provider == slug]
+            cause, symptom = tallies.setdefault(slug, (Counter(), Counter()))
+            cause.update(counts(mine, role="cause"))
+            symptom.update(counts(mine, role="symptom"))
+
+    def ordered(tally: Counter[str]) -> dict[str, int]:  # as counts(): most common first
+        return dict(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    for slug in sorted(tallies):
+        summary.by_provider[slug] = ordered(tallies[slug][0])
+        summary.symptoms[slug] = ordered(tallies[slug][1])
+    return summary
 
 
 def writeup_taggers(tagger: str, writeups: Mapping[str, list[tuple[str, str, tuple[str, ...]]]]

@@ -6,6 +6,8 @@ Everything here only reads, except `kb causes --refresh`, which takes the writer
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +21,7 @@ from kb.commands.common import (
     out,
     parse_date,
     print_json,
+    print_json_list,
     progress_bar,
 )
 from kb.present import print_table
@@ -81,7 +84,7 @@ def metrics(
         check_known(store, [provider])
         if incident is not None:
             chosen = store.get(incident)
-            data = dataset.load(store, [chosen.provider])
+            data = dataset.load(store, [chosen.provider], keep_incidents=False)
             figures = data.by_key[incident]
             tags = data.causes.get(incident, [])
             if as_json:
@@ -89,7 +92,8 @@ def metrics(
             else:
                 print_incident_figures(out, figures, tags)
             return
-        data = dataset.load(store, [provider] if provider else None, with_causes=False)
+        data = dataset.load(store, [provider] if provider else None, with_causes=False,
+                            keep_incidents=False)
     if provider and provider not in data.figures and provider not in data.coverages:
         raise NotFound(f"no incidents of provider {provider!r} in the KB (see `kb stats`)")
     periods_for = {p: _periods(period, stop, _span(data.coverages.get(p), data.figures[p]))
@@ -131,19 +135,25 @@ def clusters(
     from kb.analysis import dataset
     from kb.analysis.clusters import cluster_report
     from kb.analysis.report import cluster_dict, coincidence_dict, print_clusters
+    from kb.store.stream import iter_incidents
 
     with open_store() as store:
-        data = dataset.load(store)
+        # figures and tags are kept; the timelines are read a second time, a batch at a
+        # time, and only what linking compares (kb.analysis.clusters.Side) is kept of them
+        data = dataset.load(store, keep_incidents=False)
         names = _provider_names()
         linked = _signal_links(store)
-    found = cluster_report(data.incidents, data.by_key, data.causes,
-                           since=parse_date(since, "--since"), until=parse_date(until, "--until"),
-                           vendors=data.vendors, aliases=data.aliases, names=names,
-                           signals=linked)
+        found = cluster_report(iter_incidents(store), data.by_key, data.causes,
+                               since=parse_date(since, "--since"),
+                               until=parse_date(until, "--until"), vendors=data.vendors,
+                               aliases=data.aliases, names=names, signals=linked)
     if as_json:
-        print_json([cluster_dict(c) for c in found.clusters]
-                    + ([coincidence_dict(x, found.members) for x in found.coincidences]
-                       if coincidences else []))
+        # one entry at a time (the same bytes as print_json): at 100k synthetic incidents
+        # the list was 176 MB of JSON, held as objects, as one string and as rich's text
+        print_json_list(itertools.chain(
+            (cluster_dict(c) for c in found.clusters),
+            (coincidence_dict(x, found.members) for x in found.coincidences)
+            if coincidences else ()))
     else:
         print_clusters(out, found.clusters, found.coincidences, found.members,
                        show_coincidences=coincidences)
@@ -200,7 +210,7 @@ def compare(
     chosen = _periods(period, parse_date(end, "--end") or datetime.now(UTC), None)[0]
     with open_store() as store:
         check_known(store, providers)
-        data = dataset.load(store, providers)
+        data = dataset.load(store, providers, keep_incidents=False)
     result = run(providers, data.figures, data.coverages, data.causes, chosen, data.names)
     if as_json:
         print_json(comparison_dict(result))
@@ -229,27 +239,18 @@ def causes(
         if key is not None:
             _one(store, key, as_json)
             return
-        from kb.analysis.causes import LABELS, Cause, counts
-        from kb.analysis.stage import RULES_ID, causes_for
-        from kb.store.analysis import stored_causes
+        from kb.analysis.causes import LABELS, Cause
+        from kb.analysis.stage import cause_summary
 
-        incidents = [i for i in store.incidents(provider=provider) if i.kind.value == "incident"]
-        stored = stored_causes(store, provider=provider, rules=RULES_ID)
-        tags = causes_for(store, incidents)
-    live = sum(1 for i in incidents if i.key not in stored)
-    by_provider: dict[str, dict[str, int]] = {}
-    symptoms: dict[str, dict[str, int]] = {}
-    for slug in sorted({i.provider for i in incidents}):
-        mine = [tags[i.key] for i in incidents if i.provider == slug]
-        by_provider[slug] = counts(mine, role="cause")
-        symptoms[slug] = counts(mine, role="symptom")
+        summary = cause_summary(store, provider)
+    live, by_provider, symptoms = summary.computed_now, summary.by_provider, summary.symptoms
     if as_json:
-        print_json({"incidents": len(incidents), "computed_now": live,
+        print_json({"incidents": summary.incidents, "computed_now": live,
                      "by_provider": by_provider, "symptoms_by_provider": symptoms})
         return
     from rich.table import Table
 
-    table = Table(title=f"Cause tags of {len(incidents)} incidents: stated as the cause / "
+    table = Table(title=f"Cause tags of {summary.incidents} incidents: stated as the cause / "
                         "only as a symptom", title_justify="left")
     table.add_column("provider")
     shown = [c for c in Cause if c is not Cause.UNKNOWN and any(
@@ -317,12 +318,26 @@ def audit(
     from kb.drafts.citations import Citations
     from kb.drafts.integrations import fallback, reliability
     from kb.store.analysis import payload_spans
+    from kb.store.stream import incident_batches
 
     with open_store() as store:
-        data = dataset.load(store, None, with_causes=False)
-        report = run_audit(store, data, payload_spans(store))
-        newest = sorted((i for i in data.incidents if i.first_posted is not None),
-                        key=lambda i: (i.first_posted, i.key), reverse=True)[:max(drafts, 0)]
+        # streamed: the figures are kept, the timelines one batch at a time
+        data = dataset.load(store, None, with_causes=False, keep_incidents=False)
+        latest: list[tuple[datetime, str]] = []  # the newest `drafts`, as (first post, key)
+        count = max(drafts, 0)
+
+        def noting_newest(batches):  # type: ignore[no-untyped-def]
+            for batch in batches:
+                for i in batch:
+                    if i.first_posted is not None and count:
+                        heapq.heappush(latest, (i.first_posted, i.key))
+                        if len(latest) > count:
+                            heapq.heappop(latest)
+                yield batch
+
+        report = run_audit(store, data, payload_spans(store),
+                           batches=noting_newest(incident_batches(store)))
+        newest = [store.get(key) for _at, key in sorted(latest, reverse=True)]
         for incident in newest:
             cite = Citations(incident)
             facts = {extra.name: [f.text for f in extra.facts]

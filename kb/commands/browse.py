@@ -16,6 +16,7 @@ from kb.commands.common import (
     out,
     parse_date,
     print_json,
+    print_json_list,
 )
 from kb.errors import ConfigError
 
@@ -38,17 +39,18 @@ def incidents(
 
     Example: kb incidents --provider github --since 2023-01-01 --limit 20
     """
-    from kb.present import incident_rows, print_incident_table
+    from kb.present import incident_row, print_incident_table
 
     with open_store() as store:
         check_known(store, [provider])
-        found = list(store.incidents(provider=provider, since=parse_date(since, "--since"),
-                                     until=parse_date(until, "--until"), kind=kind,
-                                     newest_first=True, limit=limit))
-    if as_json:
-        print_json(incident_rows(found))
-    else:
-        print_incident_table(out, found)
+        found = store.incidents(provider=provider, since=parse_date(since, "--since"),
+                                until=parse_date(until, "--until"), kind=kind,
+                                newest_first=True, limit=limit)
+        if as_json:  # streamed: the whole listing is never held (kb.store.stream's note)
+            print_json_list(incident_row(i) for i in found)
+            return
+        chosen = list(found)
+    print_incident_table(out, chosen)
 
 
 def show(
@@ -87,16 +89,19 @@ def export(
     Example: kb export --format csv -o incidents.csv
     """
     from kb.present import write_export
+    from kb.store.stream import iter_incidents
 
     if fmt not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {fmt!r}")
     with open_store() as store:
+        # in batches: the same key order as Store.incidents(), and never the whole result at
+        # once (psycopg's default cursor would fetch it all; kb.store.stream)
         if output is None:
-            write_export(store.incidents(), fmt, sys.stdout)
+            write_export(iter_incidents(store), fmt, sys.stdout)
         else:
             tmp = output.with_name(output.name + ".tmp")
             with tmp.open("w", encoding="utf-8", newline="") as handle:
-                count = write_export(store.incidents(), fmt, handle)
+                count = write_export(iter_incidents(store), fmt, handle)
             tmp.replace(output)
             err.print(f"kb: wrote {count} incidents to {output}")
 

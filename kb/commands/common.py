@@ -268,3 +268,20 @@ def print_json(data: object) -> None:
 
     out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False, highlight=False)
 
+
+def print_json_list(items: Iterable[object]) -> int:
+    """A list as `print_json` prints it (the same bytes), one element at a time: a long
+    listing is never held whole, as objects or as text. Returns the count."""
+    import json
+
+    count = 0
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2)
+        # json.dumps escapes newlines inside strings, so each line of an element is a line of
+        # its layout: indented by two, as inside the enclosing list
+        out.print(("[\n" if count == 0 else ",\n") + "\n".join(
+            "  " + line for line in text.split("\n")), end="", markup=False, highlight=False)
+        count += 1
+    out.print("\n]" if count else "[]", markup=False, highlight=False)
+    return count
+

@@ -175,7 +175,7 @@ def reliability(store: Store, incident: Incident, cite: Citations) -> Extra:
     start = incident.first_posted
     if start is None:
         return Extra("reliability", title, True, "the incident has no time to measure from")
-    data = dataset.load(store, [incident.provider], with_causes=False)
+    data = dataset.load(store, [incident.provider], with_causes=False, keep_incidents=False)
     figures = data.figures.get(incident.provider, [])
     period = parse_period("90d", end=start)[0]
     group = group_figures(figures, data.coverages.get(incident.provider), period,
@@ -209,7 +209,7 @@ def fallback(store: Store, incident: Incident, cite: Citations) -> Extra:
 
     title = "Fallback provider overlap"
     start = incident.first_posted
-    data = dataset.load(store, None, with_causes=False)
+    data = dataset.load(store, None, with_causes=False, keep_incidents=False)
     others = sorted(p for p in data.figures if p != incident.provider)
     if start is None or not others:
         return Extra("fallback", title, False,

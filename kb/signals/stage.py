@@ -28,6 +28,7 @@ from kb.store.signals import (
     load_items,
     replace_derived,
 )
+from kb.store.stream import incident_batches
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -80,7 +81,11 @@ def relink(store: Store, config: SignalConfig, *, force: bool = False,
         return LinkReport(skipped=True)
     (progress or (lambda _m: None))("grouping signals")
     signals = build_signals(load_items(store), config)
-    incidents = list(store.incidents())
+    # only the incidents of providers some signal names: all the linker and the candidates
+    # look up (by_provider, by_key of a named provider's URL, spans of a matched provider),
+    # so the result is the same as with every incident, and no signals read none
+    incidents = [i for batch in incident_batches(store, providers=named_providers(
+        signals, config)) for i in batch]
     (progress or (lambda _m: None))("linking")
     links, unofficial = link_all(signals, incidents, config)
     replace_derived(store, signals, links, unofficial, {_STATE: fingerprint})
@@ -88,6 +93,19 @@ def relink(store: Store, config: SignalConfig, *, force: bool = False,
     for link in links:
         report.by_confidence[link.confidence] = report.by_confidence.get(link.confidence, 0) + 1
     return report
+
+
+def named_providers(signals: list[Signal], config: SignalConfig) -> set[str]:
+    """Every provider any of `signals` names, by either URL list the linker uses (its own,
+    kb.signals.link, and the candidates' in `link_all`): the incidents linking can read."""
+    from kb.signals.link import _urls
+
+    named: set[str] = set()
+    for s in signals:
+        for urls in (_urls(s), [s.url, s.discussion_url, *(src.url for src in s.sources)]):
+            named.update(m.provider for m in match_providers(s.title, urls, s.text,
+                                                             config.providers))
+    return named
 
 
 def config_for(settings: Settings) -> SignalConfig:
