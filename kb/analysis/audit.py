@@ -353,20 +353,24 @@ def audit(store: Store, data: Dataset, spans: Sequence[PayloadSpan], *,
     by_key = data.by_key
     durations: list[Failure] = []
     severities: list[Failure] = []
-    seen = checked = 0
+    misplaced: list[Failure] = []
+    seen = checked = placed = unplaced = set_apart = 0
     for batch in ([data.incidents] if batches is None else batches):
         seen += len(batch)
         durations += check_durations(batch, by_key)
         count, failures = check_severity(store, batch)
         checked += count
         severities += failures
+        count, failures = check_placed(batch)
+        placed += count
+        misplaced += failures
+        unplaced += sum(len(i.unplaced) for i in batch)
+        set_apart += sum(1 for i in batch if i.unplaced)
     report.add("negative-duration", seen, durations)
     report.add("coverage", len(spans), check_coverage(spans, data.coverages, now))
-    count, failures = check_placed(data.incidents)
-    report.add("before-creation", count, failures)
-    if unplaced := sum(len(i.unplaced) for i in data.incidents):
-        report.notes.append(f"{unplaced:,} update(s) of "
-                            f"{sum(1 for i in data.incidents if i.unplaced):,} incident(s) "
+    report.add("before-creation", placed, misplaced)
+    if unplaced:
+        report.notes.append(f"{unplaced:,} update(s) of {set_apart:,} incident(s) "
                             "dated over a day before their incident was created: shown, "
                             "not placed, in no figure")
     end = period_end(now.date())
