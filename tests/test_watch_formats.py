@@ -37,7 +37,7 @@ def test_slack_escapes_vendor_text_and_links_only_http() -> None:
     assert "<@U123>" not in text and "&lt;@U123&gt;" in text
     # the past incident's link: URL escaped, no "|" inside the label
     assert "<https://status.example/i/1?a=1&amp;b=&lt;2&gt;|Old ¦ thing &gt;>" in text
-    assert "B &lt;corp&gt;: down together unknown" in text
+    assert "B &lt;corp&gt;: time down together unknown" in text
     for block in slack(hostile())["blocks"]:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 2900

@@ -64,7 +64,11 @@ def _hours_text(hours: float | None) -> str:
 
 def _together(fallback: dict[str, Any]) -> str:
     """"down together 0 h of 50.9 h both covered": the figure and what it was measured over
-    (the last 365 days, only where the KB covers both)."""
+    (the last 365 days, only where the KB covers both); unknown where either side's downtime
+    is (kb compare's rule), never a reassuring 0 h."""
+    if fallback["both_down_hours"] is None:
+        return (f"time down together unknown ({fallback['both_covered_hours']:g} h both "
+                "covered)")
     return (f"down together {_hours_text(fallback['both_down_hours'])} of "
             f"{fallback['both_covered_hours']:g} h both covered")
 
