@@ -142,3 +142,20 @@ def test_cli_compare_reports_unknown_providers(tmp_path: Path) -> None:
     text = kb("compare", "anthropic", "openai", "--period", "30d", "--end", "2026-10-08")
     assert "unknown (the KB never covers both" in text.stdout
     assert kb("compare", "anthropic").returncode == 2
+
+
+def test_major_hours_together_are_a_lower_bound_where_severity_is_unknown() -> None:
+    # b's feed entry states no severity: the 2 h both were down may have been major for it
+    unstated = Incident("b", "b1", "b1", Kind.INCIDENT, "resolved", Severity.NONE, None,
+                        lifecycle=Lifecycle(first_post_at=h(0), resolved_at=h(2)))
+    a = [incident_figures(make("a", "a1", 0, 2, "minor")),
+         incident_figures(make("a", "a2", 5, 6, "major"))]
+    b = [incident_figures(unstated), incident_figures(make("b", "b2", 5, 6))]
+    assert b[0].severity == "unknown"
+    result = compare(["a", "b"], {"a": a, "b": b},
+                     {"a": cover("a", 0, 24), "b": cover("b", 0, 24)}, {},
+                     Period("x", h(0), h(24)))
+    pair = result.pairs[0]
+    assert pair.major_lower_bound and pair.both_down_hours == pytest.approx(3)
+    assert pair_text(pair) == ("down together 3.0 h (≥ 1.0 h major) of 24 h both covered, "
+                               "in 2 episode(s)")

@@ -64,6 +64,9 @@ class Pair:
     # time both were down or in an unknown end (open, bounded), beyond both_down_hours
     both_unknown_hours: float | None = None
     unknown_reason: str | None = None  # why both_down_hours is None although both are covered
+    # some incidents of either side in the period state no severity: both_major_hours is then
+    # the time both were down in incidents *known* to be major, a lower bound
+    major_lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,5 +155,7 @@ def compare(
                           _down(fb, both, 1e-9, with_unknown=True))
         pairs.append(Pair(x.provider, y.provider, total(both) / _HOUR, total(shared) / _HOUR,
                           total(major) / _HOUR, _episodes(shared, fa, fb),
-                          (total(maybe) - total(shared)) / _HOUR))
+                          (total(maybe) - total(shared)) / _HOUR,
+                          major_lower_bound=any(s.figures.by_severity.get("unknown", 0)
+                                                for s in (x, y))))
     return Comparison(period, tuple(sides), tuple(pairs))

@@ -124,6 +124,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "pairs": [{"a": p.a, "b": p.b, "both_covered_hours": round(p.both_covered_hours, 2),
                    "both_down_hours": _r(p.both_down_hours, 2),
                    "both_major_hours": _r(p.both_major_hours, 2),
+                   "both_major_is_lower_bound": p.major_lower_bound,
                    "both_unknown_hours": _r(p.both_unknown_hours, 2),
                    "unknown_reason": p.unknown_reason,
                    "episodes": [{"start": stamp(e.start), "end": stamp(e.end),
@@ -319,7 +320,9 @@ def pair_text(p: Pair) -> str:
                 + ")")
     unknown = (f"; {p.both_unknown_hours:.1f} h more where either's state is unknown"
                if p.both_unknown_hours else "")
-    return (f"down together {p.both_down_hours:.1f} h ({p.both_major_hours or 0:.1f} h major)"
+    at_least = "≥ " if p.major_lower_bound else ""  # some incidents state no severity
+    return (f"down together {p.both_down_hours:.1f} h "
+            f"({at_least}{p.both_major_hours or 0:.1f} h major)"
             f" of {p.both_covered_hours:.0f} h both covered, in {len(p.episodes)} "
             f"episode(s){unknown}")
 
