@@ -29,6 +29,7 @@ from typing import Any
 
 from kb.config import SourceConfig
 from kb.errors import ConfigError, NotFound
+from kb.model import FINAL_STATUSES
 from kb.normalize.merge import text_key
 from kb.pipeline import Line
 from scrapers import statuspage, statuspage_history
@@ -44,7 +45,6 @@ EMPTY_PAGES_TO_STOP = 4  # four ~3-month pages with nothing listed: the history 
 STALE_PAGES = 3  # pages in a row reaching no further back: the walk is going nowhere
 MAX_CONSECUTIVE_FAILURES = 3  # then the server is down: stop, save, resume next run
 FLUSH_EVERY = 25  # incidents per stored batch (and per state save)
-FINAL_STATUSES = frozenset({"resolved", "postmortem", "completed"})
 
 Progress = Callable[[str], None]
 

@@ -92,6 +92,8 @@ class ImpactWindow:
 CLOSING_PHASES = frozenset({Phase.RESOLVED, Phase.COMPLETED})
 OPEN_PHASES = frozenset({Phase.INVESTIGATING, Phase.IDENTIFIED, Phase.MONITORING,
                          Phase.IN_PROGRESS, Phase.VERIFYING})
+# Vendor statuses (lower case) that say an incident or a maintenance is over.
+FINAL_STATUSES = frozenset({"resolved", "postmortem", "completed"})
 # Shown instead of a duration whose end the vendor put before its start (a window's end before
 # its start, a resolution before the first post): never a negative number.
 CONTRADICTING_TIMES = "contradicting vendor times"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kb.model import CLOSING_PHASES, Incident, Kind, Phase
+from kb.model import CLOSING_PHASES, FINAL_STATUSES, Incident, Kind, Phase
 
 CHANGE_KINDS = ("new", "reopened", "resolved", "maintenance_start", "phase", "update",
                 "unconfirmed", "all_clear", "test", "withdrawn")
@@ -44,7 +44,7 @@ def is_open(incident: Incident) -> bool:
         return False
     if incident.updates and incident.updates[-1].phase in CLOSING_PHASES:
         return False
-    return incident.status.lower() not in ("resolved", "postmortem", "completed")
+    return incident.status.lower() not in FINAL_STATUSES
 
 
 def phase_of(incident: Incident) -> str:

@@ -26,13 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from kb.model import Incident, SourcedRecord, SourceRef
+from kb.model import FINAL_STATUSES, Incident, SourcedRecord, SourceRef
 from scrapers.registry import END_UNPUBLISHED
 
 __all__ = ["bound_end", "bound_status_end", "describe_end", "predecessors"]
-
-CLOSED = frozenset({"resolved", "completed", "postmortem"})  # statuses that say it ended
-
 
 def bound_end(incident: Incident, series: Sequence[tuple[datetime, str]]) -> Incident:
     """`incident` with its end bounded by the open-only `series` [(taken at, sha256)] of its
@@ -74,10 +71,10 @@ def bound_status_end(incident: Incident, records: Sequence[SourcedRecord],
     if not records or life.resolved_at is not None or life.vendor_resolved_at is not None:
         return incident
     newest = max(records, key=SourcedRecord.freshness)
-    if (newest.record.status or "").strip().lower() not in CLOSED:
+    if (newest.record.status or "").strip().lower() not in FINAL_STATUSES:
         return incident
     seen = [r.source.fetched_at for r in records
-            if (r.record.status or "").strip().lower() not in CLOSED]
+            if (r.record.status or "").strip().lower() not in FINAL_STATUSES]
     if known is not None:
         seen.append(known)
     # cannot have ended before its own last update (nor, without one, its first post): an

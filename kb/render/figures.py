@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kb.model import Incident, Kind
+from kb.model import FINAL_STATUSES, Incident, Kind
 
 
 @dataclass
@@ -86,4 +86,4 @@ def is_open(incident: Incident) -> bool:
         return False
     if incident.lifecycle.end_not_after is not None:
         return False  # dropped out of the open-incident snapshots: ended, within a bound
-    return incident.status.lower() not in ("resolved", "postmortem", "completed")
+    return incident.status.lower() not in FINAL_STATUSES

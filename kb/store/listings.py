@@ -22,17 +22,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, distinct, exists, func, or_, select
 
-from kb.model import SEVERITY_UNKNOWN, Incident, Kind, Lifecycle, Severity
+from kb.model import FINAL_STATUSES, SEVERITY_UNKNOWN, Incident, Kind, Lifecycle, Severity
 from kb.serialize import incident_from_dict
-from kb.store.tables import ComponentRow, IncidentRow, UpdateRow, chunks
+from kb.store.repo import T_COMPONENTS, T_INCIDENTS, T_UPDATES
+from kb.store.tables import chunks
 
 if TYPE_CHECKING:
     from kb.store import Store
 
-T_INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
-T_UPDATES = UpdateRow.__table__  # type: ignore[attr-defined]
-T_COMPONENTS = ComponentRow.__table__  # type: ignore[attr-defined]
-_DONE = ("resolved", "postmortem", "completed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +61,7 @@ class Listed:
             Lifecycle(first_post_at=life.first_post_at, resolved_at=life.resolved_at,
                       # read by figures.is_open only where these two leave it undecided
                       end_not_after=life.end_not_after if life.resolved_at is None
-                      and incident.status.lower() not in _DONE else None),
+                      and incident.status.lower() not in FINAL_STATUSES else None),
             incident.time_to_resolve,
         )
 
@@ -85,7 +82,7 @@ def _needs_document(kind: str, severity: str, impact: str | None, first_post: da
     if kind == Kind.INCIDENT.value and severity == Severity.NONE.value and impact is None \
             and has_components:
         return True
-    return resolved is None and status.lower() not in _DONE
+    return resolved is None and status.lower() not in FINAL_STATUSES
 
 
 def listed(store: Store) -> list[Listed]:
