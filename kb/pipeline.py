@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from kb.config import SourceConfig, check_slug, guess_slug, valid_slug
 from kb.epochs import epoch_of
 from kb.errors import ConfigError, DatabaseBusy, KbError
-from kb.model import SourcedRecord, SourceRef
+from kb.model import Incident, SourcedRecord, SourceRef
 from kb.normalize import normalize_incident
 from kb.normalize.merge import select_current
 from kb.normalize.snapshots import bound_end, bound_status_end, predecessors
@@ -431,11 +431,7 @@ def with_bounded_end(write: IncidentWrite,
     """The write with the incident's end bounded by its provider's open-only series."""
     if not series:
         return write
-    incident = bound_end(write.incident, series)
-    if incident is write.incident:
-        return write
-    doc = incident_to_dict(incident)
-    return replace(write, incident=incident, content_hash=doc_hash(doc), doc=doc)
+    return _with_incident(write, bound_end(write.incident, series))
 
 
 def stored_status_ends(store: Store, stored: dict[str, list[SourcedRecord]],
@@ -459,7 +455,13 @@ def with_status_end(write: IncidentWrite, records: list[SourcedRecord],
     held = [r for r in records if r.source.format in END_UNPUBLISHED]
     if not held:
         return write
-    incident = bound_status_end(write.incident, held, write.incident.sources, known)
+    return _with_incident(write, bound_status_end(write.incident, held, write.incident.sources,
+                                                  known))
+
+
+def _with_incident(write: IncidentWrite, incident: Incident) -> IncidentWrite:
+    """`write` storing `incident` instead (its document and content hash made again), or
+    `write` itself when the incident is the same object."""
     if incident is write.incident:
         return write
     doc = incident_to_dict(incident)
