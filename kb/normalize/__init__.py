@@ -36,7 +36,7 @@ __all__ = ["SourcedRecord", "normalize_incident"]
 def normalize_incident(provider: str, records: Iterable[SourcedRecord]) -> Incident:
     """Merge every record known for one incident into its canonical timeline."""
     all_records = list(records)
-    # control characters out of every text the incident takes (kb.normalize.nul)
+    # NUL out of every text the incident takes (kb.normalize.nul: PostgreSQL cannot store it)
     current = [clean_record(r) for r in select_current(all_records)]
     if not current:
         raise ValueError("no records to normalize")
