@@ -55,11 +55,6 @@ def _to_resolve(incident: Incident) -> str:
     return duration(life.first_post_at, life.resolved_at)
 
 
-def incident_rows(incidents: Iterable[Incident]) -> list[dict[str, Any]]:
-    """The short JSON form of `kb incidents --json`."""
-    return [incident_row(i) for i in incidents]
-
-
 def incident_row(i: Incident) -> dict[str, Any]:
     """One incident's entry in `kb incidents --json`."""
     return {
