@@ -210,7 +210,8 @@ def clear(conn: Connection) -> None:
 
 def rebuild_rows(conn: Connection) -> list[tuple[str, str, str, str]]:
     """What a from-scratch index of the stored incidents holds: (key, title, components,
-    body), sorted. Tests and `check` compare the live index's `indexed_rows` with it."""
+    body), sorted. tests/test_keyword_index.py compares the live index's `indexed_rows` with it
+    (both kept here because they read the index through the same private SQL)."""
     if conn.dialect.name != "sqlite":
         raise ValueError("rebuild_rows: SQLite only")
     return sorted(tuple(r) for r in conn.exec_driver_sql(
